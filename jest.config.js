@@ -1,0 +1,11 @@
+/** Tests run against real Redis servers and a real HTTP stack; see test/helpers. */
+module.exports = {
+  preset: "ts-jest",
+  testEnvironment: "node",
+  roots: ["<rootDir>/test"],
+  testMatch: ["**/*.test.ts"],
+  globalSetup: "<rootDir>/test/helpers/global-setup.ts",
+  globalTeardown: "<rootDir>/test/helpers/global-teardown.ts",
+  transform: { "^.+\\.ts$": "ts-jest" },
+  testTimeout: 30000,
+};

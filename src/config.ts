@@ -1,0 +1,103 @@
+import { randomBytes } from "node:crypto";
+import { z } from "zod";
+
+/** Everything the server reads from its environment, parsed once at start. */
+export interface Config {
+  production: boolean;
+  port: number;
+  host: string;
+  /** Unset: the embedded in-process store. */
+  redisUrl: string | undefined;
+  /** The first signs new cookies; all of them verify. */
+  sessionSecrets: string[];
+  /** True when the secret was generated for this process only. */
+  sessionSecretGenerated: boolean;
+  /** Durations in seconds. */
+  idleTimeout: number;
+  absoluteTimeout: number;
+  updateAge: number;
+  reauthWindow: number;
+  maxSessionsPerUser: number;
+  embeddedMaxSessions: number;
+  /** Express `trust proxy`; false when unset. */
+  trustProxy: boolean | number | string;
+}
+
+export class ConfigError extends Error {}
+
+const seconds = (fallback: number) =>
+  z.coerce.number().int().positive().max(10 * 365 * 24 * 3600).default(fallback);
+
+const schema = z.object({
+  NODE_ENV: z.string().optional(),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).optional(),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, "must start with redis:// or rediss://").optional(),
+  SESSION_SECRET: z.string().optional(),
+  SESSION_IDLE_TIMEOUT: seconds(30 * 24 * 3600),
+  SESSION_ABSOLUTE_TIMEOUT: seconds(90 * 24 * 3600),
+  SESSION_UPDATE_AGE: seconds(60),
+  SESSION_REAUTH_WINDOW: seconds(900),
+  SESSION_MAX_PER_USER: z.coerce.number().int().min(1).max(10000).default(100),
+  EMBEDDED_MAX_SESSIONS: z.coerce.number().int().min(10).default(50000),
+  TRUST_PROXY: z.string().optional(),
+});
+
+/** Secrets shorter than this are refused in production (OWASP: at least 128 bits of entropy). */
+export const MIN_SECRET_LENGTH = 32;
+
+function parseTrustProxy(value: string | undefined): Config["trustProxy"] {
+  if (value === undefined || value === "" || value === "false") return false;
+  if (value === "true") return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value; // "loopback", a subnet list, ...
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty variables count as unset, as most shells and compose files produce them.
+  const defined = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = schema.safeParse(defined);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === "production";
+
+  if (production && !e.REDIS_URL) {
+    throw new ConfigError(
+      "REDIS_URL is required when NODE_ENV=production: the embedded store keeps sessions in this process only. " +
+        "Set REDIS_URL=redis://host:6379.",
+    );
+  }
+  const secrets = (e.SESSION_SECRET ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  if (production && secrets.length === 0) {
+    throw new ConfigError(
+      "SESSION_SECRET is required when NODE_ENV=production. Set it to a random string of at least " +
+        `${MIN_SECRET_LENGTH} characters, e.g. the output of: openssl rand -base64 48`,
+    );
+  }
+  if (production && secrets.some((s) => s.length < MIN_SECRET_LENGTH)) {
+    throw new ConfigError(`Every SESSION_SECRET must be at least ${MIN_SECRET_LENGTH} characters long.`);
+  }
+  if (e.SESSION_ABSOLUTE_TIMEOUT < e.SESSION_IDLE_TIMEOUT) {
+    throw new ConfigError("SESSION_ABSOLUTE_TIMEOUT must not be shorter than SESSION_IDLE_TIMEOUT.");
+  }
+  const generated = secrets.length === 0;
+
+  return {
+    production,
+    port: e.PORT,
+    host: e.HOST ?? (production ? "0.0.0.0" : "127.0.0.1"),
+    redisUrl: e.REDIS_URL,
+    sessionSecrets: generated ? [randomBytes(32).toString("base64url")] : secrets,
+    sessionSecretGenerated: generated,
+    idleTimeout: e.SESSION_IDLE_TIMEOUT,
+    absoluteTimeout: e.SESSION_ABSOLUTE_TIMEOUT,
+    updateAge: e.SESSION_UPDATE_AGE,
+    reauthWindow: e.SESSION_REAUTH_WINDOW,
+    maxSessionsPerUser: e.SESSION_MAX_PER_USER,
+    embeddedMaxSessions: e.EMBEDDED_MAX_SESSIONS,
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
+  };
+}

@@ -1,0 +1,202 @@
+import { RedisStore } from "connect-redis";
+import type { SessionData } from "express-session";
+import type { RedisClientType } from "redis";
+import {
+  type CookieShape,
+  type Lifetime,
+  decode,
+  encode,
+  expiryOf,
+  handleOf,
+  infoOf,
+  isActivityStale,
+  settle,
+  stampNew,
+} from "./session-record";
+import { indexSession, writeSession, writeSnapshot } from "./redis-scripts";
+import type { SessionInfo, SessionStore, UserSnapshot } from "./session-store";
+
+export interface RedisSessionStoreOptions {
+  /** Connected by the caller, as connect-redis expects. */
+  client: RedisClientType;
+  lifetime: Lifetime;
+  cookie: CookieShape;
+  maxSessionsPerUser: number;
+  /** Prefix of every key this store writes. */
+  prefix?: string;
+}
+
+type Callback<T = any> = (err: any, value?: T) => void;
+
+/**
+ * Key layout (prefix "sess:" by default):
+ *   sess:<handle>            hash d/u/uv/uid, expires with the session (PEXPIREAT)
+ *   sess:user:{<userId>}     sorted set of the user's handles, scored by last activity
+ * The braces are a Cluster hash tag: later per-user keys can share the index's slot.
+ *
+ * Built on connect-redis's RedisStore for its client handling and callback/promise shape;
+ * every method that connect-redis implements with a plain SET or a keyspace SCAN is replaced.
+ */
+export class RedisSessionStore extends RedisStore implements SessionStore {
+  private readonly lifetime: Lifetime;
+  private readonly cookie: CookieShape;
+  private readonly maxSessionsPerUser: number;
+
+  constructor(options: RedisSessionStoreOptions) {
+    super({ client: options.client, prefix: options.prefix ?? "sess:" });
+    this.lifetime = options.lifetime;
+    this.cookie = options.cookie;
+    this.maxSessionsPerUser = options.maxSessionsPerUser;
+  }
+
+  private get redis(): RedisClientType {
+    return this.client as RedisClientType;
+  }
+
+  private sessionKey(handle: string): string {
+    return `${this.prefix}${handle}`;
+  }
+
+  private indexKey(userId: string): string {
+    return `${this.prefix}user:{${userId}}`;
+  }
+
+  override get(sid: string, cb?: Callback<SessionData | null>): any {
+    return settle(this.read(handleOf(sid)), cb);
+  }
+
+  override set(sid: string, sess: SessionData, cb?: Callback): any {
+    return settle(this.write(handleOf(sid), sess), cb);
+  }
+
+  override touch(sid: string, sess: SessionData, cb?: Callback): any {
+    const now = Date.now();
+    // Inside the update window a touch writes nothing: that is what keeps a signed-in
+    // request at one round trip.
+    if (!sess.userId || !isActivityStale(sess, this.lifetime, now)) return settle(Promise.resolve(), cb);
+    sess.lastActiveAt = now;
+    return settle(this.write(handleOf(sid), sess), cb);
+  }
+
+  override destroy(sid: string, cb?: Callback): any {
+    return settle(this.remove(handleOf(sid)), cb);
+  }
+
+  // connect-redis answers these with a SCAN of the whole keyspace; nothing here needs them.
+  override all(cb?: Callback): any {
+    return settle(Promise.reject(new Error("all() is not supported: it would scan the keyspace")), cb);
+  }
+  override ids(cb?: Callback): any {
+    return settle(Promise.reject(new Error("ids() is not supported: it would scan the keyspace")), cb);
+  }
+  override length(cb?: Callback): any {
+    return settle(Promise.reject(new Error("length() is not supported: it would scan the keyspace")), cb);
+  }
+  override clear(cb?: Callback): any {
+    return settle(Promise.reject(new Error("clear() is not supported: it would scan the keyspace")), cb);
+  }
+
+  private async read(handle: string): Promise<SessionData | null> {
+    const record = await this.redis.hGetAll(this.sessionKey(handle));
+    return decode(record, this.cookie, this.lifetime, Date.now());
+  }
+
+  private async write(handle: string, sess: SessionData): Promise<void> {
+    const now = Date.now();
+    const creating = stampNew(sess, now);
+    if (!sess.userId) sess.lastActiveAt = now; // a visitor's session slides with each write
+    const expiresAt = expiryOf(sess, this.lifetime, now);
+    if (expiresAt <= now) return this.remove(handle);
+    const record = encode(sess);
+    const args = [record.d, record.u, record.uv, record.uid, expiresAt];
+    const key = this.sessionKey(handle);
+
+    if (!creating) {
+      // Both in one pipeline. Neither brings back an ended session: the script updates only
+      // an existing record, and ZADD XX only an existing index entry.
+      await Promise.all([
+        writeSession.run(this.redis, key, ["update", ...args]),
+        record.uid
+          ? this.redis.zAdd(this.indexKey(record.uid), { score: sess.lastActiveAt ?? now, value: handle }, { XX: true, GT: true } as any)
+          : null,
+      ]);
+      return;
+    }
+    if (record.uid) {
+      // Index first: a session never exists outside its user's index, so it can always be
+      // listed and ended. A failure after this leaves only a dead entry, pruned on read.
+      const indexKey = this.indexKey(record.uid);
+      const over = (await indexSession.run(this.redis, indexKey, [
+        handle,
+        sess.lastActiveAt ?? now,
+        now - this.lifetime.idle,
+        this.maxSessionsPerUser,
+        this.lifetime.absolute,
+      ])) as string[];
+      if (over.length > 0) await this.removeFromUser(record.uid, over);
+    }
+    const created = await writeSession.run(this.redis, key, ["create", ...args]);
+    if (created !== 1) throw new Error("session id collision");
+  }
+
+  private async remove(handle: string): Promise<void> {
+    const key = this.sessionKey(handle);
+    const uid = await this.redis.hGet(key, "uid");
+    await this.redis.del(key);
+    if (uid) await this.redis.zRem(this.indexKey(uid), handle);
+  }
+
+  /** Ends sessions first, then drops their index entries: never a live session unindexed. */
+  private async removeFromUser(userId: string, handles: string[]): Promise<number> {
+    if (handles.length === 0) return 0;
+    // One DEL per key: on Cluster the sessions live in different slots.
+    const deleted = await Promise.all(handles.map((h) => this.redis.del(this.sessionKey(h))));
+    await this.redis.zRem(this.indexKey(userId), handles);
+    return deleted.reduce((sum, n) => sum + n, 0);
+  }
+
+  private async userHandles(userId: string): Promise<string[]> {
+    return this.redis.zRange(this.indexKey(userId), 0, -1, { REV: true } as any);
+  }
+
+  async listUserSessions(userId: string): Promise<SessionInfo[]> {
+    const handles = await this.userHandles(userId);
+    if (handles.length === 0) return [];
+    const records = await Promise.all(handles.map((h) => this.redis.hGetAll(this.sessionKey(h))));
+    const now = Date.now();
+    const live: SessionInfo[] = [];
+    const dead: string[] = [];
+    records.forEach((record, i) => {
+      const sess = decode(record, this.cookie, this.lifetime, now);
+      if (sess && sess.userId === userId) live.push(infoOf(handles[i], sess, this.lifetime, now));
+      else dead.push(handles[i]);
+    });
+    if (dead.length > 0) await this.redis.zRem(this.indexKey(userId), dead);
+    return live.sort((a, b) => b.lastActiveAt - a.lastActiveAt);
+  }
+
+  async revokeUserSession(userId: string, handle: string): Promise<boolean> {
+    const score = await this.redis.zScore(this.indexKey(userId), handle);
+    if (score === null) return false;
+    return (await this.removeFromUser(userId, [handle])) === 1;
+  }
+
+  async revokeUserSessions(userId: string, exceptHandle?: string): Promise<number> {
+    const handles = (await this.userHandles(userId)).filter((h) => h !== exceptHandle);
+    return this.removeFromUser(userId, handles);
+  }
+
+  async updateUserSnapshot(userId: string, snapshot: UserSnapshot): Promise<void> {
+    const handles = await this.userHandles(userId);
+    const u = JSON.stringify(snapshot);
+    await Promise.all(handles.map((h) => writeSnapshot.run(this.redis, this.sessionKey(h), [u, snapshot.ver])));
+  }
+
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+
+  async close(): Promise<void> {
+    // The caller owns the client and closes it.
+  }
+}

@@ -1,0 +1,131 @@
+import { createHash } from "node:crypto";
+import type { SessionData } from "express-session";
+import type { SessionInfo, UserSnapshot } from "./session-store";
+
+/**
+ * How a session is laid out at rest, shared by both stores so they cannot drift apart.
+ *
+ * A record has four parts:
+ *   d    the session's own data as JSON, without the cookie (rebuilt from configuration on
+ *        read) and without the account snapshot;
+ *   u    the account snapshot as JSON, owned by the server: a request's write never replaces
+ *        it with an older one (uv orders them);
+ *   uv   the snapshot's account version;
+ *   uid  the user id, empty for a visitor who has not signed in.
+ */
+export interface SessionRecord {
+  d: string;
+  u: string;
+  uv: number;
+  uid: string;
+}
+
+export interface Lifetime {
+  /** All in milliseconds. */
+  idle: number;
+  absolute: number;
+  /** How long a visitor's session (a CSRF token for the sign-in form) lives without use. */
+  anonymous: number;
+  /** At most one write of last-active and expiry per session this often. */
+  updateAge: number;
+}
+
+export interface CookieShape {
+  httpOnly: boolean;
+  path: string;
+  sameSite: "lax" | "strict";
+  secure: boolean;
+}
+
+/** Bits of SHA-256 kept in the handle: 22 base64url characters, 132 bits. */
+const HANDLE_LENGTH = 22;
+
+/** The public handle of a session: what keys, pages, forms and logs use instead of the id. */
+export function handleOf(sid: string): string {
+  return createHash("sha256").update(sid).digest("base64url").slice(0, HANDLE_LENGTH);
+}
+
+export function isHandle(value: unknown): value is string {
+  return typeof value === "string" && /^[A-Za-z0-9_-]{22}$/.test(value);
+}
+
+/** When the session ends: the idle timeout from last activity, never past the absolute lifetime. */
+export function expiryOf(sess: SessionData, lifetime: Lifetime, now: number): number {
+  if (!sess.userId) return (sess.lastActiveAt ?? now) + lifetime.anonymous;
+  const createdAt = sess.createdAt ?? now;
+  const lastActiveAt = sess.lastActiveAt ?? createdAt;
+  return Math.min(lastActiveAt + lifetime.idle, createdAt + lifetime.absolute);
+}
+
+/** Whether this session's last-active time is old enough to be written again. */
+export function isActivityStale(sess: SessionData, lifetime: Lifetime, now: number): boolean {
+  return now - (sess.lastActiveAt ?? 0) >= lifetime.updateAge;
+}
+
+export function encode(sess: SessionData): SessionRecord {
+  const { cookie: _cookie, user, ...data } = sess;
+  return {
+    d: JSON.stringify(data),
+    u: user ? JSON.stringify(user) : "",
+    uv: user?.ver ?? 0,
+    uid: sess.userId ?? "",
+  };
+}
+
+/**
+ * The session express-session gets back, or null when the record is unreadable or past its
+ * expiry (the store's TTL normally removed it already; this holds whatever the clock did).
+ */
+export function decode(
+  record: { d?: string; u?: string },
+  cookie: CookieShape,
+  lifetime: Lifetime,
+  now: number,
+): SessionData | null {
+  if (!record.d) return null;
+  let data: SessionData;
+  try {
+    data = JSON.parse(record.d);
+    if (record.u) data.user = JSON.parse(record.u) as UserSnapshot;
+  } catch {
+    return null;
+  }
+  const expiresAt = expiryOf(data, lifetime, now);
+  if (expiresAt <= now) return null;
+  const maxAge = data.persistent ? expiresAt - now : null;
+  data.cookie = {
+    ...cookie,
+    originalMaxAge: maxAge,
+    expires: maxAge === null ? undefined : new Date(expiresAt),
+  } as SessionData["cookie"];
+  return data;
+}
+
+export function infoOf(handle: string, sess: SessionData, lifetime: Lifetime, now: number): SessionInfo {
+  return {
+    handle,
+    userAgent: sess.userAgent ?? "",
+    ip: sess.ip ?? "",
+    createdAt: sess.createdAt ?? now,
+    lastActiveAt: sess.lastActiveAt ?? sess.createdAt ?? now,
+    expiresAt: expiryOf(sess, lifetime, now),
+    persistent: sess.persistent === true,
+  };
+}
+
+/**
+ * Marks a session that has never been written as created now. Returns whether it is new:
+ * the store then creates it; otherwise it may only update an existing record.
+ */
+export function stampNew(sess: SessionData, now: number): boolean {
+  if (sess.createdAt !== undefined) return false;
+  sess.createdAt = now;
+  sess.lastActiveAt ??= now;
+  return true;
+}
+
+/** Promise for tests and the product, callback for express-session (as connect-redis does). */
+export function settle<T>(work: Promise<T>, cb?: (err: unknown, value?: T) => void): Promise<T> | void {
+  if (!cb) return work;
+  work.then((value) => cb(null, value), (err) => cb(err));
+}

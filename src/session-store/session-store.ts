@@ -1,0 +1,84 @@
+import type { Store } from "express-session";
+import type {} from "csrf-sync"; // its SessionData.csrfToken
+import type { Role } from "../users/user-repository";
+
+/**
+ * The session store contract, stated once. Both the Redis store and the embedded store
+ * implement it, and test/session-store.contract.ts holds each of them to it.
+ *
+ * Required by express-session (callback or promise, as connect-redis does):
+ *   get(sid)        the session, or null when it does not exist, expired or was ended.
+ *   set(sid, sess)  a session without `createdAt` is new: it is created (and indexed under its
+ *                   user in the same step). A session with `createdAt` was loaded from the
+ *                   store and is only ever updated: if it has been ended meanwhile, the write
+ *                   is dropped. That makes ending a session final, whatever requests that
+ *                   loaded it earlier still do.
+ *   destroy(sid)    ends the session and removes it from its user's index.
+ *   touch(sid)      extends the expiry, at most once per update age.
+ *
+ * What the product adds, all keyed by user id and public handle, never by the raw id:
+ *   listUserSessions, revokeUserSession, revokeUserSessions, updateUserSnapshot, ping.
+ *
+ * The raw session id (the cookie value) is never stored: records are keyed by its handle,
+ * a truncated SHA-256 (see session-record.ts).
+ */
+export interface SessionStore extends Store {
+  /** The user's live sessions, most recently active first. Prunes dead index entries. */
+  listUserSessions(userId: string): Promise<SessionInfo[]>;
+  /** Ends one session if it belongs to the user; false when it does not (or no longer exists). */
+  revokeUserSession(userId: string, handle: string): Promise<boolean>;
+  /** Ends every session of the user but `exceptHandle`; returns how many were ended. */
+  revokeUserSessions(userId: string, exceptHandle?: string): Promise<number>;
+  /** Copies changed account data (name, role, ...) into every session of the user. */
+  updateUserSnapshot(userId: string, snapshot: UserSnapshot): Promise<void>;
+  /** Resolves when the store answers; rejects otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What a session knows of its account, refreshed when the account changes. */
+export interface UserSnapshot {
+  name: string;
+  email: string;
+  role: Role;
+  org: string | null;
+  /** The account's version: a snapshot only ever replaces an older one. */
+  ver: number;
+  /** The account's credential version: bumped at every password change. */
+  cv: number;
+}
+
+/** One row of the sessions page. */
+export interface SessionInfo {
+  handle: string;
+  userAgent: string;
+  ip: string;
+  createdAt: number;
+  lastActiveAt: number;
+  expiresAt: number;
+  persistent: boolean;
+}
+
+export interface Flash {
+  kind: "success" | "error" | "info";
+  text: string;
+}
+
+declare module "express-session" {
+  interface SessionData {
+    userId?: string;
+    user?: UserSnapshot;
+    /** Set by the store when it first writes the session (the sign-in time for signed-in ones). */
+    createdAt?: number;
+    lastActiveAt?: number;
+    /** When the password was last entered in this session (re-authentication window). */
+    authAt?: number;
+    /** The account's credential version when this session signed in. */
+    credVersion?: number;
+    userAgent?: string;
+    ip?: string;
+    /** "Remember me": the cookie outlives the browser. */
+    persistent?: boolean;
+    flash?: Flash;
+  }
+}

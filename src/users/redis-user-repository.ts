@@ -1,0 +1,123 @@
+import { randomUUID } from "node:crypto";
+import type { RedisClientType } from "redis";
+import { Script } from "../session-store/redis-scripts";
+import {
+  type NewUser,
+  type User,
+  type UserChanges,
+  type UserRepository,
+  isRole,
+  normalizeEmail,
+} from "./user-repository";
+
+/**
+ * Change an existing user (a deleted account is not brought back) and bump its versions in
+ * the same step, so concurrent changes each get their own version.
+ * ARGV: "1" to bump the credential version too, then field/value pairs. Returns the new hash.
+ */
+const changeUser = new Script(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+if #ARGV > 1 then redis.call('HSET', KEYS[1], unpack(ARGV, 2)) end
+redis.call('HINCRBY', KEYS[1], 'ver', 1)
+if ARGV[1] == '1' then redis.call('HINCRBY', KEYS[1], 'cv', 1) end
+return redis.call('HGETALL', KEYS[1])
+`);
+
+/**
+ * Key layout:
+ *   user:{<id>}          hash of the account; the braces are the Cluster hash tag it shares
+ *                        with the user's session index
+ *   user:email:<email>   the id of the account with that (lower-cased) email
+ */
+export class RedisUserRepository implements UserRepository {
+  constructor(private readonly client: RedisClientType, private readonly prefix = "user:") {}
+
+  private userKey(id: string): string {
+    return `${this.prefix}{${id}}`;
+  }
+
+  private emailKey(email: string): string {
+    return `${this.prefix}email:${email}`;
+  }
+
+  async create(input: NewUser): Promise<User | null> {
+    const email = normalizeEmail(input.email);
+    const user: User = {
+      id: randomUUID(),
+      email,
+      name: input.name,
+      passwordHash: input.passwordHash,
+      role: input.role ?? "user",
+      org: input.org ?? null,
+      ver: 1,
+      cv: 1,
+      createdAt: Date.now(),
+    };
+    // The email key is claimed first, so two sign-ups with one email cannot both succeed.
+    const claimed = await this.client.set(this.emailKey(email), user.id, { NX: true });
+    if (claimed !== "OK") {
+      const holder = await this.client.get(this.emailKey(email));
+      // A claim whose account was never written (a crash between the two writes) is stale.
+      if (!holder || (await this.client.exists(this.userKey(holder)))) return null;
+      await this.client.set(this.emailKey(email), user.id);
+    }
+    await this.client.hSet(this.userKey(user.id), toHash(user));
+    return user;
+  }
+
+  async findById(id: string): Promise<User | null> {
+    return fromHash(await this.client.hGetAll(this.userKey(id)));
+  }
+
+  async findByEmail(email: string): Promise<User | null> {
+    const id = await this.client.get(this.emailKey(normalizeEmail(email)));
+    return id ? this.findById(id) : null;
+  }
+
+  async update(id: string, changes: UserChanges): Promise<User | null> {
+    const { newCredentials, ...fields } = changes;
+    const pairs = Object.entries(fields)
+      .filter(([, v]) => v !== undefined)
+      .flatMap(([k, v]) => [k, v ?? ""]);
+    const reply = (await changeUser.run(this.client, this.userKey(id), [newCredentials ? "1" : "0", ...pairs])) as string[] | null;
+    if (!reply) return null;
+    const hash: Record<string, string> = {};
+    for (let i = 0; i < reply.length; i += 2) hash[reply[i]] = reply[i + 1];
+    return fromHash(hash);
+  }
+
+  async delete(id: string): Promise<void> {
+    const user = await this.findById(id);
+    await this.client.del(this.userKey(id));
+    if (user && (await this.client.get(this.emailKey(user.email))) === id) await this.client.del(this.emailKey(user.email));
+  }
+}
+
+function toHash(user: User): Record<string, string> {
+  return {
+    id: user.id,
+    email: user.email,
+    name: user.name,
+    passwordHash: user.passwordHash,
+    role: user.role,
+    org: user.org ?? "",
+    ver: String(user.ver),
+    cv: String(user.cv),
+    createdAt: String(user.createdAt),
+  };
+}
+
+function fromHash(h: Record<string, string>): User | null {
+  if (!h.id || !h.email || !h.passwordHash) return null;
+  return {
+    id: h.id,
+    email: h.email,
+    name: h.name ?? "",
+    passwordHash: h.passwordHash,
+    role: isRole(h.role) ? h.role : "user",
+    org: h.org ? h.org : null,
+    ver: Number(h.ver) || 1,
+    cv: Number(h.cv) || 1,
+    createdAt: Number(h.createdAt) || 0,
+  };
+}

@@ -1,0 +1,66 @@
+import type { UserSnapshot } from "../session-store/session-store";
+
+export const ROLES = ["user", "admin"] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface User {
+  id: string;
+  /** Stored lower-cased: emails are compared case-insensitively. */
+  email: string;
+  name: string;
+  passwordHash: string;
+  role: Role;
+  org: string | null;
+  /** Bumped at every change, so sessions can tell a newer account snapshot from an older one. */
+  ver: number;
+  /** Bumped at every password change: sessions signed in before it are no longer valid. */
+  cv: number;
+  createdAt: number;
+}
+
+export interface NewUser {
+  email: string;
+  name: string;
+  passwordHash: string;
+  role?: Role;
+  org?: string | null;
+}
+
+export interface UserChanges {
+  name?: string;
+  passwordHash?: string;
+  role?: Role;
+  org?: string | null;
+  /** A password change: bump the credential version as well. */
+  newCredentials?: boolean;
+}
+
+/** Where accounts live: the same backend as the sessions (Redis, or the embedded store). */
+export interface UserRepository {
+  /** null when the email is taken. */
+  create(input: NewUser): Promise<User | null>;
+  findById(id: string): Promise<User | null>;
+  findByEmail(email: string): Promise<User | null>;
+  /** The changed user, or null when there is no such user. */
+  update(id: string, changes: UserChanges): Promise<User | null>;
+  delete(id: string): Promise<void>;
+}
+
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+export function isRole(value: unknown): value is Role {
+  return typeof value === "string" && (ROLES as readonly string[]).includes(value);
+}
+
+export function snapshotOf(user: User): UserSnapshot {
+  return { name: user.name, email: user.email, role: user.role, org: user.org, ver: user.ver, cv: user.cv };
+}
+
+/** Applies changes to a user the way both repositories must. */
+export function applyChanges(user: User, changes: UserChanges): User {
+  const { newCredentials, ...fields } = changes;
+  const defined = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+  return { ...user, ...defined, ver: user.ver + 1, cv: newCredentials ? user.cv + 1 : user.cv };
+}

@@ -1,0 +1,75 @@
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { createServer } from "node:net";
+import { createClient } from "redis";
+
+export interface RedisServer {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export const NO_REDIS_SERVER =
+  "The tests need a Redis server. Either set REDIS_URL=redis://host:port to use one that runs, " +
+  "or install redis-server so the tests can start their own (Debian/Ubuntu: apt-get install redis-server; " +
+  "macOS: brew install redis).";
+
+export function hasRedisServerBinary(): boolean {
+  return spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status === 0;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Waits until the server answers PING, instead of sleeping a fixed time. */
+export async function waitForRedis(url: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const client = createClient({ url, socket: { reconnectStrategy: false, connectTimeout: 500 } });
+    client.on("error", () => {});
+    try {
+      await client.connect();
+      await client.ping();
+      await client.close();
+      return;
+    } catch (err) {
+      client.destroy?.();
+      if (Date.now() > deadline) throw new Error(`Redis at ${url} did not answer: ${String(err)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+/** A throwaway redis-server on a free loopback port, keeping nothing on disk. */
+export async function startRedisServer(port?: number): Promise<RedisServer> {
+  if (!hasRedisServerBinary()) throw new Error(NO_REDIS_SERVER);
+  const p = port ?? (await freePort());
+  const child: ChildProcess = spawn(
+    "redis-server",
+    ["--port", String(p), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
+    { stdio: "ignore" },
+  );
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const url = `redis://127.0.0.1:${p}`;
+  try {
+    await waitForRedis(url);
+  } catch (err) {
+    child.kill("SIGKILL");
+    throw err;
+  }
+  return {
+    url,
+    port: p,
+    async stop() {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      await exited;
+    },
+  };
+}

@@ -1,0 +1,69 @@
+import { randomBytes } from "node:crypto";
+import type { SessionData } from "express-session";
+import { createClient, type RedisClientType } from "redis";
+import { EmbeddedSessionStore } from "../../src/session-store/embedded-session-store";
+import { RedisSessionStore } from "../../src/session-store/redis-session-store";
+import type { CookieShape, Lifetime } from "../../src/session-store/session-record";
+import type { SessionStore } from "../../src/session-store/session-store";
+
+export const testCookie: CookieShape = { httpOnly: true, path: "/", sameSite: "lax", secure: false };
+
+export function lifetime(overrides: Partial<Lifetime> = {}): Lifetime {
+  return { idle: 60_000, absolute: 120_000, anonymous: 60_000, updateAge: 1_000, ...overrides };
+}
+
+/** A prefix no other test uses, so tests never need to flush a shared Redis. */
+export function uniquePrefix(): string {
+  return `t${randomBytes(6).toString("hex")}:`;
+}
+
+export async function connectTestRedis(): Promise<RedisClientType> {
+  const url = process.env.TEST_REDIS_URL;
+  if (!url) throw new Error("TEST_REDIS_URL is not set: run the tests through jest (npm test)");
+  const client = createClient({ url }) as RedisClientType;
+  client.on("error", () => {});
+  await client.connect();
+  return client;
+}
+
+export interface StoreOptions {
+  lifetime?: Partial<Lifetime>;
+  maxSessionsPerUser?: number;
+  maxSessions?: number;
+}
+
+export interface StoreUnderTest {
+  store: SessionStore;
+  close(): Promise<void>;
+}
+
+export type StoreFactory = (options?: StoreOptions) => Promise<StoreUnderTest>;
+
+export const redisStoreFactory: StoreFactory = async (options = {}) => {
+  const client = await connectTestRedis();
+  const store = new RedisSessionStore({
+    client,
+    prefix: uniquePrefix(),
+    lifetime: lifetime(options.lifetime),
+    cookie: testCookie,
+    maxSessionsPerUser: options.maxSessionsPerUser ?? 100,
+  });
+  return { store, close: () => client.close() };
+};
+
+export const embeddedStoreFactory: StoreFactory = async (options = {}) => {
+  const store = new EmbeddedSessionStore({
+    lifetime: lifetime(options.lifetime),
+    cookie: testCookie,
+    maxSessionsPerUser: options.maxSessionsPerUser ?? 100,
+    maxSessions: options.maxSessions ?? 1000,
+  });
+  return { store, close: () => store.close() };
+};
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** get() through its callback, the way express-session calls it. */
+export function readSession(store: SessionStore, sid: string): Promise<SessionData | null> {
+  return new Promise((resolve, reject) => store.get(sid, (err, sess) => (err ? reject(err) : resolve(sess ?? null))));
+}

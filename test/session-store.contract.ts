@@ -1,0 +1,201 @@
+import { randomBytes } from "node:crypto";
+import type { SessionData } from "express-session";
+import { handleOf } from "../src/session-store/session-record";
+import type { UserSnapshot } from "../src/session-store/session-store";
+import { type StoreFactory, type StoreUnderTest, readSession, sleep } from "./helpers/stores";
+
+/**
+ * The one suite every session store must pass (after Lucia's testAdapter). Each store
+ * implementation calls it from session-store.test.ts.
+ */
+export function describeSessionStore(name: string, factory: StoreFactory): void {
+  describe(`session store contract: ${name}`, () => {
+    let subject: StoreUnderTest;
+    afterEach(async () => subject?.close());
+
+    const sid = () => randomBytes(24).toString("base64url");
+    const snapshot = (over: Partial<UserSnapshot> = {}): UserSnapshot => ({
+      name: "Ada",
+      email: "ada@example.com",
+      role: "user",
+      org: null,
+      ver: 1,
+      cv: 1,
+      ...over,
+    });
+    const signedIn = (userId: string, over: Partial<SessionData> = {}): SessionData =>
+      ({ cookie: {} as SessionData["cookie"], userId, user: snapshot(), userAgent: "UA", ip: "192.0.2.1", ...over }) as SessionData;
+
+    test("when a session was never written, then get answers null", async () => {
+      subject = await factory();
+      await expect(subject.store.get(sid(), undefined as never)).resolves.toBeNull();
+    });
+
+    test("when a visitor's session is written, then it reads back with a rebuilt cookie", async () => {
+      subject = await factory();
+      const id = sid();
+      await subject.store.set(id, { cookie: {} as SessionData["cookie"], csrfToken: "tok" } as SessionData);
+      const got = (await readSession(subject.store, id))!;
+      expect(got.csrfToken).toBe("tok");
+      expect(got.createdAt).toEqual(expect.any(Number));
+      expect(got.cookie).toMatchObject({ httpOnly: true, path: "/", sameSite: "lax", originalMaxAge: null });
+    });
+
+    test("when a signed-in session is created, then it is listed under its user with its device data", async () => {
+      subject = await factory();
+      const id = sid();
+      await subject.store.set(id, signedIn("u1"));
+      const rows = await subject.store.listUserSessions("u1");
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatchObject({ handle: handleOf(id), userAgent: "UA", ip: "192.0.2.1", persistent: false });
+      expect(rows[0].expiresAt).toBeGreaterThan(Date.now());
+      expect(await subject.store.listUserSessions("u2")).toEqual([]);
+    });
+
+    test("when a remembered session is read, then its cookie expires with the session", async () => {
+      subject = await factory();
+      const id = sid();
+      await subject.store.set(id, signedIn("u1", { persistent: true }));
+      const got = (await readSession(subject.store, id))!;
+      const [row] = await subject.store.listUserSessions("u1");
+      expect(new Date(got.cookie.expires as Date).getTime()).toBe(row.expiresAt);
+    });
+
+    test("when a session is ended while a request that loaded it is in flight, then that request's write does not bring it back", async () => {
+      subject = await factory();
+      const id = sid();
+      await subject.store.set(id, signedIn("u1"));
+      const inFlight = (await readSession(subject.store, id))!;
+      expect(await subject.store.revokeUserSession("u1", handleOf(id))).toBe(true);
+      inFlight.flash = { kind: "info", text: "changed by the slow request" };
+      inFlight.lastActiveAt = Date.now();
+      await subject.store.set(id, inFlight);
+      await subject.store.touch!(id, inFlight);
+      expect(await readSession(subject.store, id)).toBeNull();
+      expect(await subject.store.listUserSessions("u1")).toEqual([]);
+    });
+
+    test("when a session is destroyed, then a late write of it is dropped too", async () => {
+      subject = await factory();
+      const id = sid();
+      await subject.store.set(id, signedIn("u1"));
+      const inFlight = (await readSession(subject.store, id))!;
+      await subject.store.destroy(id);
+      await subject.store.set(id, { ...inFlight, csrfToken: "late" } as SessionData);
+      expect(await readSession(subject.store, id)).toBeNull();
+      expect(await subject.store.listUserSessions("u1")).toEqual([]);
+    });
+
+    test("when the handle belongs to another user, then revoking it ends nothing", async () => {
+      subject = await factory();
+      const mine = sid();
+      const theirs = sid();
+      await subject.store.set(mine, signedIn("me"));
+      await subject.store.set(theirs, signedIn("them"));
+      expect(await subject.store.revokeUserSession("me", handleOf(theirs))).toBe(false);
+      expect(await readSession(subject.store, theirs)).not.toBeNull();
+      expect(await subject.store.revokeUserSession("me", "AAAAAAAAAAAAAAAAAAAAAA")).toBe(false);
+    });
+
+    test("when all other sessions are ended, then only the kept one remains", async () => {
+      subject = await factory();
+      const ids = [sid(), sid(), sid()];
+      for (const id of ids) await subject.store.set(id, signedIn("u1"));
+      await subject.store.set(sid(), signedIn("u2"));
+      expect(await subject.store.revokeUserSessions("u1", handleOf(ids[0]))).toBe(2);
+      expect((await subject.store.listUserSessions("u1")).map((r) => r.handle)).toEqual([handleOf(ids[0])]);
+      expect(await readSession(subject.store, ids[1])).toBeNull();
+      expect(await subject.store.listUserSessions("u2")).toHaveLength(1);
+      expect(await subject.store.revokeUserSessions("u1")).toBe(1);
+      expect(await subject.store.listUserSessions("u1")).toEqual([]);
+    });
+
+    test("when sessions are listed, then the most recently active comes first", async () => {
+      subject = await factory();
+      const now = Date.now();
+      const [a, b, c] = [sid(), sid(), sid()];
+      await subject.store.set(a, signedIn("u1", { lastActiveAt: now - 3000 }));
+      await subject.store.set(b, signedIn("u1", { lastActiveAt: now - 1000 }));
+      await subject.store.set(c, signedIn("u1", { lastActiveAt: now - 2000 }));
+      expect((await subject.store.listUserSessions("u1")).map((r) => r.handle)).toEqual([b, c, a].map(handleOf));
+    });
+
+    test("when a user would pass the cap, then the least recently active session ends", async () => {
+      subject = await factory({ maxSessionsPerUser: 3 });
+      const now = Date.now();
+      const ids = [sid(), sid(), sid(), sid()];
+      await subject.store.set(ids[0], signedIn("u1", { lastActiveAt: now - 1000 }));
+      await subject.store.set(ids[1], signedIn("u1", { lastActiveAt: now - 5000 }));
+      await subject.store.set(ids[2], signedIn("u1", { lastActiveAt: now - 2000 }));
+      await subject.store.set(ids[3], signedIn("u1"));
+      const rows = await subject.store.listUserSessions("u1");
+      expect(rows.map((r) => r.handle).sort()).toEqual([ids[0], ids[2], ids[3]].map(handleOf).sort());
+      expect(await readSession(subject.store, ids[1])).toBeNull();
+    });
+
+    test("when a session idles past the timeout, then it is gone and pruned from the index", async () => {
+      subject = await factory({ lifetime: { idle: 400, absolute: 10_000 } });
+      const id = sid();
+      await subject.store.set(id, signedIn("u1"));
+      await sleep(600);
+      expect(await readSession(subject.store, id)).toBeNull();
+      expect(await subject.store.listUserSessions("u1")).toEqual([]);
+    });
+
+    test("when a session is kept active past its absolute lifetime, then it ends all the same", async () => {
+      subject = await factory({ lifetime: { idle: 600, absolute: 900, updateAge: 0 } });
+      const id = sid();
+      await subject.store.set(id, signedIn("u1"));
+      for (let i = 0; i < 4; i++) {
+        await sleep(300);
+        const sess = await readSession(subject.store, id);
+        if (!sess) break;
+        sess.lastActiveAt = Date.now();
+        await subject.store.set(id, sess);
+      }
+      expect(await readSession(subject.store, id)).toBeNull();
+    });
+
+    test("when touched inside the update window, then nothing is written; after it, last activity moves", async () => {
+      subject = await factory({ lifetime: { updateAge: 300 } });
+      const id = sid();
+      await subject.store.set(id, signedIn("u1"));
+      const [before] = await subject.store.listUserSessions("u1");
+      const sess = (await readSession(subject.store, id))!;
+      await subject.store.touch!(id, sess);
+      expect((await subject.store.listUserSessions("u1"))[0].lastActiveAt).toBe(before.lastActiveAt);
+      await sleep(350);
+      await subject.store.touch!(id, (await readSession(subject.store, id))!);
+      expect((await subject.store.listUserSessions("u1"))[0].lastActiveAt).toBeGreaterThan(before.lastActiveAt);
+    });
+
+    test("when the account changes, then every session of the user shows it and an older write cannot undo it", async () => {
+      subject = await factory();
+      const [a, b] = [sid(), sid()];
+      await subject.store.set(a, signedIn("u1"));
+      await subject.store.set(b, signedIn("u1"));
+      const stale = (await readSession(subject.store, a))!;
+      await subject.store.updateUserSnapshot("u1", snapshot({ name: "Grace", role: "admin", ver: 2 }));
+      stale.csrfToken = "written after the rename";
+      await subject.store.set(a, stale);
+      for (const id of [a, b]) {
+        const got = (await readSession(subject.store, id))!;
+        expect(got.user).toMatchObject({ name: "Grace", role: "admin", ver: 2 });
+      }
+      expect(((await readSession(subject.store, a))!).csrfToken).toBe("written after the rename");
+    });
+
+    test("when a session is written, then the store answers ping and keeps working with callbacks", async () => {
+      subject = await factory();
+      await expect(subject.store.ping()).resolves.toBeUndefined();
+      const id = sid();
+      await new Promise<void>((resolve, reject) =>
+        subject.store.set(id, signedIn("u1"), (err) => (err ? reject(err) : resolve())),
+      );
+      const got = await new Promise<SessionData | null | undefined>((resolve, reject) =>
+        subject.store.get(id, (err, sess) => (err ? reject(err) : resolve(sess))),
+      );
+      expect(got?.userId).toBe("u1");
+    });
+  });
+}

@@ -1,0 +1,90 @@
+import { randomBytes } from "node:crypto";
+import { RedisStore } from "connect-redis";
+import type { SessionData } from "express-session";
+import { EmbeddedSessionStore } from "../src/session-store/embedded-session-store";
+import { RedisSessionStore } from "../src/session-store/redis-session-store";
+import { handleOf } from "../src/session-store/session-record";
+import { connectTestRedis, embeddedStoreFactory, lifetime, redisStoreFactory, testCookie, uniquePrefix } from "./helpers/stores";
+import { describeSessionStore } from "./session-store.contract";
+
+describeSessionStore("Redis", redisStoreFactory);
+describeSessionStore("embedded", embeddedStoreFactory);
+
+const user = { name: "Ada", email: "a@example.com", role: "user" as const, org: null, ver: 1, cv: 1 };
+const signedIn = (userId: string) =>
+  ({ cookie: {}, userId, user, userAgent: "UA", ip: "192.0.2.1" }) as unknown as SessionData;
+
+describe("Redis store against a real server", () => {
+  test("when a naive connect-redis store meets the revoke race, then the session comes back (the bug this store prevents)", async () => {
+    const client = await connectTestRedis();
+    try {
+      const naive = new RedisStore({ client, prefix: uniquePrefix() });
+      const sid = randomBytes(24).toString("base64url");
+      await naive.set(sid, signedIn("u1"));
+      const inFlight = (await naive.get(sid)) as SessionData;
+      await naive.destroy(sid);
+      inFlight.csrfToken = "slow request";
+      await naive.set(sid, inFlight);
+      expect(await naive.get(sid)).not.toBeNull();
+    } finally {
+      await client.close();
+    }
+  });
+
+  test("when sessions are stored, then no key and no value holds the raw session id", async () => {
+    const client = await connectTestRedis();
+    const prefix = uniquePrefix();
+    try {
+      const store = new RedisSessionStore({ client, prefix, lifetime: lifetime(), cookie: testCookie, maxSessionsPerUser: 100 });
+      const sid = randomBytes(24).toString("base64url");
+      await store.set(sid, signedIn("u1"));
+      const keys: string[] = [];
+      for await (const batch of client.scanIterator({ MATCH: `${prefix}*` })) keys.push(...batch);
+      expect(keys.sort()).toEqual([`${prefix}${handleOf(sid)}`, `${prefix}user:{u1}`].sort());
+      const dump = JSON.stringify([await client.hGetAll(keys.find((k) => !k.includes("user:"))!), await client.zRange(`${prefix}user:{u1}`, 0, -1)]);
+      expect(dump).not.toContain(sid);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test("when a user's sessions are listed among many others, then only that user's keys are read (no SCAN, no KEYS)", async () => {
+    const client = await connectTestRedis();
+    const monitor = client.duplicate();
+    monitor.on("error", () => {});
+    await monitor.connect();
+    try {
+      const store = new RedisSessionStore({ client, prefix: uniquePrefix(), lifetime: lifetime(), cookie: testCookie, maxSessionsPerUser: 100 });
+      for (let i = 0; i < 50; i++) await store.set(randomBytes(24).toString("base64url"), signedIn(`other${i}`));
+      for (let i = 0; i < 3; i++) await store.set(randomBytes(24).toString("base64url"), signedIn("me"));
+      const commands: string[] = [];
+      await monitor.monitor((line: string) => commands.push(line));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(await store.listUserSessions("me")).toHaveLength(3);
+      await new Promise((r) => setTimeout(r, 100));
+      const names = commands.map((c) => /"(\w+)"/.exec(c)?.[1]?.toUpperCase());
+      expect(names.filter((n) => n === "ZRANGE")).toHaveLength(1);
+      expect(names.filter((n) => n === "HGETALL")).toHaveLength(3);
+      expect(names).not.toContain("SCAN");
+      expect(names).not.toContain("KEYS");
+    } finally {
+      await monitor.close();
+      await client.close();
+    }
+  });
+});
+
+describe("embedded store bounds", () => {
+  test("when more sessions arrive than it may hold, then it drops the least recently written and keeps the index consistent", async () => {
+    const store = new EmbeddedSessionStore({ lifetime: lifetime(), cookie: testCookie, maxSessionsPerUser: 100, maxSessions: 10 });
+    try {
+      const ids = Array.from({ length: 25 }, () => randomBytes(24).toString("base64url"));
+      for (const id of ids) await store.set(id, signedIn("u1"));
+      expect(store.size).toBe(10);
+      const listed = (await store.listUserSessions("u1")).map((r) => r.handle).sort();
+      expect(listed).toEqual(ids.slice(-10).map(handleOf).sort());
+    } finally {
+      await store.close();
+    }
+  });
+});
