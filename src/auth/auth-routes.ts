@@ -1,0 +1,93 @@
+import { Router } from "express";
+import { z } from "zod";
+import type { AppDeps } from "../app";
+import { csrfField, email, parseForm, password, text } from "../forms";
+import { setFlash } from "../middleware/flash";
+import { clearSessionCookie } from "../middleware/session";
+import { safeNext } from "./safe-next";
+import { startSession } from "./sign-in";
+
+const signupForm = z.object({
+  ...csrfField,
+  name: text("Name", 100),
+  email,
+  password: password(),
+});
+
+const loginForm = z.object({
+  ...csrfField,
+  email: z.string({ error: "Enter your email address." }).trim().min(1, "Enter your email address.").max(254, "Email must be at most 254 characters."),
+  password: z.string({ error: "Enter your password." }).min(1, "Enter your password.").max(256, "That password is too long."),
+  remember: z.unknown().optional(),
+  next: z.unknown().optional(),
+});
+
+/** One message for every wrong email or password, so the form reveals no accounts. */
+const WRONG_CREDENTIALS = "That email and password do not match an account.";
+
+export function authRoutes({ users, passwords, lifetime, cookieName }: AppDeps): Router {
+  const router = Router();
+
+  router.get("/signup", (req, res) => {
+    if (req.user) return res.redirect(303, "/dashboard");
+    res.render("auth/signup", { title: "Create your account", input: {}, errors: {} });
+  });
+
+  router.post("/signup", async (req, res) => {
+    const form = parseForm(signupForm, req.body);
+    if (!form.ok) {
+      return res.status(400).render("auth/signup", { title: "Create your account", input: form.input, errors: form.errors });
+    }
+    const { name, email: address, password: secret } = form.data;
+    const user = await users.create({ name, email: address, passwordHash: await passwords.hash(secret) });
+    if (!user) {
+      return res.status(409).render("auth/signup", {
+        title: "Create your account",
+        input: { name, email: address },
+        errors: { email: "An account with this email already exists. Sign in instead." },
+      });
+    }
+    await startSession(req, user, false, lifetime);
+    setFlash(req, "success", `Welcome, ${user.name}. Your account is ready.`);
+    res.redirect(303, "/dashboard");
+  });
+
+  router.get("/login", (req, res) => {
+    const next = typeof req.query.next === "string" ? safeNext(req.query.next) : "";
+    if (req.user) return res.redirect(303, next || "/dashboard");
+    res.render("auth/login", { title: "Sign in", input: { next }, errors: {} });
+  });
+
+  router.post("/login", async (req, res) => {
+    const form = parseForm(loginForm, req.body);
+    const next = safeNext((req.body as Record<string, unknown> | undefined)?.next);
+    if (!form.ok) {
+      return res.status(400).render("auth/login", { title: "Sign in", input: { ...form.input, next }, errors: form.errors });
+    }
+    const { email: address, password: secret, remember } = form.data;
+    const user = await users.findByEmail(address);
+    const valid = user ? await passwords.verify(secret, user.passwordHash) : await passwords.verifyDummy(secret);
+    if (!user || !valid) {
+      return res.status(401).render("auth/login", {
+        title: "Sign in",
+        input: { email: address, next },
+        errors: { form: WRONG_CREDENTIALS },
+      });
+    }
+    // Raise an old hash to today's cost while the password is at hand.
+    const current = passwords.needsRehash(user.passwordHash)
+      ? ((await users.update(user.id, { passwordHash: await passwords.hash(secret) })) ?? user)
+      : user;
+    await startSession(req, current, remember !== undefined && remember !== "", lifetime);
+    res.redirect(303, next);
+  });
+
+  router.post("/logout", async (req, res) => {
+    await new Promise<void>((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
+    clearSessionCookie(res, cookieName);
+    res.set("Clear-Site-Data", '"cookies"');
+    res.redirect(303, "/login");
+  });
+
+  return router;
+}

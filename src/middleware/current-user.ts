@@ -1,0 +1,74 @@
+import type { Request, RequestHandler } from "express";
+import type { Lifetime } from "../session-store/session-record";
+import { expiryOf, handleOf, isActivityStale } from "../session-store/session-record";
+import { type Role, type UserRepository, snapshotOf } from "../users/user-repository";
+import { clientIp, userAgentOf } from "./client-info";
+
+export interface CurrentUser {
+  id: string;
+  name: string;
+  email: string;
+  role: Role;
+  org: string | null;
+  /** The public handle of this session. */
+  sessionHandle: string;
+}
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      user?: CurrentUser;
+    }
+  }
+}
+
+/** Replaces the session with a fresh visitor's one: the old id ends in the store. */
+export function regenerate(req: Request): Promise<void> {
+  return new Promise((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
+}
+
+/**
+ * Makes the signed-in user available as req.user and to every view, from the account snapshot
+ * the session carries: no extra read per request. Once per update age it refreshes that
+ * snapshot from the account and records last activity, user agent and IP (one write).
+ * A session from before a password change, or of a deleted account, ends here.
+ */
+export function currentUser(users: UserRepository, lifetime: Lifetime): RequestHandler {
+  return async (req, res, next) => {
+    const sess = req.session;
+    if (!sess?.userId || !sess.user) return next();
+    const now = Date.now();
+    if (isActivityStale(sess, lifetime, now)) {
+      const account = await users.findById(sess.userId);
+      if (!account) return endSession(req, next);
+      sess.user = snapshotOf(account);
+      sess.lastActiveAt = now;
+      sess.userAgent = userAgentOf(req);
+      sess.ip = clientIp(req);
+      if (sess.persistent) {
+        const maxAge = expiryOf(sess, lifetime, now) - now;
+        sess.cookie.originalMaxAge = maxAge;
+        sess.cookie.maxAge = maxAge;
+      }
+    }
+    if (sess.user.cv !== sess.credVersion) return endSession(req, next);
+
+    req.user = {
+      id: sess.userId,
+      name: sess.user.name,
+      email: sess.user.email,
+      role: sess.user.role,
+      org: sess.user.org,
+      sessionHandle: handleOf(req.sessionID),
+    };
+    res.locals.currentUser = req.user;
+    next();
+  };
+}
+
+async function endSession(req: Request, next: (err?: unknown) => void): Promise<void> {
+  await regenerate(req);
+  req.session.flash = { kind: "info", text: "Your session has ended. Please sign in again." };
+  next();
+}

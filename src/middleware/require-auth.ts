@@ -1,0 +1,26 @@
+import type { RequestHandler } from "express";
+import type { Role } from "../users/user-repository";
+
+/** Signed-out visitors go to the sign-in page and come back; scripts under /api/ get 401 JSON. */
+export const requireAuth: RequestHandler = (req, res, next) => {
+  if (req.user) return next();
+  if (req.originalUrl.startsWith("/api/")) {
+    res.status(401).json({ error: "not_signed_in" });
+    return;
+  }
+  const back = req.method === "GET" ? `?next=${encodeURIComponent(req.originalUrl)}` : "";
+  res.redirect(303, `/login${back}`);
+};
+
+/** Signed in, but without one of these roles: 403 with the Unauthorized page. */
+export function requireRole(...roles: Role[]): RequestHandler {
+  return (req, res, next) => {
+    if (!req.user) return requireAuth(req, res, next);
+    if (roles.includes(req.user.role)) return next();
+    if (req.originalUrl.startsWith("/api/")) {
+      res.status(403).json({ error: "forbidden" });
+      return;
+    }
+    res.status(403).render("unauthorized", { title: "Not allowed" });
+  };
+}

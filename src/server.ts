@@ -1,0 +1,73 @@
+import { createServer } from "node:http";
+import pino from "pino";
+import { createApp } from "./app";
+import { cookieNameOf, lifetimeOf, openBackend } from "./backend";
+import { ConfigError, loadConfig } from "./config";
+import { PasswordHasher } from "./users/password";
+
+/** Reads the configuration, opens the backend, listens, and shuts down cleanly. */
+async function main(): Promise<void> {
+  const logger = pino({ level: process.env.LOG_LEVEL ?? "info" });
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+
+  if (config.redisUrl) logger.info({ redis: redactUrl(config.redisUrl) }, "session store: Redis");
+  else logger.info("session store: embedded, in this process (no REDIS_URL): sessions and accounts end when it stops");
+  if (config.sessionSecretGenerated) logger.warn("SESSION_SECRET is not set: using a random one, so a restart signs everyone out");
+
+  let backend;
+  try {
+    backend = await openBackend(config, (err) => logger.warn({ err: err.message }, "Redis connection problem"));
+  } catch (err) {
+    process.stderr.write(`Cannot reach Redis at ${redactUrl(config.redisUrl ?? "")}: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+
+  const app = createApp({
+    config,
+    logger,
+    sessions: backend.sessions,
+    users: backend.users,
+    passwords: new PasswordHasher(),
+    lifetime: lifetimeOf(config),
+    cookieName: cookieNameOf(config),
+  });
+  const server = createServer(app);
+  server.listen(config.port, config.host, () => {
+    logger.info(`listening on http://${config.host}:${config.port}`);
+  });
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down: finishing requests in flight");
+    // Stop accepting; idle keep-alive connections close now, busy ones after their response.
+    server.close(async () => {
+      await backend.close();
+      logger.info("stopped");
+      process.exit(0);
+    });
+    server.closeIdleConnections();
+    setTimeout(() => {
+      logger.error("requests still running after 10 s; exiting");
+      process.exit(1);
+    }, 10_000).unref();
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, "//***@");
+}
+
+void main();

@@ -1,0 +1,74 @@
+import { formatDistanceToNow } from "date-fns";
+import { type Request, type Response, Router } from "express";
+import type { AppDeps } from "../app";
+import { setFlash } from "../middleware/flash";
+import { requireAuth } from "../middleware/require-auth";
+import { isHandle } from "../session-store/session-record";
+import { describeDevice } from "./device";
+import { formatTime } from "./format-time";
+import { needsPassword, reauthenticate } from "./reauth";
+
+interface PageState {
+  error?: string;
+}
+
+export function sessionsRoutes(deps: AppDeps): Router {
+  const { sessions, users, passwords, config } = deps;
+  const router = Router();
+
+  async function render(req: Request, res: Response, status: number, state: PageState = {}) {
+    const user = req.user!;
+    const now = Date.now();
+    const rows = (await sessions.listUserSessions(user.id)).map((s) => {
+      const device = describeDevice(s.userAgent);
+      return {
+        handle: s.handle,
+        device: device.label,
+        deviceType: device.type,
+        ip: s.ip || "unknown",
+        current: s.handle === user.sessionHandle,
+        lastActive: formatDistanceToNow(Math.min(s.lastActiveAt, now), { addSuffix: true }),
+        lastActiveIso: new Date(s.lastActiveAt).toISOString(),
+        signedIn: formatTime(s.createdAt),
+        signedInIso: new Date(s.createdAt).toISOString(),
+        expires: formatTime(s.expiresAt),
+        expiresIso: new Date(s.expiresAt).toISOString(),
+        persistent: s.persistent,
+      };
+    });
+    res.status(status).render("settings/sessions", {
+      title: "Your sessions",
+      rows,
+      others: rows.filter((r) => !r.current).length,
+      askPassword: needsPassword(req, config.reauthWindow),
+      error: state.error ?? null,
+    });
+  }
+
+  router.get("/settings/sessions", requireAuth, (req, res) => render(req, res, 200));
+
+  router.post("/settings/sessions/revoke-others", requireAuth, async (req, res) => {
+    const problem = await reauthenticate(req, req.body?.password, config.reauthWindow, users, passwords);
+    if (problem) return render(req, res, 401, { error: problem });
+    const ended = await sessions.revokeUserSessions(req.user!.id, req.user!.sessionHandle);
+    setFlash(req, "success", ended === 1 ? "Signed out 1 other session." : `Signed out ${ended} other sessions.`);
+    res.redirect(303, "/settings/sessions");
+  });
+
+  router.post("/settings/sessions/:id/revoke", requireAuth, async (req, res) => {
+    const handle = req.params.id;
+    if (!isHandle(handle)) return render(req, res, 404, { error: "That session was not found. It may have ended already." });
+    if (handle === req.user!.sessionHandle) {
+      return render(req, res, 400, { error: "That is this device. Use Sign out to end it." });
+    }
+    const problem = await reauthenticate(req, req.body?.password, config.reauthWindow, users, passwords);
+    if (problem) return render(req, res, 401, { error: problem });
+    if (!(await sessions.revokeUserSession(req.user!.id, handle))) {
+      return render(req, res, 404, { error: "That session was not found. It may have ended already." });
+    }
+    setFlash(req, "success", "Session ended.");
+    res.redirect(303, "/settings/sessions");
+  });
+
+  return router;
+}

@@ -1,0 +1,81 @@
+import { Router } from "express";
+import { z } from "zod";
+import type { AppDeps } from "../app";
+import { startSession } from "../auth/sign-in";
+import { csrfField, parseForm, password, text } from "../forms";
+import { regenerate } from "../middleware/current-user";
+import { setFlash } from "../middleware/flash";
+import { requireAuth } from "../middleware/require-auth";
+import { checkPassword } from "../sessions/reauth";
+import { snapshotOf } from "../users/user-repository";
+
+const profileForm = z.object({ ...csrfField, name: text("Name", 100) });
+const passwordForm = z.object({
+  ...csrfField,
+  current_password: password("Current password", 1),
+  new_password: password("New password"),
+});
+
+export function settingsRoutes({ users, sessions, passwords, lifetime }: AppDeps): Router {
+  const router = Router();
+  router.use("/settings", requireAuth);
+
+  router.get("/settings", (_req, res) => res.redirect(303, "/settings/profile"));
+
+  router.get("/settings/profile", (req, res) => {
+    res.render("settings/profile", { title: "Profile", input: { name: req.user!.name }, errors: {} });
+  });
+
+  router.post("/settings/profile", async (req, res) => {
+    const form = parseForm(profileForm, req.body);
+    if (!form.ok) return res.status(400).render("settings/profile", { title: "Profile", input: form.input, errors: form.errors });
+    const updated = await users.update(req.user!.id, { name: form.data.name });
+    if (!updated) return res.redirect(303, "/login");
+    // Every session of the user shows the new name on its next request.
+    const snapshot = snapshotOf(updated);
+    await sessions.updateUserSnapshot(updated.id, snapshot);
+    req.session.user = snapshot;
+    setFlash(req, "success", "Your name was saved.");
+    res.redirect(303, "/settings/profile");
+  });
+
+  router.get("/settings/password", (_req, res) => {
+    res.render("settings/password", { title: "Password", errors: {} });
+  });
+
+  router.post("/settings/password", async (req, res) => {
+    const form = parseForm(passwordForm, req.body);
+    if (!form.ok) return res.status(400).render("settings/password", { title: "Password", errors: form.errors });
+    const wrong = await checkPassword(req, form.data.current_password, users, passwords);
+    if (wrong) return res.status(401).render("settings/password", { title: "Password", errors: { current_password: wrong } });
+    const updated = await users.update(req.user!.id, {
+      passwordHash: await passwords.hash(form.data.new_password),
+      newCredentials: true,
+    });
+    if (!updated) return res.redirect(303, "/login");
+    // The credential version moved on, so no older session is valid even if ending it fails.
+    await sessions.revokeUserSessions(updated.id, req.user!.sessionHandle);
+    await startSession(req, updated, req.session.persistent === true, lifetime);
+    setFlash(req, "success", "Your password was changed. Every other session was signed out.");
+    res.redirect(303, "/settings/password");
+  });
+
+  router.post("/settings/delete-account", async (req, res) => {
+    const wrong = await checkPassword(req, req.body?.password, users, passwords);
+    if (wrong) {
+      return res.status(401).render("settings/profile", {
+        title: "Profile",
+        input: { name: req.user!.name },
+        errors: { delete_password: wrong },
+      });
+    }
+    const userId = req.user!.id;
+    await sessions.revokeUserSessions(userId);
+    await users.delete(userId);
+    await regenerate(req);
+    setFlash(req, "info", "Your account was deleted and every session of it was ended.");
+    res.redirect(303, "/");
+  });
+
+  return router;
+}
