@@ -8,6 +8,7 @@ import { csrfLocals, csrfProtection } from "./middleware/csrf";
 import { currentUser } from "./middleware/current-user";
 import { errorHandler, notFound } from "./middleware/errors";
 import { flash } from "./middleware/flash";
+import { requireAuth } from "./middleware/require-auth";
 import { requestLogger } from "./middleware/request-logger";
 import { sessionMiddleware } from "./middleware/session";
 import { healthRoutes, pagesRoutes } from "./pages-routes";
@@ -81,6 +82,8 @@ export function createApp(deps: AppDeps): express.Express {
     next();
   });
 
+  // Scripts get 401 JSON rather than a redirect to the sign-in page.
+  app.use("/api", requireAuth);
   app.use(pagesRoutes(deps));
   app.use(authRoutes(deps));
   app.use(sessionsRoutes(deps));

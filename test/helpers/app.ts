@@ -1,0 +1,124 @@
+import { Writable } from "node:stream";
+import type { Express } from "express";
+import pino from "pino";
+import type { RedisClientType } from "redis";
+import request from "supertest";
+import { createApp, type AppDeps } from "../../src/app";
+import { cookieNameOf, cookieShapeOf, lifetimeOf } from "../../src/backend";
+import { type Config, loadConfig } from "../../src/config";
+import { EmbeddedSessionStore } from "../../src/session-store/embedded-session-store";
+import { RedisSessionStore } from "../../src/session-store/redis-session-store";
+import type { SessionStore } from "../../src/session-store/session-store";
+import { EmbeddedUserRepository } from "../../src/users/embedded-user-repository";
+import { PasswordHasher } from "../../src/users/password";
+import { RedisUserRepository } from "../../src/users/redis-user-repository";
+import type { UserRepository } from "../../src/users/user-repository";
+import { connectTestRedis, uniquePrefix } from "./stores";
+
+export type BackendKind = "redis" | "embedded";
+
+/** scrypt at a low cost keeps the suite fast; the format and code path are the product's. */
+export const testPasswords = new PasswordHasher({ logN: 10, r: 8, p: 1 });
+
+export interface TestApp {
+  app: Express;
+  deps: AppDeps;
+  logs: string[];
+  redis?: RedisClientType;
+  /** Key prefix used in Redis, so a second app can share this one's data. */
+  prefix: string;
+  close(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  env?: Record<string, string>;
+  /** Share another test app's data (a restart of the server). */
+  shareWith?: TestApp;
+}
+
+export async function createTestApp(kind: BackendKind, options: TestAppOptions = {}): Promise<TestApp> {
+  const config: Config = loadConfig({ SESSION_SECRET: "test-secret-test-secret-test-secret", ...options.env });
+  const logs: string[] = [];
+  const logger = pino(
+    { level: "info" },
+    new Writable({
+      write(chunk, _enc, done) {
+        logs.push(chunk.toString());
+        done();
+      },
+    }),
+  );
+  const lifetime = lifetimeOf(config);
+  const prefix = options.shareWith?.prefix ?? uniquePrefix();
+  let sessions: SessionStore;
+  let users: UserRepository;
+  let redis: RedisClientType | undefined;
+  if (kind === "redis") {
+    redis = await connectTestRedis();
+    sessions = new RedisSessionStore({ client: redis, prefix: `${prefix}sess:`, lifetime, cookie: cookieShapeOf(config), maxSessionsPerUser: config.maxSessionsPerUser });
+    users = new RedisUserRepository(redis, `${prefix}user:`);
+  } else if (options.shareWith) {
+    ({ sessions, users } = options.shareWith.deps);
+  } else {
+    sessions = new EmbeddedSessionStore({ lifetime, cookie: cookieShapeOf(config), maxSessionsPerUser: config.maxSessionsPerUser, maxSessions: 1000 });
+    users = new EmbeddedUserRepository();
+  }
+  const deps: AppDeps = { config, sessions, users, passwords: testPasswords, logger, lifetime, cookieName: cookieNameOf(config) };
+  return {
+    app: createApp(deps),
+    deps,
+    logs,
+    redis,
+    prefix,
+    async close() {
+      if (!options.shareWith) await sessions.close();
+      if (redis?.isOpen) await redis.close();
+    },
+  };
+}
+
+export const CHROME_WINDOWS =
+  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+export const SAFARI_IPHONE =
+  "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
+
+export type Agent = ReturnType<typeof request.agent>;
+
+/** A browser: keeps cookies and sends one user agent. */
+export function browser(app: Express, userAgent = CHROME_WINDOWS): Agent {
+  return request.agent(app).set("User-Agent", userAgent);
+}
+
+export function csrfFrom(html: string): string {
+  const m = /name="_csrf" value="([^"]+)"/.exec(html);
+  if (!m) throw new Error("no CSRF token on the page");
+  return m[1];
+}
+
+/** Loads a page and submits one of its forms, as a person would. */
+export async function submit(agent: Agent, pagePath: string, action: string, fields: Record<string, string | string[]>) {
+  const page = await agent.get(pagePath);
+  return agent.post(action).type("form").send({ _csrf: csrfFrom(page.text), ...fields });
+}
+
+let counter = 0;
+export function newAccount(name = "Ada Lovelace") {
+  counter += 1;
+  return { name, email: `user${Date.now()}-${counter}@example.com`, password: "correct horse battery" };
+}
+
+export async function signUp(agent: Agent, account = newAccount()) {
+  const res = await submit(agent, "/signup", "/signup", account);
+  if (res.status !== 303) throw new Error(`sign-up failed: ${res.status} ${res.text.slice(0, 200)}`);
+  return account;
+}
+
+export async function signIn(agent: Agent, account: { email: string; password: string }, extra: Record<string, string> = {}) {
+  return submit(agent, "/login", "/login", { email: account.email, password: account.password, ...extra });
+}
+
+export function cookieOf(res: { headers: Record<string, unknown> }, name = "sid"): string | undefined {
+  const raw = res.headers["set-cookie"];
+  const list = Array.isArray(raw) ? raw : raw ? [String(raw)] : [];
+  return list.find((c) => c.startsWith(`${name}=`));
+}
