@@ -1,0 +1,141 @@
+import {
+  type BackendKind,
+  CHROME_WINDOWS,
+  SAFARI_IPHONE,
+  type TestApp,
+  browser,
+  createTestApp,
+  csrfFrom,
+  signIn,
+  signUp,
+  submit,
+} from "../helpers/app";
+import { sleep } from "../helpers/stores";
+
+/** The handles in the sessions page's revoke forms. */
+function revokeHandles(html: string): string[] {
+  return [...html.matchAll(/action="\/settings\/sessions\/([A-Za-z0-9_-]{22})\/revoke"/g)].map((m) => m[1]);
+}
+
+describe.each<BackendKind>(["redis", "embedded"])("the sessions page (%s)", (kind) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp(kind);
+  });
+  afterAll(async () => t.close());
+
+  test("when one person is signed in on two devices, then each lists both and one can end the other", async () => {
+    const laptop = browser(t.app, CHROME_WINDOWS);
+    const phone = browser(t.app, SAFARI_IPHONE);
+    const account = await signUp(laptop);
+    expect((await signIn(phone, account)).status).toBe(303);
+
+    const fromLaptop = await laptop.get("/settings/sessions");
+    expect(fromLaptop.status).toBe(200);
+    expect(fromLaptop.text).toContain("Chrome on Windows");
+    expect(fromLaptop.text).toContain("Mobile Safari on iOS");
+    expect(fromLaptop.text).toContain("Desktop");
+    expect(fromLaptop.text).toContain("Mobile");
+    expect(fromLaptop.text).toMatch(/Last active <time datetime="[^"]+">less than a minute ago<\/time>/);
+    expect(fromLaptop.text.match(/This device/g)).toHaveLength(1);
+    expect(fromLaptop.text).toContain("Sign out all other sessions");
+    // The "This device" row is the laptop's: it sits in the Chrome row, which has no revoke form.
+    const chromeRow = fromLaptop.text.slice(fromLaptop.text.indexOf("Chrome on Windows"), fromLaptop.text.indexOf("</li>", fromLaptop.text.indexOf("Chrome on Windows")));
+    expect(chromeRow).toContain("This device");
+    expect(chromeRow).not.toContain("/revoke");
+
+    const fromPhone = await phone.get("/settings/sessions");
+    const phoneRow = fromPhone.text.slice(fromPhone.text.indexOf("Mobile Safari on iOS"), fromPhone.text.indexOf("</li>", fromPhone.text.indexOf("Mobile Safari on iOS")));
+    expect(phoneRow).toContain("This device");
+
+    const [phoneHandle] = revokeHandles(fromLaptop.text);
+    const res = await laptop.post(`/settings/sessions/${phoneHandle}/revoke`).type("form").send({ _csrf: csrfFrom(fromLaptop.text) });
+    expect(res.status).toBe(303);
+    expect(res.headers.location).toBe("/settings/sessions");
+    const after = await laptop.get("/settings/sessions");
+    expect(after.text).toContain("Session ended.");
+    expect(after.text).not.toContain("Mobile Safari on iOS");
+
+    const phoneNext = await phone.get("/dashboard");
+    expect(phoneNext.status).toBe(303);
+    expect(phoneNext.headers.location).toBe("/login?next=%2Fdashboard");
+  });
+
+  test("when the handle is another user's session, then revoking answers 404 and ends nothing", async () => {
+    const mallory = browser(t.app);
+    await signUp(mallory);
+    const victim = browser(t.app);
+    await signUp(victim);
+    const victimHandle = await currentHandle(t, victim);
+    for (const handle of [victimHandle, "AAAAAAAAAAAAAAAAAAAAAA", "not-a-handle", "..%2F..%2Fetc"]) {
+      const res = await submit(mallory, "/settings/sessions", `/settings/sessions/${handle}/revoke`, {});
+      expect(res.status).toBe(404);
+      expect(res.text).toContain("That session was not found");
+    }
+    expect((await victim.get("/dashboard")).status).toBe(200);
+  });
+
+  test("when someone signs out all other sessions, then only this device stays signed in", async () => {
+    const devices = [browser(t.app), browser(t.app, SAFARI_IPHONE), browser(t.app)];
+    const account = await signUp(devices[0]);
+    for (const d of devices.slice(1)) await signIn(d, account);
+    const res = await submit(devices[0], "/settings/sessions", "/settings/sessions/revoke-others", {});
+    expect(res.status).toBe(303);
+    const page = await devices[0].get("/settings/sessions");
+    expect(page.text).toContain("Signed out 2 other sessions.");
+    expect(page.text).toContain("This is the only device signed in to your account.");
+    for (const d of devices.slice(1)) expect((await d.get("/dashboard")).status).toBe(303);
+  });
+
+  test("when this device's own handle is posted, then it is refused with a pointer to Sign out", async () => {
+    const agent = browser(t.app);
+    await signUp(agent);
+    const handle = await currentHandle(t, agent);
+    const res = await submit(agent, "/settings/sessions", `/settings/sessions/${handle}/revoke`, {});
+    expect(res.status).toBe(400);
+    expect((await agent.get("/dashboard")).status).toBe(200);
+  });
+});
+
+describe("re-authentication window", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp("redis", { env: { SESSION_REAUTH_WINDOW: "1" } });
+  });
+  afterAll(async () => t.close());
+
+  test("when the password was entered too long ago, then ending sessions asks for it in the same form", async () => {
+    const laptop = browser(t.app);
+    const phone = browser(t.app, SAFARI_IPHONE);
+    const account = await signUp(laptop);
+    await signIn(phone, account);
+    await sleep(1100);
+    const page = await laptop.get("/settings/sessions");
+    expect(page.text).toContain('name="password" type="password"');
+    const [handle] = revokeHandles(page.text);
+
+    const missing = await laptop.post(`/settings/sessions/${handle}/revoke`).type("form").send({ _csrf: csrfFrom(page.text) });
+    expect(missing.status).toBe(401);
+    expect(missing.text).toContain("Enter your password to continue.");
+    const wrong = await laptop.post(`/settings/sessions/${handle}/revoke`).type("form").send({ _csrf: csrfFrom(page.text), password: "nope nope" });
+    expect(wrong.status).toBe(401);
+    expect(wrong.text).toContain("That password is not correct.");
+    expect((await phone.get("/dashboard")).status).toBe(200);
+
+    const right = await laptop.post(`/settings/sessions/${handle}/revoke`).type("form").send({ _csrf: csrfFrom(page.text), password: account.password });
+    expect(right.status).toBe(303);
+    expect((await phone.get("/dashboard")).status).toBe(303);
+  });
+});
+
+/** This agent's session handle, found the way the product finds it: from the sessions list. */
+async function currentHandle(t: TestApp, agent: ReturnType<typeof browser>): Promise<string> {
+  const page = await agent.get("/settings/sessions");
+  const shown = revokeHandles(page.text);
+  const email = /\(([^)]+@example\.com)\)/.exec((await agent.get("/dashboard")).text)![1];
+  const user = (await t.deps.users.findByEmail(email))!;
+  const all = (await t.deps.sessions.listUserSessions(user.id)).map((s) => s.handle);
+  const mine = all.filter((h) => !shown.includes(h));
+  expect(mine).toHaveLength(1);
+  return mine[0];
+}
