@@ -53,7 +53,9 @@ export function settingsRoutes({ users, sessions, passwords, lifetime }: AppDeps
       newCredentials: true,
     });
     if (!updated) return res.redirect(303, "/login");
-    // The credential version moved on, so no older session is valid even if ending it fails.
+    // Sessions learn the new credential version first: one that survives a failed end below
+    // is refused on its next request all the same.
+    await sessions.updateUserSnapshot(updated.id, snapshotOf(updated));
     await sessions.revokeUserSessions(updated.id, req.user!.sessionHandle);
     await startSession(req, updated, req.session.persistent === true, lifetime);
     setFlash(req, "success", "Your password was changed. Every other session was signed out.");

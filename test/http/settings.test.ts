@@ -1,0 +1,117 @@
+import express from "express";
+import request from "supertest";
+import { requireRole } from "../../src/middleware/require-auth";
+import { setRole } from "../../src/users/set-role";
+import { type BackendKind, SAFARI_IPHONE, type TestApp, browser, createTestApp, signIn, signUp, submit } from "../helpers/app";
+
+describe.each<BackendKind>(["redis", "embedded"])("settings (%s)", (kind) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp(kind);
+  });
+  afterAll(async () => t.close());
+
+  test("when someone renames themselves, then every session of theirs shows the new name on its next request", async () => {
+    const laptop = browser(t.app);
+    const phone = browser(t.app, SAFARI_IPHONE);
+    const account = await signUp(laptop);
+    await signIn(phone, account);
+    expect((await phone.get("/dashboard")).text).toContain("Ada Lovelace");
+    const res = await submit(laptop, "/settings/profile", "/settings/profile", { name: "Countess of Lovelace" });
+    expect(res.status).toBe(303);
+    expect((await laptop.get("/settings/profile")).text).toContain("Your name was saved.");
+    expect((await phone.get("/dashboard")).text).toContain("Signed in as <strong>Countess of Lovelace</strong>");
+  });
+
+  test("when the new name is empty or too long, then the form comes back with the message and the input", async () => {
+    const agent = browser(t.app);
+    await signUp(agent);
+    const long = "x".repeat(101);
+    const res = await submit(agent, "/settings/profile", "/settings/profile", { name: long });
+    expect(res.status).toBe(400);
+    expect(res.text).toContain("Name must be at most 100 characters.");
+    expect(res.text).toContain(`value="${long}"`);
+    expect((await agent.get("/dashboard")).text).toContain("Ada Lovelace");
+  });
+
+  test("when the password changes, then other sessions end, this one gets a new id, and only the new password works", async () => {
+    const laptop = browser(t.app);
+    const phone = browser(t.app, SAFARI_IPHONE);
+    const account = await signUp(laptop);
+    await signIn(phone, account);
+    const wrong = await submit(laptop, "/settings/password", "/settings/password", { current_password: "not it at all", new_password: "a brand new passphrase" });
+    expect(wrong.status).toBe(401);
+    expect((await phone.get("/dashboard")).status).toBe(200);
+
+    const res = await submit(laptop, "/settings/password", "/settings/password", { current_password: account.password, new_password: "a brand new passphrase" });
+    expect(res.status).toBe(303);
+    expect(res.headers["set-cookie"]?.[0]).toMatch(/^sid=/);
+    expect((await laptop.get("/settings/password")).text).toContain("Every other session was signed out.");
+    expect((await phone.get("/dashboard")).status).toBe(303);
+    expect((await signIn(browser(t.app), account)).status).toBe(401);
+    expect((await signIn(browser(t.app), { ...account, password: "a brand new passphrase" })).status).toBe(303);
+  });
+
+  test("when the account is deleted with the password, then every session ends and it cannot sign in", async () => {
+    const laptop = browser(t.app);
+    const phone = browser(t.app, SAFARI_IPHONE);
+    const account = await signUp(laptop);
+    await signIn(phone, account);
+    const wrong = await submit(laptop, "/settings/profile", "/settings/delete-account", { password: "not the password" });
+    expect(wrong.status).toBe(401);
+    expect(wrong.text).toContain("That password is not correct.");
+    const res = await submit(laptop, "/settings/profile", "/settings/delete-account", { password: account.password });
+    expect(res.status).toBe(303);
+    expect(res.headers.location).toBe("/");
+    expect((await laptop.get("/")).text).toContain("Your account was deleted");
+    expect((await phone.get("/dashboard")).status).toBe(303);
+    expect((await signIn(browser(t.app), account)).status).toBe(401);
+    expect(await t.deps.users.findByEmail(account.email)).toBeNull();
+  });
+
+  test("when a role is granted, then every session of the user has it on its next request", async () => {
+    const laptop = browser(t.app);
+    const phone = browser(t.app, SAFARI_IPHONE);
+    const account = await signUp(laptop);
+    await signIn(phone, account);
+    expect((await phone.get("/dashboard")).text).not.toContain("Administrator");
+    const changed = await setRole(t.deps.users, t.deps.sessions, account.email.toUpperCase(), "admin");
+    expect(changed?.after.role).toBe("admin");
+    expect((await laptop.get("/dashboard")).text).toContain("Administrator");
+    expect((await phone.get("/dashboard")).text).toContain("Administrator");
+    expect(await setRole(t.deps.users, t.deps.sessions, "nobody@example.com", "admin")).toBeNull();
+  });
+});
+
+describe("requireRole", () => {
+  const appWith = (role: "user" | "admin" | null) => {
+    const app = express();
+    app.set("views", `${__dirname}/../../views`);
+    app.set("view engine", "ejs");
+    app.use((req, res, next) => {
+      if (role) req.user = { id: "u1", name: "A", email: "a@example.com", role, org: null, sessionHandle: "h" };
+      res.locals.currentUser = req.user ?? null;
+      res.locals.csrfToken = () => "t";
+      res.locals.flash = null;
+      res.locals.path = req.path;
+      next();
+    });
+    app.get("/admin", requireRole("admin"), (_req, res) => res.send("console"));
+    app.get("/api/admin", requireRole("admin"), (_req, res) => res.json({ ok: true }));
+    return app;
+  };
+
+  test("when the user lacks the role, then the page answers 403 with the Unauthorized page", async () => {
+    const res = await request(appWith("user")).get("/admin");
+    expect(res.status).toBe(403);
+    expect(res.text).toContain("Not allowed");
+    expect((await request(appWith("user")).get("/api/admin")).body).toEqual({ error: "forbidden" });
+  });
+
+  test("when the user has the role, then the page is served; when signed out, then sign-in comes first", async () => {
+    expect((await request(appWith("admin")).get("/admin")).text).toBe("console");
+    const res = await request(appWith(null)).get("/admin");
+    expect(res.status).toBe(303);
+    expect(res.headers.location).toBe("/login?next=%2Fadmin");
+  });
+});
