@@ -22,8 +22,9 @@ const TITLES: Record<number, string> = {
 /** Errors from the session and account backend while it cannot be reached. */
 export function isBackendUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
-  const text = `${err.name} ${err.message} ${(err as { code?: string }).code ?? ""}`;
-  return /ClientOffline|ClientClosed|SocketClosed|ConnectionTimeout|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|The client is closed|Socket closed|LOADING|READONLY|CLUSTERDOWN|MASTERDOWN/.test(text);
+  // node-redis names its errors by class (ClientOfflineError, ...), not by err.name.
+  const text = `${err.constructor.name} ${err.name} ${err.message} ${(err as { code?: string }).code ?? ""}`;
+  return /ClientOffline|ClientClosed|SocketClosed|ConnectionTimeout|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|client is (offline|closed)|Socket closed|LOADING|READONLY|CLUSTERDOWN|MASTERDOWN/.test(text);
 }
 
 function classify(err: unknown): { status: number; message: string } {

@@ -1,0 +1,96 @@
+import { createClient, type RedisClientType } from "redis";
+import request from "supertest";
+import { createApp } from "../../src/app";
+import { RedisSessionStore } from "../../src/session-store/redis-session-store";
+import { RedisUserRepository } from "../../src/users/redis-user-repository";
+import { type TestApp, browser, cookieOf, createTestApp, newAccount, submit } from "../helpers/app";
+import { startRedisServer } from "../helpers/redis-server";
+
+describe("with Redis", () => {
+  test("when the server restarts, then the same cookie still signs the user in", async () => {
+    const first = await createTestApp("redis");
+    const account = newAccount();
+    const res = await submit(browser(first.app), "/signup", "/signup", account);
+    const cookie = cookieOf(res)!.split(";")[0];
+    await first.close();
+
+    const second = await createTestApp("redis", { shareWith: first });
+    try {
+      const dash = await request(second.app).get("/dashboard").set("Cookie", cookie);
+      expect(dash.status).toBe(200);
+      expect(dash.text).toContain(account.name);
+    } finally {
+      await second.close();
+    }
+  });
+
+  test("when the secret is rotated, then cookies signed with the old one still verify", async () => {
+    const first = await createTestApp("redis", { env: { SESSION_SECRET: "old-secret-old-secret-old-secret-1" } });
+    const res = await submit(browser(first.app), "/signup", "/signup", newAccount());
+    const cookie = cookieOf(res)!.split(";")[0];
+    const rotated = await createTestApp("redis", { shareWith: first, env: { SESSION_SECRET: "new-secret-new-secret-new-secret-2,old-secret-old-secret-old-secret-1" } });
+    try {
+      expect((await request(rotated.app).get("/dashboard").set("Cookie", cookie)).status).toBe(200);
+    } finally {
+      await first.close();
+      await rotated.close();
+    }
+  });
+
+  test("when a signed-in page is requested inside the update window, then the app sends Redis one command and writes nothing", async () => {
+    const t: TestApp = await createTestApp("redis");
+    const monitor = t.redis!.duplicate() as RedisClientType;
+    monitor.on("error", () => {});
+    await monitor.connect();
+    try {
+      const agent = browser(t.app);
+      await signUpAndWarm(agent);
+      const commands: string[] = [];
+      await monitor.monitor((line: string) => {
+        if (line.includes(t.prefix)) commands.push(line);
+      });
+      const requests = 50;
+      for (let i = 0; i < requests; i++) expect((await agent.get("/dashboard")).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 100));
+      const names = commands.map((c) => /"(\w+)"/.exec(c)?.[1]?.toUpperCase());
+      expect(names).toHaveLength(requests);
+      expect(new Set(names)).toEqual(new Set(["HGETALL"]));
+    } finally {
+      await monitor.close();
+      await t.close();
+    }
+  });
+
+  test("when Redis cannot be reached, then pages answer 503 with a friendly page and /readyz answers 503", async () => {
+    const server = await startRedisServer();
+    const client = createClient({ url: server.url, disableOfflineQueue: true, socket: { reconnectStrategy: () => 200 } }) as RedisClientType;
+    client.on("error", () => {});
+    await client.connect();
+    const base = await createTestApp("embedded");
+    const sessions = new RedisSessionStore({ client, lifetime: base.deps.lifetime, cookie: { httpOnly: true, path: "/", sameSite: "lax", secure: false }, maxSessionsPerUser: 100 });
+    const app = createApp({ ...base.deps, sessions, users: new RedisUserRepository(client) });
+    try {
+      const agent = browser(app);
+      const res = await submit(agent, "/signup", "/signup", newAccount());
+      expect(res.status).toBe(303);
+      await server.stop();
+      const down = await agent.get("/dashboard");
+      expect(down.status).toBe(503);
+      expect(down.text).toContain("The session service cannot be reached right now.");
+      expect(down.text).not.toMatch(/at \w+ \(/);
+      expect((await request(app).get("/readyz")).status).toBe(503);
+      expect((await request(app).get("/healthz")).status).toBe(200);
+    } finally {
+      await server.stop();
+      client.destroy();
+      await base.close();
+    }
+  });
+});
+
+async function signUpAndWarm(agent: ReturnType<typeof browser>): Promise<void> {
+  await submit(agent, "/signup", "/signup", newAccount());
+  // The first page view stores the flash removal and a CSRF token; after that nothing changes.
+  await agent.get("/dashboard");
+  await agent.get("/dashboard");
+}
