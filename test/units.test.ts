@@ -1,0 +1,89 @@
+import { safeNext } from "../src/auth/safe-next";
+import { ConfigError, loadConfig } from "../src/config";
+import { describeDevice } from "../src/sessions/device";
+import { OWASP_SCRYPT_COST, PasswordHasher } from "../src/users/password";
+
+describe("configuration", () => {
+  test("when nothing is set, then the documented defaults apply and a random secret is made", () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ port: 3000, host: "127.0.0.1", redisUrl: undefined, idleTimeout: 2592000, absoluteTimeout: 7776000, updateAge: 60, reauthWindow: 900, maxSessionsPerUser: 100, trustProxy: false, sessionSecretGenerated: true });
+    expect(c.sessionSecrets[0].length).toBeGreaterThanOrEqual(32);
+  });
+
+  test("when NODE_ENV=production lacks REDIS_URL or SESSION_SECRET, then it refuses with what to set", () => {
+    expect(() => loadConfig({ NODE_ENV: "production", SESSION_SECRET: "x".repeat(40) })).toThrow(/REDIS_URL is required/);
+    expect(() => loadConfig({ NODE_ENV: "production", REDIS_URL: "redis://r:6379" })).toThrow(/SESSION_SECRET is required/);
+    expect(() => loadConfig({ NODE_ENV: "production", REDIS_URL: "redis://r:6379", SESSION_SECRET: "short" })).toThrow(ConfigError);
+    const ok = loadConfig({ NODE_ENV: "production", REDIS_URL: "redis://r:6379", SESSION_SECRET: `${"a".repeat(32)},${"b".repeat(32)}` });
+    expect(ok).toMatchObject({ host: "0.0.0.0", production: true, sessionSecrets: ["a".repeat(32), "b".repeat(32)] });
+  });
+
+  test("when a value is malformed, then the message names the variable", () => {
+    expect(() => loadConfig({ PORT: "eighty" })).toThrow(/PORT/);
+    expect(() => loadConfig({ REDIS_URL: "localhost:6379" })).toThrow(/REDIS_URL/);
+    expect(() => loadConfig({ SESSION_IDLE_TIMEOUT: "100", SESSION_ABSOLUTE_TIMEOUT: "50" })).toThrow(/ABSOLUTE/);
+    expect(loadConfig({ TRUST_PROXY: "1" }).trustProxy).toBe(1);
+    expect(loadConfig({ TRUST_PROXY: "loopback" }).trustProxy).toBe("loopback");
+  });
+});
+
+describe("password hashing", () => {
+  const cheap = new PasswordHasher({ logN: 10, r: 8, p: 1 });
+
+  test("when a password is hashed, then the hash names its cost and verifies only the same password", async () => {
+    const hash = await cheap.hash("correct horse");
+    expect(hash).toMatch(/^\$scrypt\$ln=10,r=8,p=1\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/);
+    expect(await cheap.verify("correct horse", hash)).toBe(true);
+    expect(await cheap.verify("correct horsE", hash)).toBe(false);
+    expect(await cheap.verify("correct horse", "not a hash")).toBe(false);
+    expect(await cheap.hash("correct horse")).not.toBe(hash);
+  });
+
+  test("when the cost is raised, then older hashes are flagged for re-hashing and still verify", async () => {
+    const hash = await cheap.hash("pw-pw-pw-pw");
+    const stronger = new PasswordHasher({ logN: 11, r: 8, p: 1 });
+    expect(stronger.needsRehash(hash)).toBe(true);
+    expect(cheap.needsRehash(hash)).toBe(false);
+    expect(await stronger.verify("pw-pw-pw-pw", hash)).toBe(true);
+    expect(OWASP_SCRYPT_COST).toEqual({ logN: 16, r: 8, p: 2 });
+  });
+});
+
+describe("safeNext", () => {
+  test.each([
+    ["/settings/sessions?tab=1", "/settings/sessions?tab=1"],
+    ["//evil.example", "/dashboard"],
+    ["/\\evil.example", "/dashboard"],
+    ["\\\\evil.example", "/dashboard"],
+    ["https://evil.example", "/dashboard"],
+    ["javascript:alert(1)", "/dashboard"],
+    ["/%2f%2fevil.example", "/dashboard"],
+    ["/%5c%5cevil.example", "/dashboard"],
+    ["/ok\r\nSet-Cookie: x=1", "/dashboard"],
+    ["/%0d%0aSet-Cookie", "/dashboard"],
+    ["/\u0000", "/dashboard"],
+    ["/%E0%A4%A", "/dashboard"],
+    ["", "/dashboard"],
+    ["/login", "/dashboard"],
+  ])("when next is %j, then it gives %j", (next, expected) => {
+    expect(safeNext(next)).toBe(expected);
+  });
+
+  test("when next is not a string, then it gives the dashboard", () => {
+    expect(safeNext(["/a"])).toBe("/dashboard");
+    expect(safeNext({ toString: () => "/a" })).toBe("/dashboard");
+  });
+});
+
+describe("device names", () => {
+  test.each([
+    ["Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36", "Chrome on macOS", "Desktop"],
+    ["Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1", "Mobile Safari on iOS", "Mobile"],
+    ["Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1", "Mobile Safari on iOS", "Tablet"],
+    ["Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0", "Firefox on Linux", "Desktop"],
+    ["curl/8.5.0", "Unknown browser", "Desktop"],
+    ["", "Unknown browser", "Unknown"],
+  ])("when the user agent is %s, then it reads %s (%s)", (ua, label, type) => {
+    expect(describeDevice(ua)).toEqual({ label, type });
+  });
+});
