@@ -6,6 +6,7 @@ import type { SessionStore } from "../session-store/session-store";
 /**
  * express-session with an opaque signed cookie (192 random bits, express-session's default id).
  * Cookie flags follow the contract; in production it is Secure and named __Host-sid.
+ * Behind a proxy, Express's `trust proxy` (TRUST_PROXY) decides whether the request was HTTPS.
  * Not rolling: the store slides the expiry at most once per update age, and the cookie of a
  * remembered session is re-sent only then.
  */
@@ -18,7 +19,6 @@ export function sessionMiddleware(config: Config, store: SessionStore, cookieNam
     saveUninitialized: false,
     rolling: false,
     unset: "destroy",
-    proxy: config.trustProxy === false ? undefined : true,
     cookie: {
       httpOnly: true,
       sameSite: "lax",
