@@ -139,3 +139,42 @@ async function currentHandle(t: TestApp, agent: ReturnType<typeof browser>): Pro
   expect(mine).toHaveLength(1);
   return mine[0];
 }
+
+describe("activity and client addresses", () => {
+  test("when the update age has passed, then the next request records last activity, user agent and IP again", async () => {
+    const t = await createTestApp("redis", { env: { SESSION_UPDATE_AGE: "1" } });
+    try {
+      const agent = browser(t.app, CHROME_WINDOWS);
+      const account = await signUp(agent);
+      const user = (await t.deps.users.findByEmail(account.email))!;
+      const [before] = await t.deps.sessions.listUserSessions(user.id);
+      await agent.get("/dashboard").set("User-Agent", SAFARI_IPHONE);
+      expect((await t.deps.sessions.listUserSessions(user.id))[0].userAgent).toBe(CHROME_WINDOWS);
+      await sleep(1100);
+      await agent.get("/dashboard").set("User-Agent", SAFARI_IPHONE);
+      const [after] = await t.deps.sessions.listUserSessions(user.id);
+      expect(after.userAgent).toBe(SAFARI_IPHONE);
+      expect(after.lastActiveAt).toBeGreaterThan(before.lastActiveAt);
+      expect(after.expiresAt).toBeGreaterThan(before.expiresAt);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test.each([
+    [undefined, "127.0.0.1"],
+    ["1", "203.0.113.9"],
+  ])("when TRUST_PROXY is %s, then a session from behind X-Forwarded-For records %s", async (trust, expected) => {
+    const t = await createTestApp("embedded", { env: trust ? { TRUST_PROXY: trust } : {} });
+    try {
+      const agent = browser(t.app).set("X-Forwarded-For", "203.0.113.9");
+      const account = await signUp(agent);
+      const user = (await t.deps.users.findByEmail(account.email))!;
+      const [row] = await t.deps.sessions.listUserSessions(user.id);
+      expect(row.ip).toBe(expected);
+      expect((await agent.get("/settings/sessions")).text).toContain(`<span>${expected}</span>`);
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -1,0 +1,58 @@
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import path from "node:path";
+import { freePort } from "./helpers/redis-server";
+
+const ROOT = path.join(__dirname, "..");
+const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
+
+function startServer(env: Record<string, string>): { child: ChildProcessWithoutNullStreams; output: () => string; exit: Promise<number | null> } {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(REDIS_URL|SESSION_|NODE_ENV|PORT|HOST|TRUST_PROXY)/.test(k)));
+  const child = spawn(TSX, ["src/server.ts"], { cwd: ROOT, env: { ...clean, ...env } as NodeJS.ProcessEnv });
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (out += d));
+  const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return { child, output: () => out, exit };
+}
+
+async function waitFor(predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error("timed out waiting");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe("the server process", () => {
+  test("when started without REDIS_URL, then it says so first, serves, and on SIGTERM finishes and exits 0", async () => {
+    const port = await freePort();
+    const server = startServer({ PORT: String(port) });
+    try {
+      await waitFor(() => server.output().includes("listening on"));
+      const first = JSON.parse(server.output().split("\n")[0]);
+      expect(first.msg).toMatch(/session store: embedded/);
+      const res = await fetch(`http://127.0.0.1:${port}/login`);
+      expect(res.status).toBe(200);
+      const inFlight = fetch(`http://127.0.0.1:${port}/`).then((r) => r.status);
+      server.child.kill("SIGTERM");
+      expect(await inFlight).toBe(200);
+      expect(await server.exit).toBe(0);
+      expect(server.output()).toContain("stopped");
+    } finally {
+      server.child.kill("SIGKILL");
+    }
+  });
+
+  test("when NODE_ENV=production has no REDIS_URL, then it refuses to start and says what to set", async () => {
+    const server = startServer({ NODE_ENV: "production", SESSION_SECRET: "x".repeat(40) });
+    expect(await server.exit).toBe(1);
+    expect(server.output()).toContain("REDIS_URL is required when NODE_ENV=production");
+    expect(server.output()).not.toMatch(/at \w+ \(/);
+  });
+
+  test("when NODE_ENV=production has no SESSION_SECRET, then it refuses to start and says what to set", async () => {
+    const server = startServer({ NODE_ENV: "production", REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:1" });
+    expect(await server.exit).toBe(1);
+    expect(server.output()).toContain("SESSION_SECRET is required when NODE_ENV=production");
+  });
+});
