@@ -1,5 +1,5 @@
 import request from "supertest";
-import { type BackendKind, type TestApp, browser, cookieOf, createTestApp, newAccount, signIn, signUp, submit } from "../helpers/app";
+import { type BackendKind, type TestApp, browser, cookieOf, createTestApp, csrfFrom, newAccount, signIn, signUp, submit } from "../helpers/app";
 
 describe.each<BackendKind>(["redis", "embedded"])("accounts and sign-in (%s)", (kind) => {
   let t: TestApp;
@@ -121,5 +121,35 @@ describe.each<BackendKind>(["redis", "embedded"])("accounts and sign-in (%s)", (
     expect(cookieOf(res)).toMatch(/Expires=Thu, 01 Jan 1970/);
     const replay = await request(t.app).get("/dashboard").set("Cookie", oldCookie);
     expect(replay.status).toBe(303);
+  });
+});
+
+describe("in production", () => {
+  test("when served over HTTPS behind a trusted proxy, then the cookie is __Host-sid, Secure, and HSTS lasts a year", async () => {
+    const t = await createTestApp("redis", {
+      env: { NODE_ENV: "production", REDIS_URL: process.env.TEST_REDIS_URL!, TRUST_PROXY: "1" },
+    });
+    try {
+      const https = (req: request.Test) => req.set("X-Forwarded-Proto", "https");
+      const landing = await https(request(t.app).get("/"));
+      expect(landing.headers["strict-transport-security"]).toBe("max-age=31536000; includeSubDomains");
+      // supertest's cookie jar holds back Secure cookies over plain HTTP, so carry it by hand.
+      const form = await https(request(t.app).get("/signup"));
+      const visitor = cookieOf(form, "__Host-sid")!;
+      expect(visitor).toMatch(/; Secure/);
+      const res = await https(request(t.app).post("/signup"))
+        .set("Cookie", visitor.split(";")[0])
+        .type("form")
+        .send({ _csrf: csrfFrom(form.text), ...newAccount() });
+      expect(res.status).toBe(303);
+      const cookie = cookieOf(res, "__Host-sid")!;
+      expect(cookie).toMatch(/; Secure/);
+      expect(cookie).toMatch(/HttpOnly/);
+      expect(cookie).toMatch(/SameSite=Lax/);
+      expect(cookie).toMatch(/Path=\//);
+      expect(cookie).not.toMatch(/Domain=/);
+    } finally {
+      await t.close();
+    }
   });
 });
