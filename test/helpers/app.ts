@@ -122,3 +122,16 @@ export function cookieOf(res: { headers: Record<string, unknown> }, name = "sid"
   const list = Array.isArray(raw) ? raw : raw ? [String(raw)] : [];
   return list.find((c) => c.startsWith(`${name}=`));
 }
+
+/** One app for the enclosing describe block: built before its tests, closed after them. */
+export function useTestApp(kind: BackendKind, options: TestAppOptions = {}): () => TestApp {
+  let t: TestApp | undefined;
+  beforeAll(async () => {
+    t = await createTestApp(kind, options);
+  });
+  afterAll(async () => t?.close());
+  return () => {
+    if (!t) throw new Error("the test app is built in beforeAll");
+    return t;
+  };
+}

@@ -1,15 +1,11 @@
 import request from "supertest";
-import { type BackendKind, type TestApp, browser, cookieOf, createTestApp, csrfFrom, newAccount, signIn, signUp, submit } from "../helpers/app";
+import { type BackendKind, browser, cookieOf, createTestApp, csrfFrom, useTestApp, newAccount, signIn, signUp, submit } from "../helpers/app";
 
 describe.each<BackendKind>(["redis", "embedded"])("accounts and sign-in (%s)", (kind) => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await createTestApp(kind);
-  });
-  afterAll(async () => t.close());
+  const ctx = useTestApp(kind);
 
   test("when a visitor opens the landing page, then it links to sign in and sign up", async () => {
-    const res = await request(t.app).get("/");
+    const res = await request(ctx().app).get("/");
     expect(res.status).toBe(200);
     expect(res.text).toContain('href="/login"');
     expect(res.text).toContain('href="/signup"');
@@ -17,7 +13,7 @@ describe.each<BackendKind>(["redis", "embedded"])("accounts and sign-in (%s)", (
   });
 
   test("when someone signs up, then they are signed in on the dashboard with a safe cookie that ends with the browser", async () => {
-    const agent = browser(t.app);
+    const agent = browser(ctx().app);
     const account = newAccount("Grace Hopper");
     const res = await submit(agent, "/signup", "/signup", account);
     expect(res.status).toBe(303);
@@ -35,8 +31,8 @@ describe.each<BackendKind>(["redis", "embedded"])("accounts and sign-in (%s)", (
   });
 
   test("when the email is taken in another case, then sign-up answers 409 and keeps the input but not the password", async () => {
-    const account = await signUp(browser(t.app));
-    const res = await submit(browser(t.app), "/signup", "/signup", { ...account, email: account.email.toUpperCase() });
+    const account = await signUp(browser(ctx().app));
+    const res = await submit(browser(ctx().app), "/signup", "/signup", { ...account, email: account.email.toUpperCase() });
     expect(res.status).toBe(409);
     expect(res.text).toContain("already exists");
     expect(res.text).toContain(`value="${account.email.toUpperCase()}"`);
@@ -44,7 +40,7 @@ describe.each<BackendKind>(["redis", "embedded"])("accounts and sign-in (%s)", (
   });
 
   test("when sign-up fields are invalid, then the form comes back with a message next to each field", async () => {
-    const res = await submit(browser(t.app), "/signup", "/signup", { name: "", email: "not-an-email", password: "short" });
+    const res = await submit(browser(ctx().app), "/signup", "/signup", { name: "", email: "not-an-email", password: "short" });
     expect(res.status).toBe(400);
     expect(res.text).toContain('id="name-error"');
     expect(res.text).toContain('id="email-error"');
@@ -53,9 +49,9 @@ describe.each<BackendKind>(["redis", "embedded"])("accounts and sign-in (%s)", (
   });
 
   test("when the password or the email is wrong, then sign-in answers 401 with one generic message", async () => {
-    const account = await signUp(browser(t.app));
-    const wrongPassword = await signIn(browser(t.app), { email: account.email, password: "wrong password!" });
-    const wrongEmail = await signIn(browser(t.app), { email: `nobody-${account.email}`, password: account.password });
+    const account = await signUp(browser(ctx().app));
+    const wrongPassword = await signIn(browser(ctx().app), { email: account.email, password: "wrong password!" });
+    const wrongEmail = await signIn(browser(ctx().app), { email: `nobody-${account.email}`, password: account.password });
     for (const res of [wrongPassword, wrongEmail]) {
       expect(res.status).toBe(401);
       expect(res.text).toContain("That email and password do not match an account.");
@@ -64,8 +60,8 @@ describe.each<BackendKind>(["redis", "embedded"])("accounts and sign-in (%s)", (
   });
 
   test("when someone signs in, then the session gets a new id and the visitor's session ends", async () => {
-    const account = await signUp(browser(t.app));
-    const agent = browser(t.app);
+    const account = await signUp(browser(ctx().app));
+    const agent = browser(ctx().app);
     const loginPage = await agent.get("/login");
     const before = cookieOf(loginPage)!.split(";")[0];
     const res = await signIn(agent, { email: account.email.toUpperCase(), password: account.password });
@@ -73,13 +69,13 @@ describe.each<BackendKind>(["redis", "embedded"])("accounts and sign-in (%s)", (
     const after = cookieOf(res)!.split(";")[0];
     expect(after).not.toBe(before);
     // The visitor's cookie no longer names a session.
-    const replay = await request(t.app).get("/settings/sessions").set("Cookie", before);
+    const replay = await request(ctx().app).get("/settings/sessions").set("Cookie", before);
     expect(replay.status).toBe(303);
   });
 
   test("when 'remember me' is checked, then the cookie outlives the browser", async () => {
-    const account = await signUp(browser(t.app));
-    const res = await signIn(browser(t.app), account, { remember: "1" });
+    const account = await signUp(browser(ctx().app));
+    const res = await signIn(browser(ctx().app), account, { remember: "1" });
     expect(cookieOf(res)).toMatch(/Expires=/);
   });
 
@@ -91,26 +87,26 @@ describe.each<BackendKind>(["redis", "embedded"])("accounts and sign-in (%s)", (
     ["/%2F%2Fevil.example", "/dashboard"],
     ["/%5Cevil.example", "/dashboard"],
   ])("when sign-in carries next=%s, then it lands on %s", async (next, landing) => {
-    const account = await signUp(browser(t.app));
-    const res = await signIn(browser(t.app), account, { next });
+    const account = await signUp(browser(ctx().app));
+    const res = await signIn(browser(ctx().app), account, { next });
     expect(res.status).toBe(303);
     expect(res.headers.location).toBe(landing);
   });
 
   test("when a signed-out visitor asks for a signed-in page, then they go to sign-in and come back after", async () => {
-    const agent = browser(t.app);
+    const agent = browser(ctx().app);
     const res = await agent.get("/settings/sessions");
     expect(res.status).toBe(303);
     expect(res.headers.location).toBe("/login?next=%2Fsettings%2Fsessions");
     const page = await agent.get(res.headers.location);
     expect(page.text).toContain('name="next" value="/settings/sessions"');
-    const api = await request(t.app).get("/api/me");
+    const api = await request(ctx().app).get("/api/me");
     expect(api.status).toBe(401);
     expect(api.body).toEqual({ error: "not_signed_in" });
   });
 
   test("when someone signs out, then the session ends on the server and the cookie is cleared", async () => {
-    const agent = browser(t.app);
+    const agent = browser(ctx().app);
     const signup = await submit(agent, "/signup", "/signup", newAccount());
     const oldCookie = cookieOf(signup)!.split(";")[0];
     expect((await agent.get("/dashboard")).text).toContain("Sign out");
@@ -119,7 +115,7 @@ describe.each<BackendKind>(["redis", "embedded"])("accounts and sign-in (%s)", (
     expect(res.headers.location).toBe("/login");
     expect(res.headers["clear-site-data"]).toBe('"cookies"');
     expect(cookieOf(res)).toMatch(/Expires=Thu, 01 Jan 1970/);
-    const replay = await request(t.app).get("/dashboard").set("Cookie", oldCookie);
+    const replay = await request(ctx().app).get("/dashboard").set("Cookie", oldCookie);
     expect(replay.status).toBe(303);
   });
 });

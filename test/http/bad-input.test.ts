@@ -1,15 +1,11 @@
 import request from "supertest";
-import { type BackendKind, type TestApp, browser, cookieOf, createTestApp, csrfFrom, newAccount, signUp, submit } from "../helpers/app";
+import { type BackendKind, browser, cookieOf, useTestApp, csrfFrom, newAccount, signUp, submit } from "../helpers/app";
 
 describe.each<BackendKind>(["redis", "embedded"])("bad input (%s)", (kind) => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await createTestApp(kind);
-  });
-  afterAll(async () => t.close());
+  const ctx = useTestApp(kind);
 
   test("when a POST has no CSRF token or a wrong one, then it answers 403 and changes nothing", async () => {
-    const agent = browser(t.app);
+    const agent = browser(ctx().app);
     await signUp(agent);
     await agent.get("/settings/profile");
     const none = await agent.post("/settings/profile").type("form").send({ name: "Changed" });
@@ -19,13 +15,13 @@ describe.each<BackendKind>(["redis", "embedded"])("bad input (%s)", (kind) => {
       expect(res.status).toBe(403);
       expect(res.text).toContain("This form has expired or did not come from this site.");
     }
-    const outsider = await request(t.app).post("/logout");
+    const outsider = await request(ctx().app).post("/logout");
     expect(outsider.status).toBe(403);
     expect((await agent.get("/dashboard")).text).toContain("Ada Lovelace");
   });
 
   test("when a field arrives as an array or an object, then the form answers 400 with a message", async () => {
-    const agent = browser(t.app);
+    const agent = browser(ctx().app);
     const page = await agent.get("/signup");
     const token = csrfFrom(page.text);
     const arrays = await agent.post("/signup").type("form").send(`_csrf=${token}&name=a&name=b&email=x%40example.com&password=long+enough+pw`);
@@ -36,7 +32,7 @@ describe.each<BackendKind>(["redis", "embedded"])("bad input (%s)", (kind) => {
   });
 
   test("when fields are oversized, then the answer is 400 or 413 with a page, never a 500", async () => {
-    const agent = browser(t.app);
+    const agent = browser(ctx().app);
     const page = await agent.get("/signup");
     const token = csrfFrom(page.text);
     const big = await agent.post("/signup").type("form").send({ _csrf: token, name: "n".repeat(5000), email: "big@example.com", password: "p".repeat(300) });
@@ -49,7 +45,7 @@ describe.each<BackendKind>(["redis", "embedded"])("bad input (%s)", (kind) => {
   });
 
   test("when a form carries __proto__ and constructor keys, then they are ignored", async () => {
-    const agent = browser(t.app);
+    const agent = browser(ctx().app);
     const page = await agent.get("/signup");
     const account = newAccount();
     const res = await agent
@@ -57,7 +53,7 @@ describe.each<BackendKind>(["redis", "embedded"])("bad input (%s)", (kind) => {
       .type("form")
       .send(`_csrf=${csrfFrom(page.text)}&__proto__[role]=admin&constructor[prototype][role]=admin&role=admin&name=${encodeURIComponent(account.name)}&email=${encodeURIComponent(account.email)}&password=${encodeURIComponent(account.password)}`);
     expect(res.status).toBe(303);
-    const user = await t.deps.users.findByEmail(account.email);
+    const user = await ctx().deps.users.findByEmail(account.email);
     expect(user?.role).toBe("user");
     expect(({} as Record<string, unknown>).role).toBeUndefined();
   });
@@ -69,14 +65,14 @@ describe.each<BackendKind>(["redis", "embedded"])("bad input (%s)", (kind) => {
     ["broken encoding", "sid=%E0%A4%A"],
     ["huge", `sid=${"a".repeat(4000)}`],
   ])("when the cookie is %s, then the visitor is treated as signed out", async (_label, cookie) => {
-    const res = await request(t.app).get("/dashboard").set("Cookie", cookie);
+    const res = await request(ctx().app).get("/dashboard").set("Cookie", cookie);
     expect(res.status).toBe(303);
     expect(res.headers.location).toBe("/login?next=%2Fdashboard");
   });
 
   test("when a name or a user agent holds markup, then pages show it escaped", async () => {
     const evilAgent = '<script>alert("ua")</script><img src=x onerror=alert(1)>';
-    const agent = browser(t.app, evilAgent);
+    const agent = browser(ctx().app, evilAgent);
     await signUp(agent, newAccount('<script>alert("name")</script>'));
     const dash = await agent.get("/dashboard");
     expect(dash.text).not.toContain('<script>alert("name")</script>');
@@ -88,35 +84,35 @@ describe.each<BackendKind>(["redis", "embedded"])("bad input (%s)", (kind) => {
   });
 
   test("when the user agent is enormous, then it is stored cut to a bound", async () => {
-    const agent = browser(t.app, `Mozilla/5.0 ${"x".repeat(5000)}`);
+    const agent = browser(ctx().app, `Mozilla/5.0 ${"x".repeat(5000)}`);
     const account = await signUp(agent);
-    const user = (await t.deps.users.findByEmail(account.email))!;
-    const [row] = await t.deps.sessions.listUserSessions(user.id);
+    const user = (await ctx().deps.users.findByEmail(account.email))!;
+    const [row] = await ctx().deps.sessions.listUserSessions(user.id);
     expect(row.userAgent.length).toBe(512);
   });
 
   test("when requests are logged, then each line has the user id and session handle and never the cookie value", async () => {
-    const agent = browser(t.app);
+    const agent = browser(ctx().app);
     const signup = await submit(agent, "/signup", "/signup", newAccount());
     const cookieValue = decodeURIComponent(cookieOf(signup)!.split(";")[0].slice(4));
     const sid = cookieValue.slice(2, cookieValue.indexOf("."));
     await agent.get("/dashboard");
-    const lines = t.logs.map((l) => JSON.parse(l));
+    const lines = ctx().logs.map((l) => JSON.parse(l));
     const dash = lines.filter((l) => l.req?.url === "/dashboard" && l.userId).pop();
     expect(dash).toMatchObject({ userId: expect.any(String), session: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/) });
-    const all = t.logs.join("\n");
+    const all = ctx().logs.join("\n");
     expect(all).not.toContain(sid);
     expect(all).not.toContain(encodeURIComponent(cookieValue));
   });
 
   test("when a page does not exist, then a friendly 404 page answers", async () => {
-    const res = await request(t.app).get("/no/such/page");
+    const res = await request(ctx().app).get("/no/such/page");
     expect(res.status).toBe(404);
     expect(res.text).toContain("There is nothing at this address.");
   });
 
   test("when the health endpoints are asked, then both answer 200 while the store answers", async () => {
-    expect((await request(t.app).get("/healthz")).status).toBe(200);
-    expect((await request(t.app).get("/readyz")).status).toBe(200);
+    expect((await request(ctx().app).get("/healthz")).status).toBe(200);
+    expect((await request(ctx().app).get("/readyz")).status).toBe(200);
   });
 });

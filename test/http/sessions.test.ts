@@ -5,6 +5,7 @@ import {
   type TestApp,
   browser,
   createTestApp,
+  useTestApp,
   csrfFrom,
   signIn,
   signUp,
@@ -18,15 +19,11 @@ function revokeHandles(html: string): string[] {
 }
 
 describe.each<BackendKind>(["redis", "embedded"])("the sessions page (%s)", (kind) => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await createTestApp(kind);
-  });
-  afterAll(async () => t.close());
+  const ctx = useTestApp(kind);
 
   test("when one person is signed in on two devices, then each lists both and one can end the other", async () => {
-    const laptop = browser(t.app, CHROME_WINDOWS);
-    const phone = browser(t.app, SAFARI_IPHONE);
+    const laptop = browser(ctx().app, CHROME_WINDOWS);
+    const phone = browser(ctx().app, SAFARI_IPHONE);
     const account = await signUp(laptop);
     expect((await signIn(phone, account)).status).toBe(303);
 
@@ -62,11 +59,11 @@ describe.each<BackendKind>(["redis", "embedded"])("the sessions page (%s)", (kin
   });
 
   test("when the handle is another user's session, then revoking answers 404 and ends nothing", async () => {
-    const mallory = browser(t.app);
+    const mallory = browser(ctx().app);
     await signUp(mallory);
-    const victim = browser(t.app);
+    const victim = browser(ctx().app);
     await signUp(victim);
-    const victimHandle = await currentHandle(t, victim);
+    const victimHandle = await currentHandle(ctx(), victim);
     for (const handle of [victimHandle, "AAAAAAAAAAAAAAAAAAAAAA", "not-a-handle", "..%2F..%2Fetc"]) {
       const res = await submit(mallory, "/settings/sessions", `/settings/sessions/${handle}/revoke`, {});
       expect(res.status).toBe(404);
@@ -76,7 +73,7 @@ describe.each<BackendKind>(["redis", "embedded"])("the sessions page (%s)", (kin
   });
 
   test("when someone signs out all other sessions, then only this device stays signed in", async () => {
-    const devices = [browser(t.app), browser(t.app, SAFARI_IPHONE), browser(t.app)];
+    const devices = [browser(ctx().app), browser(ctx().app, SAFARI_IPHONE), browser(ctx().app)];
     const account = await signUp(devices[0]);
     for (const d of devices.slice(1)) await signIn(d, account);
     const res = await submit(devices[0], "/settings/sessions", "/settings/sessions/revoke-others", {});
@@ -88,9 +85,9 @@ describe.each<BackendKind>(["redis", "embedded"])("the sessions page (%s)", (kin
   });
 
   test("when this device's own handle is posted, then it is refused with a pointer to Sign out", async () => {
-    const agent = browser(t.app);
+    const agent = browser(ctx().app);
     await signUp(agent);
-    const handle = await currentHandle(t, agent);
+    const handle = await currentHandle(ctx(), agent);
     const res = await submit(agent, "/settings/sessions", `/settings/sessions/${handle}/revoke`, {});
     expect(res.status).toBe(400);
     expect((await agent.get("/dashboard")).status).toBe(200);
@@ -98,15 +95,11 @@ describe.each<BackendKind>(["redis", "embedded"])("the sessions page (%s)", (kin
 });
 
 describe("re-authentication window", () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await createTestApp("redis", { env: { SESSION_REAUTH_WINDOW: "1" } });
-  });
-  afterAll(async () => t.close());
+  const ctx = useTestApp("redis", { env: { SESSION_REAUTH_WINDOW: "1" } });
 
   test("when the password was entered too long ago, then ending sessions asks for it in the same form", async () => {
-    const laptop = browser(t.app);
-    const phone = browser(t.app, SAFARI_IPHONE);
+    const laptop = browser(ctx().app);
+    const phone = browser(ctx().app, SAFARI_IPHONE);
     const account = await signUp(laptop);
     await signIn(phone, account);
     await sleep(1100);

@@ -2,18 +2,14 @@ import express from "express";
 import request from "supertest";
 import { requireRole } from "../../src/middleware/require-auth";
 import { setRole } from "../../src/users/set-role";
-import { type BackendKind, SAFARI_IPHONE, type TestApp, browser, createTestApp, signIn, signUp, submit } from "../helpers/app";
+import { type BackendKind, SAFARI_IPHONE, browser, useTestApp, signIn, signUp, submit } from "../helpers/app";
 
 describe.each<BackendKind>(["redis", "embedded"])("settings (%s)", (kind) => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await createTestApp(kind);
-  });
-  afterAll(async () => t.close());
+  const ctx = useTestApp(kind);
 
   test("when someone renames themselves, then every session of theirs shows the new name on its next request", async () => {
-    const laptop = browser(t.app);
-    const phone = browser(t.app, SAFARI_IPHONE);
+    const laptop = browser(ctx().app);
+    const phone = browser(ctx().app, SAFARI_IPHONE);
     const account = await signUp(laptop);
     await signIn(phone, account);
     expect((await phone.get("/dashboard")).text).toContain("Ada Lovelace");
@@ -24,7 +20,7 @@ describe.each<BackendKind>(["redis", "embedded"])("settings (%s)", (kind) => {
   });
 
   test("when the new name is empty or too long, then the form comes back with the message and the input", async () => {
-    const agent = browser(t.app);
+    const agent = browser(ctx().app);
     await signUp(agent);
     const long = "x".repeat(101);
     const res = await submit(agent, "/settings/profile", "/settings/profile", { name: long });
@@ -35,8 +31,8 @@ describe.each<BackendKind>(["redis", "embedded"])("settings (%s)", (kind) => {
   });
 
   test("when the password changes, then other sessions end, this one gets a new id, and only the new password works", async () => {
-    const laptop = browser(t.app);
-    const phone = browser(t.app, SAFARI_IPHONE);
+    const laptop = browser(ctx().app);
+    const phone = browser(ctx().app, SAFARI_IPHONE);
     const account = await signUp(laptop);
     await signIn(phone, account);
     const wrong = await submit(laptop, "/settings/password", "/settings/password", { current_password: "not it at all", new_password: "a brand new passphrase" });
@@ -48,13 +44,13 @@ describe.each<BackendKind>(["redis", "embedded"])("settings (%s)", (kind) => {
     expect(res.headers["set-cookie"]?.[0]).toMatch(/^sid=/);
     expect((await laptop.get("/settings/password")).text).toContain("Every other session was signed out.");
     expect((await phone.get("/dashboard")).status).toBe(303);
-    expect((await signIn(browser(t.app), account)).status).toBe(401);
-    expect((await signIn(browser(t.app), { ...account, password: "a brand new passphrase" })).status).toBe(303);
+    expect((await signIn(browser(ctx().app), account)).status).toBe(401);
+    expect((await signIn(browser(ctx().app), { ...account, password: "a brand new passphrase" })).status).toBe(303);
   });
 
   test("when the account is deleted with the password, then every session ends and it cannot sign in", async () => {
-    const laptop = browser(t.app);
-    const phone = browser(t.app, SAFARI_IPHONE);
+    const laptop = browser(ctx().app);
+    const phone = browser(ctx().app, SAFARI_IPHONE);
     const account = await signUp(laptop);
     await signIn(phone, account);
     const wrong = await submit(laptop, "/settings/profile", "/settings/delete-account", { password: "not the password" });
@@ -65,21 +61,21 @@ describe.each<BackendKind>(["redis", "embedded"])("settings (%s)", (kind) => {
     expect(res.headers.location).toBe("/");
     expect((await laptop.get("/")).text).toContain("Your account was deleted");
     expect((await phone.get("/dashboard")).status).toBe(303);
-    expect((await signIn(browser(t.app), account)).status).toBe(401);
-    expect(await t.deps.users.findByEmail(account.email)).toBeNull();
+    expect((await signIn(browser(ctx().app), account)).status).toBe(401);
+    expect(await ctx().deps.users.findByEmail(account.email)).toBeNull();
   });
 
   test("when a role is granted, then every session of the user has it on its next request", async () => {
-    const laptop = browser(t.app);
-    const phone = browser(t.app, SAFARI_IPHONE);
+    const laptop = browser(ctx().app);
+    const phone = browser(ctx().app, SAFARI_IPHONE);
     const account = await signUp(laptop);
     await signIn(phone, account);
     expect((await phone.get("/dashboard")).text).not.toContain("Administrator");
-    const changed = await setRole(t.deps.users, t.deps.sessions, account.email.toUpperCase(), "admin");
+    const changed = await setRole(ctx().deps.users, ctx().deps.sessions, account.email.toUpperCase(), "admin");
     expect(changed?.after.role).toBe("admin");
     expect((await laptop.get("/dashboard")).text).toContain("Administrator");
     expect((await phone.get("/dashboard")).text).toContain("Administrator");
-    expect(await setRole(t.deps.users, t.deps.sessions, "nobody@example.com", "admin")).toBeNull();
+    expect(await setRole(ctx().deps.users, ctx().deps.sessions, "nobody@example.com", "admin")).toBeNull();
   });
 });
 
