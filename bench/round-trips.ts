@@ -9,7 +9,7 @@ import { createServer } from "node:http";
 import pino from "pino";
 import { createClient, type RedisClientType } from "redis";
 import { createApp } from "../src/app";
-import { cookieNameOf, cookieShapeOf, lifetimeOf } from "../src/backend";
+import { cookieNameOf, cookieShapeOf, lifetimeOf, redisRateLimitStore } from "../src/backend";
 import { loadConfig } from "../src/config";
 import { RedisSessionStore } from "../src/session-store/redis-session-store";
 import { PasswordHasher } from "../src/users/password";
@@ -34,6 +34,7 @@ async function main() {
     passwords: new PasswordHasher(),
     sessions: new RedisSessionStore({ client, prefix: `${prefix}sess:`, lifetime, cookie: cookieShapeOf(config), maxSessionsPerUser: 100 }),
     users: new RedisUserRepository(client, `${prefix}user:`),
+    rateLimitStore: (p) => redisRateLimitStore(client, `${prefix}${p}`),
   });
   const server = createServer(app).listen(0, "127.0.0.1");
   await once(server, "listening");

@@ -3,6 +3,7 @@ import express from "express";
 import helmet from "helmet";
 import type { Logger } from "pino";
 import { authRoutes } from "./auth/auth-routes";
+import type { RateLimitStoreFactory } from "./auth/sign-in-throttle";
 import type { Config } from "./config";
 import { csrfLocals, csrfProtection } from "./middleware/csrf";
 import { currentUser } from "./middleware/current-user";
@@ -10,7 +11,7 @@ import { errorHandler, notFound } from "./middleware/errors";
 import { flash } from "./middleware/flash";
 import { requireAuth } from "./middleware/require-auth";
 import { requestLogger } from "./middleware/request-logger";
-import { sessionMiddleware } from "./middleware/session";
+import { noteSessionCookie, sessionMiddleware } from "./middleware/session";
 import { healthRoutes, pagesRoutes } from "./pages-routes";
 import type { Lifetime } from "./session-store/session-record";
 import type { SessionStore } from "./session-store/session-store";
@@ -27,6 +28,8 @@ export interface AppDeps {
   logger: Logger;
   lifetime: Lifetime;
   cookieName: string;
+  /** Where sign-in attempts are counted (the backend's rateLimitStore). */
+  rateLimitStore: RateLimitStoreFactory;
 }
 
 const ROOT = path.join(__dirname, "..");
@@ -57,7 +60,7 @@ export function createApp(deps: AppDeps): express.Express {
         },
       },
       strictTransportSecurity: deps.config.production ? { maxAge: 365 * 24 * 3600, includeSubDomains: true } : false,
-      referrerPolicy: { policy: "same-origin" },
+      referrerPolicy: { policy: "no-referrer" },
       xFrameOptions: { action: "deny" },
     }),
   );
@@ -71,6 +74,7 @@ export function createApp(deps: AppDeps): express.Express {
     next();
   });
   app.use(express.urlencoded({ extended: false, limit: "16kb", parameterLimit: 50 }));
+  app.use(noteSessionCookie(deps.cookieName));
   app.use(sessionMiddleware(deps.config, deps.sessions, deps.cookieName));
   app.use(currentUser(deps.users, deps.lifetime));
   app.use(csrfLocals);

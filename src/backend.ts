@@ -1,3 +1,5 @@
+import type { Store as RateLimitStore } from "express-rate-limit";
+import { RedisStore as RedisRateLimitStore } from "rate-limit-redis";
 import { createClient, type RedisClientType } from "redis";
 import type { Config } from "./config";
 import { EmbeddedSessionStore } from "./session-store/embedded-session-store";
@@ -13,7 +15,14 @@ export interface Backend {
   kind: "redis" | "embedded";
   sessions: SessionStore;
   users: UserRepository;
+  /** Where sign-in attempts are counted; undefined: in this process (express-rate-limit's memory store). */
+  rateLimitStore(prefix: string): RateLimitStore | undefined;
   close(): Promise<void>;
+}
+
+/** Counters for express-rate-limit in the same Redis as the sessions. */
+export function redisRateLimitStore(client: RedisClientType, prefix: string): RateLimitStore {
+  return new RedisRateLimitStore({ prefix, sendCommand: (...args: string[]) => client.sendCommand(args) as never });
 }
 
 /** A visitor's session (a CSRF token for the sign-in form) lives at most a day without use. */
@@ -57,7 +66,13 @@ export async function openBackend(config: Config, onRedisError: (err: Error) => 
       maxSessionsPerUser: config.maxSessionsPerUser,
       maxSessions: config.embeddedMaxSessions,
     });
-    return { kind: "embedded", sessions, users: new EmbeddedUserRepository(), close: () => sessions.close() };
+    return {
+      kind: "embedded",
+      sessions,
+      users: new EmbeddedUserRepository(),
+      rateLimitStore: () => undefined,
+      close: () => sessions.close(),
+    };
   }
   const client = await connectRedis(config.redisUrl);
   client.on("error", onRedisError);
@@ -65,6 +80,7 @@ export async function openBackend(config: Config, onRedisError: (err: Error) => 
     kind: "redis",
     sessions: new RedisSessionStore({ client, lifetime, cookie, maxSessionsPerUser: config.maxSessionsPerUser }),
     users: new RedisUserRepository(client),
+    rateLimitStore: (prefix) => redisRateLimitStore(client, prefix),
     close: async () => {
       if (client.isOpen) await client.close();
     },

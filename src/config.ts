@@ -21,6 +21,10 @@ export interface Config {
   embeddedMaxSessions: number;
   /** Express `trust proxy`; false when unset. */
   trustProxy: boolean | number | string;
+  /** Sign-in throttling: attempts per client IP, failed attempts per account, per window (s). */
+  signinLimitPerIp: number;
+  signinLimitPerAccount: number;
+  signinLimitWindow: number;
 }
 
 export class ConfigError extends Error {}
@@ -41,6 +45,9 @@ const schema = z.object({
   SESSION_MAX_PER_USER: z.coerce.number().int().min(1).max(10000).default(100),
   EMBEDDED_MAX_SESSIONS: z.coerce.number().int().min(10).default(50000),
   TRUST_PROXY: z.string().optional(),
+  SIGNIN_LIMIT_PER_IP: z.coerce.number().int().min(1).default(50),
+  SIGNIN_LIMIT_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
+  SIGNIN_LIMIT_WINDOW: seconds(900),
 });
 
 /** Secrets shorter than this are refused in production (OWASP: at least 128 bits of entropy). */
@@ -99,5 +106,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxSessionsPerUser: e.SESSION_MAX_PER_USER,
     embeddedMaxSessions: e.EMBEDDED_MAX_SESSIONS,
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    signinLimitPerIp: e.SIGNIN_LIMIT_PER_IP,
+    signinLimitPerAccount: e.SIGNIN_LIMIT_PER_ACCOUNT,
+    signinLimitWindow: e.SIGNIN_LIMIT_WINDOW,
   };
 }

@@ -36,6 +36,7 @@ async function main(): Promise<void> {
     logger,
     sessions: backend.sessions,
     users: backend.users,
+    rateLimitStore: backend.rateLimitStore,
     passwords: new PasswordHasher(),
     lifetime: lifetimeOf(config),
     cookieName: cookieNameOf(config),

@@ -5,6 +5,7 @@ import { csrfField, email, parseForm, password, text } from "../forms";
 import { setFlash } from "../middleware/flash";
 import { clearSessionCookie } from "../middleware/session";
 import { safeNext } from "./safe-next";
+import { signInThrottle } from "./sign-in-throttle";
 import { startSession } from "./sign-in";
 
 const signupForm = z.object({
@@ -25,15 +26,16 @@ const loginForm = z.object({
 /** One message for every wrong email or password, so the form reveals no accounts. */
 const WRONG_CREDENTIALS = "That email and password do not match an account.";
 
-export function authRoutes({ users, passwords, lifetime, cookieName }: AppDeps): Router {
+export function authRoutes({ config, users, passwords, lifetime, cookieName, rateLimitStore }: AppDeps): Router {
   const router = Router();
+  const throttle = signInThrottle(config, rateLimitStore);
 
   router.get("/signup", (req, res) => {
     if (req.user) return res.redirect(303, "/dashboard");
     res.render("auth/signup", { title: "Create your account", input: {}, errors: {} });
   });
 
-  router.post("/signup", async (req, res) => {
+  router.post("/signup", throttle.perIp, async (req, res) => {
     const form = parseForm(signupForm, req.body);
     if (!form.ok) {
       return res.status(400).render("auth/signup", { title: "Create your account", input: form.input, errors: form.errors });
@@ -58,7 +60,7 @@ export function authRoutes({ users, passwords, lifetime, cookieName }: AppDeps):
     res.render("auth/login", { title: "Sign in", input: { next }, errors: {} });
   });
 
-  router.post("/login", async (req, res) => {
+  router.post("/login", throttle.perIp, throttle.perAccount, async (req, res) => {
     const form = parseForm(loginForm, req.body);
     const next = safeNext((req.body as Record<string, unknown> | undefined)?.next);
     if (!form.ok) {

@@ -59,7 +59,11 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res.json({ error: message });
       return;
     }
+    // An error before the usual middleware ran still renders the layout.
     res.locals.csrfToken ??= () => "";
+    res.locals.flash ??= () => null;
+    res.locals.currentUser ??= null;
+    res.locals.path ??= req.path;
     res.render("error", { title: TITLES[status] ?? "Error", status, message }, (renderErr: Error | null, html?: string) => {
       if (renderErr) res.type("text").send(message);
       else res.send(html);

@@ -6,12 +6,15 @@ export function setFlash(req: Request, kind: Flash["kind"], text: string): void 
   req.session.flash = { kind, text };
 }
 
+/**
+ * Views call flash() where the message goes. It is taken from the session only when a page
+ * is rendered, so a redirect (or a request that fails first) passes it on untouched.
+ */
 export const flash: RequestHandler = (req, res, next) => {
-  res.locals.flash = null;
-  // Only pages take the message: a HEAD or a POST that fails must not swallow it.
-  if (req.method === "GET" && req.session?.flash) {
-    res.locals.flash = req.session.flash;
-    delete req.session.flash;
-  }
+  res.locals.flash = (): Flash | null => {
+    const message = req.session?.flash ?? null;
+    if (message) delete req.session.flash;
+    return message;
+  };
   next();
 };

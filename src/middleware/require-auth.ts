@@ -1,5 +1,6 @@
 import type { RequestHandler } from "express";
 import type { Role } from "../users/user-repository";
+import { setFlash } from "./flash";
 
 /** Signed-out visitors go to the sign-in page and come back; scripts under /api/ get 401 JSON. */
 export const requireAuth: RequestHandler = (req, res, next) => {
@@ -7,6 +8,10 @@ export const requireAuth: RequestHandler = (req, res, next) => {
   if (req.originalUrl.startsWith("/api/")) {
     res.status(401).json({ error: "not_signed_in" });
     return;
+  }
+  // The browser sent a cookie, but no stored session answered it: it expired or was ended.
+  if (res.locals.hadSessionCookie && req.session && req.session.createdAt === undefined && !req.session.flash) {
+    setFlash(req, "info", "Your session expired, please sign in again.");
   }
   const back = req.method === "GET" ? `?next=${encodeURIComponent(req.originalUrl)}` : "";
   res.redirect(303, `/login${back}`);

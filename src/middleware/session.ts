@@ -1,4 +1,4 @@
-import type { Response } from "express";
+import type { RequestHandler, Response } from "express";
 import session from "express-session";
 import type { Config } from "../config";
 import type { SessionStore } from "../session-store/session-store";
@@ -27,6 +27,18 @@ export function sessionMiddleware(config: Config, store: SessionStore, cookieNam
       maxAge: undefined,
     },
   });
+}
+
+/**
+ * Notes whether the request came with a session cookie, before express-session replaces an
+ * unknown one: a signed-in page can then say "your session expired" instead of nothing.
+ */
+export function noteSessionCookie(cookieName: string): RequestHandler {
+  const pattern = new RegExp(`(?:^|;\\s*)${cookieName.replace(/[^\w-]/g, "\\$&")}=`);
+  return (req, res, next) => {
+    res.locals.hadSessionCookie = pattern.test(req.headers.cookie ?? "");
+    next();
+  };
 }
 
 export function clearSessionCookie(res: Response, cookieName: string): void {

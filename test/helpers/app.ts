@@ -4,7 +4,7 @@ import pino from "pino";
 import type { RedisClientType } from "redis";
 import request from "supertest";
 import { createApp, type AppDeps } from "../../src/app";
-import { cookieNameOf, cookieShapeOf, lifetimeOf } from "../../src/backend";
+import { cookieNameOf, cookieShapeOf, lifetimeOf, redisRateLimitStore } from "../../src/backend";
 import { type Config, loadConfig } from "../../src/config";
 import { EmbeddedSessionStore } from "../../src/session-store/embedded-session-store";
 import { RedisSessionStore } from "../../src/session-store/redis-session-store";
@@ -37,7 +37,8 @@ export interface TestAppOptions {
 }
 
 export async function createTestApp(kind: BackendKind, options: TestAppOptions = {}): Promise<TestApp> {
-  const config: Config = loadConfig({ SESSION_SECRET: "test-secret-test-secret-test-secret", ...options.env });
+  // Many sign-ins come from one test IP; the throttling tests set their own limits.
+  const config: Config = loadConfig({ SESSION_SECRET: "test-secret-test-secret-test-secret", SIGNIN_LIMIT_PER_IP: "10000", ...options.env });
   const logs: string[] = [];
   const logger = pino(
     { level: "info" },
@@ -63,7 +64,9 @@ export async function createTestApp(kind: BackendKind, options: TestAppOptions =
     sessions = new EmbeddedSessionStore({ lifetime, cookie: cookieShapeOf(config), maxSessionsPerUser: config.maxSessionsPerUser, maxSessions: 1000 });
     users = new EmbeddedUserRepository();
   }
-  const deps: AppDeps = { config, sessions, users, passwords: testPasswords, logger, lifetime, cookieName: cookieNameOf(config) };
+  const client = redis;
+  const rateLimitStore = (p: string) => (client ? redisRateLimitStore(client, `${prefix}${p}`) : undefined);
+  const deps: AppDeps = { config, sessions, users, passwords: testPasswords, logger, lifetime, cookieName: cookieNameOf(config), rateLimitStore };
   return {
     app: createApp(deps),
     deps,

@@ -47,13 +47,22 @@ export async function waitForRedis(url: string, timeoutMs = 10_000): Promise<voi
   }
 }
 
-/** A throwaway redis-server on a free loopback port, keeping nothing on disk. */
-export async function startRedisServer(port?: number): Promise<RedisServer> {
+export interface RedisServerOptions {
+  port?: number;
+  /** Keep data in this folder (append-only file), so a restart on it finds the data again. */
+  dataDir?: string;
+}
+
+/** A throwaway redis-server on a free loopback port; keeps nothing on disk unless dataDir is given. */
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   if (!hasRedisServerBinary()) throw new Error(NO_REDIS_SERVER);
-  const p = port ?? (await freePort());
+  const p = options.port ?? (await freePort());
+  const persistence = options.dataDir
+    ? ["--dir", options.dataDir, "--appendonly", "yes", "--appendfsync", "always"]
+    : ["--appendonly", "no"];
   const child: ChildProcess = spawn(
     "redis-server",
-    ["--port", String(p), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
+    ["--port", String(p), "--bind", "127.0.0.1", "--save", "", ...persistence, "--daemonize", "no", "--loglevel", "warning"],
     { stdio: "ignore" },
   );
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -68,7 +77,8 @@ export async function startRedisServer(port?: number): Promise<RedisServer> {
     url,
     port: p,
     async stop() {
-      if (child.exitCode === null) child.kill("SIGKILL");
+      // SIGTERM: with an append-only file, Redis flushes it before exiting.
+      if (child.exitCode === null) child.kill(options.dataDir ? "SIGTERM" : "SIGKILL");
       await exited;
     },
   };

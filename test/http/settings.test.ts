@@ -88,7 +88,7 @@ describe("requireRole", () => {
       if (role) req.user = { id: "u1", name: "A", email: "a@example.com", role, org: null, sessionHandle: "h" };
       res.locals.currentUser = req.user ?? null;
       res.locals.csrfToken = () => "t";
-      res.locals.flash = null;
+      res.locals.flash = () => null;
       res.locals.path = req.path;
       next();
     });

@@ -1,0 +1,214 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createClient, type RedisClientType } from "redis";
+import request from "supertest";
+import { createApp } from "../../src/app";
+import { redisRateLimitStore } from "../../src/backend";
+import { RedisSessionStore } from "../../src/session-store/redis-session-store";
+import { PasswordHasher } from "../../src/users/password";
+import { RedisUserRepository } from "../../src/users/redis-user-repository";
+import { snapshotOf } from "../../src/users/user-repository";
+import {
+  type BackendKind,
+  SAFARI_IPHONE,
+  browser,
+  cookieOf,
+  createTestApp,
+  newAccount,
+  signIn,
+  signUp,
+  submit,
+  useTestApp,
+} from "../helpers/app";
+import { startRedisServer } from "../helpers/redis-server";
+import { sleep } from "../helpers/stores";
+
+describe.each<BackendKind>(["redis", "embedded"])("expiry (%s)", (kind) => {
+  test("when a session idles past SESSION_IDLE_TIMEOUT, then the next page asks to sign in again and the index forgets it", async () => {
+    const t = await createTestApp(kind, { env: { SESSION_IDLE_TIMEOUT: "1", SESSION_ABSOLUTE_TIMEOUT: "60" } });
+    try {
+      const agent = browser(t.app);
+      const account = await signUp(agent);
+      const user = (await t.deps.users.findByEmail(account.email))!;
+      expect(await t.deps.sessions.listUserSessions(user.id)).toHaveLength(1);
+      await sleep(1200);
+      const res = await agent.get("/settings/sessions");
+      expect(res.status).toBe(303);
+      expect(res.headers.location).toBe("/login?next=%2Fsettings%2Fsessions");
+      expect((await agent.get(res.headers.location)).text).toContain("Your session expired, please sign in again.");
+      expect(await t.deps.sessions.listUserSessions(user.id)).toEqual([]);
+      if (t.redis) expect(await t.redis.exists(`${t.prefix}sess:user:{${user.id}}`)).toBe(0);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test("when a session stays active past SESSION_ABSOLUTE_TIMEOUT, then it ends all the same", async () => {
+    const t = await createTestApp(kind, { env: { SESSION_IDLE_TIMEOUT: "2", SESSION_ABSOLUTE_TIMEOUT: "4", SESSION_UPDATE_AGE: "1" } });
+    try {
+      const agent = browser(t.app);
+      await signUp(agent);
+      // Activity every 1.1 s keeps the idle timeout (2 s) from running out...
+      for (let i = 0; i < 3; i++) {
+        await sleep(1100);
+        expect((await agent.get("/dashboard")).status).toBe(200);
+      }
+      // ...but 4 s after sign-in the session is over.
+      await sleep(900);
+      const res = await agent.get("/dashboard");
+      expect(res.status).toBe(303);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe.each<BackendKind>(["redis", "embedded"])("credential version (%s)", (kind) => {
+  const ctx = useTestApp(kind, { env: { SESSION_UPDATE_AGE: "1" } });
+
+  test("when the password changed but ending a session failed, then that session is refused on its next request", async () => {
+    const laptop = browser(ctx().app);
+    const phone = browser(ctx().app, SAFARI_IPHONE);
+    const account = await signUp(laptop);
+    await signIn(phone, account);
+    const user = (await ctx().deps.users.findByEmail(account.email))!;
+    // A password change whose session revocation never ran: only the account moved on.
+    await ctx().deps.users.update(user.id, { passwordHash: await ctx().deps.passwords.hash("another password"), newCredentials: true });
+    await sleep(1100);
+    const res = await phone.get("/dashboard");
+    expect(res.status).toBe(303);
+    expect((await phone.get("/login")).text).toContain("Your session has ended. Please sign in again.");
+  });
+
+  test("when the new credential version reaches the sessions, then they are refused at once", async () => {
+    const laptop = browser(ctx().app);
+    const phone = browser(ctx().app, SAFARI_IPHONE);
+    const account = await signUp(laptop);
+    await signIn(phone, account);
+    const user = (await ctx().deps.users.findByEmail(account.email))!;
+    const updated = (await ctx().deps.users.update(user.id, { newCredentials: true }))!;
+    await ctx().deps.sessions.updateUserSnapshot(user.id, snapshotOf(updated));
+    expect((await phone.get("/dashboard")).status).toBe(303);
+    expect((await laptop.get("/dashboard")).status).toBe(303);
+  });
+});
+
+describe.each<BackendKind>(["redis", "embedded"])("sign-in throttling (%s)", (kind) => {
+  test("when one account gets too many wrong passwords, then sign-in answers 429 with Retry-After, even with the right one", async () => {
+    const t = await createTestApp(kind, { env: { SIGNIN_LIMIT_PER_ACCOUNT: "3" } });
+    try {
+      const account = await signUp(browser(t.app));
+      for (let i = 0; i < 3; i++) expect((await signIn(browser(t.app), { ...account, password: `wrong ${i} password` })).status).toBe(401);
+      const blocked = await signIn(browser(t.app), { email: account.email.toUpperCase(), password: account.password });
+      expect(blocked.status).toBe(429);
+      expect(Number(blocked.headers["retry-after"])).toBeGreaterThan(0);
+      expect(blocked.text).toContain("Too many sign-in attempts on this account.");
+      // Another account is not affected.
+      const other = await signUp(browser(t.app));
+      expect((await signIn(browser(t.app), other)).status).toBe(303);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test("when one IP makes too many attempts, then it gets 429 whatever the account", async () => {
+    const t = await createTestApp(kind, { env: { SIGNIN_LIMIT_PER_IP: "4" } });
+    try {
+      for (let i = 0; i < 4; i++) expect((await signIn(browser(t.app), newAccount())).status).toBe(401);
+      const res = await signIn(browser(t.app), newAccount());
+      expect(res.status).toBe(429);
+      expect(res.headers["retry-after"]).toBeDefined();
+      expect(res.text).toContain("Too many sign-in attempts from your network.");
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe("sign-in timing", () => {
+  test("when the email is unknown, then a password hash is still computed, as for a known one", async () => {
+    class CountingHasher extends PasswordHasher {
+      verifications = 0;
+      override async verify(password: string, stored: string): Promise<boolean> {
+        this.verifications++;
+        return super.verify(password, stored);
+      }
+    }
+    const hasher = new CountingHasher({ logN: 10, r: 8, p: 1 });
+    const base = await createTestApp("embedded");
+    const app = createApp({ ...base.deps, passwords: hasher });
+    try {
+      const account = await signUp(browser(app));
+      hasher.verifications = 0;
+      await signIn(browser(app), { ...account, password: "wrong password" });
+      await signIn(browser(app), { email: `unknown-${account.email}`, password: "wrong password" });
+      expect(hasher.verifications).toBe(2);
+    } finally {
+      await base.close();
+    }
+  });
+});
+
+describe("headers", () => {
+  const ctx = useTestApp("embedded");
+
+  test("when any page is served, then it forbids framing and scripts, sends no referrer and may not be cached", async () => {
+    const agent = browser(ctx().app);
+    await signUp(agent);
+    for (const path of ["/", "/login", "/dashboard", "/settings/sessions"]) {
+      const res = await agent.get(path);
+      expect(res.headers["content-security-policy"]).toContain("frame-ancestors 'none'");
+      expect(res.headers["content-security-policy"]).toContain("script-src 'none'");
+      expect(res.headers["referrer-policy"]).toBe("no-referrer");
+      expect(res.headers["x-frame-options"]).toBe("DENY");
+      expect(res.headers["cache-control"]).toBe("no-store");
+    }
+    expect((await request(ctx().app).get("/style.css")).headers["cache-control"]).toMatch(/max-age=3600/);
+  });
+});
+
+describe("Redis outages", () => {
+  test("when Redis goes away and comes back, then pages answer 503 meanwhile and the same cookie works again after", async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "redis-outage-"));
+    let server = await startRedisServer({ dataDir });
+    const client = createClient({ url: server.url, disableOfflineQueue: true, socket: { reconnectStrategy: () => 100 } }) as RedisClientType;
+    client.on("error", () => {});
+    await client.connect();
+    const base = await createTestApp("embedded");
+    const app = createApp({
+      ...base.deps,
+      sessions: new RedisSessionStore({ client, lifetime: base.deps.lifetime, cookie: { httpOnly: true, path: "/", sameSite: "lax", secure: false }, maxSessionsPerUser: 100 }),
+      users: new RedisUserRepository(client),
+      rateLimitStore: (p) => redisRateLimitStore(client, p),
+    });
+    try {
+      const res = await submit(browser(app), "/signup", "/signup", newAccount("Outage Olga"));
+      const cookie = cookieOf(res)!.split(";")[0];
+      expect((await request(app).get("/dashboard").set("Cookie", cookie)).status).toBe(200);
+
+      await server.stop();
+      const down = await request(app).get("/dashboard").set("Cookie", cookie);
+      expect(down.status).toBe(503);
+      expect(down.headers["retry-after"]).toBe("5");
+      expect(down.headers["set-cookie"]).toBeUndefined();
+      expect(down.text).toContain("Nothing was lost");
+      expect((await request(app).get("/readyz")).status).toBe(503);
+
+      server = await startRedisServer({ dataDir, port: server.port });
+      const deadline = Date.now() + 10_000;
+      while ((await request(app).get("/readyz")).status !== 200) {
+        if (Date.now() > deadline) throw new Error("the client did not reconnect");
+        await sleep(50);
+      }
+      const back = await request(app).get("/dashboard").set("Cookie", cookie);
+      expect(back.status).toBe(200);
+      expect(back.text).toContain("Outage Olga");
+    } finally {
+      client.destroy();
+      await server.stop();
+      await base.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
