@@ -1,4 +1,6 @@
 import type { Request } from "express";
+import { startSession } from "../auth/sign-in";
+import type { Lifetime } from "../session-store/session-record";
 import type { PasswordHasher } from "../users/password";
 import type { UserRepository } from "../users/user-repository";
 
@@ -25,14 +27,26 @@ export async function checkPassword(
   return null;
 }
 
-/** Asks for the password only outside the window; null when the action may go ahead. */
+export type Reauthentication = { error: string } | { error: null; entered: boolean };
+
+/**
+ * Asks for the password only outside the window. `entered` tells the caller to give the
+ * session a new id once the action is done: a re-authentication is an authentication (ASVS 7.2.4).
+ */
 export async function reauthenticate(
   req: Request,
   password: unknown,
   windowSeconds: number,
   users: UserRepository,
   passwords: PasswordHasher,
-): Promise<string | null> {
-  if (!needsPassword(req, windowSeconds)) return null;
-  return checkPassword(req, password, users, passwords);
+): Promise<Reauthentication> {
+  if (!needsPassword(req, windowSeconds)) return { error: null, entered: false };
+  const error = await checkPassword(req, password, users, passwords);
+  return error ? { error } : { error: null, entered: true };
+}
+
+/** A new session id after the password was entered again; the old id ends. */
+export async function renewSession(req: Request, users: UserRepository, lifetime: Lifetime): Promise<void> {
+  const account = req.user ? await users.findById(req.user.id) : null;
+  if (account) await startSession(req, account, req.session.persistent === true, lifetime);
 }

@@ -6,14 +6,14 @@ import { requireAuth } from "../middleware/require-auth";
 import { isHandle } from "../session-store/session-record";
 import { describeDevice } from "./device";
 import { formatTime } from "./format-time";
-import { needsPassword, reauthenticate } from "./reauth";
+import { needsPassword, reauthenticate, renewSession } from "./reauth";
 
 interface PageState {
   error?: string;
 }
 
 export function sessionsRoutes(deps: AppDeps): Router {
-  const { sessions, users, passwords, config } = deps;
+  const { sessions, users, passwords, config, lifetime } = deps;
   const router = Router();
 
   async function render(req: Request, res: Response, status: number, state: PageState = {}) {
@@ -48,9 +48,10 @@ export function sessionsRoutes(deps: AppDeps): Router {
   router.get("/settings/sessions", requireAuth, (req, res) => render(req, res, 200));
 
   router.post("/settings/sessions/revoke-others", requireAuth, async (req, res) => {
-    const problem = await reauthenticate(req, req.body?.password, config.reauthWindow, users, passwords);
-    if (problem) return render(req, res, 401, { error: problem });
+    const check = await reauthenticate(req, req.body?.password, config.reauthWindow, users, passwords);
+    if (check.error !== null) return render(req, res, 401, { error: check.error });
     const ended = await sessions.revokeUserSessions(req.user!.id, req.user!.sessionHandle);
+    if (check.entered) await renewSession(req, users, lifetime);
     setFlash(req, "success", ended === 1 ? "Signed out 1 other session." : `Signed out ${ended} other sessions.`);
     res.redirect(303, "/settings/sessions");
   });
@@ -61,11 +62,12 @@ export function sessionsRoutes(deps: AppDeps): Router {
     if (handle === req.user!.sessionHandle) {
       return render(req, res, 400, { error: "That is this device. Use Sign out to end it." });
     }
-    const problem = await reauthenticate(req, req.body?.password, config.reauthWindow, users, passwords);
-    if (problem) return render(req, res, 401, { error: problem });
+    const check = await reauthenticate(req, req.body?.password, config.reauthWindow, users, passwords);
+    if (check.error !== null) return render(req, res, 401, { error: check.error });
     if (!(await sessions.revokeUserSession(req.user!.id, handle))) {
       return render(req, res, 404, { error: "That session was not found. It may have ended already." });
     }
+    if (check.entered) await renewSession(req, users, lifetime);
     setFlash(req, "success", "Session ended.");
     res.redirect(303, "/settings/sessions");
   });

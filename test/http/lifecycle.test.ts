@@ -162,6 +162,9 @@ describe("headers", () => {
       expect(res.headers["content-security-policy"]).toContain("script-src 'none'");
       expect(res.headers["referrer-policy"]).toBe("no-referrer");
       expect(res.headers["x-frame-options"]).toBe("DENY");
+      expect(res.headers["x-content-type-options"]).toBe("nosniff");
+      expect(res.headers["content-security-policy"]).toContain("object-src 'none'");
+      expect(res.headers["content-security-policy"]).toContain("base-uri 'none'");
       expect(res.headers["cache-control"]).toBe("no-store");
     }
     expect((await request(ctx().app).get("/style.css")).headers["cache-control"]).toMatch(/max-age=3600/);

@@ -4,6 +4,7 @@ import {
   SAFARI_IPHONE,
   type TestApp,
   browser,
+  cookieOf,
   createTestApp,
   useTestApp,
   csrfFrom,
@@ -12,6 +13,7 @@ import {
   submit,
 } from "../helpers/app";
 import { sleep } from "../helpers/stores";
+import request from "supertest";
 
 /** The handles in the sessions page's revoke forms. */
 function revokeHandles(html: string): string[] {
@@ -115,11 +117,25 @@ describe("re-authentication window", () => {
     expect(wrong.text).toContain("That password is not correct.");
     expect((await phone.get("/dashboard")).status).toBe(200);
 
+    const before = laptopCookie(page);
+    expect(before).toMatch(/^sid=/);
     const right = await laptop.post(`/settings/sessions/${handle}/revoke`).type("form").send({ _csrf: csrfFrom(page.text), password: account.password });
     expect(right.status).toBe(303);
     expect((await phone.get("/dashboard")).status).toBe(303);
+    // Entering the password again is an authentication: this device gets a new session id.
+    const after = cookieOf(right)?.split(";")[0];
+    expect(after).toMatch(/^sid=/);
+    expect(after).not.toBe(before);
+    expect((await request(ctx().app).get("/dashboard").set("Cookie", before!)).status).toBe(303);
+    expect((await laptop.get("/settings/sessions")).text).toContain("Session ended.");
   });
 });
+
+/** The session cookie the agent sent with the request behind this response. */
+function laptopCookie(page: object): string | undefined {
+  const sent = (page as { req?: { getHeader(name: string): unknown } }).req?.getHeader("cookie");
+  return typeof sent === "string" ? sent.split(";").find((c) => c.trim().startsWith("sid="))?.trim() : undefined;
+}
 
 /** This agent's session handle, found the way the product finds it: from the sessions list. */
 async function currentHandle(t: TestApp, agent: ReturnType<typeof browser>): Promise<string> {
