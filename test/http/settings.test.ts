@@ -53,6 +53,7 @@ describe.each<BackendKind>(["redis", "embedded"])("settings (%s)", (kind) => {
     const phone = browser(ctx().app, SAFARI_IPHONE);
     const account = await signUp(laptop);
     await signIn(phone, account);
+    const userId = (await ctx().deps.users.findByEmail(account.email))!.id;
     const wrong = await submit(laptop, "/settings/profile", "/settings/delete-account", { password: "not the password" });
     expect(wrong.status).toBe(401);
     expect(wrong.text).toContain("That password is not correct.");
@@ -63,6 +64,15 @@ describe.each<BackendKind>(["redis", "embedded"])("settings (%s)", (kind) => {
     expect((await phone.get("/dashboard")).status).toBe(303);
     expect((await signIn(browser(ctx().app), account)).status).toBe(401);
     expect(await ctx().deps.users.findByEmail(account.email)).toBeNull();
+    const redis = ctx().redis;
+    if (redis) {
+      // Nothing of the account is left: no user hash, no email key, no index, no session.
+      const keys: string[] = [];
+      for await (const batch of redis.scanIterator({ MATCH: `${ctx().prefix}*` })) keys.push(...batch);
+      expect(keys.filter((k) => k.includes(userId) || k.includes(account.email))).toEqual([]);
+      const left = await Promise.all(keys.filter((k) => /sess:[A-Za-z0-9_-]{22}$/.test(k)).map((k) => redis.hGet(k, "uid")));
+      expect(left).not.toContain(userId);
+    }
   });
 
   test("when a role is granted, then every session of the user has it on its next request", async () => {
