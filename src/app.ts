@@ -11,7 +11,7 @@ import { errorHandler, notFound } from "./middleware/errors";
 import { flash } from "./middleware/flash";
 import { requireAuth } from "./middleware/require-auth";
 import { requestLogger } from "./middleware/request-logger";
-import { noteSessionCookie, sessionMiddleware } from "./middleware/session";
+import { noteSessionCookie, saveBeforeRedirect, sessionMiddleware } from "./middleware/session";
 import { healthRoutes, pagesRoutes } from "./pages-routes";
 import type { Lifetime } from "./session-store/session-record";
 import type { SessionStore } from "./session-store/session-store";
@@ -76,6 +76,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(express.urlencoded({ extended: false, limit: "16kb", parameterLimit: 50 }));
   app.use(noteSessionCookie(deps.cookieName));
   app.use(sessionMiddleware(deps.config, deps.sessions, deps.cookieName));
+  app.use(saveBeforeRedirect);
   app.use(currentUser(deps.users, deps.lifetime));
   app.use(csrfLocals);
   app.use(csrfProtection);

@@ -41,6 +41,30 @@ export function noteSessionCookie(cookieName: string): RequestHandler {
   };
 }
 
+/** The session's content as express-session compares it: everything but the cookie. */
+function contentOf(sess: object | undefined): string {
+  if (!sess) return "";
+  const { cookie: _cookie, ...data } = sess as Record<string, unknown>;
+  return JSON.stringify(data);
+}
+
+/**
+ * express-session sends a response's headers before its store write completes, so a browser
+ * can follow a 303 before the new or changed session is stored, and arrive signed out or
+ * without its message. Redirects here wait for the write when the session changed.
+ */
+export const saveBeforeRedirect: RequestHandler = (req, res, next) => {
+  const loaded = req.session;
+  const before = contentOf(loaded);
+  const redirect = res.redirect.bind(res) as (...args: unknown[]) => void;
+  res.redirect = ((...args: unknown[]) => {
+    const sess = req.session;
+    if (!sess || (sess === loaded && contentOf(sess) === before)) return redirect(...args);
+    sess.save((err) => (err ? next(err) : redirect(...args)));
+  }) as typeof res.redirect;
+  next();
+};
+
 export function clearSessionCookie(res: Response, cookieName: string): void {
   res.clearCookie(cookieName, { httpOnly: true, sameSite: "lax", path: "/", secure: cookieName.startsWith("__Host-") });
 }

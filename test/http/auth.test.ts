@@ -1,4 +1,8 @@
+import { once } from "node:events";
+import { createServer, request as httpRequest } from "node:http";
+import type { AddressInfo } from "node:net";
 import request from "supertest";
+import { createApp } from "../../src/app";
 import { type BackendKind, browser, cookieOf, createTestApp, csrfFrom, useTestApp, newAccount, signIn, signUp, submit } from "../helpers/app";
 
 describe.each<BackendKind>(["redis", "embedded"])("accounts and sign-in (%s)", (kind) => {
@@ -146,6 +150,45 @@ describe("in production", () => {
       expect(cookie).not.toMatch(/Domain=/);
     } finally {
       await t.close();
+    }
+  });
+});
+
+describe("a browser that follows the redirect at once", () => {
+  test("when sign-in answers 303, then the session is already stored, however slow the store", async () => {
+    const base = await createTestApp("embedded");
+    // The same store, with a slow network in front of its writes.
+    const slow = Object.create(base.deps.sessions) as typeof base.deps.sessions;
+    slow.set = ((sid: string, sess: never, cb?: (err?: unknown) => void) => {
+      setTimeout(() => base.deps.sessions.set(sid, sess, cb), 200);
+    }) as typeof slow.set;
+    const app = createApp({ ...base.deps, sessions: slow });
+    const server = createServer(app).listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const account = await signUp(browser(app));
+      const agent = browser(app);
+      const form = await agent.get("/login");
+      const visitor = cookieOf(form)!.split(";")[0];
+      const body = new URLSearchParams({ _csrf: csrfFrom(form.text), email: account.email, password: account.password }).toString();
+      // Act on the response headers, as a browser does with a 303, without waiting for the body.
+      const cookie = await new Promise<string>((resolve, reject) => {
+        const req = httpRequest(
+          { port, host: "127.0.0.1", method: "POST", path: "/login", headers: { "content-type": "application/x-www-form-urlencoded", cookie: visitor } },
+          (res) => {
+            res.resume();
+            resolve(String(res.headers["set-cookie"]?.[0]).split(";")[0]);
+          },
+        );
+        req.on("error", reject);
+        req.end(body);
+      });
+      const next = await fetch(`http://127.0.0.1:${port}/dashboard`, { headers: { cookie }, redirect: "manual" });
+      expect(next.status).toBe(200);
+    } finally {
+      server.close();
+      await base.close();
     }
   });
 });

@@ -1,0 +1,146 @@
+import { mkdirSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { CHROME_WINDOWS, SAFARI_IPHONE, type TestApp, createTestApp } from "../helpers/app";
+import { NO_CHROMIUM, hasChromium, launchChromium } from "../helpers/chromium";
+
+/**
+ * Two devices in a real Chromium with JavaScript off, clicking real buttons against the
+ * real server (createApp on a free port) and a real Redis.
+ */
+const describeInBrowser = hasChromium() ? describe : describe.skip;
+if (!hasChromium()) console.warn(`\n${"=".repeat(100)}\n${NO_CHROMIUM}\n${"=".repeat(100)}\n`);
+
+export const SCREENSHOTS = path.join(__dirname, "..", "..", "test-output", "screenshots");
+
+describeInBrowser("two devices in Chromium without JavaScript", () => {
+  let t: TestApp;
+  let server: Server;
+  let base: string;
+  let browser: Browser;
+  let laptopContext: BrowserContext;
+  let phoneContext: BrowserContext;
+  let laptop: Page;
+  let phone: Page;
+  const account = { name: "Ada Lovelace", email: `ada-${Date.now()}@example.com`, password: "correct horse battery" };
+
+  beforeAll(async () => {
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    t = await createTestApp("redis");
+    server = createServer(t.app).listen(0, "127.0.0.1");
+    await new Promise((r) => server.once("listening", r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    browser = await launchChromium();
+    laptopContext = await browser.newContext({ javaScriptEnabled: false, userAgent: CHROME_WINDOWS, viewport: { width: 1280, height: 800 } });
+    phoneContext = await browser.newContext({ javaScriptEnabled: false, userAgent: SAFARI_IPHONE, viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    laptop = await laptopContext.newPage();
+    phone = await phoneContext.newPage();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((r) => server?.close(r));
+    await t?.close();
+  });
+
+  const sessionRow = (page: Page, device: string) => page.locator("li.session", { hasText: device });
+
+  async function signInOn(page: Page, password = account.password) {
+    await page.goto(`${base}/login`);
+    await page.getByLabel("Email").fill(account.email);
+    await page.getByLabel("Password").fill(password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+  }
+
+  test("when a person signs up on the laptop, then the dashboard greets them by name", async () => {
+    await laptop.goto(base);
+    await laptop.getByRole("link", { name: "Create an account" }).click();
+    await laptop.getByLabel("Name").fill(account.name);
+    await laptop.getByLabel("Email").fill(account.email);
+    await laptop.getByLabel("Password").fill(account.password);
+    await laptop.getByRole("button", { name: "Create account" }).click();
+    expect(new URL(laptop.url()).pathname).toBe("/dashboard");
+    await expect(laptop.locator("main").textContent()).resolves.toContain(`Signed in as ${account.name}`);
+  });
+
+  test("when they sign in on the phone, then both devices list both sessions, each marking itself", async () => {
+    await signInOn(phone);
+    expect(new URL(phone.url()).pathname).toBe("/dashboard");
+
+    for (const [page, self, other] of [
+      [laptop, "Chrome on Windows", "Mobile Safari on iOS"],
+      [phone, "Mobile Safari on iOS", "Chrome on Windows"],
+    ] as const) {
+      await page.goto(`${base}/settings/sessions`);
+      await expect(sessionRow(page, self).textContent()).resolves.toContain("This device");
+      await expect(sessionRow(page, other).textContent()).resolves.not.toContain("This device");
+      expect(await sessionRow(page, self).getByRole("button", { name: /Revoke/ }).count()).toBe(0);
+      expect(await sessionRow(page, other).getByRole("button", { name: /Revoke/ }).count()).toBe(1);
+    }
+    await expect(sessionRow(laptop, "Chrome on Windows").textContent()).resolves.toContain("Desktop");
+    await expect(sessionRow(laptop, "Mobile Safari on iOS").textContent()).resolves.toContain("Mobile");
+    await laptop.screenshot({ path: path.join(SCREENSHOTS, "journey-sessions-laptop.png"), fullPage: true });
+    await phone.screenshot({ path: path.join(SCREENSHOTS, "journey-sessions-phone.png"), fullPage: true });
+  });
+
+  test("when the laptop ends the phone's session, then the phone lands on the sign-in page at its next navigation", async () => {
+    await sessionRow(laptop, "Mobile Safari on iOS").getByRole("button", { name: /Revoke/ }).click();
+    await expect(laptop.locator(".flash").textContent()).resolves.toContain("Session ended.");
+    expect(await sessionRow(laptop, "Mobile Safari on iOS").count()).toBe(0);
+
+    await phone.goto(`${base}/dashboard`);
+    expect(new URL(phone.url()).pathname).toBe("/login");
+    await expect(phone.locator(".flash").textContent()).resolves.toContain("Your session expired, please sign in again.");
+  });
+
+  test("when the laptop renames the account, then the phone shows the new name", async () => {
+    await signInOn(phone);
+    await laptop.goto(`${base}/settings/profile`);
+    await laptop.getByLabel("Name").fill("Countess of Lovelace");
+    await laptop.getByRole("button", { name: "Save" }).click();
+    await expect(laptop.locator(".flash").textContent()).resolves.toContain("Your name was saved.");
+    await phone.goto(`${base}/dashboard`);
+    await expect(phone.locator("main").textContent()).resolves.toContain("Signed in as Countess of Lovelace");
+  });
+
+  test("when the laptop changes the password, then the phone is signed out and the laptop stays in", async () => {
+    await laptop.goto(`${base}/settings/password`);
+    await laptop.getByLabel("Current password").fill(account.password);
+    await laptop.getByLabel("New password").fill("a brand new passphrase");
+    await laptop.getByRole("button", { name: "Change password" }).click();
+    await expect(laptop.locator(".flash").textContent()).resolves.toContain("Every other session was signed out.");
+    await phone.goto(`${base}/settings/sessions`);
+    expect(new URL(phone.url()).pathname).toBe("/login");
+    await laptop.goto(`${base}/settings/sessions`);
+    expect(await laptop.locator("li.session").count()).toBe(1);
+    account.password = "a brand new passphrase";
+  });
+
+  test("when the laptop signs out, then it is on the sign-in page and the back button shows nothing private", async () => {
+    await laptop.goto(`${base}/dashboard`);
+    const signedIn = (await laptopContext.cookies()).find((c) => c.name === "sid")!.value;
+    await laptop.getByRole("button", { name: "Sign out" }).click();
+    expect(new URL(laptop.url()).pathname).toBe("/login");
+    // The sign-in form may hand out a visitor's cookie, never the signed-in one again.
+    expect((await laptopContext.cookies()).map((c) => c.value)).not.toContain(signedIn);
+    await laptop.goBack();
+    expect(new URL(laptop.url()).pathname).toBe("/login");
+    await expect(laptop.locator("body").textContent()).resolves.not.toContain("Signed in as");
+  });
+
+  test("when someone uses only the keyboard, then they can sign in", async () => {
+    const page = await laptopContext.newPage();
+    await page.goto(`${base}/login`);
+    await page.keyboard.press("Tab");
+    await expect(page.evaluate("document.activeElement.textContent")).resolves.toContain("Skip to content");
+    await page.getByLabel("Email").focus();
+    await page.keyboard.type(account.email);
+    await page.keyboard.press("Tab");
+    await page.keyboard.type(account.password);
+    await page.keyboard.press("Enter");
+    await page.waitForURL(`${base}/dashboard`);
+    await page.close();
+  });
+});
