@@ -1,0 +1,189 @@
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { CHROME_WINDOWS, SAFARI_IPHONE, type TestApp, createTestApp } from "../helpers/app";
+import { NO_CHROMIUM, hasChromium, launchChromium } from "../helpers/chromium";
+
+/**
+ * Every page at a desktop and a phone width: screenshots, layout from 320 px up, and axe-core.
+ * The product has no JavaScript; axe is injected into a separate context that allows it.
+ * UPDATE_DOCS=1 also refreshes the screenshots committed under docs/.
+ */
+const describeInBrowser = hasChromium() ? describe : describe.skip;
+if (!hasChromium()) console.warn(`\n${"=".repeat(100)}\n${NO_CHROMIUM}\n${"=".repeat(100)}\n`);
+
+const ROOT = path.join(__dirname, "..", "..");
+const SCREENSHOTS = path.join(ROOT, "test-output", "screenshots");
+const AXE_SOURCE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+
+interface PageCase {
+  name: string;
+  path: string;
+  signedIn: boolean;
+  /** Brings the page into the state worth looking at (a failed form, say). */
+  prepare?: (page: Page, base: string) => Promise<void>;
+}
+
+const PAGES: PageCase[] = [
+  { name: "landing", path: "/", signedIn: false },
+  { name: "signup", path: "/signup", signedIn: false },
+  {
+    name: "signup-errors",
+    path: "/signup",
+    signedIn: false,
+    prepare: async (page) => {
+      await page.getByLabel("Email").fill("not-an-email");
+      await page.getByLabel("Password").fill("short");
+      await page.getByRole("button", { name: "Create account" }).click();
+    },
+  },
+  { name: "login", path: "/login", signedIn: false },
+  {
+    name: "login-errors",
+    path: "/login",
+    signedIn: false,
+    prepare: async (page) => {
+      await page.getByLabel("Email").fill("nobody@example.com");
+      await page.getByLabel("Password").fill("wrong password");
+      await page.getByRole("button", { name: "Sign in" }).click();
+    },
+  },
+  { name: "not-found", path: "/no/such/page", signedIn: false },
+  { name: "dashboard", path: "/dashboard", signedIn: true },
+  { name: "sessions", path: "/settings/sessions", signedIn: true },
+  { name: "profile", path: "/settings/profile", signedIn: true },
+  { name: "password", path: "/settings/password", signedIn: true },
+  { name: "unauthorized", path: "/unauthorized", signedIn: true },
+];
+
+const WIDTHS = [
+  { label: "desktop", viewport: { width: 1280, height: 800 }, userAgent: CHROME_WINDOWS, colorScheme: "light" as const },
+  { label: "phone", viewport: { width: 375, height: 812 }, userAgent: SAFARI_IPHONE, colorScheme: "dark" as const },
+];
+
+describeInBrowser("every page in Chromium", () => {
+  let t: TestApp;
+  let server: Server;
+  let base: string;
+  let browser: Browser;
+  const axeSummary: Record<string, { violations: Array<{ id: string; impact: string | null; nodes: number }>; passes: number }> = {};
+
+  beforeAll(async () => {
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    t = await createTestApp("redis");
+    server = createServer(t.app).listen(0, "127.0.0.1");
+    await new Promise((r) => server.once("listening", r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    writeFileSync(path.join(ROOT, "test-output", "axe-results.json"), `${JSON.stringify(axeSummary, null, 2)}\n`);
+    await browser?.close();
+    await new Promise((r) => server?.close(r));
+    await t?.close();
+  });
+
+  /** A device signed in to a fresh account, with a second device so the sessions page has two rows. */
+  async function signedInContext(options: Parameters<Browser["newContext"]>[0]): Promise<BrowserContext> {
+    const context = await browser.newContext(options);
+    const page = await context.newPage();
+    const email = `pages-${Date.now()}-${Math.random().toString(36).slice(2)}@example.com`;
+    await page.goto(`${base}/signup`);
+    await page.getByLabel("Name").fill("Ada Lovelace");
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill("correct horse battery");
+    await page.getByRole("button", { name: "Create account" }).click();
+    const other = await browser.newContext({ javaScriptEnabled: false, userAgent: SAFARI_IPHONE });
+    const otherPage = await other.newPage();
+    await otherPage.goto(`${base}/login`);
+    await otherPage.getByLabel("Email").fill(email);
+    await otherPage.getByLabel("Password").fill("correct horse battery");
+    await otherPage.getByLabel("Keep me signed in on this device").check();
+    await otherPage.getByRole("button", { name: "Sign in" }).click();
+    await other.close();
+    await page.close();
+    return context;
+  }
+
+  async function open(context: BrowserContext, pc: PageCase): Promise<Page> {
+    const page = await context.newPage();
+    const res = await page.goto(`${base}${pc.path}`);
+    expect(res?.status()).toBeLessThan(pc.name === "not-found" ? 500 : 400);
+    await pc.prepare?.(page, base);
+    return page;
+  }
+
+  describe.each(WIDTHS)("at $label width", ({ label, viewport, userAgent, colorScheme }) => {
+    let anonymous: BrowserContext;
+    let signedIn: BrowserContext;
+    beforeAll(async () => {
+      const options = { javaScriptEnabled: false, viewport, userAgent, colorScheme };
+      anonymous = await browser.newContext(options);
+      signedIn = await signedInContext(options);
+    });
+    afterAll(async () => {
+      await anonymous?.close();
+      await signedIn?.close();
+    });
+
+    test.each(PAGES)("when $name is shown without JavaScript, then it renders, fits the width, and is saved as a screenshot", async (pc) => {
+      const page = await open(pc.signedIn ? signedIn : anonymous, pc);
+      const file = path.join(SCREENSHOTS, `${pc.name}-${label}.png`);
+      await page.screenshot({ path: file, fullPage: true });
+      expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(viewport.width);
+      expect(await page.locator("script").count()).toBe(0);
+      if (process.env.UPDATE_DOCS && (pc.name === "sessions" || pc.name === "login")) {
+        mkdirSync(path.join(ROOT, "docs"), { recursive: true });
+        copyFileSync(file, path.join(ROOT, "docs", `${pc.name}-${label}.png`));
+      }
+      await page.close();
+    });
+  });
+
+  describe("at 320 px, the narrowest width", () => {
+    test.each(PAGES.filter((p) => ["login", "sessions", "signup-errors", "profile"].includes(p.name)))(
+      "when $name is shown, then nothing overflows sideways",
+      async (pc) => {
+        const options = { javaScriptEnabled: false, viewport: { width: 320, height: 640 }, userAgent: SAFARI_IPHONE };
+        const context = pc.signedIn ? await signedInContext(options) : await browser.newContext(options);
+        const page = await open(context, pc);
+        expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(320);
+        await context.close();
+      },
+    );
+  });
+
+  describe.each(["light", "dark"] as const)("accessibility (axe-core), %s colours", (colorScheme) => {
+    let anonymous: BrowserContext;
+    let signedIn: BrowserContext;
+    beforeAll(async () => {
+      // Only this context runs script: axe itself. bypassCSP lets it in past the product's policy.
+      const options = { javaScriptEnabled: true, bypassCSP: true, colorScheme, viewport: { width: 1280, height: 800 } };
+      anonymous = await browser.newContext(options);
+      signedIn = await signedInContext(options);
+    });
+    afterAll(async () => {
+      await anonymous?.close();
+      await signedIn?.close();
+    });
+
+    test.each(PAGES)("when $name is checked, then it has no serious or critical violation", async (pc) => {
+      const page = await open(pc.signedIn ? signedIn : anonymous, pc);
+      await page.addScriptTag({ content: AXE_SOURCE });
+      const results = (await page.evaluate("axe.run(document, { resultTypes: ['violations'] })")) as {
+        violations: Array<{ id: string; impact: string | null; help: string; nodes: unknown[] }>;
+        passes: unknown[];
+      };
+      axeSummary[`${pc.name} (${colorScheme})`] = {
+        violations: results.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length })),
+        passes: results.passes.length,
+      };
+      const severe = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+      expect(severe.map((v) => `${v.id}: ${v.help}`)).toEqual([]);
+      await page.close();
+    });
+  });
+});
