@@ -4,16 +4,14 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { CHROME_WINDOWS, SAFARI_IPHONE, type TestApp, createTestApp } from "../helpers/app";
-import { NO_CHROMIUM, hasChromium, launchChromium } from "../helpers/chromium";
+import { describeInBrowser, launchChromium } from "../helpers/chromium";
 
 /**
  * Two devices in a real Chromium with JavaScript off, clicking real buttons against the
  * real server (createApp on a free port) and a real Redis.
  */
-const describeInBrowser = hasChromium() ? describe : describe.skip;
-if (!hasChromium()) console.warn(`\n${"=".repeat(100)}\n${NO_CHROMIUM}\n${"=".repeat(100)}\n`);
 
-export const SCREENSHOTS = path.join(__dirname, "..", "..", "test-output", "screenshots");
+const SCREENSHOTS = path.join(__dirname, "..", "..", "test-output", "screenshots");
 
 describeInBrowser("two devices in Chromium without JavaScript", () => {
   let t: TestApp;

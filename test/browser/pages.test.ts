@@ -4,15 +4,13 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { CHROME_WINDOWS, SAFARI_IPHONE, type TestApp, createTestApp } from "../helpers/app";
-import { NO_CHROMIUM, hasChromium, launchChromium } from "../helpers/chromium";
+import { describeInBrowser, launchChromium } from "../helpers/chromium";
 
 /**
  * Every page at a desktop and a phone width: screenshots, layout from 320 px up, and axe-core.
  * The product has no JavaScript; axe is injected into a separate context that allows it.
  * UPDATE_DOCS=1 also refreshes the screenshots committed under docs/.
  */
-const describeInBrowser = hasChromium() ? describe : describe.skip;
-if (!hasChromium()) console.warn(`\n${"=".repeat(100)}\n${NO_CHROMIUM}\n${"=".repeat(100)}\n`);
 
 const ROOT = path.join(__dirname, "..", "..");
 const SCREENSHOTS = path.join(ROOT, "test-output", "screenshots");

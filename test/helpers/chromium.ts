@@ -27,3 +27,8 @@ export function launchChromium(): Promise<Browser> {
     ],
   });
 }
+
+/** describe when Chromium is there; otherwise skipped (global-setup says so, loudly, once). */
+export function describeInBrowser(name: string, body: () => void): void {
+  (hasChromium() ? describe : describe.skip)(name, body);
+}

@@ -1,3 +1,4 @@
+import { NO_CHROMIUM, hasChromium } from "./chromium";
 import { NO_REDIS_SERVER, hasRedisServerBinary, startRedisServer, waitForRedis } from "./redis-server";
 
 /**
@@ -5,6 +6,7 @@ import { NO_REDIS_SERVER, hasRedisServerBinary, startRedisServer, waitForRedis }
  * flush it); otherwise starts a throwaway redis-server for this run.
  */
 export default async function globalSetup(): Promise<void> {
+  if (!hasChromium()) process.stderr.write(`\n${"=".repeat(100)}\n${NO_CHROMIUM}\n${"=".repeat(100)}\n\n`);
   if (process.env.REDIS_URL) {
     await waitForRedis(process.env.REDIS_URL, 5000);
     process.env.TEST_REDIS_URL = process.env.REDIS_URL;
