@@ -187,7 +187,8 @@ describe("a browser that follows the redirect at once", () => {
       const next = await fetch(`http://127.0.0.1:${port}/dashboard`, { headers: { cookie }, redirect: "manual" });
       expect(next.status).toBe(200);
     } finally {
-      server.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
       await base.close();
     }
   });
