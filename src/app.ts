@@ -5,13 +5,13 @@ import type { Logger } from "pino";
 import { authRoutes } from "./auth/auth-routes";
 import type { RateLimitStoreFactory } from "./auth/sign-in-throttle";
 import type { Config } from "./config";
-import { csrfLocals, csrfProtection } from "./middleware/csrf";
+import { csrfProtection } from "./middleware/csrf";
 import { currentUser } from "./middleware/current-user";
 import { errorHandler, notFound } from "./middleware/errors";
-import { flash } from "./middleware/flash";
 import { requireAuth } from "./middleware/require-auth";
 import { requestLogger } from "./middleware/request-logger";
-import { noteSessionCookie, saveBeforeRedirect, sessionMiddleware } from "./middleware/session";
+import { pageLocals } from "./middleware/page-locals";
+import { saveBeforeRedirect, sessionMiddleware } from "./middleware/session";
 import { healthRoutes, pagesRoutes } from "./pages-routes";
 import type { Lifetime } from "./session-store/session-record";
 import type { SessionStore } from "./session-store/session-store";
@@ -42,6 +42,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.set("views", path.join(ROOT, "views"));
   app.set("x-powered-by", false);
   app.set("query parser", "simple");
+  // Pages are never cached (no-store), so an ETag would be a hash computed for nothing.
+  app.set("etag", false);
 
   app.use(
     helmet({
@@ -65,27 +67,17 @@ export function createApp(deps: AppDeps): express.Express {
     }),
   );
   app.use(requestLogger(deps.logger));
-  app.use(express.static(path.join(ROOT, "public"), { index: false, maxAge: "1h" }));
+  // Only paths that name a file with an extension reach the disk: a page request costs no stat().
+  const assets = express.static(path.join(ROOT, "public"), { index: false, maxAge: "1h" });
+  app.use((req, res, next) => (/\.[a-z0-9]+$/i.test(req.path) ? assets(req, res, next) : next()));
   app.use(healthRoutes(deps));
 
-  // Pages carry per-session tokens and private data: no cache may keep them.
-  app.use((_req, res, next) => {
-    res.set("Cache-Control", "no-store");
-    next();
-  });
   app.use(express.urlencoded({ extended: false, limit: "16kb", parameterLimit: 50 }));
-  app.use(noteSessionCookie(deps.cookieName));
   app.use(sessionMiddleware(deps.config, deps.sessions, deps.cookieName));
   app.use(saveBeforeRedirect);
   app.use(currentUser(deps.users, deps.lifetime));
-  app.use(csrfLocals);
+  app.use(pageLocals(deps.cookieName));
   app.use(csrfProtection);
-  app.use(flash);
-  app.use((req, res, next) => {
-    res.locals.currentUser ??= null;
-    res.locals.path = req.path;
-    next();
-  });
 
   // Scripts get 401 JSON rather than a redirect to the sign-in page.
   app.use("/api", requireAuth);

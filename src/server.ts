@@ -7,7 +7,9 @@ import { PasswordHasher } from "./users/password";
 
 /** Reads the configuration, opens the backend, listens, and shuts down cleanly. */
 async function main(): Promise<void> {
-  const logger = pino({ level: process.env.LOG_LEVEL ?? "info" });
+  // Asynchronous writes to stdout: under load, lines written while one write is under way go
+  // out together in the next one.
+  const logger = pino({ level: process.env.LOG_LEVEL ?? "info" }, pino.destination({ sync: false }));
   let config;
   try {
     config = loadConfig();
@@ -55,6 +57,7 @@ async function main(): Promise<void> {
     server.close(async () => {
       await backend.close();
       logger.info("stopped");
+      logger.flush();
       process.exit(0);
     });
     server.closeIdleConnections();

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import request from "supertest";
-import { handleOf } from "../src/session-store/session-record";
+import { handleOf, parseRecord } from "../src/session-store/session-record";
 import { type Agent, SAFARI_IPHONE, type TestApp, browser, cookieOf, createTestApp, csrfFrom, newAccount, signIn, signUp } from "./helpers/app";
 
 /**
@@ -42,7 +42,7 @@ async function expectIndexConsistent(t: TestApp, userId: string): Promise<Set<st
   const sessionKeys = keys.filter((k) => !k.includes(":user:"));
   const owned = new Set<string>();
   for (const key of sessionKeys) {
-    if ((await redis.hGet(key, "uid")) === userId) owned.add(key.slice(`${t.prefix}sess:`.length));
+    if (parseRecord(await redis.get(key))?.uid === userId) owned.add(key.slice(`${t.prefix}sess:`.length));
   }
   const indexed = new Set(await redis.zRange(`${t.prefix}sess:user:{${userId}}`, 0, -1));
   expect([...indexed].sort()).toEqual([...owned].sort());

@@ -1,12 +1,12 @@
 import { csrfSync } from "csrf-sync";
-import type { RequestHandler } from "express";
+import type { Request, RequestHandler } from "express";
 
 /**
  * Synchronizer tokens kept in the session, checked on every POST (and any other unsafe method).
  * Forms send `_csrf`; scripts may send the X-CSRF-Token header instead.
  */
 const { csrfSynchronisedProtection, generateToken } = csrfSync({
-  size: 24,
+  size: 16, // 128 bits, as hex
   getTokenFromRequest: (req) => {
     const field = (req.body as Record<string, unknown> | undefined)?._csrf;
     if (typeof field === "string") return field;
@@ -17,8 +17,5 @@ const { csrfSynchronisedProtection, generateToken } = csrfSync({
 
 export const csrfProtection: RequestHandler = csrfSynchronisedProtection;
 
-/** Views call csrfToken() inside forms; a page without a form never creates a token. */
-export const csrfLocals: RequestHandler = (req, res, next) => {
-  res.locals.csrfToken = () => generateToken(req);
-  next();
-};
+/** The session's token, made on first use: a page without a form never creates one. */
+export const csrfTokenFor = (req: Request): string => generateToken(req);

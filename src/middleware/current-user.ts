@@ -62,7 +62,6 @@ export function currentUser(users: UserRepository, lifetime: Lifetime): RequestH
       org: sess.user.org,
       sessionHandle: handleOf(req.sessionID),
     };
-    res.locals.currentUser = req.user;
     next();
   };
 }

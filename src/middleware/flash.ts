@@ -1,4 +1,4 @@
-import type { Request, RequestHandler } from "express";
+import type { Request } from "express";
 import type { Flash } from "../session-store/session-store";
 
 /** Shows a message once, on the page a redirect leads to. */
@@ -7,14 +7,11 @@ export function setFlash(req: Request, kind: Flash["kind"], text: string): void 
 }
 
 /**
- * Views call flash() where the message goes. It is taken from the session only when a page
- * is rendered, so a redirect (or a request that fails first) passes it on untouched.
+ * The message, taken from the session. Views call it only when a page is rendered, so a
+ * redirect (or a request that fails first) passes the message on untouched.
  */
-export const flash: RequestHandler = (req, res, next) => {
-  res.locals.flash = (): Flash | null => {
-    const message = req.session?.flash ?? null;
-    if (message) delete req.session.flash;
-    return message;
-  };
-  next();
-};
+export function takeFlash(req: Request): Flash | null {
+  const message = req.session?.flash ?? null;
+  if (message) delete req.session.flash;
+  return message;
+}

@@ -30,36 +30,17 @@ export function sessionMiddleware(config: Config, store: SessionStore, cookieNam
 }
 
 /**
- * Notes whether the request came with a session cookie, before express-session replaces an
- * unknown one: a signed-in page can then say "your session expired" instead of nothing.
- */
-export function noteSessionCookie(cookieName: string): RequestHandler {
-  const pattern = new RegExp(`(?:^|;\\s*)${cookieName.replace(/[^\w-]/g, "\\$&")}=`);
-  return (req, res, next) => {
-    res.locals.hadSessionCookie = pattern.test(req.headers.cookie ?? "");
-    next();
-  };
-}
-
-/** The session's content as express-session compares it: everything but the cookie. */
-function contentOf(sess: object | undefined): string {
-  if (!sess) return "";
-  const { cookie: _cookie, ...data } = sess as Record<string, unknown>;
-  return JSON.stringify(data);
-}
-
-/**
  * express-session sends a response's headers before its store write completes, so a browser
  * can follow a 303 before the new or changed session is stored, and arrive signed out or
- * without its message. Redirects here wait for the write when the session changed.
+ * without its message. Redirects here wait for the write, for any session that holds data.
+ * (A redirect on an unchanged session costs one write; comparing content on every request
+ * would cost more.)
  */
 export const saveBeforeRedirect: RequestHandler = (req, res, next) => {
-  const loaded = req.session;
-  const before = contentOf(loaded);
   const redirect = res.redirect.bind(res) as (...args: unknown[]) => void;
   res.redirect = ((...args: unknown[]) => {
     const sess = req.session;
-    if (!sess || (sess === loaded && contentOf(sess) === before)) return redirect(...args);
+    if (!sess || !Object.keys(sess).some((key) => key !== "cookie")) return redirect(...args);
     sess.save((err) => (err ? next(err) : redirect(...args)));
   }) as typeof res.redirect;
   next();

@@ -23,35 +23,38 @@ export class Script {
 }
 
 /**
- * Write a session record. ARGV: mode, d, u, uv, uid, expiresAt (ms).
+ * Write a session record, "uv\nuid\nu\nd" (session-record.ts). ARGV: mode, uv, uid, u, d,
+ * expiresAt (ms).
  * "create": only if no record exists (returns 0 on a collision).
  * "update": only if the record still exists, so a session ended meanwhile stays ended
- * (returns 0 then); the account snapshot is replaced only by a newer one.
+ * (returns 0 then); the user id never changes, and the account snapshot is replaced only by
+ * a newer one.
  */
 export const writeSession = new Script(`
-local exists = redis.call('EXISTS', KEYS[1])
+local current = redis.call('GET', KEYS[1])
 if ARGV[1] == 'create' then
-  if exists == 1 then return 0 end
-  redis.call('HSET', KEYS[1], 'd', ARGV[2], 'u', ARGV[3], 'uv', ARGV[4], 'uid', ARGV[5])
-else
-  if exists == 0 then return 0 end
-  redis.call('HSET', KEYS[1], 'd', ARGV[2])
-  if tonumber(ARGV[4]) > tonumber(redis.call('HGET', KEYS[1], 'uv') or '0') then
-    redis.call('HSET', KEYS[1], 'u', ARGV[3], 'uv', ARGV[4])
-  end
+  if current then return 0 end
+  redis.call('SET', KEYS[1], ARGV[2] .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[4] .. '\\n' .. ARGV[5], 'PXAT', ARGV[6])
+  return 1
 end
-redis.call('PEXPIREAT', KEYS[1], ARGV[6])
+if not current then return 0 end
+local uv, uid, u = string.match(current, '^(%d*)\\n([^\\n]*)\\n([^\\n]*)\\n')
+if tonumber(ARGV[2]) > (tonumber(uv) or 0) then
+  uv = ARGV[2]
+  u = ARGV[4]
+end
+redis.call('SET', KEYS[1], uv .. '\\n' .. uid .. '\\n' .. u .. '\\n' .. ARGV[5], 'PXAT', ARGV[6])
 return 1
 `);
 
-/** Replace the account snapshot of an existing session if the new one is newer. ARGV: u, uv. */
+/** Replace the account snapshot of an existing session if the new one is newer. ARGV: uv, u. */
 export const writeSnapshot = new Script(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if tonumber(ARGV[2]) > tonumber(redis.call('HGET', KEYS[1], 'uv') or '0') then
-  redis.call('HSET', KEYS[1], 'u', ARGV[1], 'uv', ARGV[2])
-  return 1
-end
-return 0
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+local uv, uid, d = string.match(current, '^(%d*)\\n([^\\n]*)\\n[^\\n]*\\n(.*)$')
+if not uv or tonumber(ARGV[1]) <= (tonumber(uv) or 0) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1] .. '\\n' .. uid .. '\\n' .. ARGV[2] .. '\\n' .. d, 'KEEPTTL')
+return 1
 `);
 
 /**

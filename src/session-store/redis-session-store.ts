@@ -10,6 +10,7 @@ import {
   handleOf,
   infoOf,
   isActivityStale,
+  parseRecord,
   settle,
   stampNew,
 } from "./session-record";
@@ -30,7 +31,7 @@ type Callback<T = any> = (err: any, value?: T) => void;
 
 /**
  * Key layout (prefix "sess:" by default):
- *   sess:<handle>            hash d/u/uv/uid, expires with the session (PEXPIREAT)
+ *   sess:<handle>            string "uv\nuid\nu\nd" (session-record.ts), expires with the session
  *   sess:user:{<userId>}     sorted set of the user's handles, scored by last activity
  * The braces are a Cluster hash tag: later per-user keys can share the index's slot.
  *
@@ -97,8 +98,8 @@ export class RedisSessionStore extends RedisStore implements SessionStore {
   }
 
   private async read(handle: string): Promise<SessionData | null> {
-    const record = await this.redis.hGetAll(this.sessionKey(handle));
-    return decode(record, this.cookie, this.lifetime, Date.now());
+    const raw = await this.redis.get(this.sessionKey(handle));
+    return decode(parseRecord(raw), this.cookie, this.lifetime, Date.now());
   }
 
   private async write(handle: string, sess: SessionData): Promise<void> {
@@ -108,7 +109,7 @@ export class RedisSessionStore extends RedisStore implements SessionStore {
     const expiresAt = expiryOf(sess, this.lifetime, now);
     if (expiresAt <= now) return this.remove(handle);
     const record = encode(sess);
-    const args = [record.d, record.u, record.uv, record.uid, expiresAt];
+    const args = [record.uv, record.uid, record.u, record.d, expiresAt];
     const key = this.sessionKey(handle);
 
     if (!creating) {
@@ -140,9 +141,7 @@ export class RedisSessionStore extends RedisStore implements SessionStore {
   }
 
   private async remove(handle: string): Promise<void> {
-    const key = this.sessionKey(handle);
-    const uid = await this.redis.hGet(key, "uid");
-    await this.redis.del(key);
+    const uid = parseRecord(await this.redis.getDel(this.sessionKey(handle)))?.uid;
     if (uid) await this.redis.zRem(this.indexKey(uid), handle);
   }
 
@@ -162,12 +161,13 @@ export class RedisSessionStore extends RedisStore implements SessionStore {
   async listUserSessions(userId: string): Promise<SessionInfo[]> {
     const handles = await this.userHandles(userId);
     if (handles.length === 0) return [];
-    const records = await Promise.all(handles.map((h) => this.redis.hGetAll(this.sessionKey(h))));
+    // One GET per key, pipelined: on Cluster the sessions live in different slots.
+    const records = await Promise.all(handles.map((h) => this.redis.get(this.sessionKey(h))));
     const now = Date.now();
     const live: SessionInfo[] = [];
     const dead: string[] = [];
-    records.forEach((record, i) => {
-      const sess = decode(record, this.cookie, this.lifetime, now);
+    records.forEach((raw, i) => {
+      const sess = decode(parseRecord(raw), this.cookie, this.lifetime, now);
       if (sess && sess.userId === userId) live.push(infoOf(handles[i], sess, this.lifetime, now));
       else dead.push(handles[i]);
     });
@@ -189,7 +189,7 @@ export class RedisSessionStore extends RedisStore implements SessionStore {
   async updateUserSnapshot(userId: string, snapshot: UserSnapshot): Promise<void> {
     const handles = await this.userHandles(userId);
     const u = JSON.stringify(snapshot);
-    await Promise.all(handles.map((h) => writeSnapshot.run(this.redis, this.sessionKey(h), [u, snapshot.ver])));
+    await Promise.all(handles.map((h) => writeSnapshot.run(this.redis, this.sessionKey(h), [snapshot.ver, u])));
   }
 
   async ping(): Promise<void> {

@@ -6,18 +6,29 @@ import type { SessionInfo, UserSnapshot } from "./session-store";
  * How a session is laid out at rest, shared by both stores so they cannot drift apart.
  *
  * A record has four parts:
- *   d    the session's own data as JSON, without the cookie (rebuilt from configuration on
- *        read) and without the account snapshot;
+ *   uv   the account snapshot's version;
+ *   uid  the user id, empty for a visitor who has not signed in; never changes;
  *   u    the account snapshot as JSON, owned by the server: a request's write never replaces
  *        it with an older one (uv orders them);
- *   uv   the snapshot's account version;
- *   uid  the user id, empty for a visitor who has not signed in.
+ *   d    the session's own data as JSON, without the cookie (rebuilt from configuration on
+ *        read), the snapshot and the user id.
+ * Redis keeps them as one string, "uv\nuid\nu\nd" (JSON never holds a raw newline): a
+ * string stays compact where a hash with a value over 64 bytes would not (see README).
  */
 export interface SessionRecord {
-  d: string;
-  u: string;
   uv: number;
   uid: string;
+  u: string;
+  d: string;
+}
+
+export function parseRecord(raw: string | null | undefined): SessionRecord | null {
+  if (!raw) return null;
+  const a = raw.indexOf("\n");
+  const b = raw.indexOf("\n", a + 1);
+  const c = raw.indexOf("\n", b + 1);
+  if (a < 0 || b < 0 || c < 0) return null;
+  return { uv: Number(raw.slice(0, a)), uid: raw.slice(a + 1, b), u: raw.slice(b + 1, c), d: raw.slice(c + 1) };
 }
 
 export interface Lifetime {
@@ -63,12 +74,12 @@ export function isActivityStale(sess: SessionData, lifetime: Lifetime, now: numb
 }
 
 export function encode(sess: SessionData): SessionRecord {
-  const { cookie: _cookie, user, ...data } = sess;
+  const { cookie: _cookie, user, userId, ...data } = sess;
   return {
-    d: JSON.stringify(data),
-    u: user ? JSON.stringify(user) : "",
     uv: user?.ver ?? 0,
-    uid: sess.userId ?? "",
+    uid: userId ?? "",
+    u: user ? JSON.stringify(user) : "",
+    d: JSON.stringify(data),
   };
 }
 
@@ -76,16 +87,12 @@ export function encode(sess: SessionData): SessionRecord {
  * The session express-session gets back, or null when the record is unreadable or past its
  * expiry (the store's TTL normally removed it already; this holds whatever the clock did).
  */
-export function decode(
-  record: { d?: string; u?: string },
-  cookie: CookieShape,
-  lifetime: Lifetime,
-  now: number,
-): SessionData | null {
-  if (!record.d) return null;
+export function decode(record: SessionRecord | null, cookie: CookieShape, lifetime: Lifetime, now: number): SessionData | null {
+  if (!record?.d) return null;
   let data: SessionData;
   try {
     data = JSON.parse(record.d);
+    if (record.uid) data.userId = record.uid;
     if (record.u) data.user = JSON.parse(record.u) as UserSnapshot;
   } catch {
     return null;

@@ -5,6 +5,7 @@ import { createClient } from "redis";
 export interface RedisServer {
   url: string;
   port: number;
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -76,6 +77,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   return {
     url,
     port: p,
+    pid: child.pid!,
     async stop() {
       // SIGTERM: with an append-only file, Redis flushes it before exiting.
       if (child.exitCode === null) child.kill(options.dataDir ? "SIGTERM" : "SIGKILL");

@@ -1,6 +1,7 @@
 import express from "express";
 import request from "supertest";
 import { requireRole } from "../../src/middleware/require-auth";
+import { parseRecord } from "../../src/session-store/session-record";
 import { setRole } from "../../src/users/set-role";
 import { type BackendKind, SAFARI_IPHONE, browser, useTestApp, signIn, signUp, submit } from "../helpers/app";
 
@@ -70,7 +71,7 @@ describe.each<BackendKind>(["redis", "embedded"])("settings (%s)", (kind) => {
       const keys: string[] = [];
       for await (const batch of redis.scanIterator({ MATCH: `${ctx().prefix}*` })) keys.push(...batch);
       expect(keys.filter((k) => k.includes(userId) || k.includes(account.email))).toEqual([]);
-      const left = await Promise.all(keys.filter((k) => /sess:[A-Za-z0-9_-]{22}$/.test(k)).map((k) => redis.hGet(k, "uid")));
+      const left = await Promise.all(keys.filter((k) => /sess:[A-Za-z0-9_-]{22}$/.test(k)).map(async (k) => parseRecord(await redis.get(k))?.uid));
       expect(left).not.toContain(userId);
     }
   });

@@ -1,0 +1,56 @@
+/**
+ * The peer baseline: what most sites run, express-session with connect-redis and common
+ * options (resave false, saveUninitialized false, a 30-day cookie, so connect-redis touches
+ * the key on every request), rendering the same dashboard page. No index, no activity.
+ */
+import path from "node:path";
+import { RedisStore } from "connect-redis";
+import express from "express";
+import session from "express-session";
+import { createClient } from "redis";
+
+declare module "express-session" {
+  interface SessionData {
+    peerUser?: { id: string; name: string; email: string };
+  }
+}
+
+async function main() {
+  const client = createClient({ url: process.env.REDIS_URL });
+  await client.connect();
+  const app = express();
+  app.set("view engine", "ejs");
+  app.set("views", path.join(__dirname, "..", "views"));
+  app.use(express.urlencoded({ extended: false }));
+  app.use(
+    session({
+      store: new RedisStore({ client, prefix: "peer:" }),
+      secret: "peer-secret-peer-secret-peer-secret",
+      name: "sid",
+      resave: false,
+      saveUninitialized: false,
+      cookie: { httpOnly: true, sameSite: "lax", maxAge: 30 * 24 * 3600 * 1000 },
+    }),
+  );
+  app.post("/login", (req, res, next) => {
+    req.session.regenerate((err) => {
+      if (err) return next(err);
+      req.session.peerUser = { id: "peer-user", name: "Ada Lovelace", email: "ada@example.com" };
+      res.redirect(303, "/dashboard");
+    });
+  });
+  app.get("/dashboard", (req, res) => {
+    const user = req.session.peerUser;
+    if (!user) return res.redirect(303, "/login");
+    res.render("dashboard", {
+      title: "Dashboard",
+      currentUser: { ...user, role: "user" },
+      csrfToken: () => "0".repeat(32),
+      flash: () => null,
+      path: "/dashboard",
+    });
+  });
+  app.listen(Number(process.env.PORT), "127.0.0.1", () => process.stdout.write("ready\n"));
+}
+
+void main();
