@@ -73,13 +73,41 @@ export function isActivityStale(sess: SessionData, lifetime: Lifetime, now: numb
   return now - (sess.lastActiveAt ?? 0) >= lifetime.updateAge;
 }
 
+/**
+ * Shorter names at rest for the fields every session has: a million sessions are a million
+ * copies of each name (docs/benchmarks.md). Names not listed here are stored as they are.
+ */
+const DATA_AT_REST: Record<string, string> = {
+  createdAt: "c",
+  lastActiveAt: "l",
+  authAt: "a",
+  credVersion: "v",
+  userAgent: "ua",
+  persistent: "p",
+  csrfToken: "t",
+  flash: "f",
+};
+const SNAPSHOT_AT_REST: Record<string, string> = { name: "n", email: "e", role: "r", org: "o", ver: "v", cv: "c" };
+
+function renamer(table: Record<string, string>) {
+  const back = Object.fromEntries(Object.entries(table).map(([long, short]) => [short, long]));
+  const rename = (names: Record<string, string>) => (value: object) => {
+    const out: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(value)) if (v !== undefined) out[names[key] ?? key] = v;
+    return out;
+  };
+  return { toRest: rename(table), fromRest: rename(back) };
+}
+const dataNames = renamer(DATA_AT_REST);
+const snapshotNames = renamer(SNAPSHOT_AT_REST);
+
 export function encode(sess: SessionData): SessionRecord {
   const { cookie: _cookie, user, userId, ...data } = sess;
   return {
     uv: user?.ver ?? 0,
     uid: userId ?? "",
-    u: user ? JSON.stringify(user) : "",
-    d: JSON.stringify(data),
+    u: user ? JSON.stringify(snapshotNames.toRest(user)) : "",
+    d: JSON.stringify(dataNames.toRest(data)),
   };
 }
 
@@ -91,9 +119,9 @@ export function decode(record: SessionRecord | null, cookie: CookieShape, lifeti
   if (!record?.d) return null;
   let data: SessionData;
   try {
-    data = JSON.parse(record.d);
+    data = dataNames.fromRest(JSON.parse(record.d)) as unknown as SessionData;
     if (record.uid) data.userId = record.uid;
-    if (record.u) data.user = JSON.parse(record.u) as UserSnapshot;
+    if (record.u) data.user = snapshotNames.fromRest(JSON.parse(record.u)) as unknown as UserSnapshot;
   } catch {
     return null;
   }

@@ -1,5 +1,4 @@
-import { randomUUID } from "node:crypto";
-import { type NewUser, type User, type UserChanges, type UserRepository, applyChanges, normalizeEmail } from "./user-repository";
+import { type NewUser, type User, type UserChanges, type UserRepository, applyChanges, newUserId, normalizeEmail } from "./user-repository";
 
 /** Accounts in this process's memory, for the embedded store. Lost at exit by design. */
 export class EmbeddedUserRepository implements UserRepository {
@@ -10,7 +9,7 @@ export class EmbeddedUserRepository implements UserRepository {
     const email = normalizeEmail(input.email);
     if (this.byEmail.has(email)) return null;
     const user: User = {
-      id: randomUUID(),
+      id: newUserId(),
       email,
       name: input.name,
       passwordHash: input.passwordHash,

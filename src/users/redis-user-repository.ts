@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { RedisClientType } from "redis";
 import { Script } from "../session-store/redis-scripts";
 import {
@@ -7,6 +6,7 @@ import {
   type UserChanges,
   type UserRepository,
   isRole,
+  newUserId,
   normalizeEmail,
 } from "./user-repository";
 
@@ -43,7 +43,7 @@ export class RedisUserRepository implements UserRepository {
   async create(input: NewUser): Promise<User | null> {
     const email = normalizeEmail(input.email);
     const user: User = {
-      id: randomUUID(),
+      id: newUserId(),
       email,
       name: input.name,
       passwordHash: input.passwordHash,

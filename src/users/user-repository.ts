@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { UserSnapshot } from "../session-store/session-store";
 
 export const ROLES = ["user", "admin"] as const;
@@ -44,6 +45,11 @@ export interface UserRepository {
   /** The changed user, or null when there is no such user. */
   update(id: string, changes: UserChanges): Promise<User | null>;
   delete(id: string): Promise<void>;
+}
+
+/** 128 random bits, base64url: shorter than a UUID in every key and session that holds it. */
+export function newUserId(): string {
+  return randomBytes(16).toString("base64url");
 }
 
 export function normalizeEmail(email: string): string {
