@@ -8,7 +8,7 @@
  * so that drift on a shared machine falls on all three alike. Figures are medians of the rounds.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { openSync } from "node:fs";
+import { openSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import autocannon from "autocannon";
@@ -31,9 +31,20 @@ interface Target {
   child?: ChildProcess;
   base?: string;
   headers?: Record<string, string>;
-  rounds: Array<{ rps: number; p50: number; p99: number }>;
+  rounds: Array<{ rps: number; p50: number; p99: number; cpuUs: number }>;
   roundTrips?: { perRequest: number; inLua: number; byCommand: Record<string, number> };
 }
+
+/** CPU time (user + system) a process has used, in microseconds; NaN where /proc is missing. */
+function cpuTimeUs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"]).stdout?.toString().trim()) || 100;
 
 function pin(pid: number, cpu: number): void {
   if (HAS_TASKSET) spawnSync("taskset", ["-a", "-cp", String(cpu), String(pid)], { stdio: "ignore" });
@@ -146,36 +157,49 @@ async function main() {
     }
     for (let round = 1; round <= ROUNDS; round++) {
       for (const t of targets) {
+        const cpuBefore = cpuTimeUs(t.child!.pid!);
         const r = await cannon(`${t.base}/dashboard`, t.headers!, { duration: SECONDS });
+        const cpuUs = (cpuTimeUs(t.child!.pid!) - cpuBefore) / r.requests.total;
         if (r.non2xx > 0 || r.errors > 0) throw new Error(`${t.name}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
-        t.rounds.push({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 });
+        t.rounds.push({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, cpuUs });
         process.stdout.write(`round ${round} ${t.name}: ${r.requests.average.toFixed(0)} req/s\n`);
       }
     }
     for (const t of targets.slice(0, 2)) t.roundTrips = await countRoundTrips(redis.url, t, 2000);
 
-    const [product, peer, ceiling] = targets.map((t) => ({ ...t, rps: median(t.rounds.map((r) => r.rps)), p50: median(t.rounds.map((r) => r.p50)), p99: median(t.rounds.map((r) => r.p99)) }));
+    const [product, peer, ceiling] = targets.map((t) => ({
+      ...t,
+      rps: median(t.rounds.map((r) => r.rps)),
+      p50: median(t.rounds.map((r) => r.p50)),
+      p99: median(t.rounds.map((r) => r.p99)),
+      cpuUs: median(t.rounds.map((r) => r.cpuUs)),
+    }));
     const rows = [product, peer, ceiling].map((t) => [
       t.name,
       t.rps.toFixed(0),
+      t.cpuUs.toFixed(0),
       t.p50.toFixed(1),
       t.p99.toFixed(1),
       t.roundTrips ? `${t.roundTrips.perRequest.toFixed(3)} (${Object.entries(t.roundTrips.byCommand).map(([c, n]) => `${c} ${n}`).join(", ")})` : "0",
     ]);
-    const header = ["signed-in GET /dashboard", "req/s", "p50 ms", "p99 ms", "Redis round trips per request (commands in 2,000 requests)"];
+    const header = ["signed-in GET /dashboard", "req/s", "server CPU µs/req", "p50 ms", "p99 ms", "Redis round trips per request (commands in 2,000 requests)"];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
     const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
     console.log(`\nThroughput: ${ROUNDS} interleaved rounds of ${SECONDS} s, ${CONNECTIONS} connections, medians${HAS_TASKSET ? "; servers on CPU 1, load and Redis on CPU 0" : ""}\n`);
     console.log(line(header));
     console.log(line(widths.map((w) => "-".repeat(w))));
     for (const r of rows) console.log(line(r));
-    console.log(`\nproduct / peer: ${(product.rps / peer.rps).toFixed(2)} (target >= 1.2)    product / ceiling: ${(product.rps / ceiling.rps).toFixed(2)} (target >= 0.8)`);
+    console.log(`\nproduct / peer: ${(product.rps / peer.rps).toFixed(2)} in req/s, ${(peer.cpuUs / product.cpuUs).toFixed(2)} in CPU per request (target >= 1.2)`);
+    console.log(`product / ceiling: ${(product.rps / ceiling.rps).toFixed(2)} in req/s, ${(ceiling.cpuUs / product.cpuUs).toFixed(2)} in CPU per request (target >= 0.8)`);
     console.log(`product round trips per signed-in request: ${product.roundTrips!.perRequest.toFixed(3)} (target <= 1.05); commands run inside its scripts: ${product.roundTrips!.inLua.toFixed(3)} per request`);
 
     const signIns = await measureSignIns(product.base!);
     console.log(`\nsign-ins per second (scrypt N=2^16, r=8, p=2, the product's cost; server on one core): ${signIns.toFixed(1)}`);
   } finally {
-    for (const t of targets) t.child?.kill("SIGTERM");
+    // The servers stop before their Redis does, so they shut down cleanly.
+    await Promise.all(
+      targets.map((t) => (t.child && t.child.exitCode === null ? new Promise((r) => { t.child!.once("exit", r); t.child!.kill("SIGTERM"); }) : null)),
+    );
     await redis.stop();
   }
 
