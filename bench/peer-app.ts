@@ -7,7 +7,10 @@ import path from "node:path";
 import { RedisStore } from "connect-redis";
 import express from "express";
 import session from "express-session";
+import pino from "pino";
 import { createClient } from "redis";
+import { requestLogger } from "../src/middleware/request-logger";
+import { securityHeaders } from "../src/middleware/security-headers";
 
 declare module "express-session" {
   interface SessionData {
@@ -21,6 +24,12 @@ async function main() {
   const app = express();
   app.set("view engine", "ejs");
   app.set("views", path.join(__dirname, "..", "views"));
+  // PEER_EXTRAS=1: the product's security headers and request log line too, so the session
+  // layers alone differ (an analysis row in npm run bench, not the peer of the targets).
+  if (process.env.PEER_EXTRAS) {
+    app.use(securityHeaders(true));
+    app.use(requestLogger(pino(pino.destination({ dest: "/dev/null", sync: false, minLength: 4096 }))));
+  }
   app.use(express.urlencoded({ extended: false }));
   app.use(
     session({

@@ -140,6 +140,13 @@ async function main() {
     },
     { name: "peer", script: ["--import", TSX, path.join(__dirname, "peer-app.ts")], env: common, signIn: peerSignIn, rounds: [] },
     { name: "ceiling", script: ["--import", TSX, path.join(__dirname, "ceiling-app.ts")], env: common, signIn: async () => ({}), rounds: [] },
+    {
+      name: "peer + headers + log",
+      script: ["--import", TSX, path.join(__dirname, "peer-app.ts")],
+      env: { ...common, PEER_EXTRAS: "1" },
+      signIn: peerSignIn,
+      rounds: [],
+    },
   ];
 
   try {
@@ -165,16 +172,16 @@ async function main() {
         process.stdout.write(`round ${round} ${t.name}: ${r.requests.average.toFixed(0)} req/s\n`);
       }
     }
-    for (const t of targets.slice(0, 2)) t.roundTrips = await countRoundTrips(redis.url, t, 2000);
+    for (const t of targets.filter((x) => x.name !== "ceiling")) t.roundTrips = await countRoundTrips(redis.url, t, 2000);
 
-    const [product, peer, ceiling] = targets.map((t) => ({
+    const [product, peer, ceiling, peerPlus] = targets.map((t) => ({
       ...t,
       rps: median(t.rounds.map((r) => r.rps)),
       p50: median(t.rounds.map((r) => r.p50)),
       p99: median(t.rounds.map((r) => r.p99)),
       cpuUs: median(t.rounds.map((r) => r.cpuUs)),
     }));
-    const rows = [product, peer, ceiling].map((t) => [
+    const rows = [product, peer, ceiling, peerPlus].map((t) => [
       t.name,
       t.rps.toFixed(0),
       t.cpuUs.toFixed(0),
@@ -191,6 +198,7 @@ async function main() {
     for (const r of rows) console.log(line(r));
     console.log(`\nproduct / peer: ${(product.rps / peer.rps).toFixed(2)} in req/s, ${(peer.cpuUs / product.cpuUs).toFixed(2)} in CPU per request (target >= 1.2)`);
     console.log(`product / ceiling: ${(product.rps / ceiling.rps).toFixed(2)} in req/s, ${(ceiling.cpuUs / product.cpuUs).toFixed(2)} in CPU per request (target >= 0.8)`);
+    console.log(`product / (peer + the product's headers and log line): ${(peerPlus.cpuUs / product.cpuUs).toFixed(2)} in CPU per request (analysis: the session layers alone)`);
     console.log(`product round trips per signed-in request: ${product.roundTrips!.perRequest.toFixed(3)} (target <= 1.05); commands run inside its scripts: ${product.roundTrips!.inLua.toFixed(3)} per request`);
 
     const signIns = await measureSignIns(product.base!);

@@ -1,6 +1,5 @@
 import path from "node:path";
 import express from "express";
-import helmet from "helmet";
 import type { Logger } from "pino";
 import { authRoutes } from "./auth/auth-routes";
 import type { RateLimitStoreFactory } from "./auth/sign-in-throttle";
@@ -11,6 +10,7 @@ import { errorHandler, notFound } from "./middleware/errors";
 import { requireAuth } from "./middleware/require-auth";
 import { requestLogger } from "./middleware/request-logger";
 import { pageLocals } from "./middleware/page-locals";
+import { securityHeaders } from "./middleware/security-headers";
 import { saveBeforeRedirect, sessionMiddleware } from "./middleware/session";
 import { healthRoutes, pagesRoutes } from "./pages-routes";
 import type { Lifetime } from "./session-store/session-record";
@@ -45,27 +45,7 @@ export function createApp(deps: AppDeps): express.Express {
   // Pages are never cached (no-store), so an ETag would be a hash computed for nothing.
   app.set("etag", false);
 
-  app.use(
-    helmet({
-      contentSecurityPolicy: {
-        useDefaults: false,
-        directives: {
-          defaultSrc: ["'self'"],
-          scriptSrc: ["'none'"],
-          styleSrc: ["'self'"],
-          imgSrc: ["'self'", "data:"],
-          fontSrc: ["'self'"],
-          formAction: ["'self'"],
-          frameAncestors: ["'none'"],
-          baseUri: ["'none'"],
-          objectSrc: ["'none'"],
-        },
-      },
-      strictTransportSecurity: deps.config.production ? { maxAge: 365 * 24 * 3600, includeSubDomains: true } : false,
-      referrerPolicy: { policy: "no-referrer" },
-      xFrameOptions: { action: "deny" },
-    }),
-  );
+  app.use(securityHeaders(deps.config.production));
   app.use(requestLogger(deps.logger));
   // Only paths that name a file with an extension reach the disk: a page request costs no stat().
   const assets = express.static(path.join(ROOT, "public"), { index: false, maxAge: "1h" });
