@@ -9,7 +9,8 @@ import { createServer } from "node:http";
 import pino from "pino";
 import { createClient, type RedisClientType } from "redis";
 import { createApp } from "../src/app";
-import { cookieNameOf, cookieShapeOf, lifetimeOf, redisRateLimitStore } from "../src/backend";
+import { RedisActivityLog } from "../src/activity/redis-activity-log";
+import { activityOptionsOf, cookieNameOf, cookieShapeOf, lifetimeOf, redisRateLimitStore } from "../src/backend";
 import { loadConfig } from "../src/config";
 import { RedisSessionStore } from "../src/session-store/redis-session-store";
 import { PasswordHasher } from "../src/users/password";
@@ -35,6 +36,7 @@ async function main() {
     sessions: new RedisSessionStore({ client, prefix: `${prefix}sess:`, lifetime, cookie: cookieShapeOf(config), maxSessionsPerUser: 100 }),
     users: new RedisUserRepository(client, `${prefix}user:`),
     rateLimitStore: (p) => redisRateLimitStore(client, `${prefix}${p}`),
+    activity: new RedisActivityLog(client, activityOptionsOf(config), `${prefix}activity:`),
   });
   const server = createServer(app).listen(0, "127.0.0.1");
   await once(server, "listening");

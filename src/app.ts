@@ -1,6 +1,7 @@
 import path from "node:path";
 import express from "express";
 import type { Logger } from "pino";
+import type { ActivityLog } from "./activity/activity-log";
 import { authRoutes } from "./auth/auth-routes";
 import type { RateLimitStoreFactory } from "./auth/sign-in-throttle";
 import type { Config } from "./config";
@@ -30,6 +31,7 @@ export interface AppDeps {
   cookieName: string;
   /** Where sign-in attempts are counted (the backend's rateLimitStore). */
   rateLimitStore: RateLimitStoreFactory;
+  activity: ActivityLog;
 }
 
 const ROOT = path.join(__dirname, "..");

@@ -1,6 +1,9 @@
 import type { Store as RateLimitStore } from "express-rate-limit";
 import { RedisStore as RedisRateLimitStore } from "rate-limit-redis";
 import { createClient, type RedisClientType } from "redis";
+import type { ActivityLog, ActivityLogOptions } from "./activity/activity-log";
+import { EmbeddedActivityLog } from "./activity/embedded-activity-log";
+import { RedisActivityLog } from "./activity/redis-activity-log";
 import type { Config } from "./config";
 import { EmbeddedSessionStore } from "./session-store/embedded-session-store";
 import { RedisSessionStore } from "./session-store/redis-session-store";
@@ -15,6 +18,7 @@ export interface Backend {
   kind: "redis" | "embedded";
   sessions: SessionStore;
   users: UserRepository;
+  activity: ActivityLog;
   /** Where sign-in attempts are counted; undefined: in this process (express-rate-limit's memory store). */
   rateLimitStore(prefix: string): RateLimitStore | undefined;
   close(): Promise<void>;
@@ -56,19 +60,35 @@ export async function connectRedis(url: string): Promise<RedisClientType> {
   return client;
 }
 
+export function activityOptionsOf(config: Config): ActivityLogOptions {
+  return { maxPerUser: config.activityMaxPerUser, retention: config.activityRetention * 1000, maxAudit: config.auditMax };
+}
+
+/** Records "session expired" when a store finds an expired session of a user. */
+export function noticeExpiry(activity: () => ActivityLog | undefined) {
+  return (userId: string, handle: string) => {
+    void activity()
+      ?.record(userId, { type: "session_expired", ip: "", userAgent: "", session: handle })
+      .catch(() => {});
+  };
+}
+
 export async function openBackend(config: Config, onRedisError: (err: Error) => void = () => {}): Promise<Backend> {
   const lifetime = lifetimeOf(config);
   const cookie = cookieShapeOf(config);
   if (!config.redisUrl) {
+    const activity = new EmbeddedActivityLog(activityOptionsOf(config));
     const sessions = new EmbeddedSessionStore({
       lifetime,
       cookie,
       maxSessionsPerUser: config.maxSessionsPerUser,
       maxSessions: config.embeddedMaxSessions,
+      onExpired: noticeExpiry(() => activity),
     });
     return {
       kind: "embedded",
       sessions,
+      activity,
       users: new EmbeddedUserRepository(),
       rateLimitStore: () => undefined,
       close: () => sessions.close(),
@@ -76,9 +96,17 @@ export async function openBackend(config: Config, onRedisError: (err: Error) => 
   }
   const client = await connectRedis(config.redisUrl);
   client.on("error", onRedisError);
+  const activity = new RedisActivityLog(client, activityOptionsOf(config));
   return {
     kind: "redis",
-    sessions: new RedisSessionStore({ client, lifetime, cookie, maxSessionsPerUser: config.maxSessionsPerUser }),
+    activity,
+    sessions: new RedisSessionStore({
+      client,
+      lifetime,
+      cookie,
+      maxSessionsPerUser: config.maxSessionsPerUser,
+      onExpired: noticeExpiry(() => activity),
+    }),
     users: new RedisUserRepository(client),
     rateLimitStore: (prefix) => redisRateLimitStore(client, prefix),
     close: async () => {

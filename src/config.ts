@@ -25,6 +25,11 @@ export interface Config {
   signinLimitPerIp: number;
   signinLimitPerAccount: number;
   signinLimitWindow: number;
+  /** Security activity kept per user (entries) and for how long after the last one (s). */
+  activityMaxPerUser: number;
+  activityRetention: number;
+  /** Entries kept in the administrators' audit log. */
+  auditMax: number;
 }
 
 export class ConfigError extends Error {}
@@ -48,6 +53,9 @@ const schema = z.object({
   SIGNIN_LIMIT_PER_IP: z.coerce.number().int().min(1).default(50),
   SIGNIN_LIMIT_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
   SIGNIN_LIMIT_WINDOW: seconds(900),
+  ACTIVITY_MAX_PER_USER: z.coerce.number().int().min(1).max(100000).default(200),
+  ACTIVITY_RETENTION: seconds(90 * 24 * 3600),
+  AUDIT_MAX: z.coerce.number().int().min(1).max(1000000).default(10000),
 });
 
 /** Secrets shorter than this are refused in production (OWASP: at least 128 bits of entropy). */
@@ -109,5 +117,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     signinLimitPerIp: e.SIGNIN_LIMIT_PER_IP,
     signinLimitPerAccount: e.SIGNIN_LIMIT_PER_ACCOUNT,
     signinLimitWindow: e.SIGNIN_LIMIT_WINDOW,
+    activityMaxPerUser: e.ACTIVITY_MAX_PER_USER,
+    activityRetention: e.ACTIVITY_RETENTION,
+    auditMax: e.AUDIT_MAX,
   };
 }

@@ -41,6 +41,7 @@ async function main(): Promise<void> {
     sessions: backend.sessions,
     users: backend.users,
     rateLimitStore: backend.rateLimitStore,
+    activity: backend.activity,
     passwords: new PasswordHasher(),
     lifetime: lifetimeOf(config),
     cookieName: cookieNameOf(config),

@@ -1,12 +1,13 @@
 import { Router } from "express";
 import { z } from "zod";
+import { recordActivity } from "../activity/record";
 import type { AppDeps } from "../app";
 import { csrfField, email, parseForm, password, text } from "../forms";
 import { setFlash } from "../middleware/flash";
 import { clearSessionCookie } from "../middleware/session";
 import { safeNext } from "./safe-next";
 import { signInThrottle } from "./sign-in-throttle";
-import { startSession } from "./sign-in";
+import { announceSignIn, startSession } from "./sign-in";
 
 const signupForm = z.object({
   ...csrfField,
@@ -26,7 +27,7 @@ const loginForm = z.object({
 /** One message for every wrong email or password, so the form reveals no accounts. */
 const WRONG_CREDENTIALS = "That email and password do not match an account.";
 
-export function authRoutes({ config, users, passwords, lifetime, cookieName, rateLimitStore }: AppDeps): Router {
+export function authRoutes({ config, users, sessions, activity, passwords, lifetime, cookieName, rateLimitStore }: AppDeps): Router {
   const router = Router();
   const throttle = signInThrottle(config, rateLimitStore);
 
@@ -50,6 +51,7 @@ export function authRoutes({ config, users, passwords, lifetime, cookieName, rat
       });
     }
     await startSession(req, user, false, lifetime);
+    await announceSignIn(req, user, users, sessions, activity);
     setFlash(req, "success", `Welcome, ${user.name}. Your account is ready.`);
     res.redirect(303, "/dashboard");
   });
@@ -69,6 +71,7 @@ export function authRoutes({ config, users, passwords, lifetime, cookieName, rat
     const { email: address, password: secret, remember } = form.data;
     const user = await users.findByEmail(address);
     const valid = user ? await passwords.verify(secret, user.passwordHash) : await passwords.verifyDummy(secret);
+    if (user && !valid) await recordActivity(activity, user.id, req, "sign_in_failed");
     if (!user || !valid) {
       return res.status(401).render("auth/login", {
         title: "Sign in",
@@ -76,15 +79,24 @@ export function authRoutes({ config, users, passwords, lifetime, cookieName, rat
         errors: { form: WRONG_CREDENTIALS },
       });
     }
+    if (user.disabled) {
+      return res.status(403).render("auth/login", {
+        title: "Sign in",
+        input: { email: address, next },
+        errors: { form: "This account has been disabled. Please contact the site's administrators." },
+      });
+    }
     // Raise an old hash to today's cost while the password is at hand.
     const current = passwords.needsRehash(user.passwordHash)
       ? ((await users.update(user.id, { passwordHash: await passwords.hash(secret) })) ?? user)
       : user;
     await startSession(req, current, remember !== undefined && remember !== "", lifetime);
+    await announceSignIn(req, current, users, sessions, activity);
     res.redirect(303, next);
   });
 
   router.post("/logout", async (req, res) => {
+    if (req.user) await recordActivity(activity, req.user.id, req, "signed_out");
     await new Promise<void>((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
     clearSessionCookie(res, cookieName);
     res.set("Clear-Site-Data", '"cookies"');

@@ -2,7 +2,11 @@ import type { Request } from "express";
 import { regenerate } from "../middleware/current-user";
 import { clientIp, userAgentOf } from "../middleware/client-info";
 import type { Lifetime } from "../session-store/session-record";
-import { type User, snapshotOf } from "../users/user-repository";
+import type { ActivityLog } from "../activity/activity-log";
+import { handleOf } from "../session-store/session-record";
+import type { SessionStore } from "../session-store/session-store";
+import { describeDevice } from "../sessions/device";
+import { type User, type UserRepository, snapshotOf } from "../users/user-repository";
 
 /**
  * Signs a user in on this request: a new session id (the old session ends in the store), the
@@ -26,4 +30,21 @@ export async function startSession(req: Request, user: User, remember: boolean, 
     sess.cookie.originalMaxAge = maxAge;
     sess.cookie.maxAge = maxAge;
   }
+}
+
+/**
+ * After a sign-in on this request: the account remembers it, every other session of the user
+ * gets it with its account snapshot (a write sign-in makes anyway, never one more read for an
+ * ordinary page), and the activity log records it.
+ */
+export async function announceSignIn(req: Request, user: User, users: UserRepository, sessions: SessionStore, activity: ActivityLog): Promise<void> {
+  const session = handleOf(req.sessionID);
+  const notice = { at: Date.now(), session, device: describeDevice(userAgentOf(req)).label, ip: clientIp(req) };
+  const updated = await users.update(user.id, { lastSignIn: notice });
+  if (updated) {
+    const snapshot = snapshotOf(updated);
+    req.session.user = snapshot;
+    await sessions.updateUserSnapshot(user.id, snapshot);
+  }
+  await activity.record(user.id, { type: "signed_in", ip: notice.ip, userAgent: userAgentOf(req), session });
 }

@@ -42,6 +42,7 @@ export function currentUser(users: UserRepository, lifetime: Lifetime): RequestH
     if (isActivityStale(sess, lifetime, now)) {
       const account = await users.findById(sess.userId);
       if (!account) return endSession(req, next);
+      if (account.disabled) return endSession(req, next, "This account has been disabled.");
       sess.user = snapshotOf(account);
       sess.lastActiveAt = now;
       sess.userAgent = userAgentOf(req);
@@ -53,6 +54,7 @@ export function currentUser(users: UserRepository, lifetime: Lifetime): RequestH
       }
     }
     if (sess.user.cv !== sess.credVersion) return endSession(req, next);
+    if (sess.user.disabled) return endSession(req, next, "This account has been disabled.");
 
     req.user = {
       id: sess.userId,
@@ -66,8 +68,8 @@ export function currentUser(users: UserRepository, lifetime: Lifetime): RequestH
   };
 }
 
-async function endSession(req: Request, next: (err?: unknown) => void): Promise<void> {
+async function endSession(req: Request, next: (err?: unknown) => void, text = "Your session has ended. Please sign in again."): Promise<void> {
   await regenerate(req);
-  req.session.flash = { kind: "info", text: "Your session has ended. Please sign in again." };
+  req.session.flash = { kind: "info", text };
   next();
 }

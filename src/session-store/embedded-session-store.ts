@@ -22,6 +22,8 @@ export interface EmbeddedSessionStoreOptions {
   maxSessions: number;
   /** How often expired records are swept out; they are never returned in any case. */
   sweepIntervalMs?: number;
+  /** Told of each session a listing finds gone from its user's index: it expired. */
+  onExpired?: (userId: string, handle: string) => void;
 }
 
 type Callback<T = any> = (err: any, value?: T) => void;
@@ -77,7 +79,7 @@ export class EmbeddedSessionStore extends Store implements SessionStore {
   private live(handle: string, now: number): Entry | undefined {
     const entry = this.records.get(handle);
     if (entry && entry.expiresAt <= now) {
-      this.remove(handle);
+      this.remove(handle, true);
       return undefined;
     }
     return entry;
@@ -130,10 +132,11 @@ export class EmbeddedSessionStore extends Store implements SessionStore {
     }
   }
 
-  private remove(handle: string): void {
+  private remove(handle: string, expired = false): void {
     const entry = this.records.get(handle);
     this.records.delete(handle);
     if (!entry?.uid) return;
+    if (expired) this.options.onExpired?.(entry.uid, handle);
     const sessions = this.index.get(entry.uid);
     sessions?.delete(handle);
     if (sessions?.size === 0) this.index.delete(entry.uid);
@@ -141,7 +144,7 @@ export class EmbeddedSessionStore extends Store implements SessionStore {
 
   private sweep(): void {
     const now = Date.now();
-    for (const [handle, entry] of this.records) if (entry.expiresAt <= now) this.remove(handle);
+    for (const [handle, entry] of this.records) if (entry.expiresAt <= now) this.remove(handle, true);
   }
 
   async listUserSessions(userId: string): Promise<SessionInfo[]> {

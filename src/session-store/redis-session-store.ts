@@ -25,6 +25,8 @@ export interface RedisSessionStoreOptions {
   maxSessionsPerUser: number;
   /** Prefix of every key this store writes. */
   prefix?: string;
+  /** Told of each session a listing finds gone from its user's index: it expired. */
+  onExpired?: (userId: string, handle: string) => void;
 }
 
 type Callback<T = any> = (err: any, value?: T) => void;
@@ -42,12 +44,14 @@ export class RedisSessionStore extends RedisStore implements SessionStore {
   private readonly lifetime: Lifetime;
   private readonly cookie: CookieShape;
   private readonly maxSessionsPerUser: number;
+  private readonly onExpired?: (userId: string, handle: string) => void;
 
   constructor(options: RedisSessionStoreOptions) {
     super({ client: options.client, prefix: options.prefix ?? "sess:" });
     this.lifetime = options.lifetime;
     this.cookie = options.cookie;
     this.maxSessionsPerUser = options.maxSessionsPerUser;
+    this.onExpired = options.onExpired;
   }
 
   private get redis(): RedisClientType {
@@ -171,7 +175,10 @@ export class RedisSessionStore extends RedisStore implements SessionStore {
       if (sess && sess.userId === userId) live.push(infoOf(handles[i], sess, this.lifetime, now));
       else dead.push(handles[i]);
     });
-    if (dead.length > 0) await this.redis.zRem(this.indexKey(userId), dead);
+    if (dead.length > 0) {
+      await this.redis.zRem(this.indexKey(userId), dead);
+      for (const handle of dead) this.onExpired?.(userId, handle);
+    }
     return live.sort((a, b) => b.lastActiveAt - a.lastActiveAt);
   }
 

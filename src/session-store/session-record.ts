@@ -86,8 +86,9 @@ const DATA_AT_REST: Record<string, string> = {
   persistent: "p",
   csrfToken: "t",
   flash: "f",
+  noticeSeen: "ns",
 };
-const SNAPSHOT_AT_REST: Record<string, string> = { name: "n", email: "e", role: "r", org: "o", ver: "v", cv: "c" };
+const SNAPSHOT_AT_REST: Record<string, string> = { name: "n", email: "e", role: "r", org: "o", ver: "v", cv: "c", disabled: "x", signIn: "s" };
 
 function renamer(table: Record<string, string>) {
   const back = Object.fromEntries(Object.entries(table).map(([long, short]) => [short, long]));

@@ -46,6 +46,18 @@ export interface UserSnapshot {
   ver: number;
   /** The account's credential version: bumped at every password change. */
   cv: number;
+  /** Disabled by an administrator: every session of it is refused. */
+  disabled?: boolean;
+  /** The account's latest sign-in, for the "new sign-in" notice on its other sessions. */
+  signIn?: SignInNotice;
+}
+
+export interface SignInNotice {
+  at: number;
+  /** The new session's handle: that session does not show the notice. */
+  session: string;
+  device: string;
+  ip: string;
 }
 
 /** One row of the sessions page. */
@@ -79,6 +91,8 @@ declare module "express-session" {
     ip?: string;
     /** "Remember me": the cookie outlives the browser. */
     persistent?: boolean;
+    /** The sign-in notice (its time) this session dismissed. */
+    noticeSeen?: number;
     flash?: Flash;
   }
 }

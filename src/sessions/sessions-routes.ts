@@ -5,6 +5,7 @@ import { setFlash } from "../middleware/flash";
 import { requireAuth } from "../middleware/require-auth";
 import { isHandle } from "../session-store/session-record";
 import { describeDevice } from "./device";
+import { endOtherSessions, endSession } from "./end-sessions";
 import { formatTime } from "./format-time";
 import { needsPassword, reauthenticate, renewSession } from "./reauth";
 
@@ -13,7 +14,7 @@ interface PageState {
 }
 
 export function sessionsRoutes(deps: AppDeps): Router {
-  const { sessions, users, passwords, config, lifetime } = deps;
+  const { sessions, users, passwords, config, lifetime, activity } = deps;
   const router = Router();
 
   async function render(req: Request, res: Response, status: number, state: PageState = {}) {
@@ -50,7 +51,7 @@ export function sessionsRoutes(deps: AppDeps): Router {
   router.post("/settings/sessions/revoke-others", requireAuth, async (req, res) => {
     const check = await reauthenticate(req, req.body?.password, config.reauthWindow, users, passwords);
     if (check.error !== null) return render(req, res, 401, { error: check.error });
-    const ended = await sessions.revokeUserSessions(req.user!.id, req.user!.sessionHandle);
+    const ended = await endOtherSessions(sessions, activity, req, req.user!.id, req.user!.sessionHandle);
     if (check.entered) await renewSession(req, users, lifetime);
     setFlash(req, "success", ended === 1 ? "Signed out 1 other session." : `Signed out ${ended} other sessions.`);
     res.redirect(303, "/settings/sessions");
@@ -64,7 +65,7 @@ export function sessionsRoutes(deps: AppDeps): Router {
     }
     const check = await reauthenticate(req, req.body?.password, config.reauthWindow, users, passwords);
     if (check.error !== null) return render(req, res, 401, { error: check.error });
-    if (!(await sessions.revokeUserSession(req.user!.id, handle))) {
+    if (!(await endSession(sessions, activity, req, req.user!.id, handle))) {
       return render(req, res, 404, { error: "That session was not found. It may have ended already." });
     }
     if (check.entered) await renewSession(req, users, lifetime);

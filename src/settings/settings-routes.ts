@@ -1,5 +1,6 @@
 import { Router } from "express";
 import { z } from "zod";
+import { recordActivity } from "../activity/record";
 import type { AppDeps } from "../app";
 import { startSession } from "../auth/sign-in";
 import { csrfField, parseForm, password, text } from "../forms";
@@ -16,7 +17,7 @@ const passwordForm = z.object({
   new_password: password("New password"),
 });
 
-export function settingsRoutes({ users, sessions, passwords, lifetime }: AppDeps): Router {
+export function settingsRoutes({ users, sessions, passwords, lifetime, activity }: AppDeps): Router {
   const router = Router();
   router.use("/settings", requireAuth);
 
@@ -35,6 +36,7 @@ export function settingsRoutes({ users, sessions, passwords, lifetime }: AppDeps
     const snapshot = snapshotOf(updated);
     await sessions.updateUserSnapshot(updated.id, snapshot);
     req.session.user = snapshot;
+    await recordActivity(activity, updated.id, req, "name_changed");
     setFlash(req, "success", "Your name was saved.");
     res.redirect(303, "/settings/profile");
   });
@@ -57,6 +59,7 @@ export function settingsRoutes({ users, sessions, passwords, lifetime }: AppDeps
     // is refused on its next request all the same.
     await sessions.updateUserSnapshot(updated.id, snapshotOf(updated));
     await sessions.revokeUserSessions(updated.id, req.user!.sessionHandle);
+    await recordActivity(activity, updated.id, req, "password_changed");
     await startSession(req, updated, req.session.persistent === true, lifetime);
     setFlash(req, "success", "Your password was changed. Every other session was signed out.");
     res.redirect(303, "/settings/password");
@@ -74,6 +77,7 @@ export function settingsRoutes({ users, sessions, passwords, lifetime }: AppDeps
     const userId = req.user!.id;
     await sessions.revokeUserSessions(userId);
     await users.delete(userId);
+    await activity.forget(userId);
     await regenerate(req);
     setFlash(req, "info", "Your account was deleted and every session of it was ended.");
     res.redirect(303, "/");

@@ -18,6 +18,8 @@ export class EmbeddedUserRepository implements UserRepository {
       ver: 1,
       cv: 1,
       createdAt: Date.now(),
+      disabled: false,
+      lastSignIn: null,
     };
     this.users.set(user.id, user);
     this.byEmail.set(email, user.id);
@@ -40,6 +42,12 @@ export class EmbeddedUserRepository implements UserRepository {
     const updated = applyChanges(user, changes);
     this.users.set(id, updated);
     return { ...updated };
+  }
+
+  async findByEmailPrefix(prefix: string, { offset, limit }: { offset: number; limit: number }): Promise<User[]> {
+    const p = normalizeEmail(prefix);
+    const emails = [...this.byEmail.keys()].filter((e) => e.startsWith(p)).sort();
+    return emails.slice(offset, offset + limit).map((e) => ({ ...this.users.get(this.byEmail.get(e)!)! }));
   }
 
   async delete(id: string): Promise<void> {

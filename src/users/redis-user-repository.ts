@@ -28,6 +28,8 @@ return redis.call('HGETALL', KEYS[1])
  *   user:{<id>}          hash of the account; the braces are the Cluster hash tag it shares
  *                        with the user's session index
  *   user:email:<email>   the id of the account with that (lower-cased) email
+ *   user:emails          every email, in a sorted set of equal scores: prefix search by
+ *                        ZRANGE BYLEX, for the admin console
  */
 export class RedisUserRepository implements UserRepository {
   constructor(private readonly client: RedisClientType, private readonly prefix = "user:") {}
@@ -38,6 +40,10 @@ export class RedisUserRepository implements UserRepository {
 
   private emailKey(email: string): string {
     return `${this.prefix}email:${email}`;
+  }
+
+  private emailsKey(): string {
+    return `${this.prefix}emails`;
   }
 
   async create(input: NewUser): Promise<User | null> {
@@ -52,6 +58,8 @@ export class RedisUserRepository implements UserRepository {
       ver: 1,
       cv: 1,
       createdAt: Date.now(),
+      disabled: false,
+      lastSignIn: null,
     };
     // The email key is claimed first, so two sign-ups with one email cannot both succeed.
     const claimed = await this.client.set(this.emailKey(email), user.id, { NX: true });
@@ -62,6 +70,7 @@ export class RedisUserRepository implements UserRepository {
       await this.client.set(this.emailKey(email), user.id);
     }
     await this.client.hSet(this.userKey(user.id), toHash(user));
+    await this.client.zAdd(this.emailsKey(), { score: 0, value: email });
     return user;
   }
 
@@ -76,7 +85,7 @@ export class RedisUserRepository implements UserRepository {
 
   async update(id: string, changes: UserChanges): Promise<User | null> {
     const { newCredentials, ...fields } = changes;
-    const pairs = Object.entries(fields)
+    const pairs = Object.entries(toHashFields(fields))
       .filter(([, v]) => v !== undefined)
       .flatMap(([k, v]) => [k, v ?? ""]);
     const reply = (await changeUser.run(this.client, this.userKey(id), [newCredentials ? "1" : "0", ...pairs])) as string[] | null;
@@ -89,7 +98,19 @@ export class RedisUserRepository implements UserRepository {
   async delete(id: string): Promise<void> {
     const user = await this.findById(id);
     await this.client.del(this.userKey(id));
-    if (user && (await this.client.get(this.emailKey(user.email))) === id) await this.client.del(this.emailKey(user.email));
+    if (user && (await this.client.get(this.emailKey(user.email))) === id) {
+      await this.client.del(this.emailKey(user.email));
+      await this.client.zRem(this.emailsKey(), user.email);
+    }
+  }
+
+  async findByEmailPrefix(prefix: string, { offset, limit }: { offset: number; limit: number }): Promise<User[]> {
+    const p = normalizeEmail(prefix);
+    // A 0xFF byte sorts after every byte of UTF-8 text, so [p, p+0xFF] holds every email starting with p.
+    const upTo = Buffer.concat([Buffer.from(`[${p}`), Buffer.from([0xff])]);
+    const emails = await this.client.zRange(this.emailsKey(), `[${p}`, upTo as unknown as string, { BY: "LEX", LIMIT: { offset, count: limit } });
+    const users = await Promise.all(emails.map((e) => this.findByEmail(e)));
+    return users.filter((u): u is User => u !== null);
   }
 }
 
@@ -97,13 +118,22 @@ function toHash(user: User): Record<string, string> {
   return {
     id: user.id,
     email: user.email,
-    name: user.name,
-    passwordHash: user.passwordHash,
-    role: user.role,
-    org: user.org ?? "",
     ver: String(user.ver),
     cv: String(user.cv),
     createdAt: String(user.createdAt),
+    ...(toHashFields(user) as Record<string, string>),
+  };
+}
+
+/** The changeable fields as hash values. */
+function toHashFields(fields: Partial<User>): Record<string, string | undefined> {
+  return {
+    name: fields.name,
+    passwordHash: fields.passwordHash,
+    role: fields.role,
+    org: fields.org === undefined ? undefined : (fields.org ?? ""),
+    disabled: fields.disabled === undefined ? undefined : fields.disabled ? "1" : "0",
+    lastSignIn: fields.lastSignIn === undefined ? undefined : fields.lastSignIn ? JSON.stringify(fields.lastSignIn) : "",
   };
 }
 
@@ -119,5 +149,7 @@ function fromHash(h: Record<string, string>): User | null {
     ver: Number(h.ver) || 1,
     cv: Number(h.cv) || 1,
     createdAt: Number(h.createdAt) || 0,
+    disabled: h.disabled === "1",
+    lastSignIn: h.lastSignIn ? (JSON.parse(h.lastSignIn) as User["lastSignIn"]) : null,
   };
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { UserSnapshot } from "../session-store/session-store";
+import type { SignInNotice, UserSnapshot } from "../session-store/session-store";
 
 export const ROLES = ["user", "admin"] as const;
 export type Role = (typeof ROLES)[number];
@@ -17,6 +17,10 @@ export interface User {
   /** Bumped at every password change: sessions signed in before it are no longer valid. */
   cv: number;
   createdAt: number;
+  /** Disabled by an administrator: cannot sign in. */
+  disabled: boolean;
+  /** The latest sign-in, copied to every session for the "new sign-in" notice. */
+  lastSignIn: SignInNotice | null;
 }
 
 export interface NewUser {
@@ -32,6 +36,8 @@ export interface UserChanges {
   passwordHash?: string;
   role?: Role;
   org?: string | null;
+  disabled?: boolean;
+  lastSignIn?: SignInNotice;
   /** A password change: bump the credential version as well. */
   newCredentials?: boolean;
 }
@@ -45,6 +51,8 @@ export interface UserRepository {
   /** The changed user, or null when there is no such user. */
   update(id: string, changes: UserChanges): Promise<User | null>;
   delete(id: string): Promise<void>;
+  /** Accounts whose email starts with the prefix, in email order, from an index (never a scan). */
+  findByEmailPrefix(prefix: string, options: { offset: number; limit: number }): Promise<User[]>;
 }
 
 /** 128 random bits, base64url: shorter than a UUID in every key and session that holds it. */
@@ -61,7 +69,10 @@ export function isRole(value: unknown): value is Role {
 }
 
 export function snapshotOf(user: User): UserSnapshot {
-  return { name: user.name, email: user.email, role: user.role, org: user.org, ver: user.ver, cv: user.cv };
+  const snapshot: UserSnapshot = { name: user.name, email: user.email, role: user.role, org: user.org, ver: user.ver, cv: user.cv };
+  if (user.disabled) snapshot.disabled = true;
+  if (user.lastSignIn) snapshot.signIn = user.lastSignIn;
+  return snapshot;
 }
 
 /** Applies changes to a user the way both repositories must. */

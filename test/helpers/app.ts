@@ -4,7 +4,10 @@ import pino from "pino";
 import type { RedisClientType } from "redis";
 import request from "supertest";
 import { createApp, type AppDeps } from "../../src/app";
-import { cookieNameOf, cookieShapeOf, lifetimeOf, redisRateLimitStore } from "../../src/backend";
+import type { ActivityLog } from "../../src/activity/activity-log";
+import { EmbeddedActivityLog } from "../../src/activity/embedded-activity-log";
+import { RedisActivityLog } from "../../src/activity/redis-activity-log";
+import { activityOptionsOf, cookieNameOf, cookieShapeOf, lifetimeOf, noticeExpiry, redisRateLimitStore } from "../../src/backend";
 import { type Config, loadConfig } from "../../src/config";
 import { EmbeddedSessionStore } from "../../src/session-store/embedded-session-store";
 import { RedisSessionStore } from "../../src/session-store/redis-session-store";
@@ -53,20 +56,24 @@ export async function createTestApp(kind: BackendKind, options: TestAppOptions =
   const prefix = options.shareWith?.prefix ?? uniquePrefix();
   let sessions: SessionStore;
   let users: UserRepository;
+  let activity: ActivityLog;
   let redis: RedisClientType | undefined;
+  const onExpired = noticeExpiry(() => activity);
   if (kind === "redis") {
     redis = await connectTestRedis();
-    sessions = new RedisSessionStore({ client: redis, prefix: `${prefix}sess:`, lifetime, cookie: cookieShapeOf(config), maxSessionsPerUser: config.maxSessionsPerUser });
+    activity = new RedisActivityLog(redis, activityOptionsOf(config), `${prefix}activity:`);
+    sessions = new RedisSessionStore({ client: redis, prefix: `${prefix}sess:`, lifetime, cookie: cookieShapeOf(config), maxSessionsPerUser: config.maxSessionsPerUser, onExpired });
     users = new RedisUserRepository(redis, `${prefix}user:`);
   } else if (options.shareWith) {
-    ({ sessions, users } = options.shareWith.deps);
+    ({ sessions, users, activity } = options.shareWith.deps);
   } else {
-    sessions = new EmbeddedSessionStore({ lifetime, cookie: cookieShapeOf(config), maxSessionsPerUser: config.maxSessionsPerUser, maxSessions: 1000 });
+    activity = new EmbeddedActivityLog(activityOptionsOf(config));
+    sessions = new EmbeddedSessionStore({ lifetime, cookie: cookieShapeOf(config), maxSessionsPerUser: config.maxSessionsPerUser, maxSessions: 1000, onExpired });
     users = new EmbeddedUserRepository();
   }
   const client = redis;
   const rateLimitStore = (p: string) => (client ? redisRateLimitStore(client, `${prefix}${p}`) : undefined);
-  const deps: AppDeps = { config, sessions, users, passwords: testPasswords, logger, lifetime, cookieName: cookieNameOf(config), rateLimitStore };
+  const deps: AppDeps = { config, sessions, users, activity, passwords: testPasswords, logger, lifetime, cookieName: cookieNameOf(config), rateLimitStore };
   return {
     app: createApp(deps),
     deps,

@@ -2,6 +2,7 @@ import express from "express";
 import request from "supertest";
 import { requireRole } from "../../src/middleware/require-auth";
 import { parseRecord } from "../../src/session-store/session-record";
+import { OPERATOR } from "../../src/cli/cli";
 import { setRole } from "../../src/users/set-role";
 import { type BackendKind, SAFARI_IPHONE, browser, useTestApp, signIn, signUp, submit } from "../helpers/app";
 
@@ -82,11 +83,11 @@ describe.each<BackendKind>(["redis", "embedded"])("settings (%s)", (kind) => {
     const account = await signUp(laptop);
     await signIn(phone, account);
     expect((await phone.get("/dashboard")).text).not.toContain("Administrator");
-    const changed = await setRole(ctx().deps.users, ctx().deps.sessions, account.email.toUpperCase(), "admin");
+    const changed = await setRole(ctx().deps.users, ctx().deps.sessions, ctx().deps.activity, account.email.toUpperCase(), "admin", OPERATOR);
     expect(changed?.after.role).toBe("admin");
     expect((await laptop.get("/dashboard")).text).toContain("Administrator");
     expect((await phone.get("/dashboard")).text).toContain("Administrator");
-    expect(await setRole(ctx().deps.users, ctx().deps.sessions, "nobody@example.com", "admin")).toBeNull();
+    expect(await setRole(ctx().deps.users, ctx().deps.sessions, ctx().deps.activity, "nobody@example.com", "admin", OPERATOR)).toBeNull();
   });
 });
 
