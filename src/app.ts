@@ -2,6 +2,8 @@ import path from "node:path";
 import express from "express";
 import type { Logger } from "pino";
 import type { ActivityLog } from "./activity/activity-log";
+import { activityRoutes } from "./activity/activity-routes";
+import { adminRoutes } from "./admin/admin-routes";
 import { authRoutes } from "./auth/auth-routes";
 import type { RateLimitStoreFactory } from "./auth/sign-in-throttle";
 import type { Config } from "./config";
@@ -67,6 +69,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(authRoutes(deps));
   app.use(sessionsRoutes(deps));
   app.use(settingsRoutes(deps));
+  app.use(activityRoutes(deps));
+  app.use(adminRoutes(deps));
 
   app.use(notFound);
   app.use(errorHandler(deps.logger));

@@ -64,6 +64,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     res.locals.flash ??= () => null;
     res.locals.currentUser ??= null;
     res.locals.path ??= req.path;
+    res.locals.signInNotice ??= null;
     res.render("error", { title: TITLES[status] ?? "Error", status, message }, (renderErr: Error | null, html?: string) => {
       if (renderErr) res.type("text").send(message);
       else res.send(html);

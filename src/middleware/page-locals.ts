@@ -1,4 +1,5 @@
-import type { RequestHandler } from "express";
+import { formatDistanceToNow } from "date-fns";
+import type { Request, RequestHandler } from "express";
 import { csrfTokenFor } from "./csrf";
 import { takeFlash } from "./flash";
 
@@ -18,6 +19,18 @@ export function pageLocals(cookieName: string): RequestHandler {
     res.locals.flash = () => takeFlash(req);
     res.locals.currentUser = req.user ?? null;
     res.locals.path = req.path;
+    res.locals.signInNotice = signInNotice(req);
     next();
   };
+}
+
+/**
+ * A sign-in on another device since this session began, not yet dismissed here. It arrives
+ * with the account snapshot the session already reads: no extra read per page.
+ */
+function signInNotice(req: Request) {
+  const notice = req.user && req.session.user?.signIn;
+  if (!notice || notice.session === req.user!.sessionHandle) return null;
+  if (notice.at <= (req.session.createdAt ?? 0) || req.session.noticeSeen === notice.at) return null;
+  return { device: notice.device, ip: notice.ip, ago: formatDistanceToNow(Math.min(notice.at, Date.now()), { addSuffix: true }) };
 }

@@ -1,13 +1,11 @@
-import { formatDistanceToNow } from "date-fns";
 import { type Request, type Response, Router } from "express";
 import type { AppDeps } from "../app";
 import { setFlash } from "../middleware/flash";
 import { requireAuth } from "../middleware/require-auth";
 import { isHandle } from "../session-store/session-record";
-import { describeDevice } from "./device";
 import { endOtherSessions, endSession } from "./end-sessions";
-import { formatTime } from "./format-time";
 import { needsPassword, reauthenticate, renewSession } from "./reauth";
+import { sessionRows } from "./session-rows";
 
 interface PageState {
   error?: string;
@@ -19,24 +17,7 @@ export function sessionsRoutes(deps: AppDeps): Router {
 
   async function render(req: Request, res: Response, status: number, state: PageState = {}) {
     const user = req.user!;
-    const now = Date.now();
-    const rows = (await sessions.listUserSessions(user.id)).map((s) => {
-      const device = describeDevice(s.userAgent);
-      return {
-        handle: s.handle,
-        device: device.label,
-        deviceType: device.type,
-        ip: s.ip || "unknown",
-        current: s.handle === user.sessionHandle,
-        lastActive: formatDistanceToNow(Math.min(s.lastActiveAt, now), { addSuffix: true }),
-        lastActiveIso: new Date(s.lastActiveAt).toISOString(),
-        signedIn: formatTime(s.createdAt),
-        signedInIso: new Date(s.createdAt).toISOString(),
-        expires: formatTime(s.expiresAt),
-        expiresIso: new Date(s.expiresAt).toISOString(),
-        persistent: s.persistent,
-      };
-    });
+    const rows = sessionRows(await sessions.listUserSessions(user.id), user.sessionHandle);
     res.status(status).render("settings/sessions", {
       title: "Your sessions",
       rows,

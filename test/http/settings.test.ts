@@ -102,6 +102,7 @@ describe("requireRole", () => {
       res.locals.csrfToken = () => "t";
       res.locals.flash = () => null;
       res.locals.path = req.path;
+      res.locals.signInNotice = null;
       next();
     });
     app.get("/admin", requireRole("admin"), (_req, res) => res.send("console"));

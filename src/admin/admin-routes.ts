@@ -1,0 +1,151 @@
+import { type Request, type Response, Router } from "express";
+import { cursorOf } from "../activity/activity-routes";
+import { describeActivity, describeAudit } from "../activity/describe-activity";
+import type { AppDeps } from "../app";
+import { clientIp, userAgentOf } from "../middleware/client-info";
+import { setFlash } from "../middleware/flash";
+import { requireRole } from "../middleware/require-auth";
+import { isHandle } from "../session-store/session-record";
+import { endOtherSessions, endSession } from "../sessions/end-sessions";
+import { needsPassword, reauthenticate, renewSession } from "../sessions/reauth";
+import { sessionRows } from "../sessions/session-rows";
+import { type Actor, setDisabled, setRole } from "../users/set-role";
+import { ROLES, type User, isRole } from "../users/user-repository";
+
+const PAGE_SIZE = 20;
+const BY_ADMIN = "an administrator";
+
+const isUserId = (value: unknown): value is string => typeof value === "string" && /^[A-Za-z0-9_-]{1,64}$/.test(value);
+
+/**
+ * The admin console: find accounts, see and end their sessions, change roles, disable them.
+ * Every action is a CSRF-checked POST inside the administrator's re-authentication window
+ * (or with the password in the same form), recorded in the account's activity and in the
+ * audit log.
+ */
+export function adminRoutes(deps: AppDeps): Router {
+  const { users, sessions, activity, passwords, config, lifetime } = deps;
+  const router = Router();
+  router.use("/admin", requireRole("admin"));
+
+  router.get("/admin", (_req, res) => res.redirect(303, "/admin/users"));
+
+  router.get("/admin/users", async (req, res) => {
+    const q = typeof req.query.q === "string" ? req.query.q.trim().slice(0, 254) : "";
+    const offset = Math.min(Math.max(0, Number(cursorOf(req.query.offset) ?? 0)), 1_000_000);
+    const found = await users.findByEmailPrefix(q, { offset, limit: PAGE_SIZE + 1 });
+    res.render("admin/users", {
+      title: "Accounts",
+      q,
+      offset,
+      users: found.slice(0, PAGE_SIZE),
+      more: found.length > PAGE_SIZE,
+      pageSize: PAGE_SIZE,
+    });
+  });
+
+  async function loadUser(req: Request, res: Response): Promise<User | null> {
+    const user = isUserId(req.params.id) ? await users.findById(req.params.id) : null;
+    if (!user) res.status(404).render("error", { title: "Account not found", status: 404, message: "There is no account with that id." });
+    return user;
+  }
+
+  async function renderUser(req: Request, res: Response, user: User, status = 200, error: string | null = null) {
+    const page = await activity.list(user.id, { before: cursorOf(req.query.before), limit: PAGE_SIZE });
+    res.status(status).render("admin/user", {
+      title: user.email,
+      account: user,
+      rows: sessionRows(await sessions.listUserSessions(user.id), req.user!.sessionHandle),
+      activity: page.entries.map((e) => describeActivity(e)),
+      next: page.next ?? null,
+      roles: ROLES,
+      askPassword: needsPassword(req, config.reauthWindow),
+      error,
+    });
+  }
+
+  router.get("/admin/users/:id", async (req, res) => {
+    const user = await loadUser(req, res);
+    if (user) await renderUser(req, res, user);
+  });
+
+  /** Loads the account, checks the administrator's password when needed, acts, audits. */
+  function action(name: string, act: (req: Request, user: User, actor: Actor) => Promise<string | null>) {
+    return async (req: Request, res: Response) => {
+      const user = await loadUser(req, res);
+      if (!user) return;
+      const check = await reauthenticate(req, req.body?.password, config.reauthWindow, users, passwords);
+      if (check.error !== null) return renderUser(req, res, user, 401, check.error);
+      const actor: Actor = { by: BY_ADMIN, ip: clientIp(req), userAgent: userAgentOf(req) };
+      const outcome = await act(req, user, actor);
+      if (outcome === null) return renderUser(req, res, user, 404, "That session was not found. It may have ended already.");
+      await activity.audit({
+        adminId: req.user!.id,
+        adminEmail: req.user!.email,
+        action: name,
+        targetUserId: user.id,
+        targetEmail: user.email,
+        detail: outcome,
+        ip: actor.ip,
+      });
+      if (check.entered) await renewSession(req, users, lifetime);
+      setFlash(req, "success", `Done: ${outcome}.`);
+      res.redirect(303, `/admin/users/${encodeURIComponent(user.id)}`);
+    };
+  }
+
+  router.post(
+    "/admin/users/:id/sessions/:handle/revoke",
+    action("end session", async (req, user) => {
+      const handle = req.params.handle;
+      if (!isHandle(handle) || !(await endSession(sessions, activity, req, user.id, handle, BY_ADMIN))) return null;
+      return `ended session ${handle}`;
+    }),
+  );
+
+  router.post(
+    "/admin/users/:id/sessions/revoke-all",
+    action("end all sessions", async (req, user) => {
+      const ended = await endOtherSessions(sessions, activity, req, user.id, undefined, BY_ADMIN);
+      return `ended ${ended} session${ended === 1 ? "" : "s"}`;
+    }),
+  );
+
+  router.post(
+    "/admin/users/:id/role",
+    action("change role", async (req, user, actor) => {
+      const role = req.body?.role;
+      if (!isRole(role)) return `role left as ${user.role} (no such role)`;
+      await setRole(users, sessions, activity, user.email, role, actor);
+      return `role set to ${role}`;
+    }),
+  );
+
+  router.post(
+    "/admin/users/:id/disable",
+    action("disable account", async (_req, user, actor) => {
+      await setDisabled(users, sessions, activity, user.email, true, actor);
+      return "account disabled and every session ended";
+    }),
+  );
+
+  router.post(
+    "/admin/users/:id/enable",
+    action("enable account", async (_req, user, actor) => {
+      await setDisabled(users, sessions, activity, user.email, false, actor);
+      return "account enabled";
+    }),
+  );
+
+  router.get("/admin/audit", async (req, res) => {
+    const page = await activity.listAudit({ before: cursorOf(req.query.before), limit: PAGE_SIZE });
+    res.render("admin/audit", {
+      title: "Audit log",
+      entries: page.entries.map((e) => describeAudit(e)),
+      next: page.next ?? null,
+      first: req.query.before === undefined,
+    });
+  });
+
+  return router;
+}

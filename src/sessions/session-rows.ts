@@ -1,0 +1,42 @@
+import { formatDistanceToNow } from "date-fns";
+import type { SessionInfo } from "../session-store/session-store";
+import { describeDevice } from "./device";
+import { formatTime } from "./format-time";
+
+export interface SessionRow {
+  handle: string;
+  device: string;
+  deviceType: string;
+  ip: string;
+  current: boolean;
+  lastActive: string;
+  lastActiveIso: string;
+  lastActiveAt: number;
+  signedIn: string;
+  signedInIso: string;
+  expires: string;
+  expiresIso: string;
+  persistent: boolean;
+}
+
+/** The rows of a sessions list, as the sessions page and the admin console show them. */
+export function sessionRows(infos: SessionInfo[], currentHandle: string | null, now = Date.now()): SessionRow[] {
+  return infos.map((s) => {
+    const device = describeDevice(s.userAgent);
+    return {
+      handle: s.handle,
+      device: device.label,
+      deviceType: device.type,
+      ip: s.ip || "unknown",
+      current: s.handle === currentHandle,
+      lastActive: formatDistanceToNow(Math.min(s.lastActiveAt, now), { addSuffix: true }),
+      lastActiveIso: new Date(s.lastActiveAt).toISOString(),
+      lastActiveAt: s.lastActiveAt,
+      signedIn: formatTime(s.createdAt),
+      signedInIso: new Date(s.createdAt).toISOString(),
+      expires: formatTime(s.expiresAt),
+      expiresIso: new Date(s.expiresAt).toISOString(),
+      persistent: s.persistent,
+    };
+  });
+}
