@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { ActivityLog } from "./activity/activity-log";
 import { activityRoutes } from "./activity/activity-routes";
 import { adminRoutes } from "./admin/admin-routes";
+import { apiRoutes, openapiRoute } from "./api/api-routes";
 import { authRoutes } from "./auth/auth-routes";
 import type { RateLimitStoreFactory } from "./auth/sign-in-throttle";
 import type { Config } from "./config";
@@ -55,8 +56,10 @@ export function createApp(deps: AppDeps): express.Express {
   const assets = express.static(path.join(ROOT, "public"), { index: false, maxAge: "1h" });
   app.use((req, res, next) => (/\.[a-z0-9]+$/i.test(req.path) ? assets(req, res, next) : next()));
   app.use(healthRoutes(deps));
+  app.use(openapiRoute());
 
   app.use(express.urlencoded({ extended: false, limit: "16kb", parameterLimit: 50 }));
+  app.use("/api", express.json({ limit: "16kb" }));
   app.use(sessionMiddleware(deps.config, deps.sessions, deps.cookieName));
   app.use(saveBeforeRedirect);
   app.use(currentUser(deps.users, deps.lifetime));
@@ -65,6 +68,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   // Scripts get 401 JSON rather than a redirect to the sign-in page.
   app.use("/api", requireAuth);
+  app.use(apiRoutes(deps));
   app.use(pagesRoutes(deps));
   app.use(authRoutes(deps));
   app.use(sessionsRoutes(deps));

@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, RequestHandler } from "express";
+import type { ErrorRequestHandler, RequestHandler, Response } from "express";
 import type { Logger } from "pino";
 
 /** An error whose message is safe to show: the page says it as it is. */
@@ -27,20 +27,37 @@ export function isBackendUnavailable(err: unknown): boolean {
   return /ClientOffline|ClientClosed|SocketClosed|ConnectionTimeout|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|client is (offline|closed)|Socket closed|LOADING|READONLY|CLUSTERDOWN|MASTERDOWN/.test(text);
 }
 
-function classify(err: unknown): { status: number; message: string } {
-  if (err instanceof AppError) return { status: err.status, message: err.message };
+/** The stable error codes of the JSON API, by status (CSRF failures have their own). */
+const API_CODES: Record<number, string> = {
+  400: "bad_request",
+  401: "not_signed_in",
+  403: "forbidden",
+  404: "not_found",
+  413: "too_large",
+  429: "rate_limited",
+  500: "internal",
+  503: "unavailable",
+};
+
+export function apiError(res: Response, status: number, error: string, message: string): void {
+  res.status(status).json({ error, message });
+}
+
+function classify(err: unknown): { status: number; message: string; code: string } {
+  const known = (status: number, message: string, code = API_CODES[status] ?? "bad_request") => ({ status, message, code });
+  if (err instanceof AppError) return known(err.status, err.message);
   const e = err as { code?: string; type?: string; status?: number; expose?: boolean };
   if (e?.code === "EBADCSRFTOKEN") {
-    return { status: 403, message: "This form has expired or did not come from this site. Go back, reload the page and try again." };
+    return known(403, "This form has expired or did not come from this site. Go back, reload the page and try again.", "csrf_invalid");
   }
-  if (e?.type === "entity.too.large") return { status: 413, message: "The form sent more data than this site accepts." };
+  if (e?.type === "entity.too.large") return known(413, "The form sent more data than this site accepts.");
   if (isBackendUnavailable(err)) {
-    return { status: 503, message: "The session service cannot be reached right now. Nothing was lost; please try again in a moment." };
+    return known(503, "The session service cannot be reached right now. Nothing was lost; please try again in a moment.");
   }
   if (typeof e?.status === "number" && e.status >= 400 && e.status < 500) {
-    return { status: e.status, message: TITLES[e.status] ?? "That request could not be handled." };
+    return known(e.status, TITLES[e.status] ?? "That request could not be handled.");
   }
-  return { status: 500, message: "An unexpected error occurred. It has been logged; please try again." };
+  return known(500, "An unexpected error occurred. It has been logged; please try again.");
 }
 
 export const notFound: RequestHandler = (_req, _res, next) => {
@@ -50,13 +67,13 @@ export const notFound: RequestHandler = (_req, _res, next) => {
 /** The one error handler: a friendly page (or JSON under /api/), never a stack trace. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    const { status, message } = classify(err);
+    const { status, message, code } = classify(err);
     if (status >= 500) logger.error({ err, url: req.originalUrl }, "request failed");
     if (res.headersSent) return;
     res.status(status);
     if (status === 503) res.set("Retry-After", "5");
-    if (req.path.startsWith("/api/")) {
-      res.json({ error: message });
+    if (req.originalUrl.startsWith("/api/")) {
+      res.json({ error: code, message });
       return;
     }
     // An error before the usual middleware ran still renders the layout.

@@ -6,7 +6,7 @@ import { setFlash } from "./flash";
 export const requireAuth: RequestHandler = (req, res, next) => {
   if (req.user) return next();
   if (req.originalUrl.startsWith("/api/")) {
-    res.status(401).json({ error: "not_signed_in" });
+    res.status(401).json({ error: "not_signed_in", message: "Sign in first: this API uses the same cookie session as the pages." });
     return;
   }
   // The browser sent a cookie, but no stored session answered it: it expired or was ended.
@@ -23,7 +23,7 @@ export function requireRole(...roles: Role[]): RequestHandler {
     if (!req.user) return requireAuth(req, res, next);
     if (roles.includes(req.user.role)) return next();
     if (req.originalUrl.startsWith("/api/")) {
-      res.status(403).json({ error: "forbidden" });
+      res.status(403).json({ error: "forbidden", message: "Your account's role does not allow this." });
       return;
     }
     res.status(403).render("unauthorized", { title: "Not allowed" });

@@ -114,7 +114,7 @@ describe("requireRole", () => {
     const res = await request(appWith("user")).get("/admin");
     expect(res.status).toBe(403);
     expect(res.text).toContain("Not allowed");
-    expect((await request(appWith("user")).get("/api/admin")).body).toEqual({ error: "forbidden" });
+    expect((await request(appWith("user")).get("/api/admin")).body).toMatchObject({ error: "forbidden" });
   });
 
   test("when the user has the role, then the page is served; when signed out, then sign-in comes first", async () => {

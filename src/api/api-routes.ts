@@ -1,0 +1,119 @@
+import { type Request, type Response, Router } from "express";
+import { rateLimit } from "express-rate-limit";
+import { cursorOf } from "../activity/activity-routes";
+import { describeActivity } from "../activity/describe-activity";
+import type { AppDeps } from "../app";
+import { csrfTokenFor } from "../middleware/csrf";
+import { apiError } from "../middleware/errors";
+import { isHandle } from "../session-store/session-record";
+import { describeDevice } from "../sessions/device";
+import { endOtherSessions, endSession } from "../sessions/end-sessions";
+import { reauthenticate, renewSession } from "../sessions/reauth";
+import openapi from "./openapi.json";
+
+/** Requests per minute one client IP may make to the API. */
+const API_LIMIT_PER_MINUTE = 600;
+
+/** The public API description, readable without signing in. */
+export function openapiRoute(): Router {
+  const router = Router();
+  router.get("/api/openapi.json", (_req, res) => {
+    res.set("Cache-Control", "public, max-age=300").json(openapi);
+  });
+  return router;
+}
+
+/**
+ * JSON for scripts, on the same cookie session as the pages (mounted behind requireAuth).
+ * Unsafe methods need the CSRF token from GET /api/me in X-CSRF-Token.
+ */
+export function apiRoutes(deps: AppDeps): Router {
+  const { sessions, users, passwords, config, lifetime, activity } = deps;
+  const router = Router();
+  router.use(
+    "/api",
+    rateLimit({
+      windowMs: 60_000,
+      limit: API_LIMIT_PER_MINUTE,
+      standardHeaders: "draft-7",
+      legacyHeaders: false,
+      store: deps.rateLimitStore("rl:api:"),
+      validate: { xForwardedForHeader: false },
+      handler: (_req, res) => apiError(res, 429, "rate_limited", "Too many requests; wait a minute."),
+    }),
+  );
+
+  router.get("/api/me", (req, res) => {
+    const u = req.user!;
+    res.json({ id: u.id, name: u.name, email: u.email, role: u.role, org: u.org, csrfToken: csrfTokenFor(req) });
+  });
+
+  router.get("/api/sessions", async (req, res) => {
+    const list = await sessions.listUserSessions(req.user!.id);
+    res.json({
+      sessions: list.map((s) => {
+        const device = describeDevice(s.userAgent);
+        return {
+          id: s.handle,
+          device: device.label,
+          deviceType: device.type,
+          ip: s.ip,
+          current: s.handle === req.user!.sessionHandle,
+          createdAt: new Date(s.createdAt).toISOString(),
+          lastActiveAt: new Date(s.lastActiveAt).toISOString(),
+          expiresAt: new Date(s.expiresAt).toISOString(),
+          persistent: s.persistent,
+        };
+      }),
+    });
+  });
+
+  /** The password, when the re-authentication window has passed; false once it answered. */
+  async function reauthOk(req: Request, res: Response): Promise<{ entered: boolean } | false> {
+    const check = await reauthenticate(req, req.body?.password, config.reauthWindow, users, passwords);
+    if (check.error === null) return { entered: check.entered };
+    apiError(res, 403, "reauth_required", `${check.error} Send it as {"password": "..."}.`);
+    return false;
+  }
+
+  router.delete("/api/sessions/:id", async (req, res) => {
+    const handle = req.params.id;
+    if (!isHandle(handle)) return apiError(res, 404, "not_found", "No such session.");
+    if (handle === req.user!.sessionHandle) return apiError(res, 400, "current_session", "This is the current session; sign out to end it.");
+    const ok = await reauthOk(req, res);
+    if (!ok) return;
+    if (!(await endSession(sessions, activity, req, req.user!.id, handle))) return apiError(res, 404, "not_found", "No such session.");
+    if (ok.entered) await renewSession(req, users, lifetime);
+    res.status(204).end();
+  });
+
+  router.post("/api/sessions/revoke-others", async (req, res) => {
+    const ok = await reauthOk(req, res);
+    if (!ok) return;
+    const ended = await endOtherSessions(sessions, activity, req, req.user!.id, req.user!.sessionHandle);
+    if (ok.entered) await renewSession(req, users, lifetime);
+    res.json({ ended });
+  });
+
+  router.get("/api/activity", async (req, res) => {
+    const page = await activity.list(req.user!.id, { before: cursorOf(req.query.before), limit: 50 });
+    res.json({
+      entries: page.entries.map((e) => {
+        const row = describeActivity(e);
+        return {
+          id: e.id,
+          at: row.iso,
+          type: e.type,
+          text: row.text,
+          ip: e.ip,
+          device: e.userAgent ? describeDevice(e.userAgent).label : "",
+          session: e.session,
+        };
+      }),
+      next: page.next ?? null,
+    });
+  });
+
+  router.use("/api", (_req, res) => apiError(res, 404, "not_found", "No such API route."));
+  return router;
+}

@@ -1,0 +1,121 @@
+import request from "supertest";
+import { OPERATOR } from "../../src/cli/cli";
+import { setRole } from "../../src/users/set-role";
+import { type Agent, type BackendKind, SAFARI_IPHONE, type TestApp, browser, createTestApp, csrfFrom, newAccount, signIn, signUp, submit, useTestApp } from "../helpers/app";
+import { sleep } from "../helpers/stores";
+
+async function makeAdmin(t: TestApp): Promise<{ admin: Agent; account: ReturnType<typeof newAccount> }> {
+  const account = newAccount("Admin Ada");
+  await signUp(browser(t.app), account);
+  await setRole(t.deps.users, t.deps.sessions, t.deps.activity, account.email, "admin", OPERATOR);
+  const admin = browser(t.app);
+  await signIn(admin, account);
+  return { admin, account };
+}
+
+describe.each<BackendKind>(["redis", "embedded"])("admin console (%s)", (kind) => {
+  const ctx = useTestApp(kind);
+
+  test("when a non-admin asks for any /admin page or action, then it answers 403 and changes nothing", async () => {
+    const target = newAccount("Target");
+    const targetAgent = browser(ctx().app);
+    await signUp(targetAgent, target);
+    const id = (await ctx().deps.users.findByEmail(target.email))!.id;
+    const user = browser(ctx().app);
+    await signUp(user);
+    const token = csrfFrom((await user.get("/dashboard")).text);
+    for (const path of ["/admin", "/admin/users", `/admin/users/${id}`, "/admin/audit"]) {
+      const res = await user.get(path);
+      expect(res.status).toBe(403);
+      expect(res.text).toContain("Not allowed");
+    }
+    for (const path of [`/admin/users/${id}/sessions/revoke-all`, `/admin/users/${id}/role`, `/admin/users/${id}/disable`, `/admin/users/${id}/enable`, `/admin/users/${id}/sessions/AAAAAAAAAAAAAAAAAAAAAA/revoke`]) {
+      const res = await user.post(path).type("form").send({ _csrf: token, role: "admin" });
+      expect(res.status).toBe(403);
+    }
+    expect((await targetAgent.get("/dashboard")).status).toBe(200);
+    expect((await ctx().deps.users.findById(id))!.role).toBe("user");
+    expect((await request(ctx().app).get("/admin/users")).status).toBe(303);
+  });
+
+  test("when an admin finds a user by email prefix, then the user's page shows account, sessions and activity", async () => {
+    const { admin } = await makeAdmin(ctx());
+    const target = newAccount("Grace Target");
+    await signUp(browser(ctx().app, SAFARI_IPHONE), target);
+    const prefix = target.email.slice(0, 12);
+    const found = await admin.get(`/admin/users?q=${encodeURIComponent(prefix.toUpperCase())}`);
+    expect(found.status).toBe(200);
+    expect(found.text).toContain(target.email);
+    const id = (await ctx().deps.users.findByEmail(target.email))!.id;
+    const page = await admin.get(`/admin/users/${id}`);
+    expect(page.text).toContain("Grace Target");
+    expect(page.text).toContain("Mobile Safari on iOS");
+    expect(page.text).toContain("Signed in");
+    expect((await admin.get("/admin/users/no-such-user")).status).toBe(404);
+  });
+
+  test("when an admin disables an account, then its sessions end at once, it cannot sign in, and both logs say so", async () => {
+    const { admin, account: adminAccount } = await makeAdmin(ctx());
+    const target = newAccount("Mallory");
+    const device = browser(ctx().app);
+    await signUp(device, target);
+    const id = (await ctx().deps.users.findByEmail(target.email))!.id;
+    const res = await submit(admin, `/admin/users/${id}`, `/admin/users/${id}/disable`, {});
+    expect(res.status).toBe(303);
+    expect((await device.get("/dashboard")).status).toBe(303);
+    const again = await signIn(browser(ctx().app), target);
+    expect(again.status).toBe(403);
+    expect(again.text).toContain("This account has been disabled.");
+    expect((await admin.get(`/admin/users/${id}`)).text).toContain("Account disabled by an administrator");
+    const audit = await admin.get("/admin/audit");
+    expect(audit.text).toContain("disable account");
+    expect(audit.text).toContain(adminAccount.email);
+    expect(audit.text).toContain(target.email);
+    await submit(admin, `/admin/users/${id}`, `/admin/users/${id}/enable`, {});
+    expect((await signIn(browser(ctx().app), target)).status).toBe(303);
+  });
+
+  test("when an admin ends one session of a user, then that device is signed out and the user's activity says by whom", async () => {
+    const { admin } = await makeAdmin(ctx());
+    const target = newAccount("Target Two");
+    const laptop = browser(ctx().app);
+    await signUp(laptop, target);
+    const phone = browser(ctx().app, SAFARI_IPHONE);
+    await signIn(phone, target);
+    const id = (await ctx().deps.users.findByEmail(target.email))!.id;
+    const page = await admin.get(`/admin/users/${id}`);
+    const phoneHandle = /Mobile Safari on iOS[\s\S]*?\/sessions\/([A-Za-z0-9_-]{22})\/revoke/.exec(page.text)![1];
+    const res = await admin.post(`/admin/users/${id}/sessions/${phoneHandle}/revoke`).type("form").send({ _csrf: csrfFrom(page.text) });
+    expect(res.status).toBe(303);
+    expect((await phone.get("/dashboard")).status).toBe(303);
+    expect((await laptop.get("/dashboard")).status).toBe(200);
+    expect((await laptop.get("/settings/activity")).text).toContain("Session on Mobile Safari on iOS ended by an administrator");
+    const roleRes = await submit(admin, `/admin/users/${id}`, `/admin/users/${id}/role`, { role: "admin" });
+    expect(roleRes.status).toBe(303);
+    expect((await laptop.get("/dashboard")).text).toContain("Administrator");
+  });
+});
+
+describe("admin re-authentication", () => {
+  test("when the admin's password is older than the window, then an admin action needs it in the same form", async () => {
+    const t = await createTestApp("redis", { env: { SESSION_REAUTH_WINDOW: "1" } });
+    try {
+      const { admin, account } = await makeAdmin(t);
+      const target = newAccount("Late Target");
+      const device = browser(t.app);
+      await signUp(device, target);
+      const id = (await t.deps.users.findByEmail(target.email))!.id;
+      await sleep(1100);
+      const page = await admin.get(`/admin/users/${id}`);
+      expect(page.text).toContain('name="password" type="password"');
+      const without = await admin.post(`/admin/users/${id}/sessions/revoke-all`).type("form").send({ _csrf: csrfFrom(page.text) });
+      expect(without.status).toBe(401);
+      expect((await device.get("/dashboard")).status).toBe(200);
+      const withPassword = await admin.post(`/admin/users/${id}/sessions/revoke-all`).type("form").send({ _csrf: csrfFrom(page.text), password: account.password });
+      expect(withPassword.status).toBe(303);
+      expect((await device.get("/dashboard")).status).toBe(303);
+    } finally {
+      await t.close();
+    }
+  });
+});
