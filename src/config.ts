@@ -30,6 +30,8 @@ export interface Config {
   activityRetention: number;
   /** Entries kept in the administrators' audit log. */
   auditMax: number;
+  /** Requests per minute one client IP may make to the JSON API. */
+  apiLimitPerMinute: number;
 }
 
 export class ConfigError extends Error {}
@@ -56,6 +58,7 @@ const schema = z.object({
   ACTIVITY_MAX_PER_USER: z.coerce.number().int().min(1).max(100000).default(200),
   ACTIVITY_RETENTION: seconds(90 * 24 * 3600),
   AUDIT_MAX: z.coerce.number().int().min(1).max(1000000).default(10000),
+  API_RATE_LIMIT: z.coerce.number().int().min(1).default(600),
 });
 
 /** Secrets shorter than this are refused in production (OWASP: at least 128 bits of entropy). */
@@ -120,5 +123,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     activityMaxPerUser: e.ACTIVITY_MAX_PER_USER,
     activityRetention: e.ACTIVITY_RETENTION,
     auditMax: e.AUDIT_MAX,
+    apiLimitPerMinute: e.API_RATE_LIMIT,
   };
 }

@@ -11,9 +11,6 @@ import { endOtherSessions, endSession } from "../sessions/end-sessions";
 import { reauthenticate, renewSession } from "../sessions/reauth";
 import openapi from "./openapi.json";
 
-/** Requests per minute one client IP may make to the API. */
-const API_LIMIT_PER_MINUTE = 600;
-
 /** The public API description, readable without signing in. */
 export function openapiRoute(): Router {
   const router = Router();
@@ -34,7 +31,7 @@ export function apiRoutes(deps: AppDeps): Router {
     "/api",
     rateLimit({
       windowMs: 60_000,
-      limit: API_LIMIT_PER_MINUTE,
+      limit: config.apiLimitPerMinute,
       standardHeaders: "draft-7",
       legacyHeaders: false,
       store: deps.rateLimitStore("rl:api:"),
