@@ -68,6 +68,7 @@ describe("hostile input against real Redis", () => {
       "/signup", "/login", "/settings/profile", "/settings/password", "/settings/delete-account",
       `/settings/sessions/${phoneRow.handle}/revoke`, "/settings/sessions/AAAAAAAAAAAAAAAAAAAAAA/revoke",
       "/settings/sessions/%00/revoke", "/settings/sessions/..%2f..%2f/revoke",
+      "/notices/sign-in/dismiss", "/admin/users/x/disable", "/api/sessions/revoke-others",
     ];
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...actions), hostileFields, async (action, fields) => {
@@ -101,8 +102,24 @@ describe("hostile input against real Redis", () => {
     );
   });
 
+  test("when the JSON API receives hostile bodies and handles, then nothing answers 5xx", async () => {
+    const agent = browser(t.app);
+    await signUp(agent);
+    const token = (await agent.get("/api/me")).body.csrfToken as string;
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.jsonValue(), fc.string()), fc.string({ maxLength: 40 }), async (body, handle) => {
+        const payload = typeof body === "string" ? body : JSON.stringify(body);
+        const del = await agent.delete(`/api/sessions/${encodeURIComponent(handle)}`).set("X-CSRF-Token", token).set("Content-Type", "application/json").send(payload);
+        expect(del.status).toBeLessThan(500);
+        expect(typeof del.body === "object").toBe(true);
+      }),
+      { numRuns: 100 },
+    );
+    expect((await agent.get("/api/me")).status).toBe(200);
+  });
+
   test("when pages are asked for with hostile paths, queries, cookies and user agents, then nothing answers 5xx", async () => {
-    const paths = ["/", "/login", "/signup", "/dashboard", "/settings/sessions", "/settings/profile", "/unauthorized", "/api/me", "/readyz"];
+    const paths = ["/", "/login", "/signup", "/dashboard", "/settings/sessions", "/settings/profile", "/settings/activity", "/admin/users", "/admin/audit", "/unauthorized", "/api/me", "/api/activity", "/readyz"];
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(...paths),

@@ -11,7 +11,7 @@ export function cursorOf(value: unknown): number | undefined {
   return typeof value === "string" && /^\d{1,16}$/.test(value) ? Number(value) : undefined;
 }
 
-export function activityRoutes({ activity }: AppDeps): Router {
+export function activityRoutes({ activity, config }: AppDeps): Router {
   const router = Router();
 
   router.get("/settings/activity", requireAuth, async (req, res) => {
@@ -21,6 +21,7 @@ export function activityRoutes({ activity }: AppDeps): Router {
       rows: page.entries.map((e) => ({ ...describeActivity(e), thisDevice: e.session === req.user!.sessionHandle })),
       next: page.next ?? null,
       first: req.query.before === undefined,
+      retentionDays: Math.round(config.activityRetention / 86400),
     });
   });
 

@@ -155,7 +155,8 @@ export function infoOf(handle: string, sess: SessionData, lifetime: Lifetime, no
  */
 export function stampNew(sess: SessionData, now: number): boolean {
   if (sess.createdAt !== undefined) return false;
-  sess.createdAt = now;
+  // A sign-in stamps its time on the session before the response is sent; that is the start.
+  sess.createdAt = sess.lastActiveAt ?? now;
   sess.lastActiveAt ??= now;
   return true;
 }

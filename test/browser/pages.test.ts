@@ -5,6 +5,8 @@ import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { CHROME_WINDOWS, SAFARI_IPHONE, type TestApp, createTestApp } from "../helpers/app";
 import { describeInBrowser, launchChromium } from "../helpers/chromium";
+import { OPERATOR } from "../../src/cli/cli";
+import { setRole } from "../../src/users/set-role";
 
 /**
  * Every page at a desktop and a phone width: screenshots, layout from 320 px up, and axe-core.
@@ -54,6 +56,19 @@ const PAGES: PageCase[] = [
   { name: "profile", path: "/settings/profile", signedIn: true },
   { name: "password", path: "/settings/password", signedIn: true },
   { name: "unauthorized", path: "/unauthorized", signedIn: true },
+  { name: "activity", path: "/settings/activity", signedIn: true },
+  { name: "admin-users", path: "/admin/users", signedIn: true },
+  {
+    name: "admin-user",
+    path: "/admin/users",
+    signedIn: true,
+    prepare: async (page) => {
+      await page.getByLabel("Email starts with").fill("pages-");
+      await page.getByRole("button", { name: "Find" }).click();
+      await page.locator("table.data a").first().click();
+    },
+  },
+  { name: "admin-audit", path: "/admin/audit", signedIn: true },
 ];
 
 const WIDTHS = [
@@ -102,6 +117,8 @@ describeInBrowser("every page in Chromium", () => {
     await otherPage.getByLabel("Keep me signed in on this device").check();
     await otherPage.getByRole("button", { name: "Sign in" }).click();
     await other.close();
+    // An administrator, so the console's pages are in the tour too.
+    await setRole(t.deps.users, t.deps.sessions, t.deps.activity, email, "admin", OPERATOR);
     await page.close();
     return context;
   }
