@@ -69,18 +69,24 @@ function setCookieOf(res: Response): string {
   return raw.split(";")[0];
 }
 
-async function productSignIn(base: string): Promise<Record<string, string>> {
-  const https = { "x-forwarded-proto": "https" };
-  const form = await fetch(`${base}/signup`, { headers: https });
+const HTTPS = { "x-forwarded-proto": "https" };
+
+/** Loads a form page of the product and posts it with its CSRF token, as a browser would. */
+async function submitForm(base: string, path: string, fields: Record<string, string>): Promise<Response> {
+  const form = await fetch(`${base}${path}`, { headers: HTTPS });
   const visitor = setCookieOf(form);
   const csrf = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1];
-  const res = await fetch(`${base}/signup`, {
+  return fetch(`${base}${path}`, {
     method: "POST",
     redirect: "manual",
-    headers: { ...https, cookie: visitor, "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ _csrf: csrf, name: "Ada Lovelace", email: "ada@example.com", password: "correct horse battery" }).toString(),
+    headers: { ...HTTPS, cookie: visitor, "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ _csrf: csrf, ...fields }).toString(),
   });
-  const headers = { ...https, cookie: setCookieOf(res) };
+}
+
+async function productSignIn(base: string): Promise<Record<string, string>> {
+  const res = await submitForm(base, "/signup", { name: "Ada Lovelace", email: "ada@example.com", password: "correct horse battery" });
+  const headers = { ...HTTPS, cookie: setCookieOf(res) };
   // The first page views store a CSRF token; after that a page view writes nothing.
   for (let i = 0; i < 2; i++) await (await fetch(`${base}/dashboard`, { headers })).text();
   return headers;
@@ -216,20 +222,11 @@ async function main() {
 
 /** Full HTTP sign-ins (form, CSRF token, password check, new session) for 10 s, 4 at a time. */
 async function measureSignIns(base: string): Promise<number> {
-  const https = { "x-forwarded-proto": "https" };
   const deadline = Date.now() + 10_000;
   let done = 0;
   const worker = async () => {
     while (Date.now() < deadline) {
-      const form = await fetch(`${base}/login`, { headers: https });
-      const visitor = setCookieOf(form);
-      const csrf = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1];
-      const res = await fetch(`${base}/login`, {
-        method: "POST",
-        redirect: "manual",
-        headers: { ...https, cookie: visitor, "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams({ _csrf: csrf, email: "ada@example.com", password: "correct horse battery" }).toString(),
-      });
+      const res = await submitForm(base, "/login", { email: "ada@example.com", password: "correct horse battery" });
       if (res.status !== 303) throw new Error(`sign-in answered ${res.status}`);
       done++;
     }

@@ -1,9 +1,7 @@
 import { mkdirSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { CHROME_WINDOWS, SAFARI_IPHONE, type TestApp, createTestApp } from "../helpers/app";
+import { CHROME_WINDOWS, SAFARI_IPHONE, type TestApp, createTestApp, listen } from "../helpers/app";
 import { describeInBrowser, launchChromium } from "../helpers/chromium";
 
 /**
@@ -15,7 +13,7 @@ const SCREENSHOTS = path.join(__dirname, "..", "..", "test-output", "screenshots
 
 describeInBrowser("two devices in Chromium without JavaScript", () => {
   let t: TestApp;
-  let server: Server;
+  let server: Awaited<ReturnType<typeof listen>>;
   let base: string;
   let browser: Browser;
   let laptopContext: BrowserContext;
@@ -27,9 +25,8 @@ describeInBrowser("two devices in Chromium without JavaScript", () => {
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
     t = await createTestApp("redis");
-    server = createServer(t.app).listen(0, "127.0.0.1");
-    await new Promise((r) => server.once("listening", r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await listen(t.app);
+    base = server.base;
     browser = await launchChromium();
     laptopContext = await browser.newContext({ javaScriptEnabled: false, userAgent: CHROME_WINDOWS, viewport: { width: 1280, height: 800 } });
     phoneContext = await browser.newContext({ javaScriptEnabled: false, userAgent: SAFARI_IPHONE, viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
@@ -39,7 +36,7 @@ describeInBrowser("two devices in Chromium without JavaScript", () => {
 
   afterAll(async () => {
     await browser?.close();
-    await new Promise((r) => server?.close(r));
+    await server?.close();
     await t?.close();
   });
 

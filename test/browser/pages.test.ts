@@ -1,9 +1,7 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { CHROME_WINDOWS, SAFARI_IPHONE, type TestApp, createTestApp } from "../helpers/app";
+import { CHROME_WINDOWS, SAFARI_IPHONE, type TestApp, createTestApp, listen } from "../helpers/app";
 import { describeInBrowser, launchChromium } from "../helpers/chromium";
 import { OPERATOR } from "../../src/cli/cli";
 import { setRole } from "../../src/users/set-role";
@@ -78,7 +76,7 @@ const WIDTHS = [
 
 describeInBrowser("every page in Chromium", () => {
   let t: TestApp;
-  let server: Server;
+  let server: Awaited<ReturnType<typeof listen>>;
   let base: string;
   let browser: Browser;
   const axeSummary: Record<string, { violations: Array<{ id: string; impact: string | null; nodes: number }>; passes: number }> = {};
@@ -86,16 +84,15 @@ describeInBrowser("every page in Chromium", () => {
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
     t = await createTestApp("redis");
-    server = createServer(t.app).listen(0, "127.0.0.1");
-    await new Promise((r) => server.once("listening", r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await listen(t.app);
+    base = server.base;
     browser = await launchChromium();
   });
 
   afterAll(async () => {
     writeFileSync(path.join(ROOT, "test-output", "axe-results.json"), `${JSON.stringify(axeSummary, null, 2)}\n`);
     await browser?.close();
-    await new Promise((r) => server?.close(r));
+    await server?.close();
     await t?.close();
   });
 

@@ -1,3 +1,6 @@
+import { once } from "node:events";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import type { Express } from "express";
 import pino from "pino";
@@ -143,5 +146,20 @@ export function useTestApp(kind: BackendKind, options: TestAppOptions = {}): () 
   return () => {
     if (!t) throw new Error("the test app is built in beforeAll");
     return t;
+  };
+}
+
+/** The app on a free loopback port, for clients that need a real socket (browsers, raw HTTP). */
+export async function listen(app: Express): Promise<{ base: string; port: number; close(): Promise<void> }> {
+  const server = createServer(app).listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const port = (server.address() as AddressInfo).port;
+  return {
+    base: `http://127.0.0.1:${port}`,
+    port,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
   };
 }

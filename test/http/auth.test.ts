@@ -1,9 +1,7 @@
-import { once } from "node:events";
-import { createServer, request as httpRequest } from "node:http";
-import type { AddressInfo } from "node:net";
+import { request as httpRequest } from "node:http";
 import request from "supertest";
 import { createApp } from "../../src/app";
-import { type BackendKind, browser, cookieOf, createTestApp, csrfFrom, useTestApp, newAccount, signIn, signUp, submit } from "../helpers/app";
+import { type BackendKind, browser, cookieOf, createTestApp, csrfFrom, listen, newAccount, signIn, signUp, submit, useTestApp } from "../helpers/app";
 
 describe.each<BackendKind>(["redis", "embedded"])("accounts and sign-in (%s)", (kind) => {
   const ctx = useTestApp(kind);
@@ -163,9 +161,8 @@ describe("a browser that follows the redirect at once", () => {
       setTimeout(() => base.deps.sessions.set(sid, sess, cb), 200);
     }) as typeof slow.set;
     const app = createApp({ ...base.deps, sessions: slow });
-    const server = createServer(app).listen(0, "127.0.0.1");
-    await once(server, "listening");
-    const port = (server.address() as AddressInfo).port;
+    const server = await listen(app);
+    const port = server.port;
     try {
       const account = await signUp(browser(app));
       const agent = browser(app);
@@ -187,8 +184,7 @@ describe("a browser that follows the redirect at once", () => {
       const next = await fetch(`http://127.0.0.1:${port}/dashboard`, { headers: { cookie }, redirect: "manual" });
       expect(next.status).toBe(200);
     } finally {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      await server.close();
       await base.close();
     }
   });
