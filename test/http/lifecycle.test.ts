@@ -39,6 +39,11 @@ describe.each<BackendKind>(["redis", "embedded"])("expiry (%s)", (kind) => {
       expect((await agent.get(res.headers.location)).text).toContain("Your session expired, please sign in again.");
       expect(await t.deps.sessions.listUserSessions(user.id)).toEqual([]);
       if (t.redis) expect(await t.redis.exists(`${t.prefix}sess:user:{${user.id}}`)).toBe(0);
+      // The expiry is noticed in the account's activity (written in the background).
+      const deadline = Date.now() + 2000;
+      const expired = async () => (await t.deps.activity.list(user.id, { limit: 10 })).entries.some((e) => e.type === "session_expired");
+      while (!(await expired()) && Date.now() < deadline) await sleep(20);
+      expect(await expired()).toBe(true);
     } finally {
       await t.close();
     }
