@@ -18,7 +18,10 @@ import { indexSession, writeSession, writeSnapshot } from "./redis-scripts";
 import type { SessionInfo, SessionStore, UserSnapshot } from "./session-store";
 
 export interface RedisSessionStoreOptions {
-  /** Connected by the caller, as connect-redis expects. */
+  /**
+   * Connected by the caller, as connect-redis expects: a client of one server, or a Cluster
+   * client (node-redis's createCluster) given the same type. Every command here names one key.
+   */
   client: RedisClientType;
   lifetime: Lifetime;
   cookie: CookieShape;
@@ -200,7 +203,9 @@ export class RedisSessionStore extends RedisStore implements SessionStore {
   }
 
   async ping(): Promise<void> {
-    await this.redis.ping();
+    // A Cluster client has no unkeyed PING; any node answering a keyed read will do.
+    if ("masters" in this.redis) await this.redis.exists(this.indexKey("ping"));
+    else await this.redis.ping();
   }
 
   async close(): Promise<void> {

@@ -26,13 +26,13 @@ import { sleep } from "../helpers/stores";
 
 describe.each<BackendKind>(["redis", "embedded"])("expiry (%s)", (kind) => {
   test("when a session idles past SESSION_IDLE_TIMEOUT, then the next page asks to sign in again and the index forgets it", async () => {
-    const t = await createTestApp(kind, { env: { SESSION_IDLE_TIMEOUT: "1", SESSION_ABSOLUTE_TIMEOUT: "60" } });
+    const t = await createTestApp(kind, { env: { SESSION_IDLE_TIMEOUT: "2", SESSION_ABSOLUTE_TIMEOUT: "60" } });
     try {
       const agent = browser(t.app);
       const account = await signUp(agent);
       const user = (await t.deps.users.findByEmail(account.email))!;
       expect(await t.deps.sessions.listUserSessions(user.id)).toHaveLength(1);
-      await sleep(1200);
+      await sleep(2200);
       const res = await agent.get("/settings/sessions");
       expect(res.status).toBe(303);
       expect(res.headers.location).toBe("/login?next=%2Fsettings%2Fsessions");
@@ -50,17 +50,17 @@ describe.each<BackendKind>(["redis", "embedded"])("expiry (%s)", (kind) => {
   });
 
   test("when a session stays active past SESSION_ABSOLUTE_TIMEOUT, then it ends all the same", async () => {
-    const t = await createTestApp(kind, { env: { SESSION_IDLE_TIMEOUT: "2", SESSION_ABSOLUTE_TIMEOUT: "4", SESSION_UPDATE_AGE: "1" } });
+    const t = await createTestApp(kind, { env: { SESSION_IDLE_TIMEOUT: "3", SESSION_ABSOLUTE_TIMEOUT: "5", SESSION_UPDATE_AGE: "1" } });
     try {
       const agent = browser(t.app);
       await signUp(agent);
-      // Activity every 1.1 s keeps the idle timeout (2 s) from running out...
+      // Activity every 1.1 s slides the idle timeout (3 s) to about 6.3 s after sign-in...
       for (let i = 0; i < 3; i++) {
         await sleep(1100);
         expect((await agent.get("/dashboard")).status).toBe(200);
       }
-      // ...but 4 s after sign-in the session is over.
-      await sleep(900);
+      // ...but at about 5.5 s the absolute lifetime (5 s) has ended the session.
+      await sleep(2200);
       const res = await agent.get("/dashboard");
       expect(res.status).toBe(303);
     } finally {

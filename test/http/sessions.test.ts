@@ -156,7 +156,7 @@ async function currentHandle(t: TestApp, agent: ReturnType<typeof browser>): Pro
 
 describe("activity and client addresses", () => {
   test("when the update age has passed, then the next request records last activity, user agent and IP again", async () => {
-    const t = await createTestApp("redis", { env: { SESSION_UPDATE_AGE: "1" } });
+    const t = await createTestApp("redis", { env: { SESSION_UPDATE_AGE: "2" } });
     try {
       const agent = browser(t.app, CHROME_WINDOWS);
       const account = await signUp(agent);
@@ -164,7 +164,7 @@ describe("activity and client addresses", () => {
       const [before] = await t.deps.sessions.listUserSessions(user.id);
       await agent.get("/dashboard").set("User-Agent", SAFARI_IPHONE);
       expect((await t.deps.sessions.listUserSessions(user.id))[0].userAgent).toBe(CHROME_WINDOWS);
-      await sleep(1100);
+      await sleep(2100);
       await agent.get("/dashboard").set("User-Agent", SAFARI_IPHONE);
       const [after] = await t.deps.sessions.listUserSessions(user.id);
       expect(after.userAgent).toBe(SAFARI_IPHONE);
