@@ -94,3 +94,35 @@ async function signUpAndWarm(agent: ReturnType<typeof browser>): Promise<void> {
   await agent.get("/dashboard");
   await agent.get("/dashboard");
 }
+
+describe("two app instances on one Redis", () => {
+  test("when requests alternate between two servers, then a session made on one works on the other and a revocation on one holds on the other at once", async () => {
+    const first = await createTestApp("redis");
+    const second = await createTestApp("redis", { shareWith: first });
+    try {
+      const apps = [first.app, second.app];
+      const account = newAccount("Two Instances");
+      // Sign up on the first; every later request goes to the other instance in turn.
+      const signup = await submit(browser(first.app), "/signup", "/signup", account);
+      const laptop = cookieOf(signup)!.split(";")[0];
+      for (let i = 0; i < 6; i++) {
+        const res = await request(apps[i % 2]).get("/dashboard").set("Cookie", laptop);
+        expect(res.status).toBe(200);
+        expect(res.text).toContain("Two Instances");
+      }
+      const phoneAgent = browser(second.app);
+      await submit(phoneAgent, "/login", "/login", { email: account.email, password: account.password });
+      // The phone's session, ended from the first instance...
+      const page = await request(first.app).get("/settings/sessions").set("Cookie", laptop);
+      const handle = /\/settings\/sessions\/([A-Za-z0-9_-]{22})\/revoke/.exec(page.text)![1];
+      const token = /name="_csrf" value="([^"]+)"/.exec(page.text)![1];
+      const ended = await request(first.app).post(`/settings/sessions/${handle}/revoke`).set("Cookie", laptop).type("form").send({ _csrf: token });
+      expect(ended.status).toBe(303);
+      // ...is refused by the second at its very next request.
+      expect((await phoneAgent.get("/dashboard")).status).toBe(303);
+    } finally {
+      await second.close();
+      await first.close();
+    }
+  });
+});
