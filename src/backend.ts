@@ -1,6 +1,6 @@
 import type { Store as RateLimitStore } from "express-rate-limit";
 import { RedisStore as RedisRateLimitStore } from "rate-limit-redis";
-import { createClient, type RedisClientType } from "redis";
+import { createClient, createCluster, type RedisClientType } from "redis";
 import type { ActivityLog, ActivityLogOptions } from "./activity/activity-log";
 import { EmbeddedActivityLog } from "./activity/embedded-activity-log";
 import { RedisActivityLog } from "./activity/redis-activity-log";
@@ -26,6 +26,11 @@ export interface Backend {
 
 /** Counters for express-rate-limit in the same Redis as the sessions. */
 export function redisRateLimitStore(client: RedisClientType, prefix: string): RateLimitStore {
+  if ("masters" in client) {
+    // A Cluster client routes each command by its key.
+    const cluster = client as unknown as { sendCommand(key: string | undefined, readOnly: boolean, args: string[]): Promise<unknown> };
+    return new RedisRateLimitStore({ prefix, sendCommandCluster: ({ key, isReadOnly, command }) => cluster.sendCommand(key, isReadOnly, command) as never });
+  }
   return new RedisRateLimitStore({ prefix, sendCommand: (...args: string[]) => client.sendCommand(args) as never });
 }
 
@@ -49,15 +54,26 @@ export function cookieNameOf(config: Config): string {
   return config.production ? "__Host-sid" : "sid";
 }
 
+const CLIENT_OPTIONS = {
+  // Fail fast while Redis is away (the request gets a 503) instead of queueing commands.
+  disableOfflineQueue: true,
+  socket: { connectTimeout: 5000, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000) },
+};
+
 export async function connectRedis(url: string): Promise<RedisClientType> {
-  const client = createClient({
-    url,
-    // Fail fast while Redis is away (the request gets a 503) instead of queueing commands.
-    disableOfflineQueue: true,
-    socket: { connectTimeout: 5000, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000) },
-  }) as RedisClientType;
+  const client = createClient({ url, ...CLIENT_OPTIONS }) as RedisClientType;
   await client.connect();
   return client;
+}
+
+/**
+ * A Redis Cluster client, typed as a single-server one for the stores: every command they
+ * send names one key, which the cluster client routes to its slot.
+ */
+export async function connectRedisCluster(nodes: string[]): Promise<RedisClientType> {
+  const cluster = createCluster({ rootNodes: nodes.map((n) => ({ url: `redis://${n}` })), defaults: CLIENT_OPTIONS });
+  await cluster.connect();
+  return cluster as unknown as RedisClientType;
 }
 
 export function activityOptionsOf(config: Config): ActivityLogOptions {
@@ -76,7 +92,7 @@ export function noticeExpiry(activity: () => ActivityLog | undefined) {
 export async function openBackend(config: Config, onRedisError: (err: Error) => void = () => {}): Promise<Backend> {
   const lifetime = lifetimeOf(config);
   const cookie = cookieShapeOf(config);
-  if (!config.redisUrl) {
+  if (!config.redisUrl && config.redisClusterNodes.length === 0) {
     const activity = new EmbeddedActivityLog(activityOptionsOf(config));
     const sessions = new EmbeddedSessionStore({
       lifetime,
@@ -94,7 +110,7 @@ export async function openBackend(config: Config, onRedisError: (err: Error) => 
       close: () => sessions.close(),
     };
   }
-  const client = await connectRedis(config.redisUrl);
+  const client = config.redisUrl ? await connectRedis(config.redisUrl) : await connectRedisCluster(config.redisClusterNodes);
   client.on("error", onRedisError);
   const activity = new RedisActivityLog(client, activityOptionsOf(config));
   return {

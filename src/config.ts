@@ -6,8 +6,10 @@ export interface Config {
   production: boolean;
   port: number;
   host: string;
-  /** Unset: the embedded in-process store. */
+  /** Unset, with no cluster nodes either: the embedded in-process store. */
   redisUrl: string | undefined;
+  /** Seed nodes of a Redis Cluster ("host:port"); empty when not a cluster. */
+  redisClusterNodes: string[];
   /** The first signs new cookies; all of them verify. */
   sessionSecrets: string[];
   /** True when the secret was generated for this process only. */
@@ -44,6 +46,10 @@ const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().min(1).optional(),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, "must start with redis:// or rediss://").optional(),
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .regex(/^\s*[^\s,:]+:\d{1,5}\s*(,\s*[^\s,:]+:\d{1,5}\s*)*$/, "must be host:port seeds, comma-separated")
+    .optional(),
   SESSION_SECRET: z.string().optional(),
   SESSION_IDLE_TIMEOUT: seconds(30 * 24 * 3600),
   SESSION_ABSOLUTE_TIMEOUT: seconds(90 * 24 * 3600),
@@ -82,10 +88,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   const production = e.NODE_ENV === "production";
 
-  if (production && !e.REDIS_URL) {
+  if (e.REDIS_URL && e.REDIS_CLUSTER_NODES) {
+    throw new ConfigError("Set either REDIS_URL (one server) or REDIS_CLUSTER_NODES (a cluster), not both.");
+  }
+  if (production && !e.REDIS_URL && !e.REDIS_CLUSTER_NODES) {
     throw new ConfigError(
       "REDIS_URL is required when NODE_ENV=production: the embedded store keeps sessions in this process only. " +
-        "Set REDIS_URL=redis://host:6379.",
+        "Set REDIS_URL=redis://host:6379 (or REDIS_CLUSTER_NODES=host1:6379,host2:6379 for a cluster).",
     );
   }
   const secrets = (e.SESSION_SECRET ?? "").split(",").map((s) => s.trim()).filter(Boolean);
@@ -108,6 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     host: e.HOST ?? (production ? "0.0.0.0" : "127.0.0.1"),
     redisUrl: e.REDIS_URL,
+    redisClusterNodes: (e.REDIS_CLUSTER_NODES ?? "").split(",").map((n) => n.trim()).filter(Boolean),
     sessionSecrets: generated ? [randomBytes(32).toString("base64url")] : secrets,
     sessionSecretGenerated: generated,
     idleTimeout: e.SESSION_IDLE_TIMEOUT,

@@ -18,6 +18,13 @@ describe("configuration", () => {
     expect(ok).toMatchObject({ host: "0.0.0.0", production: true, sessionSecrets: ["a".repeat(32), "b".repeat(32)] });
   });
 
+  test("when a cluster is configured, then its seeds are parsed, and it cannot be given together with REDIS_URL", () => {
+    expect(loadConfig({ REDIS_CLUSTER_NODES: "10.0.0.1:6379, redis-2:6380" }).redisClusterNodes).toEqual(["10.0.0.1:6379", "redis-2:6380"]);
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: "no-port" })).toThrow(/REDIS_CLUSTER_NODES/);
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: "a:1", REDIS_URL: "redis://b:2" })).toThrow(/not both/);
+    expect(loadConfig({ NODE_ENV: "production", REDIS_CLUSTER_NODES: "a:1", SESSION_SECRET: "s".repeat(32) }).production).toBe(true);
+  });
+
   test("when a value is malformed, then the message names the variable", () => {
     expect(() => loadConfig({ PORT: "eighty" })).toThrow(/PORT/);
     expect(() => loadConfig({ REDIS_URL: "localhost:6379" })).toThrow(/REDIS_URL/);
