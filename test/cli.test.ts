@@ -1,11 +1,9 @@
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import request from "supertest";
-import pino from "pino";
-import { createApp } from "../src/app";
-import { type Backend, cookieNameOf, lifetimeOf, openBackend } from "../src/backend";
+import { type Backend, openBackend } from "../src/backend";
 import { loadConfig } from "../src/config";
-import { SAFARI_IPHONE, browser, newAccount, signIn, signUp, testPasswords } from "./helpers/app";
+import { SAFARI_IPHONE, appOn, browser, newAccount, signIn, signUp } from "./helpers/app";
 import { type RedisServer, startRedisServer } from "./helpers/redis-server";
 
 const ROOT = path.join(__dirname, "..");
@@ -15,7 +13,7 @@ const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
 describe("operators' command line", () => {
   let redis: RedisServer;
   let backend: Backend;
-  let app: ReturnType<typeof createApp>;
+  let app: ReturnType<typeof appOn>;
   const run = (script: string, ...args: string[]) => {
     const env = { ...process.env, REDIS_URL: redis.url, NODE_ENV: "" };
     const result = spawnSync(TSX, [`src/cli/${script}.ts`, ...args], { cwd: ROOT, env, encoding: "utf8" });
@@ -26,14 +24,7 @@ describe("operators' command line", () => {
     redis = await startRedisServer();
     const config = loadConfig({ REDIS_URL: redis.url, SESSION_SECRET: "cli-secret-cli-secret-cli-secret-cli" });
     backend = await openBackend(config);
-    app = createApp({
-      config,
-      ...backend,
-      passwords: testPasswords,
-      logger: pino({ level: "silent" }),
-      lifetime: lifetimeOf(config),
-      cookieName: cookieNameOf(config),
-    });
+    app = appOn(config, backend);
   });
   afterAll(async () => {
     await backend?.close();

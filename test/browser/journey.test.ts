@@ -1,8 +1,8 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { CHROME_WINDOWS, SAFARI_IPHONE, type TestApp, createTestApp, listen } from "../helpers/app";
-import { describeInBrowser, launchChromium } from "../helpers/chromium";
+import { CHROME_WINDOWS, SAFARI_IPHONE } from "../helpers/app";
+import { browserHarness, describeInBrowser } from "../helpers/chromium";
 
 /**
  * Two devices in a real Chromium with JavaScript off, clicking real buttons against the
@@ -12,8 +12,7 @@ import { describeInBrowser, launchChromium } from "../helpers/chromium";
 const SCREENSHOTS = path.join(__dirname, "..", "..", "test-output", "screenshots");
 
 describeInBrowser("two devices in Chromium without JavaScript", () => {
-  let t: TestApp;
-  let server: Awaited<ReturnType<typeof listen>>;
+  let harness: Awaited<ReturnType<typeof browserHarness>>;
   let base: string;
   let browser: Browser;
   let laptopContext: BrowserContext;
@@ -24,10 +23,8 @@ describeInBrowser("two devices in Chromium without JavaScript", () => {
 
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
-    t = await createTestApp("redis");
-    server = await listen(t.app);
-    base = server.base;
-    browser = await launchChromium();
+    harness = await browserHarness();
+    ({ base, browser } = harness);
     laptopContext = await browser.newContext({ javaScriptEnabled: false, userAgent: CHROME_WINDOWS, viewport: { width: 1280, height: 800 } });
     phoneContext = await browser.newContext({ javaScriptEnabled: false, userAgent: SAFARI_IPHONE, viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
     laptop = await laptopContext.newPage();
@@ -35,9 +32,7 @@ describeInBrowser("two devices in Chromium without JavaScript", () => {
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await t?.close();
+    await harness?.close();
   });
 
   const sessionRow = (page: Page, device: string) => page.locator("li.session", { hasText: device });

@@ -1,8 +1,8 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { CHROME_WINDOWS, SAFARI_IPHONE, type TestApp, createTestApp, listen } from "../helpers/app";
-import { describeInBrowser, launchChromium } from "../helpers/chromium";
+import { CHROME_WINDOWS, SAFARI_IPHONE, type TestApp } from "../helpers/app";
+import { browserHarness, describeInBrowser } from "../helpers/chromium";
 import { OPERATOR } from "../../src/cli/cli";
 import { setRole } from "../../src/users/set-role";
 
@@ -76,24 +76,20 @@ const WIDTHS = [
 
 describeInBrowser("every page in Chromium", () => {
   let t: TestApp;
-  let server: Awaited<ReturnType<typeof listen>>;
+  let harness: Awaited<ReturnType<typeof browserHarness>>;
   let base: string;
   let browser: Browser;
   const axeSummary: Record<string, { violations: Array<{ id: string; impact: string | null; nodes: number }>; passes: number }> = {};
 
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
-    t = await createTestApp("redis");
-    server = await listen(t.app);
-    base = server.base;
-    browser = await launchChromium();
+    harness = await browserHarness();
+    ({ t, base, browser } = harness);
   });
 
   afterAll(async () => {
     writeFileSync(path.join(ROOT, "test-output", "axe-results.json"), `${JSON.stringify(axeSummary, null, 2)}\n`);
-    await browser?.close();
-    await server?.close();
-    await t?.close();
+    await harness?.close();
   });
 
   /** A device signed in to a fresh account, with a second device so the sessions page has two rows. */

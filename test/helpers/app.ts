@@ -10,7 +10,7 @@ import { createApp, type AppDeps } from "../../src/app";
 import type { ActivityLog } from "../../src/activity/activity-log";
 import { EmbeddedActivityLog } from "../../src/activity/embedded-activity-log";
 import { RedisActivityLog } from "../../src/activity/redis-activity-log";
-import { activityOptionsOf, cookieNameOf, cookieShapeOf, lifetimeOf, noticeExpiry, redisRateLimitStore } from "../../src/backend";
+import { type Backend, activityOptionsOf, cookieNameOf, cookieShapeOf, lifetimeOf, noticeExpiry, redisRateLimitStore } from "../../src/backend";
 import { type Config, loadConfig } from "../../src/config";
 import { EmbeddedSessionStore } from "../../src/session-store/embedded-session-store";
 import { RedisSessionStore } from "../../src/session-store/redis-session-store";
@@ -162,4 +162,16 @@ export async function listen(app: Express): Promise<{ base: string; port: number
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** The app on a backend opened from configuration, as server.ts builds it (quiet logs, test hashing cost). */
+export function appOn(config: Config, backend: Backend): Express {
+  return createApp({
+    config,
+    ...backend,
+    passwords: testPasswords,
+    logger: pino({ level: "silent" }),
+    lifetime: lifetimeOf(config),
+    cookieName: cookieNameOf(config),
+  });
 }

@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { type Browser, chromium } from "playwright-core";
+import { type TestApp, createTestApp, listen } from "./app";
 
 /** Debian's chromium; CHROMIUM_PATH overrides. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -31,4 +32,21 @@ export function launchChromium(): Promise<Browser> {
 /** describe when Chromium is there; otherwise skipped (global-setup says so, loudly, once). */
 export function describeInBrowser(name: string, body: () => void): void {
   (hasChromium() ? describe : describe.skip)(name, body);
+}
+
+/** The app served on a free port against a real Redis, and a Chromium to drive it. */
+export async function browserHarness(): Promise<{ t: TestApp; base: string; browser: Browser; close(): Promise<void> }> {
+  const t = await createTestApp("redis");
+  const server = await listen(t.app);
+  const browser = await launchChromium();
+  return {
+    t,
+    base: server.base,
+    browser,
+    async close() {
+      await browser.close();
+      await server.close();
+      await t.close();
+    },
+  };
 }

@@ -1,10 +1,8 @@
-import pino from "pino";
 import { createCluster, type RedisClientType } from "redis";
 import request from "supertest";
-import { createApp } from "../../src/app";
-import { cookieNameOf, lifetimeOf, openBackend } from "../../src/backend";
+import { openBackend } from "../../src/backend";
 import { loadConfig } from "../../src/config";
-import { SAFARI_IPHONE, browser, csrfFrom, newAccount, signIn, signUp, submit, testPasswords } from "../helpers/app";
+import { SAFARI_IPHONE, appOn, browser, csrfFrom, newAccount, signIn, signUp, submit } from "../helpers/app";
 import { RedisSessionStore } from "../../src/session-store/redis-session-store";
 import { type RedisCluster, startRedisCluster } from "../helpers/redis-cluster";
 import { lifetime, testCookie, uniquePrefix } from "../helpers/stores";
@@ -36,14 +34,7 @@ describe("the product on a Redis Cluster (REDIS_CLUSTER_NODES)", () => {
     const nodes = cluster.nodes.slice(0, 3).map((n) => `${n.host}:${n.port}`).join(",");
     const config = loadConfig({ REDIS_CLUSTER_NODES: nodes, SESSION_SECRET: "cluster-secret-cluster-secret-cluster" });
     const backend = await openBackend(config);
-    const app = createApp({
-      config,
-      ...backend,
-      passwords: testPasswords,
-      logger: pino({ level: "silent" }),
-      lifetime: lifetimeOf(config),
-      cookieName: cookieNameOf(config),
-    });
+    const app = appOn(config, backend);
     try {
       expect((await request(app).get("/readyz")).status).toBe(200);
       const account = newAccount("Cluster Carla");
