@@ -125,7 +125,7 @@ export class RedisSessionStore extends RedisStore implements SessionStore {
       await Promise.all([
         writeSession.run(this.redis, key, ["update", ...args]),
         record.uid
-          ? this.redis.zAdd(this.indexKey(record.uid), { score: sess.lastActiveAt ?? now, value: handle }, { XX: true, GT: true } as any)
+          ? this.redis.zAdd(this.indexKey(record.uid), { score: sess.lastActiveAt ?? now, value: handle }, { condition: "XX", comparison: "GT" })
           : null,
       ]);
       return;
@@ -162,7 +162,7 @@ export class RedisSessionStore extends RedisStore implements SessionStore {
   }
 
   private async userHandles(userId: string): Promise<string[]> {
-    return this.redis.zRange(this.indexKey(userId), 0, -1, { REV: true } as any);
+    return this.redis.zRange(this.indexKey(userId), 0, -1, { REV: true });
   }
 
   async listUserSessions(userId: string): Promise<SessionInfo[]> {

@@ -108,7 +108,7 @@ export class RedisUserRepository implements UserRepository {
     const p = normalizeEmail(prefix);
     // A 0xFF byte sorts after every byte of UTF-8 text, so [p, p+0xFF] holds every email starting with p.
     const upTo = Buffer.concat([Buffer.from(`[${p}`), Buffer.from([0xff])]);
-    const emails = await this.client.zRange(this.emailsKey(), `[${p}`, upTo as unknown as string, { BY: "LEX", LIMIT: { offset, count: limit } });
+    const emails = await this.client.zRange(this.emailsKey(), `[${p}`, upTo, { BY: "LEX", LIMIT: { offset, count: limit } });
     const users = await Promise.all(emails.map((e) => this.findByEmail(e)));
     return users.filter((u): u is User => u !== null);
   }
