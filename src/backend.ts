@@ -1,6 +1,6 @@
 import type { Store as RateLimitStore } from "express-rate-limit";
 import { RedisStore as RedisRateLimitStore } from "rate-limit-redis";
-import { createClient, createCluster, type RedisClientType } from "redis";
+import { createClient, createCluster, createSentinel, type RedisClientType } from "redis";
 import type { ActivityLog, ActivityLogOptions } from "./activity/activity-log";
 import { EmbeddedActivityLog } from "./activity/embedded-activity-log";
 import { RedisActivityLog } from "./activity/redis-activity-log";
@@ -26,6 +26,11 @@ export interface Backend {
 
 /** Counters for express-rate-limit in the same Redis as the sessions. */
 export function redisRateLimitStore(client: RedisClientType, prefix: string): RateLimitStore {
+  if ("getSentinelNode" in client) {
+    // A Sentinel client sends to the current master.
+    const sentinel = client as unknown as { sendCommand(readOnly: boolean | undefined, args: string[]): Promise<unknown> };
+    return new RedisRateLimitStore({ prefix, sendCommand: (...args: string[]) => sentinel.sendCommand(false, args) as never });
+  }
   if ("masters" in client) {
     // A Cluster client routes each command by its key.
     const cluster = client as unknown as { sendCommand(key: string | undefined, readOnly: boolean, args: string[]): Promise<unknown> };
@@ -76,6 +81,31 @@ export async function connectRedisCluster(nodes: string[]): Promise<RedisClientT
   return cluster as unknown as RedisClientType;
 }
 
+/** A client that follows the master the sentinels name, across failovers; typed likewise. */
+export async function connectRedisSentinel(sentinels: string[], name: string): Promise<RedisClientType> {
+  const client = createSentinel({
+    name,
+    sentinelRootNodes: sentinels.map((s) => {
+      const [host, port] = s.split(":");
+      return { host, port: Number(port) };
+    }),
+    nodeClientOptions: CLIENT_OPTIONS,
+  });
+  await client.connect();
+  return client as unknown as RedisClientType;
+}
+
+/** The configured Redis: one server, a cluster, or a master behind sentinels. */
+export function connectConfiguredRedis(config: Config): Promise<RedisClientType> {
+  if (config.redisUrl) return connectRedis(config.redisUrl);
+  if (config.redisClusterNodes.length > 0) return connectRedisCluster(config.redisClusterNodes);
+  return connectRedisSentinel(config.redisSentinels, config.redisSentinelName);
+}
+
+export function usesRedis(config: Config): boolean {
+  return Boolean(config.redisUrl) || config.redisClusterNodes.length > 0 || config.redisSentinels.length > 0;
+}
+
 export function activityOptionsOf(config: Config): ActivityLogOptions {
   return { maxPerUser: config.activityMaxPerUser, retention: config.activityRetention * 1000, maxAudit: config.auditMax };
 }
@@ -92,7 +122,7 @@ export function noticeExpiry(activity: () => ActivityLog | undefined) {
 export async function openBackend(config: Config, onRedisError: (err: Error) => void = () => {}): Promise<Backend> {
   const lifetime = lifetimeOf(config);
   const cookie = cookieShapeOf(config);
-  if (!config.redisUrl && config.redisClusterNodes.length === 0) {
+  if (!usesRedis(config)) {
     const activity = new EmbeddedActivityLog(activityOptionsOf(config));
     const sessions = new EmbeddedSessionStore({
       lifetime,
@@ -110,7 +140,7 @@ export async function openBackend(config: Config, onRedisError: (err: Error) => 
       close: () => sessions.close(),
     };
   }
-  const client = config.redisUrl ? await connectRedis(config.redisUrl) : await connectRedisCluster(config.redisClusterNodes);
+  const client = await connectConfiguredRedis(config);
   client.on("error", onRedisError);
   const activity = new RedisActivityLog(client, activityOptionsOf(config));
   return {

@@ -10,6 +10,9 @@ export interface Config {
   redisUrl: string | undefined;
   /** Seed nodes of a Redis Cluster ("host:port"); empty when not a cluster. */
   redisClusterNodes: string[];
+  /** Sentinels ("host:port") and the name of the master they watch; empty when not used. */
+  redisSentinels: string[];
+  redisSentinelName: string;
   /** The first signs new cookies; all of them verify. */
   sessionSecrets: string[];
   /** True when the secret was generated for this process only. */
@@ -41,6 +44,8 @@ export class ConfigError extends Error {}
 const seconds = (fallback: number) =>
   z.coerce.number().int().positive().max(10 * 365 * 24 * 3600).default(fallback);
 
+const HOST_PORTS = /^\s*[^\s,:]+:\d{1,5}\s*(,\s*[^\s,:]+:\d{1,5}\s*)*$/;
+
 const schema = z.object({
   NODE_ENV: z.string().optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -48,8 +53,10 @@ const schema = z.object({
   REDIS_URL: z.string().regex(/^rediss?:\/\//, "must start with redis:// or rediss://").optional(),
   REDIS_CLUSTER_NODES: z
     .string()
-    .regex(/^\s*[^\s,:]+:\d{1,5}\s*(,\s*[^\s,:]+:\d{1,5}\s*)*$/, "must be host:port seeds, comma-separated")
+    .regex(HOST_PORTS, "must be host:port seeds, comma-separated")
     .optional(),
+  REDIS_SENTINELS: z.string().regex(HOST_PORTS, "must be host:port sentinels, comma-separated").optional(),
+  REDIS_SENTINEL_NAME: z.string().min(1).default("mymaster"),
   SESSION_SECRET: z.string().optional(),
   SESSION_IDLE_TIMEOUT: seconds(30 * 24 * 3600),
   SESSION_ABSOLUTE_TIMEOUT: seconds(90 * 24 * 3600),
@@ -77,6 +84,10 @@ function parseTrustProxy(value: string | undefined): Config["trustProxy"] {
   return value; // "loopback", a subnet list, ...
 }
 
+function hostPorts(list: string | undefined): string[] {
+  return (list ?? "").split(",").map((n) => n.trim()).filter(Boolean);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Empty variables count as unset, as most shells and compose files produce them.
   const defined = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
@@ -88,13 +99,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   const production = e.NODE_ENV === "production";
 
-  if (e.REDIS_URL && e.REDIS_CLUSTER_NODES) {
-    throw new ConfigError("Set either REDIS_URL (one server) or REDIS_CLUSTER_NODES (a cluster), not both.");
+  const topologies = [e.REDIS_URL, e.REDIS_CLUSTER_NODES, e.REDIS_SENTINELS].filter(Boolean).length;
+  if (topologies > 1) {
+    throw new ConfigError(
+      "Set only one of REDIS_URL (one server), REDIS_CLUSTER_NODES (a cluster) and REDIS_SENTINELS (with REDIS_SENTINEL_NAME), not both.",
+    );
   }
-  if (production && !e.REDIS_URL && !e.REDIS_CLUSTER_NODES) {
+  if (production && topologies === 0) {
     throw new ConfigError(
       "REDIS_URL is required when NODE_ENV=production: the embedded store keeps sessions in this process only. " +
-        "Set REDIS_URL=redis://host:6379 (or REDIS_CLUSTER_NODES=host1:6379,host2:6379 for a cluster).",
+        "Set REDIS_URL=redis://host:6379 (or REDIS_CLUSTER_NODES=host1:6379,host2:6379 for a cluster, " +
+        "or REDIS_SENTINELS=host1:26379,host2:26379 with REDIS_SENTINEL_NAME).",
     );
   }
   const secrets = (e.SESSION_SECRET ?? "").split(",").map((s) => s.trim()).filter(Boolean);
@@ -117,7 +132,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     host: e.HOST ?? (production ? "0.0.0.0" : "127.0.0.1"),
     redisUrl: e.REDIS_URL,
-    redisClusterNodes: (e.REDIS_CLUSTER_NODES ?? "").split(",").map((n) => n.trim()).filter(Boolean),
+    redisClusterNodes: hostPorts(e.REDIS_CLUSTER_NODES),
+    redisSentinels: hostPorts(e.REDIS_SENTINELS),
+    redisSentinelName: e.REDIS_SENTINEL_NAME,
     sessionSecrets: generated ? [randomBytes(32).toString("base64url")] : secrets,
     sessionSecretGenerated: generated,
     idleTimeout: e.SESSION_IDLE_TIMEOUT,

@@ -25,6 +25,7 @@ async function main(): Promise<void> {
 
   if (config.redisUrl) logger.info({ redis: redactUrl(config.redisUrl) }, "session store: Redis");
   else if (config.redisClusterNodes.length > 0) logger.info({ nodes: config.redisClusterNodes }, "session store: Redis Cluster");
+  else if (config.redisSentinels.length > 0) logger.info({ sentinels: config.redisSentinels, name: config.redisSentinelName }, "session store: Redis behind Sentinel");
   else logger.info("session store: embedded, in this process (no REDIS_URL): sessions and accounts end when it stops");
   if (config.sessionSecretGenerated) logger.warn("SESSION_SECRET is not set: using a random one, so a restart signs everyone out");
 
@@ -32,7 +33,7 @@ async function main(): Promise<void> {
   try {
     backend = await openBackend(config, (err) => logger.warn({ err: err.message }, "Redis connection problem"));
   } catch (err) {
-    const where = config.redisUrl ? redactUrl(config.redisUrl) : config.redisClusterNodes.join(",");
+    const where = config.redisUrl ? redactUrl(config.redisUrl) : [...config.redisClusterNodes, ...config.redisSentinels].join(",");
     process.stderr.write(`Cannot reach Redis at ${where}: ${(err as Error).message}\n`);
     process.exit(1);
   }

@@ -22,6 +22,8 @@ describe("configuration", () => {
     expect(loadConfig({ REDIS_CLUSTER_NODES: "10.0.0.1:6379, redis-2:6380" }).redisClusterNodes).toEqual(["10.0.0.1:6379", "redis-2:6380"]);
     expect(() => loadConfig({ REDIS_CLUSTER_NODES: "no-port" })).toThrow(/REDIS_CLUSTER_NODES/);
     expect(() => loadConfig({ REDIS_CLUSTER_NODES: "a:1", REDIS_URL: "redis://b:2" })).toThrow(/not both/);
+    expect(() => loadConfig({ REDIS_SENTINELS: "s:26379", REDIS_URL: "redis://b:2" })).toThrow(/Set only one/);
+    expect(loadConfig({ REDIS_SENTINELS: "s1:26379,s2:26379", REDIS_SENTINEL_NAME: "db" })).toMatchObject({ redisSentinels: ["s1:26379", "s2:26379"], redisSentinelName: "db" });
     expect(loadConfig({ NODE_ENV: "production", REDIS_CLUSTER_NODES: "a:1", SESSION_SECRET: "s".repeat(32) }).production).toBe(true);
   });
 

@@ -1,4 +1,4 @@
-import { type Backend, openBackend } from "../backend";
+import { type Backend, openBackend, usesRedis } from "../backend";
 import { ConfigError, loadConfig } from "../config";
 
 /** What the command-line tools record as the actor in an account's activity. */
@@ -13,7 +13,7 @@ export class UsageError extends Error {}
 export function runCli(usage: string, work: (backend: Backend, args: string[]) => Promise<number>): void {
   const main = async (): Promise<number> => {
     const config = loadConfig();
-    if (!config.redisUrl && config.redisClusterNodes.length === 0) {
+    if (!usesRedis(config)) {
       throw new UsageError(
         "REDIS_URL is not set. Accounts on the embedded store live inside the running server only; " +
           "run the server with REDIS_URL to manage them from the command line.",

@@ -1,0 +1,68 @@
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { NO_REDIS_SERVER, freePort, hasRedisServerBinary, waitForRedis } from "./redis-server";
+
+export interface RedisSentinelSetup {
+  name: string;
+  master: { host: string; port: number; pid: number };
+  replica: { host: string; port: number; pid: number };
+  sentinels: Array<{ host: string; port: number; pid: number }>;
+  stop(): Promise<void>;
+}
+
+/** One master, one replica and three sentinels on free loopback ports, stopped by pid. */
+export async function startRedisSentinel(name = "sessions"): Promise<RedisSentinelSetup> {
+  if (!hasRedisServerBinary()) throw new Error(NO_REDIS_SERVER);
+  const dir = mkdtempSync(path.join(tmpdir(), "redis-sentinel-"));
+  const children: ChildProcess[] = [];
+  const stop = async () => {
+    await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => { c.once("exit", r); c.kill("SIGKILL"); }) : null)));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const server = (port: number, extra: string[]) => {
+    const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--loglevel", "warning", ...extra], { stdio: "ignore" });
+    children.push(child);
+    return { host: "127.0.0.1", port, pid: child.pid! };
+  };
+  try {
+    const master = server(await freePort(), []);
+    await waitForRedis(`redis://127.0.0.1:${master.port}`);
+    const replica = server(await freePort(), ["--replicaof", "127.0.0.1", String(master.port)]);
+    await waitForRedis(`redis://127.0.0.1:${replica.port}`);
+    const sentinels = [];
+    for (let i = 0; i < 3; i++) {
+      const port = await freePort();
+      const conf = path.join(dir, `sentinel-${port}.conf`);
+      writeFileSync(
+        conf,
+        [
+          `port ${port}`,
+          "bind 127.0.0.1",
+          `dir ${dir}`,
+          `sentinel monitor ${name} 127.0.0.1 ${master.port} 2`,
+          `sentinel down-after-milliseconds ${name} 1000`,
+          `sentinel failover-timeout ${name} 3000`,
+          `sentinel parallel-syncs ${name} 1`,
+        ].join("\n"),
+      );
+      const child = spawn("redis-server", [conf, "--sentinel"], { stdio: "ignore" });
+      children.push(child);
+      sentinels.push({ host: "127.0.0.1", port, pid: child.pid! });
+    }
+    await Promise.all(sentinels.map((s) => waitForRedis(`redis://127.0.0.1:${s.port}`)));
+    // Wait until the sentinels know the replica.
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const out = spawnSync("redis-cli", ["-p", String(sentinels[0].port), "sentinel", "replicas", name], { encoding: "utf8" }).stdout;
+      if (out.includes(String(replica.port))) break;
+      if (Date.now() > deadline) throw new Error("the sentinels did not find the replica");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return { name, master, replica, sentinels, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
