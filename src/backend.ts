@@ -59,6 +59,9 @@ export function cookieNameOf(config: Config): string {
   return config.production ? "__Host-sid" : "sid";
 }
 
+/** How long a write waits for REDIS_WAIT_REPLICAS replicas before it is answered all the same. */
+const REPLICA_WAIT_TIMEOUT_MS = 1000;
+
 const CLIENT_OPTIONS = {
   // Fail fast while Redis is away (the request gets a 503) instead of queueing commands.
   disableOfflineQueue: true,
@@ -142,6 +145,7 @@ export async function openBackend(config: Config, onRedisError: (err: Error) => 
   }
   const client = await connectConfiguredRedis(config);
   client.on("error", onRedisError);
+  const replicaWait = { replicas: config.redisWaitReplicas, timeoutMs: REPLICA_WAIT_TIMEOUT_MS };
   const activity = new RedisActivityLog(client, activityOptionsOf(config));
   return {
     kind: "redis",
@@ -152,8 +156,9 @@ export async function openBackend(config: Config, onRedisError: (err: Error) => 
       cookie,
       maxSessionsPerUser: config.maxSessionsPerUser,
       onExpired: noticeExpiry(() => activity),
+      replicaWait,
     }),
-    users: new RedisUserRepository(client),
+    users: new RedisUserRepository(client, undefined, replicaWait),
     rateLimitStore: (prefix) => redisRateLimitStore(client, prefix),
     close: async () => {
       if (client.isOpen) await client.close();

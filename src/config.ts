@@ -13,6 +13,8 @@ export interface Config {
   /** Sentinels ("host:port") and the name of the master they watch; empty when not used. */
   redisSentinels: string[];
   redisSentinelName: string;
+  /** Replicas that must have sign-ins, revocations and password changes before they are answered. */
+  redisWaitReplicas: number;
   /** The first signs new cookies; all of them verify. */
   sessionSecrets: string[];
   /** True when the secret was generated for this process only. */
@@ -57,6 +59,7 @@ const schema = z.object({
     .optional(),
   REDIS_SENTINELS: z.string().regex(HOST_PORTS, "must be host:port sentinels, comma-separated").optional(),
   REDIS_SENTINEL_NAME: z.string().min(1).default("mymaster"),
+  REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(16).default(0),
   SESSION_SECRET: z.string().optional(),
   SESSION_IDLE_TIMEOUT: seconds(30 * 24 * 3600),
   SESSION_ABSOLUTE_TIMEOUT: seconds(90 * 24 * 3600),
@@ -135,6 +138,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisClusterNodes: hostPorts(e.REDIS_CLUSTER_NODES),
     redisSentinels: hostPorts(e.REDIS_SENTINELS),
     redisSentinelName: e.REDIS_SENTINEL_NAME,
+    redisWaitReplicas: e.REDIS_WAIT_REPLICAS,
     sessionSecrets: generated ? [randomBytes(32).toString("base64url")] : secrets,
     sessionSecretGenerated: generated,
     idleTimeout: e.SESSION_IDLE_TIMEOUT,

@@ -15,6 +15,7 @@ import {
   stampNew,
 } from "./session-record";
 import { indexSession, writeSession, writeSnapshot } from "./redis-scripts";
+import { type ReplicaWait, waitForReplicas } from "./redis-wait";
 import type { SessionInfo, SessionStore, UserSnapshot } from "./session-store";
 
 export interface RedisSessionStoreOptions {
@@ -30,6 +31,8 @@ export interface RedisSessionStoreOptions {
   prefix?: string;
   /** Told of each session a listing finds gone from its user's index: it expired. */
   onExpired?: (userId: string, handle: string) => void;
+  /** Wait for replicas after sign-ins and ends of sessions (REDIS_WAIT_REPLICAS). */
+  replicaWait?: ReplicaWait;
 }
 
 type Callback<T = any> = (err: any, value?: T) => void;
@@ -48,6 +51,7 @@ export class RedisSessionStore extends RedisStore implements SessionStore {
   private readonly cookie: CookieShape;
   private readonly maxSessionsPerUser: number;
   private readonly onExpired?: (userId: string, handle: string) => void;
+  private readonly replicaWait?: ReplicaWait;
 
   constructor(options: RedisSessionStoreOptions) {
     super({ client: options.client, prefix: options.prefix ?? "sess:" });
@@ -55,6 +59,7 @@ export class RedisSessionStore extends RedisStore implements SessionStore {
     this.cookie = options.cookie;
     this.maxSessionsPerUser = options.maxSessionsPerUser;
     this.onExpired = options.onExpired;
+    this.replicaWait = options.replicaWait;
   }
 
   private get redis(): RedisClientType {
@@ -145,11 +150,15 @@ export class RedisSessionStore extends RedisStore implements SessionStore {
     }
     const created = await writeSession.run(this.redis, key, ["create", ...args]);
     if (created !== 1) throw new Error("session id collision");
+    if (record.uid) await waitForReplicas(this.redis, [key, this.indexKey(record.uid)], this.replicaWait);
   }
 
   private async remove(handle: string): Promise<void> {
-    const uid = parseRecord(await this.redis.getDel(this.sessionKey(handle)))?.uid;
-    if (uid) await this.redis.zRem(this.indexKey(uid), handle);
+    const key = this.sessionKey(handle);
+    const uid = parseRecord(await this.redis.getDel(key))?.uid;
+    if (!uid) return;
+    await this.redis.zRem(this.indexKey(uid), handle);
+    await waitForReplicas(this.redis, [key, this.indexKey(uid)], this.replicaWait);
   }
 
   /** Ends sessions first, then drops their index entries: never a live session unindexed. */
@@ -158,6 +167,7 @@ export class RedisSessionStore extends RedisStore implements SessionStore {
     // One DEL per key: on Cluster the sessions live in different slots.
     const deleted = await Promise.all(handles.map((h) => this.redis.del(this.sessionKey(h))));
     await this.redis.zRem(this.indexKey(userId), handles);
+    await waitForReplicas(this.redis, [...handles.map((h) => this.sessionKey(h)), this.indexKey(userId)], this.replicaWait);
     return deleted.reduce((sum, n) => sum + n, 0);
   }
 

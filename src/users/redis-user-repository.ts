@@ -1,5 +1,6 @@
 import type { RedisClientType } from "redis";
 import { Script } from "../session-store/redis-scripts";
+import { type ReplicaWait, waitForReplicas } from "../session-store/redis-wait";
 import {
   type NewUser,
   type User,
@@ -32,7 +33,12 @@ return redis.call('HGETALL', KEYS[1])
  *                        ZRANGE BYLEX, for the admin console
  */
 export class RedisUserRepository implements UserRepository {
-  constructor(private readonly client: RedisClientType, private readonly prefix = "user:") {}
+  constructor(
+    private readonly client: RedisClientType,
+    private readonly prefix = "user:",
+    /** Wait for replicas after a password change (REDIS_WAIT_REPLICAS). */
+    private readonly replicaWait?: ReplicaWait,
+  ) {}
 
   private userKey(id: string): string {
     return `${this.prefix}{${id}}`;
@@ -90,6 +96,7 @@ export class RedisUserRepository implements UserRepository {
       .flatMap(([k, v]) => [k, v ?? ""]);
     const reply = (await changeUser.run(this.client, this.userKey(id), [newCredentials ? "1" : "0", ...pairs])) as string[] | null;
     if (!reply) return null;
+    if (newCredentials) await waitForReplicas(this.client, [this.userKey(id)], this.replicaWait);
     const hash: Record<string, string> = {};
     for (let i = 0; i < reply.length; i += 2) hash[reply[i]] = reply[i + 1];
     return fromHash(hash);

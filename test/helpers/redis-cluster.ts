@@ -54,6 +54,15 @@ export async function startRedisCluster(masters = 3, replicas = 1): Promise<Redi
         await new Promise((r) => setTimeout(r, 100));
       }
     }
+    // And until every replica is in sync with its master, so a failover can promote it.
+    for (const n of nodes) {
+      for (;;) {
+        const info = spawnSync("redis-cli", ["-p", String(n.port), "info", "replication"], { encoding: "utf8" }).stdout;
+        if (info.includes("role:master") || info.includes("master_link_status:up")) break;
+        if (Date.now() > deadline) throw new Error(`replica on ${n.port} not in sync: ${info}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
     return { nodes, stop };
   } catch (err) {
     await stop();
