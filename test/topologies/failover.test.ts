@@ -44,9 +44,10 @@ describe.each([0, 1])("Redis Cluster failover with REDIS_WAIT_REPLICAS=%i", (wai
     backend.sessions.on?.("error", () => {});
     const app = appOn(config, backend);
 
-    // Sessions of 30 accounts, spread over the slots, and 30 more that are ended at once.
+    // Sessions of 30 accounts, spread over the slots, each with a second session that is
+    // ended at the very moment the master dies (the writes most at risk).
     const live: string[] = [];
-    const revoked: string[] = [];
+    const toRevoke: Array<{ cookie: string; userId: string; handle: string }> = [];
     for (let i = 0; i < 30; i++) {
       const account = newAccount(`Failover ${i}`);
       const res = await submit(browser(app), "/signup", "/signup", account);
@@ -54,10 +55,9 @@ describe.each([0, 1])("Redis Cluster failover with REDIS_WAIT_REPLICAS=%i", (wai
       const second = await submit(browser(app), "/login", "/login", { email: account.email, password: account.password });
       const cookie = cookieOf(second)!.split(";")[0];
       const sid = decodeURIComponent(cookie.slice(4)).slice(2).split(".")[0];
-      const user = (await backend.users.findByEmail(account.email))!;
-      expect(await backend.sessions.revokeUserSession(user.id, handleOf(sid))).toBe(true);
-      revoked.push(cookie);
+      toRevoke.push({ cookie, userId: (await backend.users.findByEmail(account.email))!.id, handle: handleOf(sid) });
     }
+    const revoked = toRevoke.map((r) => r.cookie);
 
     const started = Date.now();
     let requests = 0;
@@ -71,8 +71,11 @@ describe.each([0, 1])("Redis Cluster failover with REDIS_WAIT_REPLICAS=%i", (wai
     // Stream until the cluster has failed over and a few rounds have gone through cleanly.
     while (Date.now() - started < 40_000 && !(killed && quietRounds >= 5)) {
       if (!killed && Date.now() - started > 1000) {
+        // Each revocation is answered (after WAIT, when asked for), then the master dies at once.
+        const ended = await Promise.all(toRevoke.map((r) => backend.sessions.revokeUserSession(r.userId, r.handle)));
         process.kill(master.pid, "SIGKILL");
         killed = true;
+        expect(ended.every(Boolean)).toBe(true);
       }
       const failedBefore = failed503;
       await Promise.all(
@@ -100,6 +103,8 @@ describe.each([0, 1])("Redis Cluster failover with REDIS_WAIT_REPLICAS=%i", (wai
     expect(failed503).toBeLessThan(requests);
     expect(signedOutDuring).toBe(0);
     expect(sessionsLost).toBe(0);
-    expect(revocationsLost).toBe(0);
+    // Replication is asynchronous: only with a replica's acknowledgement is a revocation
+    // answered just before its master died sure to survive. With 0 the loss is measured.
+    if (waitReplicas > 0) expect(revocationsLost).toBe(0);
   }, 90_000);
 });
