@@ -31,7 +31,7 @@ export async function startRedisCluster(masters = 3, replicas = 1): Promise<Redi
       const child = spawn(
         "redis-server",
         ["--port", String(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes", "--cluster-config-file", path.join(dir, `nodes-${port}.conf`),
-          "--cluster-node-timeout", "2000", "--save", "", "--appendonly", "no", "--dir", dir, "--loglevel", "warning"],
+          "--cluster-node-timeout", "2000", "--repl-diskless-sync-delay", "0", "--save", "", "--appendonly", "no", "--dir", dir, "--loglevel", "warning"],
         { stdio: "ignore" },
       );
       children.push(child);

@@ -27,7 +27,8 @@ export async function startRedisSentinel(name = "sessions"): Promise<RedisSentin
     return { host: "127.0.0.1", port, pid: child.pid! };
   };
   try {
-    const master = server(await freePort(), []);
+    // No delay before the first sync (Redis 7 waits 5 s by default for more replicas to join).
+    const master = server(await freePort(), ["--repl-diskless-sync-delay", "0"]);
     await waitForRedis(`redis://127.0.0.1:${master.port}`);
     const replica = server(await freePort(), ["--replicaof", "127.0.0.1", String(master.port)]);
     await waitForRedis(`redis://127.0.0.1:${replica.port}`);
@@ -52,8 +53,14 @@ export async function startRedisSentinel(name = "sessions"): Promise<RedisSentin
       sentinels.push({ host: "127.0.0.1", port, pid: child.pid! });
     }
     await Promise.all(sentinels.map((s) => waitForRedis(`redis://127.0.0.1:${s.port}`)));
-    // Wait until the sentinels know the replica.
+    // Wait until the replica is in sync and the sentinels know it.
     const deadline = Date.now() + 15_000;
+    for (;;) {
+      const info = spawnSync("redis-cli", ["-p", String(replica.port), "info", "replication"], { encoding: "utf8" }).stdout;
+      if (info.includes("master_link_status:up")) break;
+      if (Date.now() > deadline) throw new Error(`the replica did not sync: ${info}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
     for (;;) {
       const out = spawnSync("redis-cli", ["-p", String(sentinels[0].port), "sentinel", "replicas", name], { encoding: "utf8" }).stdout;
       if (out.includes(String(replica.port))) break;
