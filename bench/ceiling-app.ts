@@ -11,6 +11,7 @@ app.get("/dashboard", (_req, res) => {
     currentUser: { id: "u", name: "Ada Lovelace", email: "ada@example.com", role: "user" },
     csrfToken: () => "0".repeat(32),
     flash: () => null,
+    signInNotice: null,
     path: "/dashboard",
   });
 });

@@ -56,6 +56,7 @@ async function main() {
       currentUser: { ...user, role: "user" },
       csrfToken: () => "0".repeat(32),
       flash: () => null,
+      signInNotice: null,
       path: "/dashboard",
     });
   });

@@ -13,6 +13,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import autocannon from "autocannon";
 import { createClient, type RedisClientType } from "redis";
+import { startRedisCluster } from "../test/helpers/redis-cluster";
 import { freePort, startRedisServer, type RedisServer } from "../test/helpers/redis-server";
 import { measureScale } from "./scale";
 
@@ -135,6 +136,9 @@ async function main() {
 
   const redis: RedisServer = await startRedisServer();
   pin(redis.pid, 0);
+  // A 3-master Redis Cluster (a replica each) for the product's cluster run.
+  const cluster = await startRedisCluster();
+  for (const n of cluster.nodes) pin(n.pid, 0);
   const common = { NODE_ENV: "production", REDIS_URL: redis.url };
   const targets: Target[] = [
     {
@@ -146,6 +150,20 @@ async function main() {
     },
     { name: "peer", script: ["--import", TSX, path.join(__dirname, "peer-app.ts")], env: common, signIn: peerSignIn, rounds: [] },
     { name: "ceiling", script: ["--import", TSX, path.join(__dirname, "ceiling-app.ts")], env: common, signIn: async () => ({}), rounds: [] },
+    {
+      name: "product on Redis Cluster",
+      script: [path.join(ROOT, "dist", "server.js")],
+      env: {
+        NODE_ENV: "production",
+        REDIS_CLUSTER_NODES: cluster.nodes.map((n) => `${n.host}:${n.port}`).join(","),
+        SESSION_SECRET: "bench-secret-bench-secret-bench-secret",
+        TRUST_PROXY: "1",
+        HOST: "127.0.0.1",
+        LOG_LEVEL: "info",
+      },
+      signIn: productSignIn,
+      rounds: [],
+    },
     {
       name: "peer + headers + log",
       script: ["--import", TSX, path.join(__dirname, "peer-app.ts")],
@@ -178,22 +196,23 @@ async function main() {
         process.stdout.write(`round ${round} ${t.name}: ${r.requests.average.toFixed(0)} req/s\n`);
       }
     }
-    for (const t of targets.filter((x) => x.name !== "ceiling")) t.roundTrips = await countRoundTrips(redis.url, t, 2000);
+    // MONITOR watches one server, so the cluster run is not counted here (its commands are the same).
+    for (const t of targets.filter((x) => x.name !== "ceiling" && !x.name.includes("Cluster"))) t.roundTrips = await countRoundTrips(redis.url, t, 2000);
 
-    const [product, peer, ceiling, peerPlus] = targets.map((t) => ({
+    const [product, peer, ceiling, productOnCluster, peerPlus] = targets.map((t) => ({
       ...t,
       rps: median(t.rounds.map((r) => r.rps)),
       p50: median(t.rounds.map((r) => r.p50)),
       p99: median(t.rounds.map((r) => r.p99)),
       cpuUs: median(t.rounds.map((r) => r.cpuUs)),
     }));
-    const rows = [product, peer, ceiling, peerPlus].map((t) => [
+    const rows = [product, peer, ceiling, productOnCluster, peerPlus].map((t) => [
       t.name,
       t.rps.toFixed(0),
       t.cpuUs.toFixed(0),
       t.p50.toFixed(1),
       t.p99.toFixed(1),
-      t.roundTrips ? `${t.roundTrips.perRequest.toFixed(3)} (${Object.entries(t.roundTrips.byCommand).map(([c, n]) => `${c} ${n}`).join(", ")})` : "0",
+      t.roundTrips ? `${t.roundTrips.perRequest.toFixed(3)} (${Object.entries(t.roundTrips.byCommand).map(([c, n]) => `${c} ${n}`).join(", ")})` : t.name.includes("Cluster") ? "as product (not counted)" : "0",
     ]);
     const header = ["signed-in GET /dashboard", "req/s", "server CPU µs/req", "p50 ms", "p99 ms", "Redis round trips per request (commands in 2,000 requests)"];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -215,6 +234,7 @@ async function main() {
       targets.map((t) => (t.child && t.child.exitCode === null ? new Promise((r) => { t.child!.once("exit", r); t.child!.kill("SIGTERM"); }) : null)),
     );
     await redis.stop();
+    await cluster.stop();
   }
 
   await measureScale();
