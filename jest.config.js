@@ -4,8 +4,8 @@ module.exports = {
   testEnvironment: "node",
   roots: ["<rootDir>/test"],
   testMatch: ["**/*.test.ts"],
-  // Redis Cluster and other topologies run with npm run test:topologies.
-  testPathIgnorePatterns: ["/node_modules/", "<rootDir>/test/topologies/"],
+  // Redis Cluster and Sentinel run with npm run test:topologies, failovers with npm run test:failover.
+  testPathIgnorePatterns: ["/node_modules/", "<rootDir>/test/topologies/", "<rootDir>/test/failover/"],
   globalSetup: "<rootDir>/test/helpers/global-setup.ts",
   globalTeardown: "<rootDir>/test/helpers/global-teardown.ts",
   transform: { "^.+\\.ts$": "ts-jest" },

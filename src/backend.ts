@@ -160,8 +160,21 @@ export async function openBackend(config: Config, onRedisError: (err: Error) => 
     }),
     users: new RedisUserRepository(client, undefined, replicaWait),
     rateLimitStore: (prefix) => redisRateLimitStore(client, prefix),
-    close: async () => {
-      if (client.isOpen) await client.close();
-    },
+    close: () => closeRedis(client),
   };
+}
+
+/**
+ * Closes gracefully when Redis answers; when it does not (a dead node keeps the client
+ * reconnecting), gives up after two seconds and drops the connections.
+ */
+export async function closeRedis(client: RedisClientType, graceMs = 2000): Promise<void> {
+  if (!client.isOpen) return;
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), graceMs);
+  });
+  const outcome = await Promise.race([client.close().then(() => "closed" as const, () => "failed" as const), gaveUp]);
+  clearTimeout(timer);
+  if (outcome !== "closed") client.destroy();
 }

@@ -18,11 +18,16 @@ export async function startRedisCluster(masters = 3, replicas = 1): Promise<Redi
   if (!hasRedisServerBinary()) throw new Error(NO_REDIS_SERVER);
   const dir = mkdtempSync(path.join(tmpdir(), "redis-cluster-"));
   const children: ChildProcess[] = [];
+  /** Resolved when each child has exited, however it was stopped (a test may SIGKILL one). */
+  const exits: Array<Promise<void>> = [];
+  const track = (child: ChildProcess) => {
+    children.push(child);
+    exits.push(new Promise((resolve) => child.once("exit", () => resolve())));
+  };
   const nodes: RedisCluster["nodes"] = [];
   const stop = async () => {
-    await Promise.all(
-      children.map((c) => (c.exitCode === null ? new Promise((r) => { c.once("exit", r); c.kill("SIGKILL"); }) : null)),
-    );
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    await Promise.all(exits);
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -34,7 +39,7 @@ export async function startRedisCluster(masters = 3, replicas = 1): Promise<Redi
           "--cluster-node-timeout", "2000", "--repl-diskless-sync-delay", "0", "--save", "", "--appendonly", "no", "--dir", dir, "--loglevel", "warning"],
         { stdio: "ignore" },
       );
-      children.push(child);
+      track(child);
       nodes.push({ host: "127.0.0.1", port, pid: child.pid! });
     }
     await Promise.all(nodes.map((n) => waitForRedis(`redis://${n.host}:${n.port}`)));

@@ -17,13 +17,20 @@ export async function startRedisSentinel(name = "sessions"): Promise<RedisSentin
   if (!hasRedisServerBinary()) throw new Error(NO_REDIS_SERVER);
   const dir = mkdtempSync(path.join(tmpdir(), "redis-sentinel-"));
   const children: ChildProcess[] = [];
+  /** Resolved when each child has exited, however it was stopped (a test may SIGKILL one). */
+  const exits: Array<Promise<void>> = [];
+  const track = (child: ChildProcess) => {
+    children.push(child);
+    exits.push(new Promise((resolve) => child.once("exit", () => resolve())));
+  };
   const stop = async () => {
-    await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => { c.once("exit", r); c.kill("SIGKILL"); }) : null)));
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    await Promise.all(exits);
     rmSync(dir, { recursive: true, force: true });
   };
   const server = (port: number, extra: string[]) => {
     const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--loglevel", "warning", ...extra], { stdio: "ignore" });
-    children.push(child);
+    track(child);
     return { host: "127.0.0.1", port, pid: child.pid! };
   };
   try {
@@ -49,7 +56,7 @@ export async function startRedisSentinel(name = "sessions"): Promise<RedisSentin
         ].join("\n"),
       );
       const child = spawn("redis-server", [conf, "--sentinel"], { stdio: "ignore" });
-      children.push(child);
+      track(child);
       sentinels.push({ host: "127.0.0.1", port, pid: child.pid! });
     }
     await Promise.all(sentinels.map((s) => waitForRedis(`redis://127.0.0.1:${s.port}`)));
