@@ -6,6 +6,7 @@ import { EmbeddedActivityLog } from "./activity/embedded-activity-log";
 import { RedisActivityLog } from "./activity/redis-activity-log";
 import type { Config } from "./config";
 import { EmbeddedSessionStore } from "./session-store/embedded-session-store";
+import { isCluster, sendRaw } from "./session-store/redis-client";
 import { RedisSessionStore } from "./session-store/redis-session-store";
 import type { CookieShape, Lifetime } from "./session-store/session-record";
 import type { SessionStore } from "./session-store/session-store";
@@ -26,17 +27,10 @@ export interface Backend {
 
 /** Counters for express-rate-limit in the same Redis as the sessions. */
 export function redisRateLimitStore(client: RedisClientType, prefix: string): RateLimitStore {
-  if ("getSentinelNode" in client) {
-    // A Sentinel client sends to the current master.
-    const sentinel = client as unknown as { sendCommand(readOnly: boolean | undefined, args: string[]): Promise<unknown> };
-    return new RedisRateLimitStore({ prefix, sendCommand: (...args: string[]) => sentinel.sendCommand(false, args) as never });
+  if (isCluster(client)) {
+    return new RedisRateLimitStore({ prefix, sendCommandCluster: ({ key, command }) => sendRaw(client, key, command) });
   }
-  if ("masters" in client) {
-    // A Cluster client routes each command by its key.
-    const cluster = client as unknown as { sendCommand(key: string | undefined, readOnly: boolean, args: string[]): Promise<unknown> };
-    return new RedisRateLimitStore({ prefix, sendCommandCluster: ({ key, isReadOnly, command }) => cluster.sendCommand(key, isReadOnly, command) as never });
-  }
-  return new RedisRateLimitStore({ prefix, sendCommand: (...args: string[]) => client.sendCommand(args) as never });
+  return new RedisRateLimitStore({ prefix, sendCommand: (...args: string[]) => sendRaw(client, undefined, args) });
 }
 
 /** A visitor's session (a CSRF token for the sign-in form) lives at most a day without use. */

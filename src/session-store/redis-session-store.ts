@@ -15,6 +15,7 @@ import {
   stampNew,
 } from "./session-record";
 import { indexSession, writeSession, writeSnapshot } from "./redis-scripts";
+import { isCluster } from "./redis-client";
 import { type ReplicaWait, waitForReplicas } from "./redis-wait";
 import type { SessionInfo, SessionStore, UserSnapshot } from "./session-store";
 
@@ -214,7 +215,7 @@ export class RedisSessionStore extends RedisStore implements SessionStore {
 
   async ping(): Promise<void> {
     // A Cluster client has no unkeyed PING; any node answering a keyed read will do.
-    if ("masters" in this.redis) await this.redis.exists(this.indexKey("ping"));
+    if (isCluster(this.redis)) await this.redis.exists(this.indexKey("ping"));
     else await this.redis.ping();
   }
 

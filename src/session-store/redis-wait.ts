@@ -1,4 +1,5 @@
 import type { RedisClientType } from "redis";
+import { isCluster, sendRaw } from "./redis-client";
 
 /** How many replicas must have a write before it is answered, and for how long to wait. */
 export interface ReplicaWait {
@@ -16,14 +17,8 @@ export interface ReplicaWait {
 export async function waitForReplicas(client: RedisClientType, keys: string[], wait: ReplicaWait | undefined): Promise<number> {
   if (!wait || wait.replicas <= 0 || keys.length === 0) return Number.POSITIVE_INFINITY;
   const args = ["WAIT", String(wait.replicas), String(wait.timeoutMs)];
-  if ("masters" in client) {
-    const cluster = client as unknown as { sendCommand(key: string, readOnly: boolean, args: string[]): Promise<number> };
-    const acked = await Promise.all([...new Set(keys)].map((key) => cluster.sendCommand(key, false, args)));
-    return Math.min(...acked);
-  }
-  if ("getSentinelNode" in client) {
-    const sentinel = client as unknown as { sendCommand(readOnly: boolean, args: string[]): Promise<number> };
-    return sentinel.sendCommand(false, args);
-  }
-  return (await client.sendCommand(args)) as number;
+  // On a Cluster each key's node took its writes; elsewhere one connection took them all.
+  const targets = isCluster(client) ? [...new Set(keys)] : [keys[0]];
+  const acked = await Promise.all(targets.map((key) => sendRaw<number>(client, key, args)));
+  return Math.min(...acked);
 }

@@ -1,8 +1,6 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { spawnSync } from "node:child_process";
 import path from "node:path";
-import { NO_REDIS_SERVER, freePort, hasRedisServerBinary, waitForRedis } from "./redis-server";
+import { NO_REDIS_SERVER, freePort, hasRedisServerBinary, processGroup, waitForRedis } from "./redis-server";
 
 export interface RedisCluster {
   /** host:port of every node, masters first. */
@@ -16,31 +14,15 @@ export interface RedisCluster {
  */
 export async function startRedisCluster(masters = 3, replicas = 1): Promise<RedisCluster> {
   if (!hasRedisServerBinary()) throw new Error(NO_REDIS_SERVER);
-  const dir = mkdtempSync(path.join(tmpdir(), "redis-cluster-"));
-  const children: ChildProcess[] = [];
-  /** Resolved when each child has exited, however it was stopped (a test may SIGKILL one). */
-  const exits: Array<Promise<void>> = [];
-  const track = (child: ChildProcess) => {
-    children.push(child);
-    exits.push(new Promise((resolve) => child.once("exit", () => resolve())));
-  };
+  const group = processGroup("redis-cluster");
+  const { dir, stop } = group;
   const nodes: RedisCluster["nodes"] = [];
-  const stop = async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-    await Promise.all(exits);
-    rmSync(dir, { recursive: true, force: true });
-  };
   try {
     for (let i = 0; i < masters * (1 + replicas); i++) {
       const port = await freePort();
-      const child = spawn(
-        "redis-server",
-        ["--port", String(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes", "--cluster-config-file", path.join(dir, `nodes-${port}.conf`),
-          "--cluster-node-timeout", "2000", "--repl-diskless-sync-delay", "0", "--save", "", "--appendonly", "no", "--dir", dir, "--loglevel", "warning"],
-        { stdio: "ignore" },
-      );
-      track(child);
-      nodes.push({ host: "127.0.0.1", port, pid: child.pid! });
+      const node = group.spawn(["--port", String(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes", "--cluster-config-file", path.join(dir, `nodes-${port}.conf`),
+        "--cluster-node-timeout", "2000", "--repl-diskless-sync-delay", "0", "--save", "", "--appendonly", "no", "--dir", dir, "--loglevel", "warning"]);
+      nodes.push({ ...node, port });
     }
     await Promise.all(nodes.map((n) => waitForRedis(`redis://${n.host}:${n.port}`)));
     const create = spawnSync(

@@ -1,8 +1,7 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { NO_REDIS_SERVER, freePort, hasRedisServerBinary, waitForRedis } from "./redis-server";
+import { NO_REDIS_SERVER, freePort, hasRedisServerBinary, processGroup, waitForRedis } from "./redis-server";
 
 export interface RedisSentinelSetup {
   name: string;
@@ -15,24 +14,12 @@ export interface RedisSentinelSetup {
 /** One master, one replica and three sentinels on free loopback ports, stopped by pid. */
 export async function startRedisSentinel(name = "sessions"): Promise<RedisSentinelSetup> {
   if (!hasRedisServerBinary()) throw new Error(NO_REDIS_SERVER);
-  const dir = mkdtempSync(path.join(tmpdir(), "redis-sentinel-"));
-  const children: ChildProcess[] = [];
-  /** Resolved when each child has exited, however it was stopped (a test may SIGKILL one). */
-  const exits: Array<Promise<void>> = [];
-  const track = (child: ChildProcess) => {
-    children.push(child);
-    exits.push(new Promise((resolve) => child.once("exit", () => resolve())));
-  };
-  const stop = async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-    await Promise.all(exits);
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const server = (port: number, extra: string[]) => {
-    const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--loglevel", "warning", ...extra], { stdio: "ignore" });
-    track(child);
-    return { host: "127.0.0.1", port, pid: child.pid! };
-  };
+  const group = processGroup("redis-sentinel");
+  const { dir, stop } = group;
+  const server = (port: number, extra: string[]) => ({
+    ...group.spawn(["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--loglevel", "warning", ...extra]),
+    port,
+  });
   try {
     // No delay before the first sync (Redis 7 waits 5 s by default for more replicas to join).
     const master = server(await freePort(), ["--repl-diskless-sync-delay", "0"]);
@@ -55,9 +42,7 @@ export async function startRedisSentinel(name = "sessions"): Promise<RedisSentin
           `sentinel parallel-syncs ${name} 1`,
         ].join("\n"),
       );
-      const child = spawn("redis-server", [conf, "--sentinel"], { stdio: "ignore" });
-      track(child);
-      sentinels.push({ host: "127.0.0.1", port, pid: child.pid! });
+      sentinels.push({ ...group.spawn([conf, "--sentinel"]), port });
     }
     await Promise.all(sentinels.map((s) => waitForRedis(`redis://127.0.0.1:${s.port}`)));
     // Wait until the replica is in sync and the sentinels know it.

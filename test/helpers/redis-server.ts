@@ -1,4 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { createServer } from "node:net";
 import { createClient } from "redis";
 
@@ -82,6 +85,30 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       // SIGTERM: with an append-only file, Redis flushes it before exiting.
       if (child.exitCode === null) child.kill(options.dataDir ? "SIGTERM" : "SIGKILL");
       await exited;
+    },
+  };
+}
+
+/**
+ * Redis processes started together in one scratch folder, all stopped (SIGKILL, by pid) at
+ * once. Stopping waits for each to exit, however it ended: a test may have killed one.
+ */
+export function processGroup(name: string) {
+  const dir = mkdtempSync(path.join(tmpdir(), `${name}-`));
+  const children: ChildProcess[] = [];
+  const exits: Array<Promise<void>> = [];
+  return {
+    dir,
+    spawn(args: string[]): { host: string; pid: number } {
+      const child = spawn("redis-server", args, { stdio: "ignore" });
+      children.push(child);
+      exits.push(new Promise((resolve) => child.once("exit", () => resolve())));
+      return { host: "127.0.0.1", pid: child.pid! };
+    },
+    async stop(): Promise<void> {
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+      await Promise.all(exits);
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
