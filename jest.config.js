@@ -4,8 +4,8 @@ module.exports = {
   testEnvironment: "node",
   roots: ["<rootDir>/test"],
   testMatch: ["**/*.test.ts"],
-  // Redis Cluster and Sentinel run with npm run test:topologies, failovers with npm run test:failover.
-  testPathIgnorePatterns: ["/node_modules/", "<rootDir>/test/topologies/", "<rootDir>/test/failover/"],
+  // Redis Cluster and Sentinel: npm run test:topologies (jest.topologies.config.js); failovers: npm run test:failover.
+  testPathIgnorePatterns: ["/node_modules/", "<rootDir>/test/failover/"],
   globalSetup: "<rootDir>/test/helpers/global-setup.ts",
   globalTeardown: "<rootDir>/test/helpers/global-teardown.ts",
   transform: { "^.+\\.ts$": "ts-jest" },

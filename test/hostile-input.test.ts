@@ -2,6 +2,7 @@ import fc from "fast-check";
 import request from "supertest";
 import { handleOf, parseRecord } from "../src/session-store/session-record";
 import { type Agent, SAFARI_IPHONE, type TestApp, browser, cookieOf, createTestApp, csrfFrom, newAccount, signIn, signUp } from "./helpers/app";
+import { scanKeys } from "./helpers/topology";
 
 /**
  * Property-based tests over every form and route: random text, unicode, null bytes, huge
@@ -37,8 +38,7 @@ function sidOf(agentCookie: string): string {
 /** Every session key of the test's prefix belongs to its user's index, and every index entry to a key. */
 async function expectIndexConsistent(t: TestApp, userId: string): Promise<Set<string>> {
   const redis = t.redis!;
-  const keys: string[] = [];
-  for await (const batch of redis.scanIterator({ MATCH: `${t.prefix}sess:*`, COUNT: 500 })) keys.push(...batch);
+  const keys = await scanKeys(redis, `${t.prefix}sess:*`);
   const sessionKeys = keys.filter((k) => !k.includes(":user:"));
   const owned = new Set<string>();
   for (const key of sessionKeys) {

@@ -1,9 +1,10 @@
 import { NO_CHROMIUM, hasChromium } from "./chromium";
-import { NO_REDIS_SERVER, hasRedisServerBinary, startRedisServer, waitForRedis } from "./redis-server";
+import { NO_REDIS_SERVER, hasRedisServerBinary, waitForRedis } from "./redis-server";
+import { type Topology, startTopology } from "./topology";
 
 /**
- * Uses REDIS_URL when it is set (tests then write only under random key prefixes and never
- * flush it); otherwise starts a throwaway redis-server for this run.
+ * npm test: uses REDIS_URL when it is set (tests then write only under random key prefixes
+ * and never flush it); otherwise starts a throwaway redis-server for this run.
  */
 export default async function globalSetup(): Promise<void> {
   if (!hasChromium()) process.stderr.write(`\n${"=".repeat(100)}\n${NO_CHROMIUM}\n${"=".repeat(100)}\n\n`);
@@ -12,8 +13,16 @@ export default async function globalSetup(): Promise<void> {
     process.env.TEST_REDIS_URL = process.env.REDIS_URL;
     return;
   }
+  await startForRun("single");
+}
+
+/**
+ * Starts a throwaway Redis of one topology for this run; global-teardown stops it. (Jest runs
+ * a globalSetup module once however many projects name it, hence one module per topology.)
+ */
+export async function startForRun(topology: Topology): Promise<void> {
   if (!hasRedisServerBinary()) throw new Error(NO_REDIS_SERVER);
-  const server = await startRedisServer();
-  (globalThis as { __redisServer?: unknown }).__redisServer = server;
-  process.env.TEST_REDIS_URL = server.url;
+  const started = await startTopology(topology);
+  const all = ((globalThis as { __redisTopologies?: Array<{ stop(): Promise<void> }> }).__redisTopologies ??= []);
+  all.push(started);
 }

@@ -1,5 +1,5 @@
-import type { RedisServer } from "./redis-server";
-
+/** Stops every Redis that globalSetup started (one per jest project). */
 export default async function globalTeardown(): Promise<void> {
-  await (globalThis as { __redisServer?: RedisServer }).__redisServer?.stop();
+  const all = (globalThis as { __redisTopologies?: Array<{ stop(): Promise<void> }> }).__redisTopologies ?? [];
+  await Promise.all(all.splice(0).map((t) => t.stop()));
 }

@@ -1,10 +1,13 @@
 import { randomBytes } from "node:crypto";
 import type { SessionData } from "express-session";
-import { createClient, type RedisClientType } from "redis";
+import type { RedisClientType } from "redis";
+import { connectConfiguredRedis } from "../../src/backend";
+import { loadConfig } from "../../src/config";
 import { EmbeddedSessionStore } from "../../src/session-store/embedded-session-store";
 import { RedisSessionStore } from "../../src/session-store/redis-session-store";
 import type { CookieShape, Lifetime } from "../../src/session-store/session-record";
 import type { SessionStore } from "../../src/session-store/session-store";
+import { testRedisEnv } from "./topology";
 
 export const testCookie: CookieShape = { httpOnly: true, path: "/", sameSite: "lax", secure: false };
 
@@ -17,12 +20,10 @@ export function uniquePrefix(): string {
   return `t${randomBytes(6).toString("hex")}:`;
 }
 
+/** A client for this run's test Redis (one server, a Cluster or Sentinel), connected as the product connects. */
 export async function connectTestRedis(): Promise<RedisClientType> {
-  const url = process.env.TEST_REDIS_URL;
-  if (!url) throw new Error("TEST_REDIS_URL is not set: run the tests through jest (npm test)");
-  const client = createClient({ url }) as RedisClientType;
+  const client = await connectConfiguredRedis(loadConfig(testRedisEnv()));
   client.on("error", () => {});
-  await client.connect();
   return client;
 }
 

@@ -3,8 +3,9 @@ import { RedisActivityLog } from "../../src/activity/redis-activity-log";
 import type { ActivityLog } from "../../src/activity/activity-log";
 import { type BackendKind, SAFARI_IPHONE, browser, newAccount, signIn, signUp, submit, useTestApp } from "../helpers/app";
 import { connectTestRedis, uniquePrefix } from "../helpers/stores";
+import { backendKinds } from "../helpers/topology";
 
-describe.each<BackendKind>(["redis", "embedded"])("security activity (%s)", (kind) => {
+describe.each<BackendKind>(backendKinds())("security activity (%s)", (kind) => {
   const ctx = useTestApp(kind);
 
   test("when things happen to an account, then the activity page lists them newest first, readably", async () => {

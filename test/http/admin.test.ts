@@ -3,6 +3,7 @@ import { OPERATOR } from "../../src/cli/cli";
 import { setRole } from "../../src/users/set-role";
 import { type Agent, type BackendKind, SAFARI_IPHONE, type TestApp, browser, createTestApp, csrfFrom, newAccount, signIn, signUp, submit, useTestApp } from "../helpers/app";
 import { sleep } from "../helpers/stores";
+import { backendKinds } from "../helpers/topology";
 
 async function makeAdmin(t: TestApp): Promise<{ admin: Agent; account: ReturnType<typeof newAccount> }> {
   const account = newAccount("Admin Ada");
@@ -13,7 +14,7 @@ async function makeAdmin(t: TestApp): Promise<{ admin: Agent; account: ReturnTyp
   return { admin, account };
 }
 
-describe.each<BackendKind>(["redis", "embedded"])("admin console (%s)", (kind) => {
+describe.each<BackendKind>(backendKinds())("admin console (%s)", (kind) => {
   const ctx = useTestApp(kind);
 
   test("when a non-admin asks for any /admin page or action, then it answers 403 and changes nothing", async () => {

@@ -4,6 +4,7 @@ import request from "supertest";
 import openapi from "../../src/api/openapi.json";
 import { type Agent, type BackendKind, SAFARI_IPHONE, browser, createTestApp, newAccount, signIn, signUp, useTestApp } from "../helpers/app";
 import { sleep } from "../helpers/stores";
+import { backendKinds } from "../helpers/topology";
 
 /** Checks a real response against the OpenAPI description of its operation and status. */
 function expectMatchesSpec(method: string, path: string, res: { status: number; body: unknown }) {
@@ -25,7 +26,7 @@ async function apiClient(agent: Agent): Promise<string> {
   return me.body.csrfToken as string;
 }
 
-describe.each<BackendKind>(["redis", "embedded"])("JSON API (%s)", (kind) => {
+describe.each<BackendKind>(backendKinds())("JSON API (%s)", (kind) => {
   const ctx = useTestApp(kind);
 
   test("when a signed-in script asks for its account, sessions and activity, then the answers match the OpenAPI description", async () => {

@@ -2,8 +2,9 @@ import { request as httpRequest } from "node:http";
 import request from "supertest";
 import { createApp } from "../../src/app";
 import { type BackendKind, browser, cookieOf, createTestApp, csrfFrom, listen, newAccount, signIn, signUp, submit, useTestApp } from "../helpers/app";
+import { backendKinds, testRedisEnv } from "../helpers/topology";
 
-describe.each<BackendKind>(["redis", "embedded"])("accounts and sign-in (%s)", (kind) => {
+describe.each<BackendKind>(backendKinds())("accounts and sign-in (%s)", (kind) => {
   const ctx = useTestApp(kind);
 
   test("when a visitor opens the landing page, then it links to sign in and sign up", async () => {
@@ -125,7 +126,7 @@ describe.each<BackendKind>(["redis", "embedded"])("accounts and sign-in (%s)", (
 describe("in production", () => {
   test("when served over HTTPS behind a trusted proxy, then the cookie is __Host-sid, Secure, and HSTS lasts a year", async () => {
     const t = await createTestApp("redis", {
-      env: { NODE_ENV: "production", REDIS_URL: process.env.TEST_REDIS_URL!, TRUST_PROXY: "1" },
+      env: { NODE_ENV: "production", ...testRedisEnv(), TRUST_PROXY: "1" },
     });
     try {
       const https = (req: request.Test) => req.set("X-Forwarded-Proto", "https");

@@ -1,7 +1,8 @@
 import request from "supertest";
 import { type BackendKind, browser, cookieOf, useTestApp, csrfFrom, newAccount, signUp, submit } from "../helpers/app";
+import { backendKinds } from "../helpers/topology";
 
-describe.each<BackendKind>(["redis", "embedded"])("bad input (%s)", (kind) => {
+describe.each<BackendKind>(backendKinds())("bad input (%s)", (kind) => {
   const ctx = useTestApp(kind);
 
   test("when a POST has no CSRF token or a wrong one, then it answers 403 and changes nothing", async () => {

@@ -23,8 +23,9 @@ import {
 } from "../helpers/app";
 import { startRedisServer } from "../helpers/redis-server";
 import { sleep } from "../helpers/stores";
+import { backendKinds } from "../helpers/topology";
 
-describe.each<BackendKind>(["redis", "embedded"])("expiry (%s)", (kind) => {
+describe.each<BackendKind>(backendKinds())("expiry (%s)", (kind) => {
   test("when a session idles past SESSION_IDLE_TIMEOUT, then the next page asks to sign in again and the index forgets it", async () => {
     const t = await createTestApp(kind, { env: { SESSION_IDLE_TIMEOUT: "2", SESSION_ABSOLUTE_TIMEOUT: "60" } });
     try {
@@ -69,7 +70,7 @@ describe.each<BackendKind>(["redis", "embedded"])("expiry (%s)", (kind) => {
   });
 });
 
-describe.each<BackendKind>(["redis", "embedded"])("credential version (%s)", (kind) => {
+describe.each<BackendKind>(backendKinds())("credential version (%s)", (kind) => {
   const ctx = useTestApp(kind, { env: { SESSION_UPDATE_AGE: "1" } });
 
   test("when the password changed but ending a session failed, then that session is refused on its next request", async () => {
@@ -99,7 +100,7 @@ describe.each<BackendKind>(["redis", "embedded"])("credential version (%s)", (ki
   });
 });
 
-describe.each<BackendKind>(["redis", "embedded"])("sign-in throttling (%s)", (kind) => {
+describe.each<BackendKind>(backendKinds())("sign-in throttling (%s)", (kind) => {
   test("when one account gets too many wrong passwords, then sign-in answers 429 with Retry-After, even with the right one", async () => {
     const t = await createTestApp(kind, { env: { SIGNIN_LIMIT_PER_ACCOUNT: "3" } });
     try {

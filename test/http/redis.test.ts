@@ -5,8 +5,9 @@ import { RedisSessionStore } from "../../src/session-store/redis-session-store";
 import { RedisUserRepository } from "../../src/users/redis-user-repository";
 import { type TestApp, browser, cookieOf, createTestApp, newAccount, submit } from "../helpers/app";
 import { startRedisServer } from "../helpers/redis-server";
+import { monitorCommands, redisName } from "../helpers/topology";
 
-describe("with Redis", () => {
+describe(`with ${redisName()}`, () => {
   test("when the server restarts, then the same cookie still signs the user in", async () => {
     const first = await createTestApp("redis");
     const account = newAccount();
@@ -39,24 +40,16 @@ describe("with Redis", () => {
 
   test("when a signed-in page is requested inside the update window, then the app sends Redis one command and writes nothing", async () => {
     const t: TestApp = await createTestApp("redis");
-    const monitor = t.redis!.duplicate() as RedisClientType;
-    monitor.on("error", () => {});
-    await monitor.connect();
     try {
       const agent = browser(t.app);
       await signUpAndWarm(agent);
-      const commands: string[] = [];
-      await monitor.monitor((line: string) => {
-        if (line.includes(t.prefix)) commands.push(line);
-      });
+      const monitor = await monitorCommands(t.redis!, t.prefix);
       const requests = 50;
       for (let i = 0; i < requests; i++) expect((await agent.get("/dashboard")).status).toBe(200);
-      await new Promise((r) => setTimeout(r, 100));
-      const names = commands.map((c) => /"(\w+)"/.exec(c)?.[1]?.toUpperCase());
+      const names = await monitor.stop();
       expect(names).toHaveLength(requests);
       expect(new Set(names)).toEqual(new Set(["GET"]));
     } finally {
-      await monitor.close();
       await t.close();
     }
   });
@@ -95,7 +88,7 @@ async function signUpAndWarm(agent: ReturnType<typeof browser>): Promise<void> {
   await agent.get("/dashboard");
 }
 
-describe("two app instances on one Redis", () => {
+describe(`two app instances on one ${redisName()}`, () => {
   test("when requests alternate between two servers, then a session made on one works on the other and a revocation on one holds on the other at once", async () => {
     const first = await createTestApp("redis");
     const second = await createTestApp("redis", { shareWith: first });

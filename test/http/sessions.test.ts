@@ -14,6 +14,7 @@ import {
 } from "../helpers/app";
 import { sleep } from "../helpers/stores";
 import request from "supertest";
+import { backendKinds } from "../helpers/topology";
 
 /** The sessions list of the sessions page, without the rest of the page. */
 function sessionList(html: string): string {
@@ -25,7 +26,7 @@ function revokeHandles(html: string): string[] {
   return [...html.matchAll(/action="\/settings\/sessions\/([A-Za-z0-9_-]{22})\/revoke"/g)].map((m) => m[1]);
 }
 
-describe.each<BackendKind>(["redis", "embedded"])("the sessions page (%s)", (kind) => {
+describe.each<BackendKind>(backendKinds())("the sessions page (%s)", (kind) => {
   const ctx = useTestApp(kind);
 
   test("when one person is signed in on two devices, then each lists both and one can end the other", async () => {

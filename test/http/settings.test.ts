@@ -5,8 +5,9 @@ import { parseRecord } from "../../src/session-store/session-record";
 import { OPERATOR } from "../../src/cli/cli";
 import { setRole } from "../../src/users/set-role";
 import { type BackendKind, SAFARI_IPHONE, browser, useTestApp, signIn, signUp, submit } from "../helpers/app";
+import { backendKinds, scanKeys } from "../helpers/topology";
 
-describe.each<BackendKind>(["redis", "embedded"])("settings (%s)", (kind) => {
+describe.each<BackendKind>(backendKinds())("settings (%s)", (kind) => {
   const ctx = useTestApp(kind);
 
   test("when someone renames themselves, then every session of theirs shows the new name on its next request", async () => {
@@ -69,8 +70,7 @@ describe.each<BackendKind>(["redis", "embedded"])("settings (%s)", (kind) => {
     const redis = ctx().redis;
     if (redis) {
       // Nothing of the account is left: no user hash, no email key, no index, no session.
-      const keys: string[] = [];
-      for await (const batch of redis.scanIterator({ MATCH: `${ctx().prefix}*` })) keys.push(...batch);
+      const keys = await scanKeys(redis, `${ctx().prefix}*`);
       expect(keys.filter((k) => k.includes(userId) || k.includes(account.email))).toEqual([]);
       const left = await Promise.all(keys.filter((k) => /sess:[A-Za-z0-9_-]{22}$/.test(k)).map(async (k) => parseRecord(await redis.get(k))?.uid));
       expect(left).not.toContain(userId);
