@@ -18,7 +18,11 @@ export function sessionMiddleware(config: Config, store: SessionStore, cookieNam
     resave: false,
     saveUninitialized: false,
     rolling: false,
-    unset: "destroy",
+    // Not "destroy": express-session would then destroy the session at the end of any
+    // request whose session could not be read (req.session stays unset when the store
+    // errs), so a Redis failover that failed one read would end the session for good.
+    // Nothing here unsets req.session; ending a session is always an explicit destroy.
+    unset: "keep",
     cookie: {
       httpOnly: true,
       sameSite: "lax",

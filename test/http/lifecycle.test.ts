@@ -178,6 +178,30 @@ describe("headers", () => {
 });
 
 describe("Redis outages", () => {
+  test("when reading a session fails once (a failover), then that request answers 503 and the session is not ended", async () => {
+    const t = await createTestApp("redis");
+    try {
+      const res = await submit(browser(t.app), "/signup", "/signup", newAccount("Failover Fay"));
+      const cookie = cookieOf(res)!.split(";")[0];
+      // The same Redis store, whose next read fails the way a read during a failover does.
+      const failing = Object.create(t.deps.sessions) as typeof t.deps.sessions;
+      let failures = 1;
+      failing.get = (sid, cb) => {
+        if (failures-- > 0) return cb(new Error("CLUSTERDOWN The cluster is down"));
+        return t.deps.sessions.get(sid, cb);
+      };
+      const app = createApp({ ...t.deps, sessions: failing });
+      const down = await request(app).get("/dashboard").set("Cookie", cookie);
+      expect(down.status).toBe(503);
+      expect(down.headers["set-cookie"]).toBeUndefined();
+      const back = await request(app).get("/dashboard").set("Cookie", cookie);
+      expect(back.status).toBe(200);
+      expect(back.text).toContain("Failover Fay");
+    } finally {
+      await t.close();
+    }
+  });
+
   test("when Redis goes away and comes back, then pages answer 503 meanwhile and the same cookie works again after", async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), "redis-outage-"));
     let server = await startRedisServer({ dataDir });
