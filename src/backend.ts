@@ -116,7 +116,15 @@ export function noticeExpiry(activity: () => ActivityLog | undefined) {
   };
 }
 
-export async function openBackend(config: Config, onRedisError: (err: Error) => void = () => {}): Promise<Backend> {
+/** What the backend tells its owner (server.ts logs both). */
+export interface BackendEvents {
+  /** A connection problem; the client reconnects by itself. */
+  redisError?(err: Error): void;
+  /** A write answered with fewer replicas than REDIS_WAIT_REPLICAS asked for. */
+  replicaShortfall?(acknowledged: number, wanted: number): void;
+}
+
+export async function openBackend(config: Config, events: BackendEvents = {}): Promise<Backend> {
   const lifetime = lifetimeOf(config);
   const cookie = cookieShapeOf(config);
   if (!usesRedis(config)) {
@@ -138,8 +146,8 @@ export async function openBackend(config: Config, onRedisError: (err: Error) => 
     };
   }
   const client = await connectConfiguredRedis(config);
-  client.on("error", onRedisError);
-  const replicaWait = { replicas: config.redisWaitReplicas, timeoutMs: REPLICA_WAIT_TIMEOUT_MS };
+  client.on("error", (err: Error) => events.redisError?.(err));
+  const replicaWait = { replicas: config.redisWaitReplicas, timeoutMs: REPLICA_WAIT_TIMEOUT_MS, onShortfall: events.replicaShortfall };
   const activity = new RedisActivityLog(client, activityOptionsOf(config));
   return {
     kind: "redis",

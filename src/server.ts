@@ -31,7 +31,11 @@ async function main(): Promise<void> {
 
   let backend;
   try {
-    backend = await openBackend(config, (err) => logger.warn({ err: err.message }, "Redis connection problem"));
+    backend = await openBackend(config, {
+      redisError: (err) => logger.warn({ err: err.message }, "Redis connection problem"),
+      replicaShortfall: (acknowledged, wanted) =>
+        logger.warn({ acknowledged, wanted }, "a write was answered before REDIS_WAIT_REPLICAS replicas had it; a failover now could lose it"),
+    });
   } catch (err) {
     const where = config.redisUrl ? redactUrl(config.redisUrl) : [...config.redisClusterNodes, ...config.redisSentinels].join(",");
     process.stderr.write(`Cannot reach Redis at ${where}: ${(err as Error).message}\n`);

@@ -4,7 +4,7 @@ import type { SessionData } from "express-session";
 import { EmbeddedSessionStore } from "../src/session-store/embedded-session-store";
 import { RedisSessionStore } from "../src/session-store/redis-session-store";
 import { handleOf } from "../src/session-store/session-record";
-import { connectTestRedis, embeddedStoreFactory, lifetime, redisStoreFactory, testCookie, uniquePrefix } from "./helpers/stores";
+import { connectTestRedis, embeddedStoreFactory, lifetime, readSession, redisStoreFactory, testCookie, uniquePrefix } from "./helpers/stores";
 import { describeSessionStore } from "./session-store.contract";
 import { monitorCommands, redisName, scanKeys, topology } from "./helpers/topology";
 
@@ -43,6 +43,26 @@ describe(`${redisName()} store against a real server`, () => {
       expect(keys.sort()).toEqual([`${prefix}${handleOf(sid)}`, `${prefix}user:{u1}`].sort());
       const dump = JSON.stringify([await client.get(keys.find((k) => !k.includes("user:"))!), await client.zRange(`${prefix}user:{u1}`, 0, -1)]);
       expect(dump).not.toContain(sid);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test("when fewer replicas than REDIS_WAIT_REPLICAS acknowledge in time, then the write is answered and the shortfall reported", async () => {
+    const client = await connectTestRedis();
+    try {
+      const shortfalls: Array<[number, number]> = [];
+      // More replicas than any test topology has (none on one server, one per master elsewhere).
+      const replicaWait = { replicas: 5, timeoutMs: 50, onShortfall: (acked: number, wanted: number) => shortfalls.push([acked, wanted]) };
+      const store = new RedisSessionStore({ client, prefix: uniquePrefix(), lifetime: lifetime(), cookie: testCookie, maxSessionsPerUser: 100, replicaWait });
+      const sid = randomBytes(24).toString("base64url");
+      await store.set(sid, signedIn("u1"));
+      expect(await store.revokeUserSession("u1", handleOf(sid))).toBe(true);
+      expect(await readSession(store, sid)).toBeNull();
+      // Once for the sign-in, once for the revocation; the test Redis has no replica on one
+      // server and one per master on Cluster and Sentinel.
+      const replicas = topology() === "single" ? 0 : 1;
+      expect(shortfalls).toEqual([[replicas, 5], [replicas, 5]]);
     } finally {
       await client.close();
     }

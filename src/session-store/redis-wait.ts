@@ -5,6 +5,8 @@ import { isCluster, sendRaw } from "./redis-client";
 export interface ReplicaWait {
   replicas: number;
   timeoutMs: number;
+  /** Told when fewer replicas acknowledged in time: the write is answered all the same, and may be lost in a failover. */
+  onShortfall?: (acknowledged: number, wanted: number) => void;
 }
 
 /**
@@ -12,13 +14,15 @@ export interface ReplicaWait {
  * this, a write acknowledged just before its master dies can be lost in the failover. On a
  * Cluster, WAIT goes to the node that holds each key (the one the writes went to); on one
  * server or behind Sentinel, one WAIT covers the connection. Returns the fewest replicas that
- * acknowledged (WAIT gives up after the timeout, as Redis does).
+ * acknowledged (WAIT gives up after the timeout, as Redis does; a shortfall is reported,
+ * not turned into an error: refusing a sign-out because a replica is slow would be worse).
  */
 export async function waitForReplicas(client: RedisClientType, keys: string[], wait: ReplicaWait | undefined): Promise<number> {
   if (!wait || wait.replicas <= 0 || keys.length === 0) return Number.POSITIVE_INFINITY;
   const args = ["WAIT", String(wait.replicas), String(wait.timeoutMs)];
   // On a Cluster each key's node took its writes; elsewhere one connection took them all.
   const targets = isCluster(client) ? [...new Set(keys)] : [keys[0]];
-  const acked = await Promise.all(targets.map((key) => sendRaw<number>(client, key, args)));
-  return Math.min(...acked);
+  const acked = Math.min(...(await Promise.all(targets.map((key) => sendRaw<number>(client, key, args)))));
+  if (acked < wait.replicas) wait.onShortfall?.(acked, wait.replicas);
+  return acked;
 }

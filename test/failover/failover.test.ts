@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { createClient } from "redis";
 import request from "supertest";
 import { type Backend, openBackend } from "../../src/backend";
 import { loadConfig } from "../../src/config";
@@ -12,6 +13,9 @@ interface Topology {
   env: Record<string, string>;
   /** Kills the master that holds (some of) the data. */
   killMaster(): void;
+  /** That master's replica: stopped (SIGSTOP) and continued (SIGCONT) to make it fall behind. */
+  replicaPid(): number;
+  masterPort: number;
   /** Whether the topology has a working master again. */
   healthy(): boolean;
   stop(): Promise<void>;
@@ -24,6 +28,13 @@ async function cluster(): Promise<Topology> {
   return {
     env: { REDIS_CLUSTER_NODES: c.nodes.map((n) => `${n.host}:${n.port}`).join(",") },
     killMaster: () => process.kill(c.nodes[0].pid, "SIGKILL"),
+    replicaPid: () => {
+      const id = redisCli(c.nodes[0].port, "cluster", "myid").trim();
+      const line = redisCli(c.nodes[0].port, "cluster", "nodes").split("\n").find((l) => l.includes(`slave ${id}`))!;
+      const port = Number(/:(\d+)@/.exec(line)![1]);
+      return c.nodes.find((n) => n.port === port)!.pid;
+    },
+    masterPort: c.nodes[0].port,
     healthy: () => redisCli(c.nodes[1].port, "cluster", "info").includes("cluster_state:ok"),
     stop: c.stop,
   };
@@ -34,22 +45,49 @@ async function sentinel(): Promise<Topology> {
   return {
     env: { REDIS_SENTINELS: s.sentinels.map((n) => `${n.host}:${n.port}`).join(","), REDIS_SENTINEL_NAME: s.name },
     killMaster: () => process.kill(s.master.pid, "SIGKILL"),
+    replicaPid: () => s.replica.pid,
+    masterPort: s.master.port,
     healthy: () => redisCli(s.sentinels[0].port, "sentinel", "get-master-addr-by-name", s.name).includes(String(s.replica.port)),
     stop: s.stop,
   };
 }
 
 /**
- * The master is killed under a steady stream of signed-in requests, right after 30 sessions
- * were ended. Requests may get 503 during the failover; none may be signed out; afterwards
- * every session from before works, and (with a replica's acknowledgement) every ending holds.
+ * Makes the master's replica fall behind, as a slow link or a busy replica does: the replica
+ * is stopped and 32 MB written to the master fill the socket buffers between them, so what
+ * the master writes next waits in its own memory and dies with it. The replica continues
+ * after 300 ms: a write that waits for it (REDIS_WAIT_REPLICAS=1) is answered after that.
  */
-describe.each([
-  ["Redis Cluster", 0, cluster],
-  ["Redis Cluster", 1, cluster],
-  ["Redis Sentinel", 0, sentinel],
-  ["Redis Sentinel", 1, sentinel],
-] as const)("%s failover with REDIS_WAIT_REPLICAS=%i", (name, waitReplicas, start) => {
+async function fallBehind(topology: Topology): Promise<void> {
+  const replica = topology.replicaPid();
+  process.kill(replica, "SIGSTOP");
+  const master = createClient({ url: `redis://127.0.0.1:${topology.masterPort}` });
+  master.on("error", () => {});
+  await master.connect();
+  try {
+    // A key this master holds (on a Cluster, any other answers MOVED).
+    let key = "";
+    for (let i = 0; !key; i++) key = await master.get(`filler-${i}`).then(() => `filler-${i}`, () => "");
+    await master.set(key, "x".repeat(32 * 1024 * 1024));
+  } finally {
+    master.destroy();
+  }
+  setTimeout(() => process.kill(replica, "SIGCONT"), 300);
+}
+
+/**
+ * The master is killed under a steady stream of signed-in requests, right after 30 sessions
+ * were ended, with its replica in step or behind. Requests may get 503 during the failover;
+ * none may be signed out; afterwards every session from before works. An ending answered
+ * before the replica had it is lost with the master: measured with REDIS_WAIT_REPLICAS=0,
+ * and with 1 allowed only for a write reported as short of replicas.
+ */
+const CASES = [cluster, sentinel].flatMap((start) =>
+  (["in step", "behind"] as const).flatMap((replica) => [0, 1].map((waitReplicas) => ({ name: start === cluster ? "Redis Cluster" : "Redis Sentinel", start, replica, waitReplicas }))),
+);
+
+describe.each(CASES)("$name failover, replica $replica, REDIS_WAIT_REPLICAS=$waitReplicas", ({ name, waitReplicas, start, replica }) => {
+  const behind = replica === "behind";
   let topology: Topology;
   let backend: Backend;
   afterAll(async () => {
@@ -57,7 +95,7 @@ describe.each([
     await topology?.stop();
   });
 
-  test("when the master dies mid-stream, then nobody is signed out and nothing from before is lost", async () => {
+  test("when the master dies mid-stream, then nobody is signed out, no session is lost, and no ending is lost unannounced", async () => {
     topology = await start();
     const config = loadConfig({
       ...topology.env,
@@ -65,7 +103,8 @@ describe.each([
       SESSION_SECRET: "failover-secret-failover-secret-failover",
       SIGNIN_LIMIT_PER_IP: "100000",
     });
-    backend = await openBackend(config);
+    let shortfalls = 0;
+    backend = await openBackend(config, { replicaShortfall: () => shortfalls++ });
     const app = appOn(config, backend);
 
     const live: string[] = [];
@@ -90,6 +129,7 @@ describe.each([
     while (Date.now() - started < 60_000 && !(killed && quietRounds >= 5)) {
       if (!killed && Date.now() - started > 1000) {
         // Each ending is answered (after WAIT, when asked for), then the master dies at once.
+        if (behind) await fallBehind(topology);
         const ended = await Promise.all(toRevoke.map((r) => backend.sessions.revokeUserSession(r.userId, r.handle)));
         topology.killMaster();
         killed = true;
@@ -114,12 +154,13 @@ describe.each([
     let revocationsLost = 0;
     for (const { cookie } of toRevoke) if ((await request(app).get("/dashboard").set("Cookie", cookie)).status === 200) revocationsLost++;
 
-    const result = { topology: name, waitReplicas, requests, failed503, signedOutDuring, sessionsLost, revocationsLost, seconds: (Date.now() - started) / 1000 };
+    const result = { topology: name, waitReplicas, behind, requests, failed503, signedOutDuring, sessionsLost, revocationsLost, shortfalls, seconds: (Date.now() - started) / 1000 };
     process.stdout.write(`failover result: ${JSON.stringify(result)}\n`);
     expect(signedOutDuring).toBe(0);
     expect(sessionsLost).toBe(0);
     // Replication is asynchronous: only with a replica's acknowledgement is an ending answered
-    // just before its master died sure to survive. With 0 the loss is measured, not asserted.
-    if (waitReplicas > 0) expect(revocationsLost).toBe(0);
+    // just before its master died sure to survive. With 0 the loss is measured, not asserted;
+    // with 1, an ending can only be lost if its write was reported as short of replicas.
+    if (waitReplicas > 0) expect(revocationsLost).toBeLessThanOrEqual(shortfalls);
   }, 120_000);
 });

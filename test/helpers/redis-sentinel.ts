@@ -46,7 +46,7 @@ export async function startRedisSentinel(name = "sessions"): Promise<RedisSentin
     }
     await Promise.all(sentinels.map((s) => waitForRedis(`redis://127.0.0.1:${s.port}`)));
     // Wait until the replica is in sync and the sentinels know it.
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + 20_000;
     for (;;) {
       const info = spawnSync("redis-cli", ["-p", String(replica.port), "info", "replication"], { encoding: "utf8" }).stdout;
       if (info.includes("master_link_status:up")) break;
@@ -58,6 +58,16 @@ export async function startRedisSentinel(name = "sessions"): Promise<RedisSentin
       if (out.includes(String(replica.port))) break;
       if (Date.now() > deadline) throw new Error("the sentinels did not find the replica");
       await new Promise((r) => setTimeout(r, 100));
+    }
+    // And until every sentinel knows the others: a failover needs a quorum of them to agree,
+    // and once the master is dead they can no longer find each other through it.
+    for (const sentinel of sentinels) {
+      for (;;) {
+        const out = spawnSync("redis-cli", ["-p", String(sentinel.port), "sentinel", "sentinels", name], { encoding: "utf8" }).stdout;
+        if (sentinels.every((other) => other === sentinel || out.includes(String(other.port)))) break;
+        if (Date.now() > deadline) throw new Error(`sentinel ${sentinel.port} did not find the others: ${out}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
     return { name, master, replica, sentinels, stop };
   } catch (err) {
