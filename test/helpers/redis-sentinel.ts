@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { NO_REDIS_SERVER, freePort, hasRedisServerBinary, processGroup, waitForRedis } from "./redis-server";
@@ -26,9 +27,13 @@ export async function startRedisSentinel(name = "sessions"): Promise<RedisSentin
     await waitForRedis(`redis://127.0.0.1:${master.port}`);
     const replica = server(await freePort(), ["--replicaof", "127.0.0.1", String(master.port)]);
     await waitForRedis(`redis://127.0.0.1:${replica.port}`);
+    // Each sentinel is told the others (the lines Sentinel itself writes to its config once it
+    // has heard them), rather than left to find them through the master's hello channel: a
+    // failover needs a quorum, and a sentinel that has not heard the others yet cannot reach it.
+    const ports = [await freePort(), await freePort(), await freePort()];
+    const ids = ports.map(() => randomBytes(20).toString("hex"));
     const sentinels = [];
-    for (let i = 0; i < 3; i++) {
-      const port = await freePort();
+    for (const [i, port] of ports.entries()) {
       const conf = path.join(dir, `sentinel-${port}.conf`);
       writeFileSync(
         conf,
@@ -36,10 +41,12 @@ export async function startRedisSentinel(name = "sessions"): Promise<RedisSentin
           `port ${port}`,
           "bind 127.0.0.1",
           `dir ${dir}`,
+          `sentinel myid ${ids[i]}`,
           `sentinel monitor ${name} 127.0.0.1 ${master.port} 2`,
           `sentinel down-after-milliseconds ${name} 1000`,
           `sentinel failover-timeout ${name} 3000`,
           `sentinel parallel-syncs ${name} 1`,
+          ...ports.flatMap((other, j) => (j === i ? [] : [`sentinel known-sentinel ${name} 127.0.0.1 ${other} ${ids[j]}`])),
         ].join("\n"),
       );
       sentinels.push({ ...group.spawn([conf, "--sentinel"]), port });
@@ -59,8 +66,7 @@ export async function startRedisSentinel(name = "sessions"): Promise<RedisSentin
       if (Date.now() > deadline) throw new Error("the sentinels did not find the replica");
       await new Promise((r) => setTimeout(r, 100));
     }
-    // And until every sentinel knows the others: a failover needs a quorum of them to agree,
-    // and once the master is dead they can no longer find each other through it.
+    // And until every sentinel lists the others.
     for (const sentinel of sentinels) {
       for (;;) {
         const out = spawnSync("redis-cli", ["-p", String(sentinel.port), "sentinel", "sentinels", name], { encoding: "utf8" }).stdout;

@@ -54,6 +54,22 @@ describe(`with ${redisName()}`, () => {
     }
   });
 
+  test("when the app's Redis client has no connection left, then pages answer 503, not 500", async () => {
+    const t = await createTestApp("redis");
+    try {
+      const res = await submit(browser(t.app), "/signup", "/signup", newAccount());
+      const cookie = cookieOf(res)!.split(";")[0];
+      // A closed client fails each command at once, the way each topology's client fails
+      // while it has no server to send to (behind Sentinel: between masters in a failover).
+      await t.redis!.close();
+      const down = await request(t.app).get("/dashboard").set("Cookie", cookie);
+      expect(down.status).toBe(503);
+      expect(down.text).toContain("The session service cannot be reached right now.");
+    } finally {
+      await t.close();
+    }
+  });
+
   test("when Redis cannot be reached, then pages answer 503 with a friendly page and /readyz answers 503", async () => {
     const server = await startRedisServer();
     const client = createClient({ url: server.url, disableOfflineQueue: true, socket: { reconnectStrategy: () => 200 } }) as RedisClientType;
