@@ -1,8 +1,8 @@
 /**
  * npm run test:topologies: the store contract and the HTTP tests again, once on a Redis
  * Cluster (3 masters, a replica each) and once behind Redis Sentinel (a master, a replica,
- * three sentinels). Each project's globalSetup starts its topology (global-setup-<topology>.ts); tests read which one
- * from globals.topology (test/helpers/topology.ts).
+ * three sentinels). Each project's globalSetup (test/helpers/global-setup-<topology>.ts)
+ * starts its topology; tests read which one from globals.topology (test/helpers/topology.ts).
  */
 const base = require("./jest.config");
 
