@@ -5,14 +5,23 @@ import { freePort } from "./helpers/redis-server";
 const ROOT = path.join(__dirname, "..");
 const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
 
-function startServer(env: Record<string, string>): { child: ChildProcessWithoutNullStreams; output: () => string; exit: Promise<number | null> } {
+function startServer(env: Record<string, string>): { child: ChildProcessWithoutNullStreams; output: () => string; exit: Promise<number | null>; stop(): void } {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(REDIS_URL|SESSION_|NODE_ENV|PORT|HOST|TRUST_PROXY)/.test(k)));
-  const child = spawn(TSX, ["src/server.ts"], { cwd: ROOT, env: { ...clean, ...env } as NodeJS.ProcessEnv });
+  // Its own process group: tsx runs the server in a child of its own, and a test that fails
+  // midway must stop both (stop() below), or the server outlives the run.
+  const child = spawn(TSX, ["src/server.ts"], { cwd: ROOT, env: { ...clean, ...env } as NodeJS.ProcessEnv, detached: true });
   let out = "";
   child.stdout.on("data", (d) => (out += d));
   child.stderr.on("data", (d) => (out += d));
   const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return { child, output: () => out, exit };
+  const stop = () => {
+    try {
+      process.kill(-child.pid!, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  };
+  return { child, output: () => out, exit, stop };
 }
 
 async function waitFor(predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
@@ -39,7 +48,30 @@ describe("the server process", () => {
       expect(await server.exit).toBe(0);
       expect(server.output()).toContain("stopped");
     } finally {
-      server.child.kill("SIGKILL");
+      server.stop();
+    }
+  });
+
+  test("when REDIS_WAIT_REPLICAS asks for more replicas than answer in time, then the sign-up is answered and the log warns", async () => {
+    const port = await freePort();
+    // The throwaway test Redis has no replica, so every WAIT 1 gives up after its second.
+    const server = startServer({ PORT: String(port), REDIS_URL: process.env.TEST_REDIS_URL!, REDIS_WAIT_REPLICAS: "1" });
+    try {
+      await waitFor(() => server.output().includes("listening on"));
+      const base = `http://127.0.0.1:${port}`;
+      const form = await fetch(`${base}/signup`);
+      const cookie = form.headers.get("set-cookie")!.split(";")[0];
+      const token = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1];
+      const body = new URLSearchParams({ _csrf: token, name: "Wait Wanda", email: `wait-${Date.now()}@example.com`, password: "correct horse battery" });
+      const res = await fetch(`${base}/signup`, { method: "POST", body, headers: { cookie }, redirect: "manual" });
+      expect(res.status).toBe(303);
+      await waitFor(() => server.output().includes("REDIS_WAIT_REPLICAS"));
+      const warning = server.output().split("\n").find((l) => l.includes("REDIS_WAIT_REPLICAS"))!;
+      expect(JSON.parse(warning)).toMatchObject({ level: 40, acknowledged: 0, wanted: 1 });
+      server.child.kill("SIGTERM");
+      expect(await server.exit).toBe(0);
+    } finally {
+      server.stop();
     }
   });
 
