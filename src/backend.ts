@@ -25,12 +25,41 @@ export interface Backend {
   close(): Promise<void>;
 }
 
+/**
+ * rate-limit-redis loads its two scripts once, as the limiter starts, and keeps the outcome:
+ * had Redis not answered at that moment (a failover, a restart), every later count would fail
+ * with that same error until the server restarted, and with it every sign-up and sign-in.
+ * After a failed count this store loads the scripts again, so one request fails, not all.
+ */
+class ReloadingRateLimitStore extends RedisRateLimitStore {
+  override increment(key: string) {
+    return this.reloadOnFailure(() => super.increment(key));
+  }
+
+  override get(key: string) {
+    return this.reloadOnFailure(() => super.get(key));
+  }
+
+  private async reloadOnFailure<T>(count: () => Promise<T>): Promise<T> {
+    try {
+      return await count();
+    } catch (err) {
+      this.incrementScriptSha = this.loadIncrementScript();
+      this.getScriptSha = this.loadGetScript();
+      // Awaited by the next count; a failure here must not be an unhandled rejection.
+      this.incrementScriptSha.catch(() => {});
+      this.getScriptSha.catch(() => {});
+      throw err;
+    }
+  }
+}
+
 /** Counters for express-rate-limit in the same Redis as the sessions. */
 export function redisRateLimitStore(client: RedisClientType, prefix: string): RateLimitStore {
   if (isCluster(client)) {
-    return new RedisRateLimitStore({ prefix, sendCommandCluster: ({ key, command }) => sendRaw(client, key, command) });
+    return new ReloadingRateLimitStore({ prefix, sendCommandCluster: ({ key, command }) => sendRaw(client, key, command) });
   }
-  return new RedisRateLimitStore({ prefix, sendCommand: (...args: string[]) => sendRaw(client, undefined, args) });
+  return new ReloadingRateLimitStore({ prefix, sendCommand: (...args: string[]) => sendRaw(client, undefined, args) });
 }
 
 /** A visitor's session (a CSRF token for the sign-in form) lives at most a day without use. */

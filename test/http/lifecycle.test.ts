@@ -202,6 +202,41 @@ describe("Redis outages", () => {
     }
   });
 
+  test("when Redis is away as the app starts and comes back, then sign-in attempts are counted again", async () => {
+    let server = await startRedisServer();
+    const client = createClient({ url: server.url, disableOfflineQueue: true, socket: { reconnectStrategy: () => 100 } }) as RedisClientType;
+    client.on("error", () => {});
+    await client.connect();
+    const base = await createTestApp("embedded", { env: { SIGNIN_LIMIT_PER_ACCOUNT: "2" } });
+    try {
+      // The sign-in limiters load their scripts as the app is built: here, while Redis is away.
+      await server.stop();
+      const app = createApp({ ...base.deps, rateLimitStore: (p) => redisRateLimitStore(client, p) });
+      server = await startRedisServer({ port: server.port });
+      const deadline = Date.now() + 10_000;
+      while (!client.isReady) {
+        if (Date.now() > deadline) throw new Error("the client did not reconnect");
+        await sleep(50);
+      }
+      // Each limiter whose scripts failed to load may refuse one request (503) while it loads
+      // them again; after that, sign-up works and wrong passwords are counted until blocked.
+      const account = newAccount("Late Lars");
+      const signups = [];
+      for (let i = 0; i < 3 && signups.at(-1) !== 303; i++) signups.push((await submit(browser(app), "/signup", "/signup", account)).status);
+      expect(signups.at(-1)).toBe(303);
+      const attempts = [];
+      for (let i = 0; i < 6; i++) attempts.push((await signIn(browser(app), { ...account, password: "wrong password" })).status);
+      const firstAnswer = attempts.findIndex((s) => s !== 503);
+      expect(firstAnswer).toBeLessThanOrEqual(2);
+      expect(attempts.slice(firstAnswer)).not.toContain(503);
+      expect(attempts.at(-1)).toBe(429);
+    } finally {
+      client.destroy();
+      await server.stop();
+      await base.close();
+    }
+  });
+
   test("when Redis goes away and comes back, then pages answer 503 meanwhile and the same cookie works again after", async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), "redis-outage-"));
     let server = await startRedisServer({ dataDir });
