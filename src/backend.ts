@@ -176,7 +176,14 @@ export async function openBackend(config: Config, events: BackendEvents = {}): P
   }
   const client = await connectConfiguredRedis(config);
   client.on("error", (err: Error) => events.redisError?.(err));
-  const replicaWait = { replicas: config.redisWaitReplicas, timeoutMs: REPLICA_WAIT_TIMEOUT_MS, onShortfall: events.replicaShortfall };
+  // Writes that wait for replicas get a connection of their own (see ReplicaWait.client).
+  let durable: RedisClientType | undefined;
+  if (config.redisWaitReplicas > 0) {
+    durable = client.duplicate();
+    durable.on("error", (err: Error) => events.redisError?.(err));
+    await durable.connect();
+  }
+  const replicaWait = { replicas: config.redisWaitReplicas, timeoutMs: REPLICA_WAIT_TIMEOUT_MS, onShortfall: events.replicaShortfall, client: durable };
   const activity = new RedisActivityLog(client, activityOptionsOf(config));
   return {
     kind: "redis",
@@ -191,7 +198,9 @@ export async function openBackend(config: Config, events: BackendEvents = {}): P
     }),
     users: new RedisUserRepository(client, undefined, replicaWait),
     rateLimitStore: (prefix) => redisRateLimitStore(client, prefix),
-    close: () => closeRedis(client),
+    close: async () => {
+      await Promise.all([closeRedis(client), durable ? closeRedis(durable) : undefined]);
+    },
   };
 }
 

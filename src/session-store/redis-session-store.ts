@@ -16,7 +16,7 @@ import {
 } from "./session-record";
 import { indexSession, writeSession, writeSnapshot } from "./redis-scripts";
 import { isCluster } from "./redis-client";
-import { type ReplicaWait, waitForReplicas } from "./redis-wait";
+import { type ReplicaWait, durableClient, waitForReplicas } from "./redis-wait";
 import type { SessionInfo, SessionStore, UserSnapshot } from "./session-store";
 
 export interface RedisSessionStoreOptions {
@@ -65,6 +65,11 @@ export class RedisSessionStore extends RedisStore implements SessionStore {
 
   private get redis(): RedisClientType {
     return this.client as RedisClientType;
+  }
+
+  /** Where sign-ins and session ends are written when they wait for replicas (redis-wait.ts). */
+  private get durable(): RedisClientType {
+    return durableClient(this.redis, this.replicaWait);
   }
 
   private sessionKey(handle: string): string {
@@ -140,7 +145,7 @@ export class RedisSessionStore extends RedisStore implements SessionStore {
       // Index first: a session never exists outside its user's index, so it can always be
       // listed and ended. A failure after this leaves only a dead entry, pruned on read.
       const indexKey = this.indexKey(record.uid);
-      const over = (await indexSession.run(this.redis, indexKey, [
+      const over = (await indexSession.run(this.durable, indexKey, [
         handle,
         sess.lastActiveAt ?? now,
         now - this.lifetime.idle,
@@ -149,26 +154,27 @@ export class RedisSessionStore extends RedisStore implements SessionStore {
       ])) as string[];
       if (over.length > 0) await this.removeFromUser(record.uid, over);
     }
-    const created = await writeSession.run(this.redis, key, ["create", ...args]);
+    // A signed-in session is written, and waited for, on the connection for durable writes.
+    const created = await writeSession.run(record.uid ? this.durable : this.redis, key, ["create", ...args]);
     if (created !== 1) throw new Error("session id collision");
-    if (record.uid) await waitForReplicas(this.redis, [key, this.indexKey(record.uid)], this.replicaWait);
+    if (record.uid) await waitForReplicas(this.durable, [key, this.indexKey(record.uid)], this.replicaWait);
   }
 
   private async remove(handle: string): Promise<void> {
     const key = this.sessionKey(handle);
-    const uid = parseRecord(await this.redis.getDel(key))?.uid;
+    const uid = parseRecord(await this.durable.getDel(key))?.uid;
     if (!uid) return;
-    await this.redis.zRem(this.indexKey(uid), handle);
-    await waitForReplicas(this.redis, [key, this.indexKey(uid)], this.replicaWait);
+    await this.durable.zRem(this.indexKey(uid), handle);
+    await waitForReplicas(this.durable, [key, this.indexKey(uid)], this.replicaWait);
   }
 
   /** Ends sessions first, then drops their index entries: never a live session unindexed. */
   private async removeFromUser(userId: string, handles: string[]): Promise<number> {
     if (handles.length === 0) return 0;
     // One DEL per key: on Cluster the sessions live in different slots.
-    const deleted = await Promise.all(handles.map((h) => this.redis.del(this.sessionKey(h))));
-    await this.redis.zRem(this.indexKey(userId), handles);
-    await waitForReplicas(this.redis, [...handles.map((h) => this.sessionKey(h)), this.indexKey(userId)], this.replicaWait);
+    const deleted = await Promise.all(handles.map((h) => this.durable.del(this.sessionKey(h))));
+    await this.durable.zRem(this.indexKey(userId), handles);
+    await waitForReplicas(this.durable, [...handles.map((h) => this.sessionKey(h)), this.indexKey(userId)], this.replicaWait);
     return deleted.reduce((sum, n) => sum + n, 0);
   }
 

@@ -7,6 +7,17 @@ export interface ReplicaWait {
   timeoutMs: number;
   /** Told when fewer replicas acknowledged in time: the write is answered all the same, and may be lost in a failover. */
   onShortfall?: (acknowledged: number, wanted: number) => void;
+  /**
+   * The connection that the writes which wait, and their WAIT, go through. WAIT holds up
+   * every later command on its connection until it returns: on the connection that serves
+   * page views, one sign-out waiting for a slow replica would stall every page meanwhile.
+   */
+  client?: RedisClientType;
+}
+
+/** The client for writes that wait for replicas: their own connection when there is one. */
+export function durableClient(client: RedisClientType, wait: ReplicaWait | undefined): RedisClientType {
+  return wait && wait.replicas > 0 && wait.client ? wait.client : client;
 }
 
 /**

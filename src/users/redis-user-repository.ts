@@ -1,6 +1,6 @@
 import type { RedisClientType } from "redis";
 import { Script } from "../session-store/redis-scripts";
-import { type ReplicaWait, waitForReplicas } from "../session-store/redis-wait";
+import { type ReplicaWait, durableClient, waitForReplicas } from "../session-store/redis-wait";
 import {
   type NewUser,
   type User,
@@ -94,9 +94,11 @@ export class RedisUserRepository implements UserRepository {
     const pairs = Object.entries(toHashFields(fields))
       .filter(([, v]) => v !== undefined)
       .flatMap(([k, v]) => [k, v ?? ""]);
-    const reply = (await changeUser.run(this.client, this.userKey(id), [newCredentials ? "1" : "0", ...pairs])) as string[] | null;
+    // A credential change waits for replicas: written, and waited for, on its own connection.
+    const client = newCredentials ? durableClient(this.client, this.replicaWait) : this.client;
+    const reply = (await changeUser.run(client, this.userKey(id), [newCredentials ? "1" : "0", ...pairs])) as string[] | null;
     if (!reply) return null;
-    if (newCredentials) await waitForReplicas(this.client, [this.userKey(id)], this.replicaWait);
+    if (newCredentials) await waitForReplicas(client, [this.userKey(id)], this.replicaWait);
     const hash: Record<string, string> = {};
     for (let i = 0; i < reply.length; i += 2) hash[reply[i]] = reply[i + 1];
     return fromHash(hash);

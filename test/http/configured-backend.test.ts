@@ -1,9 +1,13 @@
+import { randomBytes } from "node:crypto";
+import type { SessionData } from "express-session";
+import { createClient } from "redis";
 import request from "supertest";
 import { openBackend } from "../../src/backend";
 import { loadConfig } from "../../src/config";
 import { SAFARI_IPHONE, appOn, browser, csrfFrom, newAccount, signIn, signUp, submit } from "../helpers/app";
 import { isCluster } from "../../src/session-store/redis-client";
-import { connectTestRedis } from "../helpers/stores";
+import { handleOf } from "../../src/session-store/session-record";
+import { connectTestRedis, readSession } from "../helpers/stores";
 import { masterUrls, redisName, testRedisEnv, topology } from "../helpers/topology";
 
 /**
@@ -50,3 +54,53 @@ describe("the run's Redis", () => {
     }
   });
 });
+
+describe(`REDIS_WAIT_REPLICAS on ${redisName()}`, () => {
+  test("when a session end waits for replicas, then reading other sessions does not wait behind it", async () => {
+    // More replicas than any test topology has: each WAIT runs to its timeout.
+    const config = loadConfig({ ...testRedisEnv(), SESSION_SECRET: "configured-secret-configured-secret", REDIS_WAIT_REPLICAS: "5" });
+    const backend = await openBackend(config);
+    try {
+      const sids = [randomBytes(24).toString("base64url"), randomBytes(24).toString("base64url")];
+      const userId = `wait-${randomBytes(4).toString("hex")}`;
+      const user = { name: "Wait Walt", email: "w@example.com", role: "user", org: null, ver: 1, cv: 1 };
+      for (const sid of sids) {
+        await new Promise<void>((resolve, reject) =>
+          backend.sessions.set(sid, { cookie: {}, userId, user, credVersion: 1 } as unknown as SessionData, (err) => (err ? reject(err) : resolve())),
+        );
+      }
+      const ending = backend.sessions.revokeUserSession(userId, handleOf(sids[1])).then(() => "ending answered");
+      await untilSomeClientWaits();
+      const reading = readSession(backend.sessions, sids[0]).then((s) => (s ? "page read" : "no session"));
+      expect(await Promise.race([ending, reading])).toBe("page read");
+      expect(await ending).toBe("ending answered");
+      expect(await readSession(backend.sessions, sids[1])).toBeNull();
+    } finally {
+      await backend.close();
+    }
+  });
+});
+
+/** Until a client of the test Redis is blocked in WAIT (CLIENT LIST on every master). */
+async function untilSomeClientWaits(): Promise<void> {
+  const client = await connectTestRedis();
+  const nodes = await Promise.all(
+    masterUrls(client).map(async (url) => {
+      const node = createClient({ url });
+      node.on("error", () => {});
+      await node.connect();
+      return node;
+    }),
+  );
+  try {
+    for (const deadline = Date.now() + 5000; Date.now() < deadline; ) {
+      const lists = await Promise.all(nodes.map((n) => n.clientList()));
+      if (lists.flat().some((c) => c.cmd === "wait")) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error("no client was seen waiting in WAIT");
+  } finally {
+    await Promise.all(nodes.map((n) => n.close()));
+    await client.close();
+  }
+}
