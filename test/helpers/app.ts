@@ -42,9 +42,14 @@ export interface TestAppOptions {
   shareWith?: TestApp;
 }
 
+/** The configuration tests run with: a fixed secret, and room for the many sign-ins from one test IP. */
+export function testConfig(env: Record<string, string> = {}): Config {
+  // The throttling tests set their own limits.
+  return loadConfig({ SESSION_SECRET: "test-secret-test-secret-test-secret", SIGNIN_LIMIT_PER_IP: "10000", ...env });
+}
+
 export async function createTestApp(kind: BackendKind, options: TestAppOptions = {}): Promise<TestApp> {
-  // Many sign-ins come from one test IP; the throttling tests set their own limits.
-  const config: Config = loadConfig({ SESSION_SECRET: "test-secret-test-secret-test-secret", SIGNIN_LIMIT_PER_IP: "10000", ...options.env });
+  const config = testConfig(options.env);
   const logs: string[] = [];
   const logger = pino(
     { level: "info" },

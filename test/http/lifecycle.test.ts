@@ -1,17 +1,15 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createClient, type RedisClientType } from "redis";
 import request from "supertest";
 import { createApp } from "../../src/app";
-import { redisRateLimitStore } from "../../src/backend";
-import { RedisSessionStore } from "../../src/session-store/redis-session-store";
+import { openBackend } from "../../src/backend";
 import { PasswordHasher } from "../../src/users/password";
-import { RedisUserRepository } from "../../src/users/redis-user-repository";
 import { snapshotOf } from "../../src/users/user-repository";
 import {
   type BackendKind,
   SAFARI_IPHONE,
+  appOn,
   browser,
   cookieOf,
   createTestApp,
@@ -19,6 +17,7 @@ import {
   signIn,
   signUp,
   submit,
+  testConfig,
   useTestApp,
 } from "../helpers/app";
 import { startRedisServer } from "../helpers/redis-server";
@@ -177,6 +176,15 @@ describe("headers", () => {
   });
 });
 
+/** Until the app's /readyz says its Redis answers again. */
+async function untilReady(app: Parameters<typeof request>[0]): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while ((await request(app).get("/readyz")).status !== 200) {
+    if (Date.now() > deadline) throw new Error("the client did not reconnect");
+    await sleep(50);
+  }
+}
+
 describe("Redis outages", () => {
   test("when reading a session fails once (a failover), then that request answers 503 and the session is not ended", async () => {
     const t = await createTestApp("redis");
@@ -204,20 +212,14 @@ describe("Redis outages", () => {
 
   test("when Redis is away as the app starts and comes back, then sign-in attempts are counted again", async () => {
     let server = await startRedisServer();
-    const client = createClient({ url: server.url, disableOfflineQueue: true, socket: { reconnectStrategy: () => 100 } }) as RedisClientType;
-    client.on("error", () => {});
-    await client.connect();
-    const base = await createTestApp("embedded", { env: { SIGNIN_LIMIT_PER_ACCOUNT: "2" } });
+    const config = testConfig({ REDIS_URL: server.url, SIGNIN_LIMIT_PER_ACCOUNT: "2" });
+    const backend = await openBackend(config);
     try {
       // The sign-in limiters load their scripts as the app is built: here, while Redis is away.
       await server.stop();
-      const app = createApp({ ...base.deps, rateLimitStore: (p) => redisRateLimitStore(client, p) });
+      const app = appOn(config, backend);
       server = await startRedisServer({ port: server.port });
-      const deadline = Date.now() + 10_000;
-      while (!client.isReady) {
-        if (Date.now() > deadline) throw new Error("the client did not reconnect");
-        await sleep(50);
-      }
+      await untilReady(app);
       // Each limiter whose scripts failed to load may refuse one request (503) while it loads
       // them again; after that, sign-up works and wrong passwords are counted until blocked.
       const account = newAccount("Late Lars");
@@ -231,25 +233,17 @@ describe("Redis outages", () => {
       expect(attempts.slice(firstAnswer)).not.toContain(503);
       expect(attempts.at(-1)).toBe(429);
     } finally {
-      client.destroy();
+      await backend.close();
       await server.stop();
-      await base.close();
     }
   });
 
   test("when Redis goes away and comes back, then pages answer 503 meanwhile and the same cookie works again after", async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), "redis-outage-"));
     let server = await startRedisServer({ dataDir });
-    const client = createClient({ url: server.url, disableOfflineQueue: true, socket: { reconnectStrategy: () => 100 } }) as RedisClientType;
-    client.on("error", () => {});
-    await client.connect();
-    const base = await createTestApp("embedded");
-    const app = createApp({
-      ...base.deps,
-      sessions: new RedisSessionStore({ client, lifetime: base.deps.lifetime, cookie: { httpOnly: true, path: "/", sameSite: "lax", secure: false }, maxSessionsPerUser: 100 }),
-      users: new RedisUserRepository(client),
-      rateLimitStore: (p) => redisRateLimitStore(client, p),
-    });
+    const config = testConfig({ REDIS_URL: server.url });
+    const backend = await openBackend(config);
+    const app = appOn(config, backend);
     try {
       const res = await submit(browser(app), "/signup", "/signup", newAccount("Outage Olga"));
       const cookie = cookieOf(res)!.split(";")[0];
@@ -264,18 +258,13 @@ describe("Redis outages", () => {
       expect((await request(app).get("/readyz")).status).toBe(503);
 
       server = await startRedisServer({ dataDir, port: server.port });
-      const deadline = Date.now() + 10_000;
-      while ((await request(app).get("/readyz")).status !== 200) {
-        if (Date.now() > deadline) throw new Error("the client did not reconnect");
-        await sleep(50);
-      }
+      await untilReady(app);
       const back = await request(app).get("/dashboard").set("Cookie", cookie);
       expect(back.status).toBe(200);
       expect(back.text).toContain("Outage Olga");
     } finally {
-      client.destroy();
+      await backend.close();
       await server.stop();
-      await base.close();
       rmSync(dataDir, { recursive: true, force: true });
     }
   });

@@ -1,9 +1,6 @@
-import { createClient, type RedisClientType } from "redis";
 import request from "supertest";
-import { createApp } from "../../src/app";
-import { RedisSessionStore } from "../../src/session-store/redis-session-store";
-import { RedisUserRepository } from "../../src/users/redis-user-repository";
-import { type TestApp, browser, cookieOf, createTestApp, newAccount, submit } from "../helpers/app";
+import { openBackend } from "../../src/backend";
+import { type TestApp, appOn, browser, cookieOf, createTestApp, newAccount, submit, testConfig } from "../helpers/app";
 import { startRedisServer } from "../helpers/redis-server";
 import { monitorCommands, redisName } from "../helpers/topology";
 
@@ -72,12 +69,9 @@ describe(`with ${redisName()}`, () => {
 
   test("when Redis cannot be reached, then pages answer 503 with a friendly page and /readyz answers 503", async () => {
     const server = await startRedisServer();
-    const client = createClient({ url: server.url, disableOfflineQueue: true, socket: { reconnectStrategy: () => 200 } }) as RedisClientType;
-    client.on("error", () => {});
-    await client.connect();
-    const base = await createTestApp("embedded");
-    const sessions = new RedisSessionStore({ client, lifetime: base.deps.lifetime, cookie: { httpOnly: true, path: "/", sameSite: "lax", secure: false }, maxSessionsPerUser: 100 });
-    const app = createApp({ ...base.deps, sessions, users: new RedisUserRepository(client) });
+    const config = testConfig({ REDIS_URL: server.url });
+    const backend = await openBackend(config);
+    const app = appOn(config, backend);
     try {
       const agent = browser(app);
       const res = await submit(agent, "/signup", "/signup", newAccount());
@@ -90,9 +84,8 @@ describe(`with ${redisName()}`, () => {
       expect((await request(app).get("/readyz")).status).toBe(503);
       expect((await request(app).get("/healthz")).status).toBe(200);
     } finally {
+      await backend.close();
       await server.stop();
-      client.destroy();
-      await base.close();
     }
   });
 });
