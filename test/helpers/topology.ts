@@ -75,18 +75,28 @@ export function masterUrls(client: RedisClientType): string[] {
   return [client.options?.url ?? process.env.TEST_REDIS_URL!];
 }
 
+/** A plain connection to every master behind a client, for the commands a node answers alone. */
+export async function connectMasters(client: RedisClientType): Promise<RedisClientType[]> {
+  return Promise.all(
+    masterUrls(client).map(async (url) => {
+      const node = createClient({ url }) as RedisClientType;
+      node.on("error", () => {});
+      await node.connect();
+      return node;
+    }),
+  );
+}
+
 /** Every key matching `pattern`, from every master (SCAN only sees the node it is sent to). */
 export async function scanKeys(client: RedisClientType, pattern: string): Promise<string[]> {
+  const nodes = await connectMasters(client);
   const keys: string[] = [];
-  for (const url of masterUrls(client)) {
-    const node = createClient({ url });
-    node.on("error", () => {});
-    await node.connect();
-    try {
+  try {
+    for (const node of nodes) {
       for await (const batch of node.scanIterator({ MATCH: pattern, COUNT: 500 })) keys.push(...batch);
-    } finally {
-      await node.close();
     }
+  } finally {
+    await Promise.all(nodes.map((n) => n.close()));
   }
   return keys;
 }
@@ -97,16 +107,13 @@ export async function scanKeys(client: RedisClientType, pattern: string): Promis
  */
 export async function monitorCommands(client: RedisClientType, filter: string): Promise<{ stop(): Promise<string[]> }> {
   const lines: string[] = [];
-  const nodes = await Promise.all(
-    masterUrls(client).map(async (url) => {
-      const node = createClient({ url });
-      node.on("error", () => {});
-      await node.connect();
-      await node.monitor((line: string) => {
+  const nodes = await connectMasters(client);
+  await Promise.all(
+    nodes.map((node) =>
+      node.monitor((line: string) => {
         if (line.includes(filter)) lines.push(line);
-      });
-      return node;
-    }),
+      }),
+    ),
   );
   return {
     async stop() {

@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import type { SessionData } from "express-session";
-import { createClient } from "redis";
 import request from "supertest";
 import { openBackend } from "../../src/backend";
 import { loadConfig } from "../../src/config";
@@ -8,7 +7,7 @@ import { SAFARI_IPHONE, appOn, browser, csrfFrom, newAccount, signIn, signUp, su
 import { isCluster } from "../../src/session-store/redis-client";
 import { handleOf } from "../../src/session-store/session-record";
 import { connectTestRedis, readSession } from "../helpers/stores";
-import { masterUrls, redisName, testRedisEnv, topology } from "../helpers/topology";
+import { connectMasters, masterUrls, redisName, testRedisEnv, topology } from "../helpers/topology";
 
 /**
  * The product wired as server.ts wires it, from configuration variables (REDIS_URL,
@@ -84,14 +83,7 @@ describe(`REDIS_WAIT_REPLICAS on ${redisName()}`, () => {
 /** Until a client of the test Redis is blocked in WAIT (CLIENT LIST on every master). */
 async function untilSomeClientWaits(): Promise<void> {
   const client = await connectTestRedis();
-  const nodes = await Promise.all(
-    masterUrls(client).map(async (url) => {
-      const node = createClient({ url });
-      node.on("error", () => {});
-      await node.connect();
-      return node;
-    }),
-  );
+  const nodes = await connectMasters(client);
   try {
     for (const deadline = Date.now() + 5000; Date.now() < deadline; ) {
       const lists = await Promise.all(nodes.map((n) => n.clientList()));
