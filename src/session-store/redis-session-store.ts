@@ -47,6 +47,9 @@ type Callback<T = any> = (err: any, value?: T) => void;
  * Built on connect-redis's RedisStore for its client handling and callback/promise shape;
  * every method that connect-redis implements with a plain SET or a keyspace SCAN is replaced.
  */
+/** How long an index entry may wait for its record while the session is being created. */
+const CREATION_GRACE_MS = 10_000;
+
 export class RedisSessionStore extends RedisStore implements SessionStore {
   private readonly lifetime: Lifetime;
   private readonly cookie: CookieShape;
@@ -157,7 +160,11 @@ export class RedisSessionStore extends RedisStore implements SessionStore {
     // A signed-in session is written, and waited for, on the connection for durable writes.
     const created = await writeSession.run(record.uid ? this.durable : this.redis, key, ["create", ...args]);
     if (created !== 1) throw new Error("session id collision");
-    if (record.uid) await waitForReplicas(this.durable, [key, this.indexKey(record.uid)], this.replicaWait);
+    if (!record.uid) return;
+    // Ended between the two writes ("sign out everywhere" took its index entry): end it too,
+    // rather than leave a session no listing shows.
+    if ((await this.durable.zScore(this.indexKey(record.uid), handle)) === null) await this.durable.del(key);
+    await waitForReplicas(this.durable, [key, this.indexKey(record.uid)], this.replicaWait);
   }
 
   private async remove(handle: string): Promise<void> {
@@ -168,12 +175,18 @@ export class RedisSessionStore extends RedisStore implements SessionStore {
     await waitForReplicas(this.durable, [key, this.indexKey(uid)], this.replicaWait);
   }
 
-  /** Ends sessions first, then drops their index entries: never a live session unindexed. */
+  /**
+   * Ends sessions first, then drops their index entries: never a live session unindexed.
+   * A session being created writes its index entry before its record; if that record landed
+   * between the DEL and the ZREM, the second DEL ends it (write() covers the other order).
+   */
   private async removeFromUser(userId: string, handles: string[]): Promise<number> {
     if (handles.length === 0) return 0;
     // One DEL per key: on Cluster the sessions live in different slots.
     const deleted = await Promise.all(handles.map((h) => this.durable.del(this.sessionKey(h))));
     await this.durable.zRem(this.indexKey(userId), handles);
+    const late = await Promise.all(handles.map((h) => this.durable.del(this.sessionKey(h))));
+    late.forEach((n, i) => (deleted[i] += n));
     await waitForReplicas(this.durable, [...handles.map((h) => this.sessionKey(h)), this.indexKey(userId)], this.replicaWait);
     return deleted.reduce((sum, n) => sum + n, 0);
   }
@@ -183,8 +196,9 @@ export class RedisSessionStore extends RedisStore implements SessionStore {
   }
 
   async listUserSessions(userId: string): Promise<SessionInfo[]> {
-    const handles = await this.userHandles(userId);
-    if (handles.length === 0) return [];
+    const entries = await this.redis.zRangeWithScores(this.indexKey(userId), 0, -1, { REV: true });
+    if (entries.length === 0) return [];
+    const handles = entries.map((e) => e.value);
     // One GET per key, pipelined: on Cluster the sessions live in different slots.
     const records = await Promise.all(handles.map((h) => this.redis.get(this.sessionKey(h))));
     const now = Date.now();
@@ -193,7 +207,8 @@ export class RedisSessionStore extends RedisStore implements SessionStore {
     records.forEach((raw, i) => {
       const sess = decode(parseRecord(raw), this.cookie, this.lifetime, now);
       if (sess && sess.userId === userId) live.push(infoOf(handles[i], sess, this.lifetime, now));
-      else dead.push(handles[i]);
+      // A fresh entry without its record is a session being created (index first): not dead.
+      else if (raw !== null || entries[i].score <= now - Math.min(CREATION_GRACE_MS, this.lifetime.idle)) dead.push(handles[i]);
     });
     if (dead.length > 0) {
       await this.redis.zRem(this.indexKey(userId), dead);
