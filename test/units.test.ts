@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { safeNext } from "../src/auth/safe-next";
 import { ConfigError, loadConfig } from "../src/config";
 import { describeDevice } from "../src/sessions/device";
@@ -74,6 +75,17 @@ describe("safeNext", () => {
     ["/%E0%A4%A", "/dashboard"],
     ["", "/dashboard"],
     ["/login", "/dashboard"],
+    // Dot segments are removed before the browser requests the path: judged after that.
+    ["/.//evil.example", "/dashboard"],
+    ["/%2e%2e//evil.example", "/dashboard"],
+    ["/%2E//evil.example", "/dashboard"],
+    ["/a/..//evil.example", "/dashboard"],
+    ["/a/%2e%2e//evil.example?x=1#y", "/dashboard"],
+    ["/././/evil.example", "/dashboard"],
+    ["/..//evil.example", "/dashboard"],
+    ["/a/%2e%2e/%2fevil.example", "/dashboard"],
+    ["/a/../login", "/dashboard"],
+    ["/a/./b/../settings", "/a/settings"],
   ])("when next is %j, then it gives %j", (next, expected) => {
     expect(safeNext(next)).toBe(expected);
   });
@@ -81,6 +93,20 @@ describe("safeNext", () => {
   test("when next is not a string, then it gives the dashboard", () => {
     expect(safeNext(["/a"])).toBe("/dashboard");
     expect(safeNext({ toString: () => "/a" })).toBe("/dashboard");
+  });
+
+  test("whatever next is, a browser following the result stays on this site", () => {
+    const site = "https://site.example";
+    const pieces = fc.constantFrom("/", "//", ".", "..", "%2e", "%2E", "%2f", "%5c", "\\", "a", "?", "#", "@", ":", "evil.example", "%00", "\t");
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.array(pieces, { maxLength: 12 }).map((p) => p.join(""))), (next) => {
+        const target = safeNext(next);
+        expect(target.startsWith("/") && !target.startsWith("//")).toBe(true);
+        expect(new URL(target, site).origin).toBe(site);
+        expect(new URL(target, `${site}/deep/path/`).origin).toBe(site);
+      }),
+      { numRuns: 5000 },
+    );
   });
 });
 

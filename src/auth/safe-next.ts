@@ -1,25 +1,45 @@
 const BASE = "http://same-site.invalid";
 export const DEFAULT_NEXT = "/dashboard";
 
+// eslint-disable-next-line no-control-regex
+const UNSAFE = /[\\\u0000-\u001f\u007f]/;
+
+/** A path a browser resolves on this origin: one leading slash, no backslash or control character. */
+function isLocalPath(path: string): boolean {
+  return path.startsWith("/") && !path.startsWith("//") && !UNSAFE.test(path);
+}
+
 /**
- * Where to go after sign-in: a same-site relative path, or the dashboard. Refuses absolute
- * and scheme-relative URLs (`//host`, `/\host`), backslashes and control characters anywhere,
- * and anything that would leave this origin once a browser resolves it.
+ * Where to go after sign-in: a same-site relative path, or the dashboard.
+ *
+ * What is judged is the normalised path, the one a browser will request: `new URL()` removes
+ * dot segments, so `/.//evil.example` and `/a/..//evil.example` become `//evil.example`, a
+ * scheme-relative URL to another site. The raw string, its percent-decoded form and the
+ * normalised result must each be a plain local path; the result is what the redirect sends.
  */
 export function safeNext(next: unknown): string {
   if (typeof next !== "string" || next.length === 0 || next.length > 2048) return DEFAULT_NEXT;
-  // eslint-disable-next-line no-control-regex
-  if (!next.startsWith("/") || next.startsWith("//") || /[\\\u0000-\u001f\u007f]/.test(next)) return DEFAULT_NEXT;
+  if (!isLocalPath(next)) return DEFAULT_NEXT;
   let decoded: string;
   try {
     decoded = decodeURIComponent(next);
   } catch {
     return DEFAULT_NEXT;
   }
-  // eslint-disable-next-line no-control-regex
-  if (decoded.startsWith("//") || /[\\\u0000-\u001f\u007f]/.test(decoded)) return DEFAULT_NEXT;
+  if (!isLocalPath(decoded)) return DEFAULT_NEXT;
   const url = new URL(next, BASE);
   if (url.origin !== BASE) return DEFAULT_NEXT;
+  const normalised = url.pathname + url.search + url.hash;
+  let decodedPath: string;
+  try {
+    decodedPath = decodeURIComponent(url.pathname);
+  } catch {
+    return DEFAULT_NEXT;
+  }
+  if (!isLocalPath(normalised) || !isLocalPath(decodedPath)) return DEFAULT_NEXT;
+  // Resolving the result again must give the result: what the browser requests is what was judged.
+  const again = new URL(normalised, BASE);
+  if (again.origin !== BASE || again.pathname + again.search + again.hash !== normalised) return DEFAULT_NEXT;
   if (url.pathname === "/login" || url.pathname === "/signup") return DEFAULT_NEXT;
-  return url.pathname + url.search + url.hash;
+  return normalised;
 }

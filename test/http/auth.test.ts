@@ -89,12 +89,26 @@ describe.each<BackendKind>(backendKinds())("accounts and sign-in (%s)", (kind) =
     ["https://evil.example/", "/dashboard"],
     ["/%2F%2Fevil.example", "/dashboard"],
     ["/%5Cevil.example", "/dashboard"],
+    ["/.//evil.example", "/dashboard"],
+    ["/%2e%2e//evil.example", "/dashboard"],
+    ["/a/..//evil.example", "/dashboard"],
   ])("when sign-in carries next=%s, then it lands on %s", async (next, landing) => {
     const account = await signUp(browser(ctx().app));
     const res = await signIn(browser(ctx().app), account, { next });
     expect(res.status).toBe(303);
     expect(res.headers.location).toBe(landing);
   });
+
+  test.each(["/.//evil.example", "/%2e%2e//evil.example", "/a/..//evil.example"])(
+    "when a signed-in person opens /login?next=%s, then they stay on this site",
+    async (next) => {
+      const agent = browser(ctx().app);
+      await signUp(agent);
+      const res = await agent.get(`/login?next=${next}`);
+      expect(res.status).toBe(303);
+      expect(res.headers.location).toBe("/dashboard");
+    },
+  );
 
   test("when a signed-out visitor asks for a signed-in page, then they go to sign-in and come back after", async () => {
     const agent = browser(ctx().app);
