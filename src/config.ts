@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import proxyAddr from "proxy-addr";
 import { z } from "zod";
 
 /** Everything the server reads from its environment, parsed once at start. */
@@ -26,8 +27,8 @@ export interface Config {
   reauthWindow: number;
   maxSessionsPerUser: number;
   embeddedMaxSessions: number;
-  /** Express `trust proxy`; false when unset. */
-  trustProxy: boolean | number | string;
+  /** Express `trust proxy`: false when unset, a hop count, or the proxies' addresses and subnets. Never true. */
+  trustProxy: false | number | string[];
   /** Sign-in throttling: attempts per client IP, failed attempts per account, per window (s). */
   signinLimitPerIp: number;
   signinLimitPerAccount: number;
@@ -80,11 +81,33 @@ const schema = z.object({
 /** Secrets shorter than this are refused in production (OWASP: at least 128 bits of entropy). */
 export const MIN_SECRET_LENGTH = 32;
 
+/**
+ * TRUST_PROXY: a hop count or the proxies' addresses and subnets (proxy-addr's names
+ * `loopback`, `linklocal`, `uniquelocal` included). Never "trust everyone": with `true`, or a
+ * subnet as wide as the whole address space, any client would choose its own IP with
+ * X-Forwarded-For, passing per-IP limits and showing a made-up address on the sessions page.
+ */
 function parseTrustProxy(value: string | undefined): Config["trustProxy"] {
   if (value === undefined || value === "" || value === "false") return false;
-  if (value === "true") return true;
-  if (/^\d+$/.test(value)) return Number(value);
-  return value; // "loopback", a subnet list, ...
+  const advice = "Set TRUST_PROXY to the number of proxies in front of the server (e.g. 1) or to their addresses or subnets (e.g. loopback or 10.0.0.0/8).";
+  if (/^(true|yes|on|\*)$/i.test(value.trim())) {
+    throw new ConfigError(`TRUST_PROXY=${value} would let any client choose its own IP address with X-Forwarded-For. ${advice}`);
+  }
+  if (/^\d+$/.test(value.trim())) {
+    const hops = Number(value.trim());
+    if (hops > 10) throw new ConfigError(`TRUST_PROXY=${value}: at most 10 proxies. ${advice}`);
+    return hops === 0 ? false : hops;
+  }
+  const list = value.split(",").map((s) => s.trim()).filter(Boolean);
+  if (list.some((s) => /\/0+$/.test(s))) {
+    throw new ConfigError(`TRUST_PROXY=${value} covers every address, so any client would choose its own IP. ${advice}`);
+  }
+  try {
+    proxyAddr.compile(list);
+  } catch (err) {
+    throw new ConfigError(`TRUST_PROXY=${value}: ${(err as Error).message}. ${advice}`);
+  }
+  return list;
 }
 
 function hostPorts(list: string | undefined): string[] {

@@ -87,4 +87,11 @@ describe("the server process", () => {
     expect(await server.exit).toBe(1);
     expect(server.output()).toContain("SESSION_SECRET is required when NODE_ENV=production");
   });
+
+  test("when TRUST_PROXY=true, then it refuses to start and says what to set instead", async () => {
+    const server = startServer({ TRUST_PROXY: "true" });
+    expect(await server.exit).toBe(1);
+    expect(server.output()).toContain("TRUST_PROXY=true would let any client choose its own IP address");
+    expect(server.output()).not.toMatch(/at \w+ \(/);
+  });
 });

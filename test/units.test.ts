@@ -33,8 +33,18 @@ describe("configuration", () => {
     expect(() => loadConfig({ REDIS_URL: "localhost:6379" })).toThrow(/REDIS_URL/);
     expect(() => loadConfig({ SESSION_IDLE_TIMEOUT: "100", SESSION_ABSOLUTE_TIMEOUT: "50" })).toThrow(/ABSOLUTE/);
     expect(loadConfig({ TRUST_PROXY: "1" }).trustProxy).toBe(1);
-    expect(loadConfig({ TRUST_PROXY: "loopback" }).trustProxy).toBe("loopback");
+    expect(loadConfig({ TRUST_PROXY: "loopback" }).trustProxy).toEqual(["loopback"]);
+    expect(loadConfig({ TRUST_PROXY: "loopback, 10.0.0.0/8,fd00::/8" }).trustProxy).toEqual(["loopback", "10.0.0.0/8", "fd00::/8"]);
+    expect(loadConfig({ TRUST_PROXY: "0" }).trustProxy).toBe(false);
   });
+
+  test.each(["true", "TRUE", "yes", "*", "0.0.0.0/0", "10.0.0.0/8,::/0", "proxy.example", "11"])(
+    "when TRUST_PROXY is %s, then start-up stops with a message that says what to set",
+    (value) => {
+      expect(() => loadConfig({ TRUST_PROXY: value })).toThrow(ConfigError);
+      expect(() => loadConfig({ TRUST_PROXY: value })).toThrow(/TRUST_PROXY=.*number of proxies/);
+    },
+  );
 });
 
 describe("password hashing", () => {
