@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { COMMON_PASSWORD_MESSAGE, isCommonPassword } from "./users/common-passwords";
 
 /** Field name -> the message shown next to it. */
 export type FieldErrors = Record<string, string>;
@@ -50,6 +51,11 @@ export function password(label = "Password", min = 8) {
     .string({ error: `Enter your ${label.toLowerCase()}.` })
     .min(min, min === 1 ? `Enter your ${label.toLowerCase()}.` : `${label} must be at least ${min} characters.`)
     .max(256, `${label} must be at most 256 characters.`);
+}
+
+/** A password someone chooses (sign-up, password change): also refused when it is a common one. */
+export function newPassword(label = "Password") {
+  return password(label).refine((v) => !isCommonPassword(v), COMMON_PASSWORD_MESSAGE);
 }
 
 /** An optional text field: absent and empty both mean undefined. */

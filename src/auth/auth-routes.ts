@@ -2,7 +2,7 @@ import { Router } from "express";
 import { z } from "zod";
 import { recordActivity } from "../activity/record";
 import type { AppDeps } from "../app";
-import { csrfField, email, parseForm, password, text } from "../forms";
+import { csrfField, email, newPassword, parseForm, text } from "../forms";
 import { setFlash } from "../middleware/flash";
 import { clearSessionCookie } from "../middleware/session";
 import { safeNext } from "./safe-next";
@@ -13,7 +13,7 @@ const signupForm = z.object({
   ...csrfField,
   name: text("Name", 100),
   email,
-  password: password(),
+  password: newPassword(),
 });
 
 const loginForm = z.object({

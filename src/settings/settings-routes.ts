@@ -3,7 +3,7 @@ import { z } from "zod";
 import { recordActivity } from "../activity/record";
 import type { AppDeps } from "../app";
 import { startSession } from "../auth/sign-in";
-import { csrfField, parseForm, password, text } from "../forms";
+import { csrfField, newPassword, parseForm, password, text } from "../forms";
 import { regenerate } from "../middleware/current-user";
 import { setFlash } from "../middleware/flash";
 import { requireAuth } from "../middleware/require-auth";
@@ -14,7 +14,7 @@ const profileForm = z.object({ ...csrfField, name: text("Name", 100) });
 const passwordForm = z.object({
   ...csrfField,
   current_password: password("Current password", 1),
-  new_password: password("New password"),
+  new_password: newPassword("New password"),
 });
 
 export function settingsRoutes({ users, sessions, passwords, lifetime, activity }: AppDeps): Router {

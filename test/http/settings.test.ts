@@ -51,6 +51,16 @@ describe.each<BackendKind>(backendKinds())("settings (%s)", (kind) => {
     expect((await signIn(browser(ctx().app), { ...account, password: "a brand new passphrase" })).status).toBe(303);
   });
 
+  test.each(["password1", "Qwertyuiop", "iloveyou"])("when the new password is the common %s, then it is refused with the reason and the old one stays", async (common) => {
+    const agent = browser(ctx().app);
+    const account = await signUp(agent);
+    const res = await submit(agent, "/settings/password", "/settings/password", { current_password: account.password, new_password: common });
+    expect(res.status).toBe(400);
+    expect(res.text).toContain("one of the most common passwords");
+    expect(res.text).toContain('id="new_password-error"');
+    expect((await signIn(browser(ctx().app), account)).status).toBe(303);
+  });
+
   test("when the account is deleted with the password, then every session ends and it cannot sign in", async () => {
     const laptop = browser(ctx().app);
     const phone = browser(ctx().app, SAFARI_IPHONE);
