@@ -52,7 +52,7 @@ export async function measureScale(): Promise<void> {
   await client.connect();
   const store = new RedisSessionStore({
     client,
-    lifetime: { idle: 30 * 86400_000, absolute: 90 * 86400_000, anonymous: 86400_000, updateAge: 60_000 },
+    lifetime: { idle: 30 * 86400_000, browserIdle: 12 * 3600_000, absolute: 90 * 86400_000, anonymous: 86400_000, updateAge: 60_000 },
     cookie: { httpOnly: true, path: "/", sameSite: "lax", secure: true },
     maxSessionsPerUser: 100,
   });

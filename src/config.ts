@@ -22,6 +22,8 @@ export interface Config {
   sessionSecretGenerated: boolean;
   /** Durations in seconds. */
   idleTimeout: number;
+  /** The idle timeout of sessions signed in without "remember me". */
+  browserIdleTimeout: number;
   absoluteTimeout: number;
   updateAge: number;
   reauthWindow: number;
@@ -63,6 +65,7 @@ const schema = z.object({
   REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(16).default(0),
   SESSION_SECRET: z.string().optional(),
   SESSION_IDLE_TIMEOUT: seconds(30 * 24 * 3600),
+  SESSION_BROWSER_IDLE_TIMEOUT: seconds(12 * 3600),
   SESSION_ABSOLUTE_TIMEOUT: seconds(90 * 24 * 3600),
   SESSION_UPDATE_AGE: seconds(60),
   SESSION_REAUTH_WINDOW: seconds(900),
@@ -165,6 +168,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sessionSecrets: generated ? [randomBytes(32).toString("base64url")] : secrets,
     sessionSecretGenerated: generated,
     idleTimeout: e.SESSION_IDLE_TIMEOUT,
+    browserIdleTimeout: e.SESSION_BROWSER_IDLE_TIMEOUT,
     absoluteTimeout: e.SESSION_ABSOLUTE_TIMEOUT,
     updateAge: e.SESSION_UPDATE_AGE,
     reauthWindow: e.SESSION_REAUTH_WINDOW,

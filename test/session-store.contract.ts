@@ -142,6 +142,18 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
       expect(await subject.store.listUserSessions("u1")).toEqual([]);
     });
 
+    test("when a session without 'remember me' idles past the browser idle timeout, then it ends; a remembered one stays", async () => {
+      subject = await factory({ lifetime: { idle: 10_000, browserIdle: 400, absolute: 20_000 } });
+      const browserOnly = sid();
+      const remembered = sid();
+      await subject.store.set(browserOnly, signedIn("u1"));
+      await subject.store.set(remembered, signedIn("u1", { persistent: true }));
+      await sleep(600);
+      expect(await readSession(subject.store, browserOnly)).toBeNull();
+      expect(await readSession(subject.store, remembered)).not.toBeNull();
+      expect((await subject.store.listUserSessions("u1")).map((r) => r.handle)).toEqual([handleOf(remembered)]);
+    });
+
     test("when a session is kept active past its absolute lifetime, then it ends all the same", async () => {
       subject = await factory({ lifetime: { idle: 600, absolute: 900, updateAge: 0 } });
       const id = sid();

@@ -34,6 +34,8 @@ export function parseRecord(raw: string | null | undefined): SessionRecord | nul
 export interface Lifetime {
   /** All in milliseconds. */
   idle: number;
+  /** The idle timeout of a session signed in without "remember me" (its cookie ends with the browser). */
+  browserIdle: number;
   absolute: number;
   /** How long a visitor's session (a CSRF token for the sign-in form) lives without use. */
   anonymous: number;
@@ -60,12 +62,17 @@ export function isHandle(value: unknown): value is string {
   return typeof value === "string" && /^[A-Za-z0-9_-]{22}$/.test(value);
 }
 
-/** When the session ends: the idle timeout from last activity, never past the absolute lifetime. */
+/**
+ * When the session ends: the idle timeout from last activity, never past the absolute lifetime.
+ * A session without "remember me" has the shorter browser idle timeout: its cookie ends with
+ * the browser, and a browser that restores its tabs must not keep it for the long one.
+ */
 export function expiryOf(sess: SessionData, lifetime: Lifetime, now: number): number {
   if (!sess.userId) return (sess.lastActiveAt ?? now) + lifetime.anonymous;
   const createdAt = sess.createdAt ?? now;
   const lastActiveAt = sess.lastActiveAt ?? createdAt;
-  return Math.min(lastActiveAt + lifetime.idle, createdAt + lifetime.absolute);
+  const idle = sess.persistent ? lifetime.idle : Math.min(lifetime.idle, lifetime.browserIdle);
+  return Math.min(lastActiveAt + idle, createdAt + lifetime.absolute);
 }
 
 /** Whether this session's last-active time is old enough to be written again. */

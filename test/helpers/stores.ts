@@ -12,7 +12,7 @@ import { testRedisEnv } from "./topology";
 export const testCookie: CookieShape = { httpOnly: true, path: "/", sameSite: "lax", secure: false };
 
 export function lifetime(overrides: Partial<Lifetime> = {}): Lifetime {
-  return { idle: 60_000, absolute: 120_000, anonymous: 60_000, updateAge: 1_000, ...overrides };
+  return { idle: 60_000, browserIdle: 60_000, absolute: 120_000, anonymous: 60_000, updateAge: 1_000, ...overrides };
 }
 
 /** A prefix no other test uses, so tests never need to flush a shared Redis. */
