@@ -144,7 +144,7 @@ async function main() {
     {
       name: "product",
       script: [path.join(ROOT, "dist", "server.js")],
-      env: { ...common, SESSION_SECRET: "bench-secret-bench-secret-bench-secret", TRUST_PROXY: "1", HOST: "127.0.0.1", LOG_LEVEL: "info", SIGNIN_LIMIT_PER_IP: "1000000", SIGNIN_LIMIT_PER_ACCOUNT: "1000000" },
+      env: { ...common, SESSION_SECRET: "bench-secret-bench-secret-bench-secret", TRUST_PROXY: "1", HOST: "127.0.0.1", LOG_LEVEL: "info", SIGNIN_LIMIT_PER_IP: "1000000", SIGNIN_LIMIT_PER_ACCOUNT: "1000000", SIGNUP_LIMIT_PER_IP: "1000000" },
       signIn: productSignIn,
       rounds: [],
     },

@@ -6,9 +6,10 @@ import { activityRoutes } from "./activity/activity-routes";
 import { adminRoutes } from "./admin/admin-routes";
 import { apiRoutes, openapiRoute } from "./api/api-routes";
 import { authRoutes } from "./auth/auth-routes";
-import type { RateLimitStoreFactory } from "./auth/sign-in-throttle";
+import { DeviceCookies } from "./auth/device-cookie";
+import { PasswordThrottle, type RateLimitStoreFactory } from "./auth/password-throttle";
 import type { Config } from "./config";
-import { csrfProtection } from "./middleware/csrf";
+import { type Csrf, csrfProtection } from "./middleware/csrf";
 import { currentUser } from "./middleware/current-user";
 import { errorHandler, notFound } from "./middleware/errors";
 import { requireAuth } from "./middleware/require-auth";
@@ -19,6 +20,7 @@ import { saveBeforeRedirect, sessionMiddleware } from "./middleware/session";
 import { healthRoutes, pagesRoutes } from "./pages-routes";
 import type { Lifetime } from "./session-store/session-record";
 import type { SessionStore } from "./session-store/session-store";
+import { type PasswordChecks, passwordChecks } from "./sessions/reauth";
 import { sessionsRoutes } from "./sessions/sessions-routes";
 import { settingsRoutes } from "./settings/settings-routes";
 import type { PasswordHasher } from "./users/password";
@@ -37,10 +39,27 @@ export interface AppDeps {
   activity: ActivityLog;
 }
 
+/** What the routes get: the app's dependencies and the parts built from them once. */
+export interface RouteDeps extends AppDeps {
+  csrf: Csrf;
+  /** Every password check (sign-in and re-authentication) is counted here. */
+  throttle: PasswordThrottle;
+  passwordChecks: PasswordChecks;
+}
+
 const ROOT = path.join(__dirname, "..");
 
 /** Builds the app from its dependencies. No I/O here: server.ts connects and listens. */
-export function createApp(deps: AppDeps): express.Express {
+export function createApp(appDeps: AppDeps): express.Express {
+  const { config } = appDeps;
+  const devices = new DeviceCookies(config.sessionSecrets, config.production ? "__Host-device" : "device", config.production);
+  const throttle = new PasswordThrottle(config, appDeps.rateLimitStore, devices);
+  const deps: RouteDeps = {
+    ...appDeps,
+    csrf: csrfProtection(config.sessionSecrets, config.production),
+    throttle,
+    passwordChecks: passwordChecks({ ...appDeps, throttle, reauthWindow: config.reauthWindow }),
+  };
   const app = express();
   app.set("trust proxy", deps.config.trustProxy);
   app.set("view engine", "ejs");
@@ -63,8 +82,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(sessionMiddleware(deps.config, deps.sessions, deps.cookieName));
   app.use(saveBeforeRedirect);
   app.use(currentUser(deps.users, deps.lifetime));
-  app.use(pageLocals(deps.cookieName));
-  app.use(csrfProtection);
+  app.use(pageLocals(deps.cookieName, deps.csrf));
+  app.use(deps.csrf.protection);
 
   // Scripts get 401 JSON rather than a redirect to the sign-in page.
   app.use("/api", requireAuth);

@@ -31,9 +31,11 @@ export interface Config {
   embeddedMaxSessions: number;
   /** Express `trust proxy`: false when unset, a hop count, or the proxies' addresses and subnets. Never true. */
   trustProxy: false | number | string[];
-  /** Sign-in throttling: attempts per client IP, failed attempts per account, per window (s). */
+  /** Password throttling: failed attempts per client IP, per account (or known device), per window (s). */
   signinLimitPerIp: number;
   signinLimitPerAccount: number;
+  /** Sign-up attempts per client IP per window. */
+  signupLimitPerIp: number;
   signinLimitWindow: number;
   /** Security activity kept per user (entries) and for how long after the last one (s). */
   activityMaxPerUser: number;
@@ -74,6 +76,7 @@ const schema = z.object({
   TRUST_PROXY: z.string().optional(),
   SIGNIN_LIMIT_PER_IP: z.coerce.number().int().min(1).default(50),
   SIGNIN_LIMIT_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
+  SIGNUP_LIMIT_PER_IP: z.coerce.number().int().min(1).default(20),
   SIGNIN_LIMIT_WINDOW: seconds(900),
   ACTIVITY_MAX_PER_USER: z.coerce.number().int().min(1).max(100000).default(200),
   ACTIVITY_RETENTION: seconds(90 * 24 * 3600),
@@ -177,6 +180,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     signinLimitPerIp: e.SIGNIN_LIMIT_PER_IP,
     signinLimitPerAccount: e.SIGNIN_LIMIT_PER_ACCOUNT,
+    signupLimitPerIp: e.SIGNUP_LIMIT_PER_IP,
     signinLimitWindow: e.SIGNIN_LIMIT_WINDOW,
     activityMaxPerUser: e.ACTIVITY_MAX_PER_USER,
     activityRetention: e.ACTIVITY_RETENTION,

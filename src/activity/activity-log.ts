@@ -14,6 +14,8 @@ export const ACTIVITY_TYPES = [
   "account_disabled",
   "account_enabled",
   "name_changed",
+  "password_check_failed",
+  "signed_out_wrong_passwords",
 ] as const;
 export type ActivityType = (typeof ACTIVITY_TYPES)[number];
 

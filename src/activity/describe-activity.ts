@@ -15,6 +15,8 @@ const SENTENCES: Record<ActivityEntry["type"], (e: ActivityEntry) => string> = {
   account_disabled: (e) => `Account disabled${e.by ? ` by ${e.by}` : ""}`,
   account_enabled: (e) => `Account enabled again${e.by ? ` by ${e.by}` : ""}`,
   name_changed: () => "Name changed",
+  password_check_failed: () => "Wrong password entered to confirm an action",
+  signed_out_wrong_passwords: (e) => `Signed out after ${e.detail ?? "too many"} wrong passwords`,
 };
 
 export interface ActivityRow {

@@ -1,13 +1,13 @@
 import { type Request, type Response, Router } from "express";
 import { cursorOf } from "../activity/activity-routes";
 import { describeActivity, describeAudit } from "../activity/describe-activity";
-import type { AppDeps } from "../app";
+import type { RouteDeps } from "../app";
 import { clientIp, userAgentOf } from "../middleware/client-info";
 import { setFlash } from "../middleware/flash";
 import { requireRole } from "../middleware/require-auth";
 import { isHandle } from "../session-store/session-record";
 import { endOtherSessions, endSession } from "../sessions/end-sessions";
-import { needsPassword, reauthenticate, renewSession } from "../sessions/reauth";
+import { answerRefusal } from "../sessions/reauth";
 import { sessionRows } from "../sessions/session-rows";
 import { type Actor, setDisabled, setRole } from "../users/set-role";
 import { ROLES, type User, isRole } from "../users/user-repository";
@@ -23,8 +23,8 @@ const isUserId = (value: unknown): value is string => typeof value === "string" 
  * (or with the password in the same form), recorded in the account's activity and in the
  * audit log.
  */
-export function adminRoutes(deps: AppDeps): Router {
-  const { users, sessions, activity, passwords, config, lifetime } = deps;
+export function adminRoutes(deps: RouteDeps): Router {
+  const { users, sessions, activity, passwordChecks } = deps;
   const router = Router();
   router.use("/admin", requireRole("admin"));
 
@@ -59,7 +59,7 @@ export function adminRoutes(deps: AppDeps): Router {
       activity: page.entries.map((e) => describeActivity(e)),
       next: page.next ?? null,
       roles: ROLES,
-      askPassword: needsPassword(req, config.reauthWindow),
+      askPassword: passwordChecks.needsPassword(req),
       error,
     });
   }
@@ -69,15 +69,18 @@ export function adminRoutes(deps: AppDeps): Router {
     if (user) await renderUser(req, res, user);
   });
 
-  /** Loads the account, checks the administrator's password when needed, acts, audits. */
+  /**
+   * Loads the account, checks the administrator's password when needed, acts, audits. An act
+   * answers what it did, or null when the session it names was not found.
+   */
   function action(name: string, act: (req: Request, user: User, actor: Actor) => Promise<string | null>) {
     return async (req: Request, res: Response) => {
       const user = await loadUser(req, res);
       if (!user) return;
-      const check = await reauthenticate(req, req.body?.password, config.reauthWindow, users, passwords);
-      if (check.error !== null) return renderUser(req, res, user, 401, check.error);
       const actor: Actor = { by: BY_ADMIN, ip: clientIp(req), userAgent: userAgentOf(req) };
-      const outcome = await act(req, user, actor);
+      const done = await passwordChecks.withReauth(req, req.body?.password, () => act(req, user, actor));
+      if (done.refused) return answerRefusal(res, done.refused, (status, message) => renderUser(req, res, user, status, message));
+      const outcome = done.value;
       if (outcome === null) return renderUser(req, res, user, 404, "That session was not found. It may have ended already.");
       await activity.audit({
         adminId: req.user!.id,
@@ -88,7 +91,6 @@ export function adminRoutes(deps: AppDeps): Router {
         detail: outcome,
         ip: actor.ip,
       });
-      if (check.entered) await renewSession(req, users, lifetime);
       setFlash(req, "success", `Done: ${outcome}.`);
       res.redirect(303, `/admin/users/${encodeURIComponent(user.id)}`);
     };

@@ -2,13 +2,12 @@ import { type Request, type Response, Router } from "express";
 import { rateLimit } from "express-rate-limit";
 import { cursorOf } from "../activity/activity-routes";
 import { describeActivity } from "../activity/describe-activity";
-import type { AppDeps } from "../app";
-import { csrfTokenFor } from "../middleware/csrf";
+import type { RouteDeps } from "../app";
 import { apiError } from "../middleware/errors";
 import { isHandle } from "../session-store/session-record";
 import { describeDevice } from "../sessions/device";
 import { endOtherSessions, endSession } from "../sessions/end-sessions";
-import { reauthenticate, renewSession } from "../sessions/reauth";
+import type { Outcome } from "../sessions/reauth";
 import openapi from "./openapi.json";
 
 /** The public API description, readable without signing in. */
@@ -24,8 +23,8 @@ export function openapiRoute(): Router {
  * JSON for scripts, on the same cookie session as the pages (mounted behind requireAuth).
  * Unsafe methods need the CSRF token from GET /api/me in X-CSRF-Token.
  */
-export function apiRoutes(deps: AppDeps): Router {
-  const { sessions, users, passwords, config, lifetime, activity } = deps;
+export function apiRoutes(deps: RouteDeps): Router {
+  const { sessions, config, activity, passwordChecks } = deps;
   const router = Router();
   router.use(
     "/api",
@@ -42,7 +41,7 @@ export function apiRoutes(deps: AppDeps): Router {
 
   router.get("/api/me", (req, res) => {
     const u = req.user!;
-    res.json({ id: u.id, name: u.name, email: u.email, role: u.role, org: u.org, csrfToken: csrfTokenFor(req) });
+    res.json({ id: u.id, name: u.name, email: u.email, role: u.role, org: u.org, csrfToken: deps.csrf.tokenFor(req, res) });
   });
 
   router.get("/api/sessions", async (req, res) => {
@@ -65,31 +64,38 @@ export function apiRoutes(deps: AppDeps): Router {
     });
   });
 
-  /** The password, when the re-authentication window has passed; false once it answered. */
-  async function reauthOk(req: Request, res: Response): Promise<{ entered: boolean } | false> {
-    const check = await reauthenticate(req, req.body?.password, config.reauthWindow, users, passwords);
-    if (check.error === null) return { entered: check.entered };
-    apiError(res, 403, "reauth_required", `${check.error} Send it as {"password": "..."}.`);
-    return false;
+  /**
+   * The action behind the password (when the re-authentication window has passed); a refusal
+   * is answered here: 403 to ask for it, 429 with Retry-After, or 401 once the session was
+   * signed out after too many wrong ones.
+   */
+  async function reauthenticated<T>(req: Request, res: Response, act: () => Promise<T>): Promise<{ value: T } | null> {
+    const outcome: Outcome<T> = await passwordChecks.withReauth(req, req.body?.password, act);
+    if (!outcome.refused) return { value: outcome.value };
+    const { refused } = outcome;
+    if (refused.signedOut) apiError(res, 401, "signed_out", `${refused.message} Sign in again.`);
+    else if (refused.status === 429) {
+      res.set("Retry-After", String(refused.retryAfter));
+      apiError(res, 429, "rate_limited", refused.message);
+    } else apiError(res, 403, "reauth_required", `${refused.message} Send it as {"password": "..."}.`);
+    return null;
   }
 
   router.delete("/api/sessions/:id", async (req, res) => {
+    const user = req.user!;
     const handle = req.params.id;
     if (!isHandle(handle)) return apiError(res, 404, "not_found", "No such session.");
-    if (handle === req.user!.sessionHandle) return apiError(res, 400, "current_session", "This is the current session; sign out to end it.");
-    const ok = await reauthOk(req, res);
-    if (!ok) return;
-    if (!(await endSession(sessions, activity, req, req.user!.id, handle))) return apiError(res, 404, "not_found", "No such session.");
-    if (ok.entered) await renewSession(req, users, lifetime);
+    if (handle === user.sessionHandle) return apiError(res, 400, "current_session", "This is the current session; sign out to end it.");
+    const done = await reauthenticated(req, res, () => endSession(sessions, activity, req, user.id, handle));
+    if (!done) return;
+    if (!done.value) return apiError(res, 404, "not_found", "No such session.");
     res.status(204).end();
   });
 
   router.post("/api/sessions/revoke-others", async (req, res) => {
-    const ok = await reauthOk(req, res);
-    if (!ok) return;
-    const ended = await endOtherSessions(sessions, activity, req, req.user!.id, req.user!.sessionHandle);
-    if (ok.entered) await renewSession(req, users, lifetime);
-    res.json({ ended });
+    const user = req.user!;
+    const done = await reauthenticated(req, res, () => endOtherSessions(sessions, activity, req, user.id, user.sessionHandle));
+    if (done) res.json({ ended: done.value });
   });
 
   router.get("/api/activity", async (req, res) => {

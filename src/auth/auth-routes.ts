@@ -1,12 +1,12 @@
 import { Router } from "express";
 import { z } from "zod";
 import { recordActivity } from "../activity/record";
-import type { AppDeps } from "../app";
+import type { RouteDeps } from "../app";
 import { csrfField, email, newPassword, parseForm, text } from "../forms";
 import { setFlash } from "../middleware/flash";
 import { clearSessionCookie } from "../middleware/session";
 import { safeNext } from "./safe-next";
-import { signInThrottle } from "./sign-in-throttle";
+import { signUpLimit, tooMany } from "./password-throttle";
 import { announceSignIn, startSession } from "./sign-in";
 
 const signupForm = z.object({
@@ -27,16 +27,15 @@ const loginForm = z.object({
 /** One message for every wrong email or password, so the form reveals no accounts. */
 const WRONG_CREDENTIALS = "That email and password do not match an account.";
 
-export function authRoutes({ config, users, sessions, activity, passwords, lifetime, cookieName, rateLimitStore }: AppDeps): Router {
+export function authRoutes({ config, users, sessions, activity, passwords, lifetime, cookieName, rateLimitStore, throttle }: RouteDeps): Router {
   const router = Router();
-  const throttle = signInThrottle(config, rateLimitStore);
 
   router.get("/signup", (req, res) => {
     if (req.user) return res.redirect(303, "/dashboard");
     res.render("auth/signup", { title: "Create your account", input: {}, errors: {} });
   });
 
-  router.post("/signup", throttle.perIp, async (req, res) => {
+  router.post("/signup", signUpLimit(config, rateLimitStore), async (req, res) => {
     const form = parseForm(signupForm, req.body);
     if (!form.ok) {
       return res.status(400).render("auth/signup", { title: "Create your account", input: form.input, errors: form.errors });
@@ -52,6 +51,7 @@ export function authRoutes({ config, users, sessions, activity, passwords, lifet
     }
     await startSession(req, user, false, lifetime);
     await announceSignIn(req, user, users, sessions, activity);
+    throttle.devices.remember(req, res, user.email);
     setFlash(req, "success", `Welcome, ${user.name}. Your account is ready.`);
     res.redirect(303, "/dashboard");
   });
@@ -62,15 +62,18 @@ export function authRoutes({ config, users, sessions, activity, passwords, lifet
     res.render("auth/login", { title: "Sign in", input: { next }, errors: {} });
   });
 
-  router.post("/login", throttle.perIp, throttle.perAccount, async (req, res) => {
+  router.post("/login", async (req, res) => {
     const form = parseForm(loginForm, req.body);
     const next = safeNext((req.body as Record<string, unknown> | undefined)?.next);
     if (!form.ok) {
       return res.status(400).render("auth/login", { title: "Sign in", input: { ...form.input, next }, errors: form.errors });
     }
     const { email: address, password: secret, remember } = form.data;
+    const throttled = await throttle.check(req, address);
+    if (throttled) return tooMany(res, throttled);
     const user = await users.findByEmail(address);
     const valid = user ? await passwords.verify(secret, user.passwordHash) : await passwords.verifyDummy(secret);
+    if (!valid) await throttle.failed(req, address);
     if (user && !valid) await recordActivity(activity, user.id, req, "sign_in_failed");
     if (!user || !valid) {
       return res.status(401).render("auth/login", {
@@ -92,6 +95,7 @@ export function authRoutes({ config, users, sessions, activity, passwords, lifet
       : user;
     await startSession(req, current, remember !== undefined && remember !== "", lifetime);
     await announceSignIn(req, current, users, sessions, activity);
+    throttle.devices.remember(req, res, current.email);
     res.redirect(303, next);
   });
 

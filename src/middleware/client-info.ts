@@ -1,3 +1,4 @@
+import cookieParser from "cookie-parser";
 import type { Request } from "express";
 
 /** User agents longer than this are cut: a header is no place to store a novel. */
@@ -14,4 +15,12 @@ export function userAgentOf(req: Request): string {
 export function clientIp(req: Request): string {
   const ip = req.ip ?? req.socket.remoteAddress ?? "";
   return ip.startsWith("::ffff:") ? ip.slice(7) : ip;
+}
+
+const parseCookies = cookieParser();
+
+/** The request's cookies, parsed on first use: most requests need no cookie but the session's. */
+export function cookiesOf(req: Request): Record<string, string> {
+  if (!req.cookies) parseCookies(req, undefined as never, () => {});
+  return req.cookies as Record<string, string>;
 }

@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from "express";
 import type { Logger } from "pino";
+import { HashingBusyError } from "../users/password";
 
 /** An error whose message is safe to show: the page says it as it is. */
 export class AppError extends Error {
@@ -54,6 +55,7 @@ function classify(err: unknown): { status: number; message: string; code: string
     return known(403, "This form has expired or did not come from this site. Go back, reload the page and try again.", "csrf_invalid");
   }
   if (e?.type === "entity.too.large") return known(413, "The form sent more data than this site accepts.");
+  if (err instanceof HashingBusyError) return known(503, err.message);
   if (isBackendUnavailable(err)) {
     return known(503, "The session service cannot be reached right now. Nothing was lost; please try again in a moment.");
   }

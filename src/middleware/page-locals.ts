@@ -1,6 +1,6 @@
 import { formatDistanceToNow } from "date-fns";
 import type { Request, RequestHandler } from "express";
-import { csrfTokenFor } from "./csrf";
+import type { Csrf } from "./csrf";
 import { takeFlash } from "./flash";
 
 /**
@@ -9,13 +9,13 @@ import { takeFlash } from "./flash";
  * user, and whether the browser sent a session cookie (so a signed-in page can tell "your
  * session expired" from a first visit).
  */
-export function pageLocals(cookieName: string): RequestHandler {
+export function pageLocals(cookieName: string, csrf: Csrf): RequestHandler {
   const sentCookie = new RegExp(`(?:^|;\\s*)${cookieName.replace(/[^\w-]/g, "\\$&")}=`);
   return (req, res, next) => {
     // Pages carry per-session tokens and private data: no cache may keep them.
     res.setHeader("Cache-Control", "no-store");
     res.locals.hadSessionCookie = sentCookie.test(req.headers.cookie ?? "");
-    res.locals.csrfToken = () => csrfTokenFor(req);
+    res.locals.csrfToken = () => csrf.tokenFor(req, res);
     res.locals.flash = () => takeFlash(req);
     res.locals.currentUser = req.user ?? null;
     res.locals.path = req.path;

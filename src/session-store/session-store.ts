@@ -91,6 +91,8 @@ declare module "express-session" {
     ip?: string;
     /** "Remember me": the cookie outlives the browser. */
     persistent?: boolean;
+    /** Wrong passwords entered in this session to confirm actions since the last right one. */
+    passwordFailures?: number;
     /** The sign-in notice (its time) this session dismissed. */
     noticeSeen?: number;
     flash?: Flash;

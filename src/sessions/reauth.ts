@@ -1,52 +1,115 @@
-import type { Request } from "express";
+import type { Request, Response } from "express";
+import type { ActivityLog } from "../activity/activity-log";
+import { recordActivity } from "../activity/record";
+import type { PasswordThrottle } from "../auth/password-throttle";
 import { startSession } from "../auth/sign-in";
-import type { Lifetime } from "../session-store/session-record";
+import { regenerate } from "../middleware/current-user";
+import { setFlash } from "../middleware/flash";
+import { type Lifetime, handleOf } from "../session-store/session-record";
 import type { PasswordHasher } from "../users/password";
 import type { UserRepository } from "../users/user-repository";
 
-/** Whether the password was entered longer ago than the re-authentication window. */
-export function needsPassword(req: Request, windowSeconds: number): boolean {
-  return Date.now() - (req.session.authAt ?? 0) > windowSeconds * 1000;
+/** Wrong passwords one session may enter to confirm actions before it is signed out. */
+export const MAX_PASSWORD_FAILURES_PER_SESSION = 5;
+
+/** Why a password entered to confirm an action was not accepted. */
+export interface PasswordRefusal {
+  /** 401: missing or wrong; 429: too many wrong ones lately (wait `retryAfter` seconds). */
+  status: 401 | 429;
+  message: string;
+  retryAfter?: number;
+  /** The session was signed out after too many wrong passwords: send the person to sign in. */
+  signedOut?: boolean;
+}
+
+export type Outcome<T> = { refused: PasswordRefusal } | { refused: null; value: T };
+
+export interface PasswordChecksDeps {
+  users: UserRepository;
+  passwords: PasswordHasher;
+  activity: ActivityLog;
+  throttle: PasswordThrottle;
+  lifetime: Lifetime;
+  /** SESSION_REAUTH_WINDOW, in seconds. */
+  reauthWindow: number;
 }
 
 /**
- * Checks the password for a sensitive action: null when it is right (and the window restarts),
- * otherwise the message to show next to the password field.
+ * The password of the signed-in person, entered again to confirm something: ending sessions,
+ * changing the password, deleting the account, an administrator's action. Every check goes
+ * through the password throttle (per client IP and per account), each wrong password is in
+ * the account's activity, and a session that enters too many wrong ones is signed out: a
+ * stolen cookie must not be a way to guess the password that re-authentication asks for.
  */
-export async function checkPassword(
-  req: Request,
-  password: unknown,
-  users: UserRepository,
-  passwords: PasswordHasher,
-): Promise<string | null> {
-  if (typeof password !== "string" || password.length === 0) return "Enter your password to continue.";
-  if (password.length > 256) return "That password is not correct.";
-  const account = req.user ? await users.findById(req.user.id) : null;
-  if (!account || !(await passwords.verify(password, account.passwordHash))) return "That password is not correct.";
-  req.session.authAt = Date.now();
-  return null;
+export function passwordChecks(deps: PasswordChecksDeps) {
+  const { users, passwords, activity, throttle, lifetime, reauthWindow } = deps;
+
+  /** Whether the password was entered longer ago than the re-authentication window. */
+  function needsPassword(req: Request): boolean {
+    return Date.now() - (req.session.authAt ?? 0) > reauthWindow * 1000;
+  }
+
+  /** Checks the password always: null when it is right (and the window restarts). */
+  async function verify(req: Request, password: unknown): Promise<PasswordRefusal | null> {
+    if (typeof password !== "string" || password.length === 0) return { status: 401, message: "Enter your password to continue." };
+    const user = req.user!;
+    const throttled = await throttle.check(req, user.email);
+    if (throttled) return { status: 429, message: throttled.message, retryAfter: throttled.retryAfter };
+    const account = await users.findById(user.id);
+    const right = account !== null && password.length <= 256 && (await passwords.verify(password, account.passwordHash));
+    if (right) {
+      delete req.session.passwordFailures;
+      req.session.authAt = Date.now();
+      return null;
+    }
+    await throttle.failed(req, user.email);
+    await recordActivity(activity, user.id, req, "password_check_failed");
+    const failures = (req.session.passwordFailures ?? 0) + 1;
+    if (failures < MAX_PASSWORD_FAILURES_PER_SESSION) {
+      req.session.passwordFailures = failures;
+      return { status: 401, message: "That password is not correct." };
+    }
+    await recordActivity(activity, user.id, req, "signed_out_wrong_passwords", { detail: String(failures) });
+    await regenerate(req);
+    setFlash(req, "error", `You were signed out after ${failures} wrong passwords. Sign in again to continue.`);
+    return { status: 401, message: "Signed out after too many wrong passwords.", signedOut: true };
+  }
+
+  /**
+   * Re-authenticates for a sensitive action (the password only outside the window), runs it,
+   * and, when the password was entered, gives the session a new id afterwards (a
+   * re-authentication is an authentication, ASVS 7.2.4), whatever the action found.
+   */
+  async function withReauth<T>(req: Request, password: unknown, act: () => Promise<T>): Promise<Outcome<T>> {
+    const entered = needsPassword(req);
+    if (entered) {
+      const refused = await verify(req, password);
+      if (refused) return { refused };
+    }
+    const value = await act();
+    if (entered) await renewSession(req);
+    return { refused: null, value };
+  }
+
+  /** A new session id for the signed-in person; the old id ends. */
+  async function renewSession(req: Request): Promise<void> {
+    const account = req.user ? await users.findById(req.user.id) : null;
+    if (!account) return;
+    await startSession(req, account, req.session.persistent === true, lifetime);
+    req.user!.sessionHandle = handleOf(req.sessionID);
+  }
+
+  return { needsPassword, verify, withReauth };
 }
 
-export type Reauthentication = { error: string } | { error: null; entered: boolean };
+export type PasswordChecks = ReturnType<typeof passwordChecks>;
 
 /**
- * Asks for the password only outside the window. `entered` tells the caller to give the
- * session a new id once the action is done: a re-authentication is an authentication (ASVS 7.2.4).
+ * A refused password on a page: signed out, to the sign-in page; throttled, 429 with
+ * Retry-After; otherwise the page again, with the message, as `render` shows it.
  */
-export async function reauthenticate(
-  req: Request,
-  password: unknown,
-  windowSeconds: number,
-  users: UserRepository,
-  passwords: PasswordHasher,
-): Promise<Reauthentication> {
-  if (!needsPassword(req, windowSeconds)) return { error: null, entered: false };
-  const error = await checkPassword(req, password, users, passwords);
-  return error ? { error } : { error: null, entered: true };
-}
-
-/** A new session id after the password was entered again; the old id ends. */
-export async function renewSession(req: Request, users: UserRepository, lifetime: Lifetime): Promise<void> {
-  const account = req.user ? await users.findById(req.user.id) : null;
-  if (account) await startSession(req, account, req.session.persistent === true, lifetime);
+export function answerRefusal(res: Response, refused: PasswordRefusal, render: (status: number, message: string) => unknown): unknown {
+  if (refused.signedOut) return res.redirect(303, "/login");
+  if (refused.retryAfter !== undefined) res.set("Retry-After", String(refused.retryAfter));
+  return render(refused.status, refused.message);
 }

@@ -1,13 +1,13 @@
 import { Router } from "express";
 import { z } from "zod";
 import { recordActivity } from "../activity/record";
-import type { AppDeps } from "../app";
+import type { RouteDeps } from "../app";
 import { startSession } from "../auth/sign-in";
 import { csrfField, newPassword, parseForm, password, text } from "../forms";
 import { regenerate } from "../middleware/current-user";
 import { setFlash } from "../middleware/flash";
 import { requireAuth } from "../middleware/require-auth";
-import { checkPassword } from "../sessions/reauth";
+import { answerRefusal } from "../sessions/reauth";
 import { snapshotOf } from "../users/user-repository";
 
 const profileForm = z.object({ ...csrfField, name: text("Name", 100) });
@@ -17,7 +17,7 @@ const passwordForm = z.object({
   new_password: newPassword("New password"),
 });
 
-export function settingsRoutes({ users, sessions, passwords, lifetime, activity }: AppDeps): Router {
+export function settingsRoutes({ users, sessions, passwords, lifetime, activity, passwordChecks }: RouteDeps): Router {
   const router = Router();
   router.use("/settings", requireAuth);
 
@@ -48,8 +48,12 @@ export function settingsRoutes({ users, sessions, passwords, lifetime, activity 
   router.post("/settings/password", async (req, res) => {
     const form = parseForm(passwordForm, req.body);
     if (!form.ok) return res.status(400).render("settings/password", { title: "Password", errors: form.errors });
-    const wrong = await checkPassword(req, form.data.current_password, users, passwords);
-    if (wrong) return res.status(401).render("settings/password", { title: "Password", errors: { current_password: wrong } });
+    const refused = await passwordChecks.verify(req, form.data.current_password);
+    if (refused) {
+      return answerRefusal(res, refused, (status, message) =>
+        res.status(status).render("settings/password", { title: "Password", errors: { current_password: message } }),
+      );
+    }
     const updated = await users.update(req.user!.id, {
       passwordHash: await passwords.hash(form.data.new_password),
       newCredentials: true,
@@ -66,17 +70,17 @@ export function settingsRoutes({ users, sessions, passwords, lifetime, activity 
   });
 
   router.post("/settings/delete-account", async (req, res) => {
-    const wrong = await checkPassword(req, req.body?.password, users, passwords);
-    if (wrong) {
-      return res.status(401).render("settings/profile", {
-        title: "Profile",
-        input: { name: req.user!.name },
-        errors: { delete_password: wrong },
-      });
+    const refused = await passwordChecks.verify(req, req.body?.password);
+    if (refused) {
+      return answerRefusal(res, refused, (status, message) =>
+        res.status(status).render("settings/profile", { title: "Profile", input: { name: req.user!.name }, errors: { delete_password: message } }),
+      );
     }
     const userId = req.user!.id;
-    await sessions.revokeUserSessions(userId);
+    // The account goes first: a sign-in racing this finds no account, and one that completed
+    // just before is in the index that the revocation reads next.
     await users.delete(userId);
+    await sessions.revokeUserSessions(userId);
     await activity.forget(userId);
     await regenerate(req);
     setFlash(req, "info", "Your account was deleted and every session of it was ended.");

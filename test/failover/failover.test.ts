@@ -102,6 +102,7 @@ describe.each(CASES)("$name failover, replica $replica, REDIS_WAIT_REPLICAS=$wai
       REDIS_WAIT_REPLICAS: String(waitReplicas),
       SESSION_SECRET: "failover-secret-failover-secret-failover",
       SIGNIN_LIMIT_PER_IP: "100000",
+      SIGNUP_LIMIT_PER_IP: "100000",
     });
     let shortfalls = 0;
     backend = await openBackend(config, { replicaShortfall: () => shortfalls++ });

@@ -3,6 +3,7 @@ import request from "supertest";
 import { createApp } from "../../src/app";
 import { type BackendKind, browser, cookieOf, createTestApp, csrfFrom, listen, newAccount, signIn, signUp, submit, useTestApp } from "../helpers/app";
 import { backendKinds, testRedisEnv } from "../helpers/topology";
+import { snapshotOf } from "../../src/users/user-repository";
 
 describe.each<BackendKind>(backendKinds())("accounts and sign-in (%s)", (kind) => {
   const ctx = useTestApp(kind);
@@ -72,11 +73,17 @@ describe.each<BackendKind>(backendKinds())("accounts and sign-in (%s)", (kind) =
     }
   });
 
-  test("when someone signs in, then the session gets a new id and the visitor's session ends", async () => {
+  test("when someone with a visitor's session signs in, then the session gets a new id and the visitor's session ends", async () => {
     const account = await signUp(browser(ctx().app));
+    // A visitor's session: what a browser keeps after its session was ended elsewhere (its message).
     const agent = browser(ctx().app);
-    const loginPage = await agent.get("/login");
-    const before = cookieOf(loginPage)!.split(";")[0];
+    await signIn(agent, account);
+    const user = (await ctx().deps.users.findByEmail(account.email))!;
+    const changed = (await ctx().deps.users.update(user.id, { newCredentials: true }))!;
+    await ctx().deps.sessions.updateUserSnapshot(user.id, snapshotOf(changed));
+    const ended = await agent.get("/dashboard");
+    const before = cookieOf(ended)!.split(";")[0];
+    expect((await agent.get("/login")).text).toContain("Your session has ended");
     const res = await signIn(agent, { email: account.email.toUpperCase(), password: account.password });
     expect(res.status).toBe(303);
     const after = cookieOf(res)!.split(";")[0];
@@ -157,11 +164,14 @@ describe("in production", () => {
       const landing = await https(request(t.app).get("/"));
       expect(landing.headers["strict-transport-security"]).toBe("max-age=31536000; includeSubDomains");
       // supertest's cookie jar holds back Secure cookies over plain HTTP, so carry it by hand.
+      // The sign-up form stores no session: its token is in a cookie of its own.
       const form = await https(request(t.app).get("/signup"));
-      const visitor = cookieOf(form, "__Host-sid")!;
-      expect(visitor).toMatch(/; Secure/);
+      expect(cookieOf(form, "__Host-sid")).toBeUndefined();
+      const csrf = cookieOf(form, "__Host-csrf")!;
+      for (const flag of [/; Secure/, /HttpOnly/, /SameSite=Strict/, /Path=\//]) expect(csrf).toMatch(flag);
+      expect(csrf).not.toMatch(/Domain=|Expires=/);
       const res = await https(request(t.app).post("/signup"))
-        .set("Cookie", visitor.split(";")[0])
+        .set("Cookie", csrf.split(";")[0])
         .type("form")
         .send({ _csrf: csrfFrom(form.text), ...newAccount() });
       expect(res.status).toBe(303);
@@ -171,6 +181,8 @@ describe("in production", () => {
       expect(cookie).toMatch(/SameSite=Lax/);
       expect(cookie).toMatch(/Path=\//);
       expect(cookie).not.toMatch(/Domain=/);
+      const device = cookieOf(res, "__Host-device")!;
+      for (const flag of [/; Secure/, /HttpOnly/, /SameSite=Strict/, /Path=\//, /Expires=/]) expect(device).toMatch(flag);
     } finally {
       await t.close();
     }
@@ -192,7 +204,7 @@ describe("a browser that follows the redirect at once", () => {
       const account = await signUp(browser(app));
       const agent = browser(app);
       const form = await agent.get("/login");
-      const visitor = cookieOf(form)!.split(";")[0];
+      const visitor = cookieOf(form, "csrf")!.split(";")[0];
       const body = new URLSearchParams({ _csrf: csrfFrom(form.text), email: account.email, password: account.password }).toString();
       // Act on the response headers, as a browser does with a 303, without waiting for the body.
       const cookie = await new Promise<string>((resolve, reject) => {
@@ -200,7 +212,7 @@ describe("a browser that follows the redirect at once", () => {
           { port, host: "127.0.0.1", method: "POST", path: "/login", headers: { "content-type": "application/x-www-form-urlencoded", cookie: visitor } },
           (res) => {
             res.resume();
-            resolve(String(res.headers["set-cookie"]?.[0]).split(";")[0]);
+            resolve(String(res.headers["set-cookie"]?.find((c) => c.startsWith("sid="))).split(";")[0]);
           },
         );
         req.on("error", reject);

@@ -21,6 +21,35 @@ describe.each<BackendKind>(backendKinds())("bad input (%s)", (kind) => {
     expect((await agent.get("/dashboard")).text).toContain("Ada Lovelace");
   });
 
+  test("when a sign-in form's token is missing, another visitor's or made up without the secret, then it answers 403 and signs nobody in", async () => {
+    const account = await signUp(browser(ctx().app));
+    const fields = { email: account.email, password: account.password };
+    const mine = await request(ctx().app).get("/login");
+    const theirs = await request(ctx().app).get("/login");
+    const cookie = (res: { headers: Record<string, unknown> }) => cookieOf(res, "csrf")!.split(";")[0];
+    const [, value] = cookie(mine).split("=");
+    const [hmac, random] = decodeURIComponent(value).split("|");
+    const attempts = [
+      // No cookie: the token alone, as a forged cross-site form would send it.
+      request(ctx().app).post("/login").type("form").send({ _csrf: csrfFrom(mine.text), ...fields }),
+      // A cookie and no token.
+      request(ctx().app).post("/login").set("Cookie", cookie(mine)).type("form").send(fields),
+      // Another visitor's token with this visitor's cookie.
+      request(ctx().app).post("/login").set("Cookie", cookie(mine)).type("form").send({ _csrf: csrfFrom(theirs.text), ...fields }),
+      // A pair made up without the secret.
+      request(ctx().app).post("/login").set("Cookie", `csrf=${"0".repeat(64)}%7C${random}`).type("form").send({ _csrf: `${"0".repeat(64)}|${random}`, ...fields }),
+      // The same pair with its halves swapped around.
+      request(ctx().app).post("/login").set("Cookie", `csrf=${random}%7C${hmac}`).type("form").send({ _csrf: `${random}|${hmac}`, ...fields }),
+    ];
+    for (const res of await Promise.all(attempts)) {
+      expect(res.status).toBe(403);
+      expect(res.text).toContain("This form has expired or did not come from this site.");
+      expect(cookieOf(res)).toBeUndefined();
+    }
+    const right = await request(ctx().app).post("/login").set("Cookie", cookie(mine)).type("form").send({ _csrf: csrfFrom(mine.text), ...fields });
+    expect(right.status).toBe(303);
+  });
+
   test("when a field arrives as an array or an object, then the form answers 400 with a message", async () => {
     const agent = browser(ctx().app);
     const page = await agent.get("/signup");

@@ -1,8 +1,8 @@
 import request from "supertest";
 import { openBackend } from "../../src/backend";
-import { type TestApp, appOn, browser, cookieOf, createTestApp, newAccount, submit, testConfig } from "../helpers/app";
+import { type TestApp, appOn, browser, cookieOf, createTestApp, csrfFrom, listen, newAccount, submit, testConfig } from "../helpers/app";
 import { startRedisServer } from "../helpers/redis-server";
-import { monitorCommands, redisName } from "../helpers/topology";
+import { monitorCommands, redisName, scanKeys } from "../helpers/topology";
 
 describe(`with ${redisName()}`, () => {
   test("when the server restarts, then the same cookie still signs the user in", async () => {
@@ -19,6 +19,38 @@ describe(`with ${redisName()}`, () => {
       expect(dash.text).toContain(account.name);
     } finally {
       await second.close();
+    }
+  });
+
+  test("when 10,000 cookieless page views load the sign-in and sign-up forms, then Redis gets no key, and a form still signs in", async () => {
+    const t = await createTestApp("redis");
+    const server = await listen(t.app);
+    try {
+      const before = await scanKeys(t.redis!, `${t.prefix}*`);
+      const paths = ["/login", "/signup", "/", "/login?next=/settings/sessions"];
+      let sent = 0;
+      const worker = async () => {
+        while (sent < 10_000) {
+          const path = paths[sent++ % paths.length];
+          const res = await fetch(`${server.base}${path}`);
+          expect(res.status).toBe(200);
+          await res.arrayBuffer();
+        }
+      };
+      await Promise.all(Array.from({ length: 20 }, worker));
+      expect(await scanKeys(t.redis!, `${t.prefix}*`)).toEqual(before);
+      // The forms served that way work.
+      const account = newAccount();
+      await submit(browser(t.app), "/signup", "/signup", account);
+      const agent = browser(t.app);
+      const form = await agent.get("/login");
+      expect(cookieOf(form)).toBeUndefined();
+      const res = await agent.post("/login").type("form").send({ _csrf: csrfFrom(form.text), email: account.email, password: account.password });
+      expect(res.status).toBe(303);
+      expect((await agent.get("/dashboard")).status).toBe(200);
+    } finally {
+      await server.close();
+      await t.close();
     }
   });
 

@@ -135,6 +135,23 @@ describe("re-authentication window", () => {
     expect((await request(ctx().app).get("/dashboard").set("Cookie", before!)).status).toBe(303);
     expect((await laptop.get("/settings/sessions")).text).toContain("Session ended.");
   });
+
+  test("when the password is entered to end a session that is gone, then it answers 404 and this device still gets a new id", async () => {
+    const laptop = browser(ctx().app);
+    await signUp(laptop);
+    await sleep(1100);
+    const page = await laptop.get("/settings/sessions");
+    const before = laptopCookie(page)!;
+    const gone = "A".repeat(22);
+    const res = await laptop.post(`/settings/sessions/${gone}/revoke`).type("form").send({ _csrf: csrfFrom(page.text), password: "correct horse battery" });
+    expect(res.status).toBe(404);
+    expect(res.text).toContain("That session was not found.");
+    const after = cookieOf(res)?.split(";")[0];
+    expect(after).toMatch(/^sid=/);
+    expect(after).not.toBe(before);
+    expect((await request(ctx().app).get("/dashboard").set("Cookie", before)).status).toBe(303);
+    expect((await laptop.get("/dashboard")).status).toBe(200);
+  });
 });
 
 /** The session cookie the agent sent with the request behind this response. */

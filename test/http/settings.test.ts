@@ -61,6 +61,27 @@ describe.each<BackendKind>(backendKinds())("settings (%s)", (kind) => {
     expect((await signIn(browser(ctx().app), account)).status).toBe(303);
   });
 
+  test("when a sign-in completes while the account is being deleted, then that session ends too", async () => {
+    const laptop = browser(ctx().app);
+    const account = await signUp(laptop);
+    const racer = browser(ctx().app, SAFARI_IPHONE);
+    const users = ctx().deps.users;
+    const remove = users.delete.bind(users);
+    // A sign-in on another device that completes right as the deletion starts.
+    users.delete = async (id: string) => {
+      expect((await signIn(racer, account)).status).toBe(303);
+      return remove(id);
+    };
+    try {
+      const res = await submit(laptop, "/settings/profile", "/settings/delete-account", { password: account.password });
+      expect(res.status).toBe(303);
+    } finally {
+      users.delete = remove;
+    }
+    expect((await racer.get("/dashboard")).status).toBe(303);
+    expect(await users.findByEmail(account.email)).toBeNull();
+  });
+
   test("when the account is deleted with the password, then every session ends and it cannot sign in", async () => {
     const laptop = browser(ctx().app);
     const phone = browser(ctx().app, SAFARI_IPHONE);
