@@ -10,10 +10,18 @@ import { endOtherSessions, endSession } from "../sessions/end-sessions";
 import { answerRefusal } from "../sessions/reauth";
 import { sessionRows } from "../sessions/session-rows";
 import { type Actor, setDisabled, setRole } from "../users/set-role";
-import { ROLES, type User, isRole } from "../users/user-repository";
+import { ROLES, type User, isActiveAdmin, isRole } from "../users/user-repository";
 
 const PAGE_SIZE = 20;
 const BY_ADMIN = "an administrator";
+
+interface Refusal {
+  status: number;
+  message: string;
+}
+
+/** Checked before an action asks for the password: a reason not to do it, or null. */
+type Guard = (req: Request, user: User) => Promise<Refusal | null> | Refusal | null;
 
 const isUserId = (value: unknown): value is string => typeof value === "string" && /^[A-Za-z0-9_-]{1,64}$/.test(value);
 
@@ -73,10 +81,12 @@ export function adminRoutes(deps: RouteDeps): Router {
    * Loads the account, checks the administrator's password when needed, acts, audits. An act
    * answers what it did, or null when the session it names was not found.
    */
-  function action(name: string, act: (req: Request, user: User, actor: Actor) => Promise<string | null>) {
+  function action(name: string, act: (req: Request, user: User, actor: Actor) => Promise<string | null>, guard?: Guard) {
     return async (req: Request, res: Response) => {
       const user = await loadUser(req, res);
       if (!user) return;
+      const refusal = guard ? await guard(req, user) : null;
+      if (refusal) return renderUser(req, res, user, refusal.status, refusal.message);
       const actor: Actor = { by: BY_ADMIN, ip: clientIp(req), userAgent: userAgentOf(req) };
       const done = await passwordChecks.withReauth(req, req.body?.password, () => act(req, user, actor));
       if (done.refused) return answerRefusal(res, done.refused, (status, message) => renderUser(req, res, user, status, message));
@@ -113,22 +123,41 @@ export function adminRoutes(deps: RouteDeps): Router {
     }),
   );
 
+  /** Refuses what would leave the site with no administrator who can act. */
+  const keepsAnAdmin = async (user: User, after: Partial<User>): Promise<Refusal | null> => {
+    if (!isActiveAdmin(user) || isActiveAdmin({ ...user, ...after })) return null;
+    const others = (await users.activeAdmins()).filter((id) => id !== user.id);
+    if (others.length > 0) return null;
+    return { status: 409, message: `${user.email} is the only administrator. Make another account an administrator first.` };
+  };
+
   router.post(
     "/admin/users/:id/role",
-    action("change role", async (req, user, actor) => {
-      const role = req.body?.role;
-      if (!isRole(role)) return `role left as ${user.role} (no such role)`;
-      await setRole(users, sessions, activity, user.email, role, actor);
-      return `role set to ${role}`;
-    }),
+    action(
+      "change role",
+      async (req, user, actor) => {
+        const role = req.body?.role;
+        if (!isRole(role)) return `role left as ${user.role} (no such role)`;
+        await setRole(users, sessions, activity, user.email, role, actor);
+        return `role set to ${role}`;
+      },
+      (req, user) => (isRole(req.body?.role) ? keepsAnAdmin(user, { role: req.body.role }) : null),
+    ),
   );
 
   router.post(
     "/admin/users/:id/disable",
-    action("disable account", async (_req, user, actor) => {
-      await setDisabled(users, sessions, activity, user.email, true, actor);
-      return "account disabled and every session ended";
-    }),
+    action(
+      "disable account",
+      async (_req, user, actor) => {
+        await setDisabled(users, sessions, activity, user.email, true, actor);
+        return "account disabled and every session ended";
+      },
+      async (req, user) => {
+        if (user.id === req.user!.id) return { status: 400, message: "You cannot disable your own account. Another administrator can." };
+        return keepsAnAdmin(user, { disabled: true });
+      },
+    ),
   );
 
   router.post(

@@ -25,6 +25,7 @@ export async function startSession(req: Request, user: User, remember: boolean, 
   sess.userAgent = userAgentOf(req);
   sess.ip = clientIp(req);
   sess.persistent = remember;
+  sess.idRole = user.role;
   if (remember) {
     const maxAge = Math.min(lifetime.idle, lifetime.absolute);
     sess.cookie.originalMaxAge = maxAge;

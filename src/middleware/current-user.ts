@@ -55,6 +55,9 @@ export function currentUser(users: UserRepository, lifetime: Lifetime): RequestH
     }
     if (sess.user.cv !== sess.credVersion) return endSession(req, next);
     if (sess.user.disabled) return endSession(req, next, "This account has been disabled.");
+    // A session from before idRole existed learns it once; a changed role means a new id.
+    if (sess.idRole === undefined) sess.idRole = sess.user.role;
+    else if (sess.idRole !== sess.user.role) await renewId(req, lifetime);
 
     req.user = {
       id: sess.userId,
@@ -66,6 +69,26 @@ export function currentUser(users: UserRepository, lifetime: Lifetime): RequestH
     };
     next();
   };
+}
+
+/**
+ * The same sign-in under a new id, after a change of privilege (ASVS 7.2.4): everything the
+ * session holds moves to the new id (its anti-forgery token too, so a form sent as the change
+ * lands is not refused); the old id ends in the store. The sign-in time, and with it the
+ * absolute lifetime, stay those of the sign-in.
+ */
+async function renewId(req: Request, lifetime: Lifetime): Promise<void> {
+  const { cookie: _cookie, createdAt, ...data } = req.session;
+  const now = Date.now();
+  await regenerate(req);
+  const sess = Object.assign(req.session, data);
+  sess.signedInAt = data.signedInAt ?? createdAt;
+  sess.idRole = data.user!.role;
+  if (sess.persistent) {
+    const maxAge = expiryOf(sess, lifetime, now) - now;
+    sess.cookie.originalMaxAge = maxAge;
+    sess.cookie.maxAge = maxAge;
+  }
 }
 
 async function endSession(req: Request, next: (err?: unknown) => void, text = "Your session has ended. Please sign in again."): Promise<void> {

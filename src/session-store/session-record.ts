@@ -72,7 +72,7 @@ export function expiryOf(sess: SessionData, lifetime: Lifetime, now: number): nu
   const createdAt = sess.createdAt ?? now;
   const lastActiveAt = sess.lastActiveAt ?? createdAt;
   const idle = sess.persistent ? lifetime.idle : Math.min(lifetime.idle, lifetime.browserIdle);
-  return Math.min(lastActiveAt + idle, createdAt + lifetime.absolute);
+  return Math.min(lastActiveAt + idle, (sess.signedInAt ?? createdAt) + lifetime.absolute);
 }
 
 /** Whether this session's last-active time is old enough to be written again. */
@@ -86,6 +86,8 @@ export function isActivityStale(sess: SessionData, lifetime: Lifetime, now: numb
  */
 const DATA_AT_REST: Record<string, string> = {
   createdAt: "c",
+  signedInAt: "si",
+  idRole: "ir",
   lastActiveAt: "l",
   authAt: "a",
   credVersion: "v",
@@ -150,7 +152,7 @@ export function infoOf(handle: string, sess: SessionData, lifetime: Lifetime, no
     handle,
     userAgent: sess.userAgent ?? "",
     ip: sess.ip ?? "",
-    createdAt: sess.createdAt ?? now,
+    createdAt: sess.signedInAt ?? sess.createdAt ?? now,
     lastActiveAt: sess.lastActiveAt ?? sess.createdAt ?? now,
     expiresAt: expiryOf(sess, lifetime, now),
     persistent: sess.persistent === true,

@@ -82,6 +82,10 @@ declare module "express-session" {
     user?: UserSnapshot;
     /** Set by the store when it first writes the session (the sign-in time for signed-in ones). */
     createdAt?: number;
+    /** The sign-in time, kept when the session moved to a new id without a sign-in (a role change). */
+    signedInAt?: number;
+    /** The role this session id was issued with: another role means a new id (privilege change). */
+    idRole?: string;
     lastActiveAt?: number;
     /** When the password was last entered in this session (re-authentication window). */
     authAt?: number;

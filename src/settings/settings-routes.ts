@@ -77,6 +77,16 @@ export function settingsRoutes({ users, sessions, passwords, lifetime, activity,
       );
     }
     const userId = req.user!.id;
+    if (req.user!.role === "admin") {
+      const others = (await users.activeAdmins()).filter((id) => id !== userId);
+      if (others.length === 0) {
+        return res.status(409).render("settings/profile", {
+          title: "Profile",
+          input: { name: req.user!.name },
+          errors: { delete_password: "You are the only administrator. Make another account an administrator before deleting this one." },
+        });
+      }
+    }
     // The account goes first: a sign-in racing this finds no account, and one that completed
     // just before is in the index that the revocation reads next.
     await users.delete(userId);

@@ -1,4 +1,4 @@
-import { type NewUser, type User, type UserChanges, type UserRepository, applyChanges, newUserId, normalizeEmail } from "./user-repository";
+import { type NewUser, type User, type UserChanges, type UserRepository, applyChanges, isActiveAdmin, newUserId, normalizeEmail } from "./user-repository";
 
 /** Accounts in this process's memory, for the embedded store. Lost at exit by design. */
 export class EmbeddedUserRepository implements UserRepository {
@@ -42,6 +42,10 @@ export class EmbeddedUserRepository implements UserRepository {
     const updated = applyChanges(user, changes);
     this.users.set(id, updated);
     return { ...updated };
+  }
+
+  async activeAdmins(): Promise<string[]> {
+    return [...this.users.values()].filter(isActiveAdmin).map((u) => u.id);
   }
 
   async findByEmailPrefix(prefix: string, { offset, limit }: { offset: number; limit: number }): Promise<User[]> {

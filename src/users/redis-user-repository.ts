@@ -6,6 +6,7 @@ import {
   type User,
   type UserChanges,
   type UserRepository,
+  isActiveAdmin,
   isRole,
   newUserId,
   normalizeEmail,
@@ -31,6 +32,8 @@ return redis.call('HGETALL', KEYS[1])
  *   user:email:<email>   the id of the account with that (lower-cased) email
  *   user:emails          every email, in a sorted set of equal scores: prefix search by
  *                        ZRANGE BYLEX, for the admin console
+ *   user:admins          the ids of enabled administrators, kept with every change of role or
+ *                        state; built from the accounts when found empty (see activeAdmins)
  */
 export class RedisUserRepository implements UserRepository {
   constructor(
@@ -50,6 +53,16 @@ export class RedisUserRepository implements UserRepository {
 
   private emailsKey(): string {
     return `${this.prefix}emails`;
+  }
+
+  private adminsKey(): string {
+    return `${this.prefix}admins`;
+  }
+
+  /** Keeps user:admins in step with one account's role and state. */
+  private async indexAdmin(user: User): Promise<void> {
+    if (isActiveAdmin(user)) await this.client.sAdd(this.adminsKey(), user.id);
+    else await this.client.sRem(this.adminsKey(), user.id);
   }
 
   async create(input: NewUser): Promise<User | null> {
@@ -77,6 +90,7 @@ export class RedisUserRepository implements UserRepository {
     }
     await this.client.hSet(this.userKey(user.id), toHash(user));
     await this.client.zAdd(this.emailsKey(), { score: 0, value: email });
+    if (isActiveAdmin(user)) await this.indexAdmin(user);
     return user;
   }
 
@@ -101,16 +115,41 @@ export class RedisUserRepository implements UserRepository {
     if (newCredentials) await waitForReplicas(client, [this.userKey(id)], this.replicaWait);
     const hash: Record<string, string> = {};
     for (let i = 0; i < reply.length; i += 2) hash[reply[i]] = reply[i + 1];
-    return fromHash(hash);
+    const user = fromHash(hash);
+    if (user && (fields.role !== undefined || fields.disabled !== undefined)) await this.indexAdmin(user);
+    return user;
   }
 
   async delete(id: string): Promise<void> {
     const user = await this.findById(id);
     await this.client.del(this.userKey(id));
+    await this.client.sRem(this.adminsKey(), id);
     if (user && (await this.client.get(this.emailKey(user.email))) === id) {
       await this.client.del(this.emailKey(user.email));
       await this.client.zRem(this.emailsKey(), user.email);
     }
+  }
+
+  /**
+   * Read from user:admins, each id checked against its account (the set and the accounts live
+   * in different Cluster slots, so they are not changed in one step). The set is empty only
+   * before it was first built, since an administrator is asking: then it is built once from
+   * every account, in pages of the email index.
+   */
+  async activeAdmins(): Promise<string[]> {
+    let ids = await this.client.sMembers(this.adminsKey());
+    if (ids.length === 0) {
+      for (let offset = 0; ; offset += 500) {
+        const emails = await this.client.zRange(this.emailsKey(), offset, offset + 499);
+        const users = await Promise.all(emails.map((e) => this.findByEmail(e)));
+        const admins = users.filter((u): u is User => u !== null && isActiveAdmin(u)).map((u) => u.id);
+        if (admins.length > 0) await this.client.sAdd(this.adminsKey(), admins);
+        if (emails.length < 500) break;
+      }
+      ids = await this.client.sMembers(this.adminsKey());
+    }
+    const users = await Promise.all(ids.map((id) => this.findById(id)));
+    return users.filter((u): u is User => u !== null && isActiveAdmin(u)).map((u) => u.id);
   }
 
   async findByEmailPrefix(prefix: string, { offset, limit }: { offset: number; limit: number }): Promise<User[]> {

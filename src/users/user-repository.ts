@@ -51,6 +51,8 @@ export interface UserRepository {
   /** The changed user, or null when there is no such user. */
   update(id: string, changes: UserChanges): Promise<User | null>;
   delete(id: string): Promise<void>;
+  /** The ids of the enabled administrators (for the last-administrator guard). */
+  activeAdmins(): Promise<string[]>;
   /** Accounts whose email starts with the prefix, in email order, from an index (never a scan). */
   findByEmailPrefix(prefix: string, options: { offset: number; limit: number }): Promise<User[]>;
 }
@@ -66,6 +68,11 @@ export function normalizeEmail(email: string): string {
 
 export function isRole(value: unknown): value is Role {
   return typeof value === "string" && (ROLES as readonly string[]).includes(value);
+}
+
+/** Whether the account is an administrator who can act as one. */
+export function isActiveAdmin(user: User): boolean {
+  return user.role === "admin" && !user.disabled;
 }
 
 export function snapshotOf(user: User): UserSnapshot {

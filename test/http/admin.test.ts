@@ -1,7 +1,7 @@
 import request from "supertest";
 import { OPERATOR } from "../../src/cli/cli";
 import { setRole } from "../../src/users/set-role";
-import { type Agent, type BackendKind, SAFARI_IPHONE, type TestApp, browser, createTestApp, csrfFrom, newAccount, signIn, signUp, submit, useTestApp } from "../helpers/app";
+import { type Agent, type BackendKind, SAFARI_IPHONE, type TestApp, browser, cookieOf, createTestApp, csrfFrom, newAccount, signIn, signUp, submit, useTestApp } from "../helpers/app";
 import { sleep } from "../helpers/stores";
 import { backendKinds } from "../helpers/topology";
 
@@ -95,6 +95,95 @@ describe.each<BackendKind>(backendKinds())("admin console (%s)", (kind) => {
     expect(roleRes.status).toBe(303);
     expect((await laptop.get("/dashboard")).text).toContain("Administrator");
   });
+
+  test("when an admin changes a user's role, then each of the user's sessions gets a new id on its next request, keeping its sign-in time", async () => {
+    const { admin } = await makeAdmin(ctx());
+    const target = newAccount("Promoted Pat");
+    const laptop = browser(ctx().app);
+    await signUp(laptop, target);
+    const id = (await ctx().deps.users.findByEmail(target.email))!.id;
+    const [before] = await ctx().deps.sessions.listUserSessions(id);
+    const page = await laptop.get("/settings/profile");
+    const sent = (page as unknown as { req: { getHeader(name: string): unknown } }).req.getHeader("cookie");
+    const oldCookie = String(sent).split(";").find((c) => c.trim().startsWith("sid="))!.trim();
+    expect((await submit(admin, `/admin/users/${id}`, `/admin/users/${id}/role`, { role: "admin" })).status).toBe(303);
+
+    const next = await laptop.get("/dashboard");
+    expect(next.status).toBe(200);
+    expect(next.text).toContain("Administrator");
+    const newCookie = cookieOf(next)?.split(";")[0];
+    expect(newCookie).toMatch(/^sid=/);
+    expect(newCookie).not.toBe(oldCookie);
+    expect((await request(ctx().app).get("/dashboard").set("Cookie", oldCookie)).status).toBe(303);
+    // The form the page showed before the change still goes through.
+    expect((await laptop.post("/settings/profile").type("form").send({ _csrf: csrfFrom(page.text), name: "Pat Promoted" })).status).toBe(303);
+    const [after] = await ctx().deps.sessions.listUserSessions(id);
+    expect(after.handle).not.toBe(before.handle);
+    expect(after.createdAt).toBe(before.createdAt);
+    expect((await laptop.get("/admin/users")).status).toBe(200);
+    // One renewal per change, not one per request.
+    expect(cookieOf(await laptop.get("/dashboard"))).toBeUndefined();
+  });
+});
+
+describe.each<BackendKind>(backendKinds())("the last administrator (%s)", (kind) => {
+  test("when the only administrator would demote or disable themself or delete their account, then it is refused and nothing changes", async () => {
+    const t = await createTestApp(kind);
+    try {
+      const { admin, account } = await makeAdmin(t);
+      const id = (await t.deps.users.findByEmail(account.email))!.id;
+      const demote = await submit(admin, `/admin/users/${id}`, `/admin/users/${id}/role`, { role: "user" });
+      expect(demote.status).toBe(409);
+      expect(demote.text).toContain("is the only administrator. Make another account an administrator first.");
+      const disable = await submit(admin, `/admin/users/${id}`, `/admin/users/${id}/disable`, {});
+      expect(disable.status).toBe(400);
+      expect(disable.text).toContain("You cannot disable your own account.");
+      const remove = await submit(admin, "/settings/profile", "/settings/delete-account", { password: account.password });
+      expect(remove.status).toBe(409);
+      expect(remove.text).toContain("You are the only administrator.");
+      const after = (await t.deps.users.findById(id))!;
+      expect(after).toMatchObject({ role: "admin", disabled: false });
+      expect((await admin.get("/admin/users")).status).toBe(200);
+      expect((await admin.get("/admin/audit")).text).not.toContain("change role");
+    } finally {
+      await t.close();
+    }
+  });
+
+  test("when another administrator exists, then one can step down, and the last one left is kept", async () => {
+    const t = await createTestApp(kind);
+    try {
+      const first = await makeAdmin(t);
+      const second = await makeAdmin(t);
+      const firstId = (await t.deps.users.findByEmail(first.account.email))!.id;
+      const secondId = (await t.deps.users.findByEmail(second.account.email))!.id;
+      expect((await submit(first.admin, `/admin/users/${firstId}`, `/admin/users/${firstId}/role`, { role: "user" })).status).toBe(303);
+      expect((await t.deps.users.findById(firstId))!.role).toBe("user");
+      const last = await submit(second.admin, `/admin/users/${secondId}`, `/admin/users/${secondId}/role`, { role: "user" });
+      expect(last.status).toBe(409);
+      // A disabled administrator does not count as one.
+      await submit(second.admin, `/admin/users/${firstId}`, `/admin/users/${firstId}/role`, { role: "admin" });
+      await submit(second.admin, `/admin/users/${firstId}`, `/admin/users/${firstId}/disable`, {});
+      expect((await t.deps.users.findById(firstId))!).toMatchObject({ role: "admin", disabled: true });
+      expect((await submit(second.admin, `/admin/users/${secondId}`, `/admin/users/${secondId}/role`, { role: "user" })).status).toBe(409);
+      expect(await t.deps.users.activeAdmins()).toEqual([secondId]);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+test("when the Redis index of administrators is missing, then it is rebuilt from the accounts", async () => {
+  const t = await createTestApp("redis");
+  try {
+    const { account } = await makeAdmin(t);
+    const id = (await t.deps.users.findByEmail(account.email))!.id;
+    await t.redis!.del(`${t.prefix}user:admins`);
+    expect(await t.deps.users.activeAdmins()).toEqual([id]);
+    expect(await t.redis!.sMembers(`${t.prefix}user:admins`)).toEqual([id]);
+  } finally {
+    await t.close();
+  }
 });
 
 describe("admin re-authentication", () => {

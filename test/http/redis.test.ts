@@ -52,7 +52,7 @@ describe(`with ${redisName()}`, () => {
       await server.close();
       await t.close();
     }
-  });
+  }, 120_000);
 
   test("when the secret is rotated, then cookies signed with the old one still verify", async () => {
     const first = await createTestApp("redis", { env: { SESSION_SECRET: "old-secret-old-secret-old-secret-1" } });
