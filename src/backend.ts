@@ -103,7 +103,14 @@ export async function connectRedis(url: string): Promise<RedisClientType> {
  * send names one key, which the cluster client routes to its slot.
  */
 export async function connectRedisCluster(nodes: string[]): Promise<RedisClientType> {
-  const cluster = createCluster({ rootNodes: nodes.map((n) => ({ url: `redis://${n}` })), defaults: CLIENT_OPTIONS });
+  const cluster = createCluster({
+    rootNodes: nodes.map((n) => ({ url: `redis://${n}` })),
+    // A node that stops answering is retried every quarter second, and each retry after the
+    // first 100 ms asks a live node for the slot map (node-redis waits 5 s by default): the
+    // client learns of a replica's promotion within a quarter second of the cluster.
+    defaults: { ...CLIENT_OPTIONS, socket: { ...CLIENT_OPTIONS.socket, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 250) } },
+    topologyRefreshOnReconnectionAttemptStrategy: 100,
+  });
   await cluster.connect();
   return cluster as unknown as RedisClientType;
 }
@@ -196,6 +203,7 @@ export async function openBackend(config: Config, events: BackendEvents = {}): P
       maxSessionsPerUser: config.maxSessionsPerUser,
       onExpired: noticeExpiry(() => activity),
       replicaWait,
+      readRetryMs: config.redisReadRetryMs,
     }),
     users: new RedisUserRepository(client, undefined, replicaWait),
     rateLimitStore: (prefix) => redisRateLimitStore(client, prefix),

@@ -16,6 +16,8 @@ export interface Config {
   redisSentinelName: string;
   /** Replicas that must have sign-ins, revocations and password changes before they are answered. */
   redisWaitReplicas: number;
+  /** How long a session read is tried again while Redis is unavailable (a failover), in ms. */
+  redisReadRetryMs: number;
   /** The first signs new cookies; all of them verify. */
   sessionSecrets: string[];
   /** True when the secret was generated for this process only. */
@@ -65,6 +67,7 @@ const schema = z.object({
   REDIS_SENTINELS: z.string().regex(HOST_PORTS, "must be host:port sentinels, comma-separated").optional(),
   REDIS_SENTINEL_NAME: z.string().min(1).default("mymaster"),
   REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(16).default(0),
+  REDIS_READ_RETRY_MS: z.coerce.number().int().min(0).max(30_000).default(3000),
   SESSION_SECRET: z.string().optional(),
   SESSION_IDLE_TIMEOUT: seconds(30 * 24 * 3600),
   SESSION_BROWSER_IDLE_TIMEOUT: seconds(12 * 3600),
@@ -168,6 +171,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisSentinels: hostPorts(e.REDIS_SENTINELS),
     redisSentinelName: e.REDIS_SENTINEL_NAME,
     redisWaitReplicas: e.REDIS_WAIT_REPLICAS,
+    redisReadRetryMs: e.REDIS_READ_RETRY_MS,
     sessionSecrets: generated ? [randomBytes(32).toString("base64url")] : secrets,
     sessionSecretGenerated: generated,
     idleTimeout: e.SESSION_IDLE_TIMEOUT,

@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from "express";
 import type { Logger } from "pino";
+import { isRedisUnavailable } from "../session-store/redis-client";
 import { HashingBusyError } from "../users/password";
 
 /** An error whose message is safe to show: the page says it as it is. */
@@ -19,17 +20,6 @@ const TITLES: Record<number, string> = {
   500: "Something went wrong",
   503: "Temporarily unavailable",
 };
-
-/** Errors from the session and account backend while it cannot be reached. */
-export function isBackendUnavailable(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  // node-redis names its errors by class (ClientOfflineError, ...), not by err.name.
-  const text = `${err.constructor.name} ${err.name} ${err.message} ${(err as { code?: string }).code ?? ""}`;
-  if (/ClientOffline|ClientClosed|SocketClosed|ConnectionTimeout|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|client is (offline|closed)|Socket closed|LOADING|READONLY|CLUSTERDOWN|MASTERDOWN/.test(text)) return true;
-  // node-redis's Sentinel client, while it holds no master client (between masters in a
-  // failover, or closed), fails a command with a TypeError from inside itself.
-  return err instanceof TypeError && /[\\/]@redis[\\/]client[\\/]/.test(err.stack ?? "");
-}
 
 /** The stable error codes of the JSON API, by status (CSRF failures have their own). */
 const API_CODES: Record<number, string> = {
@@ -56,7 +46,7 @@ function classify(err: unknown): { status: number; message: string; code: string
   }
   if (e?.type === "entity.too.large") return known(413, "The form sent more data than this site accepts.");
   if (err instanceof HashingBusyError) return known(503, err.message);
-  if (isBackendUnavailable(err)) {
+  if (isRedisUnavailable(err)) {
     return known(503, "The session service cannot be reached right now. Nothing was lost; please try again in a moment.");
   }
   if (typeof e?.status === "number" && e.status >= 400 && e.status < 500) {

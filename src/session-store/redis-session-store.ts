@@ -15,7 +15,7 @@ import {
   stampNew,
 } from "./session-record";
 import { indexSession, writeSession, writeSnapshot } from "./redis-scripts";
-import { isCluster } from "./redis-client";
+import { isCluster, retryRead } from "./redis-client";
 import { type ReplicaWait, durableClient, waitForReplicas } from "./redis-wait";
 import type { SessionInfo, SessionStore, UserSnapshot } from "./session-store";
 
@@ -34,6 +34,8 @@ export interface RedisSessionStoreOptions {
   onExpired?: (userId: string, handle: string) => void;
   /** Wait for replicas after sign-ins and ends of sessions (REDIS_WAIT_REPLICAS). */
   replicaWait?: ReplicaWait;
+  /** How long a session read is tried again while Redis is unavailable (a failover), in ms. */
+  readRetryMs?: number;
 }
 
 type Callback<T = any> = (err: any, value?: T) => void;
@@ -56,6 +58,7 @@ export class RedisSessionStore extends RedisStore implements SessionStore {
   private readonly maxSessionsPerUser: number;
   private readonly onExpired?: (userId: string, handle: string) => void;
   private readonly replicaWait?: ReplicaWait;
+  private readonly readRetryMs: number;
 
   constructor(options: RedisSessionStoreOptions) {
     super({ client: options.client, prefix: options.prefix ?? "sess:" });
@@ -64,6 +67,7 @@ export class RedisSessionStore extends RedisStore implements SessionStore {
     this.maxSessionsPerUser = options.maxSessionsPerUser;
     this.onExpired = options.onExpired;
     this.replicaWait = options.replicaWait;
+    this.readRetryMs = options.readRetryMs ?? 0;
   }
 
   private get redis(): RedisClientType {
@@ -119,7 +123,8 @@ export class RedisSessionStore extends RedisStore implements SessionStore {
   }
 
   private async read(handle: string): Promise<SessionData | null> {
-    const raw = await this.redis.get(this.sessionKey(handle));
+    const key = this.sessionKey(handle);
+    const raw = await retryRead(() => this.redis.get(key), this.readRetryMs);
     return decode(parseRecord(raw), this.cookie, this.lifetime, Date.now());
   }
 

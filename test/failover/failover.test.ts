@@ -18,6 +18,8 @@ interface Topology {
   masterPort: number;
   /** Whether the topology has a working master again. */
   healthy(): boolean;
+  /** The same, asked without blocking: the port and command of a node that reports it. */
+  healthProbe: { port: number; command: string[]; ok(reply: string): boolean };
   stop(): Promise<void>;
 }
 
@@ -36,6 +38,7 @@ async function cluster(): Promise<Topology> {
     },
     masterPort: c.nodes[0].port,
     healthy: () => redisCli(c.nodes[1].port, "cluster", "info").includes("cluster_state:ok"),
+    healthProbe: { port: c.nodes[1].port, command: ["CLUSTER", "INFO"], ok: (reply) => reply.includes("cluster_state:ok") },
     stop: c.stop,
   };
 }
@@ -48,6 +51,7 @@ async function sentinel(): Promise<Topology> {
     replicaPid: () => s.replica.pid,
     masterPort: s.master.port,
     healthy: () => redisCli(s.sentinels[0].port, "sentinel", "get-master-addr-by-name", s.name).includes(String(s.replica.port)),
+    healthProbe: { port: s.sentinels[0].port, command: ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", s.name], ok: (reply) => reply.includes(String(s.replica.port)) },
     stop: s.stop,
   };
 }
@@ -73,6 +77,32 @@ async function fallBehind(topology: Topology): Promise<void> {
     master.destroy();
   }
   setTimeout(() => process.kill(replica, "SIGCONT"), 300);
+}
+
+/**
+ * When the topology reports a working master again (a Cluster's cluster_state:ok, the
+ * sentinels naming the replica), asked every 20 ms from the moment the master is killed.
+ */
+function watchHealth(topology: Topology): { at: () => number | undefined; stop(): void } {
+  const probe = createClient({ url: `redis://127.0.0.1:${topology.healthProbe.port}` });
+  probe.on("error", () => {});
+  let at: number | undefined;
+  let stopped = false;
+  void (async () => {
+    await probe.connect();
+    while (!stopped && at === undefined) {
+      const reply = String(await probe.sendCommand(topology.healthProbe.command).catch(() => ""));
+      if (topology.healthProbe.ok(reply)) at = Date.now();
+      else await sleep(20);
+    }
+    probe.destroy();
+  })();
+  return {
+    at: () => at,
+    stop: () => {
+      stopped = true;
+    },
+  };
 }
 
 /**
@@ -122,6 +152,9 @@ describe.each(CASES)("$name failover, replica $replica, REDIS_WAIT_REPLICAS=$wai
 
     const started = Date.now();
     let requests = 0;
+    let requestsAfterKill = 0;
+    let lastFailureAt = 0;
+    let health: ReturnType<typeof watchHealth> | undefined;
     let failed503 = 0;
     let signedOutDuring = 0;
     const otherStatuses: number[] = [];
@@ -134,6 +167,7 @@ describe.each(CASES)("$name failover, replica $replica, REDIS_WAIT_REPLICAS=$wai
         if (behind) await fallBehind(topology);
         const ended = await Promise.all(toRevoke.map((r) => backend.sessions.revokeUserSession(r.userId, r.handle)));
         topology.killMaster();
+        health = watchHealth(topology);
         killed = true;
         expect(ended.every(Boolean)).toBe(true);
       }
@@ -142,6 +176,8 @@ describe.each(CASES)("$name failover, replica $replica, REDIS_WAIT_REPLICAS=$wai
         live.map(async (cookie) => {
           const res = await request(app).get("/dashboard").set("Cookie", cookie);
           requests++;
+          if (killed) requestsAfterKill++;
+          if (res.status !== 200) lastFailureAt = Date.now();
           if (res.status === 503) failed503++;
           else if (res.status === 303) signedOutDuring++;
           else if (res.status !== 200) otherStatuses.push(res.status);
@@ -150,14 +186,33 @@ describe.each(CASES)("$name failover, replica $replica, REDIS_WAIT_REPLICAS=$wai
       quietRounds = killed && failed503 === failedBefore && topology.healthy() ? quietRounds + 1 : 0;
       await sleep(100);
     }
+    health?.stop();
     expect(topology.healthy()).toBe(true);
+    const healthyAt = health?.at();
+    expect(healthyAt).toBeDefined();
+    // From the moment the topology had a master again to the last request that did not answer 200.
+    const recoverySeconds = Math.max(0, lastFailureAt - healthyAt!) / 1000;
 
     let sessionsLost = 0;
     for (const cookie of live) if ((await request(app).get("/dashboard").set("Cookie", cookie)).status !== 200) sessionsLost++;
     let revocationsLost = 0;
     for (const { cookie } of toRevoke) if ((await request(app).get("/dashboard").set("Cookie", cookie)).status === 200) revocationsLost++;
 
-    const result = { topology: name, waitReplicas, behind, requests, failed503, signedOutDuring, otherStatuses: otherStatuses.length, sessionsLost, revocationsLost, shortfalls, seconds: (Date.now() - started) / 1000 };
+    const result = {
+      topology: name,
+      waitReplicas,
+      behind,
+      requests,
+      failed503,
+      share503AfterKill: Number((failed503 / requestsAfterKill).toFixed(3)),
+      recoverySeconds,
+      signedOutDuring,
+      otherStatuses: otherStatuses.length,
+      sessionsLost,
+      revocationsLost,
+      shortfalls,
+      seconds: (Date.now() - started) / 1000,
+    };
     process.stdout.write(`failover result: ${JSON.stringify(result)}\n`);
     expect(signedOutDuring).toBe(0);
     expect(otherStatuses).toEqual([]);
