@@ -127,6 +127,25 @@ describe.each<BackendKind>(backendKinds())("password throttling (%s)", (kind) =>
     }
   });
 
+  test("when a script guesses the password through the API, then it gets 403 four times and 401 signed_out the fifth", async () => {
+    const t = await createTestApp(kind, { env: { SESSION_REAUTH_WINDOW: "1" } });
+    try {
+      const agent = browser(t.app);
+      await signUp(agent);
+      await sleep(1100);
+      const token = (await agent.get("/api/me")).body.csrfToken as string;
+      const statuses = [];
+      for (let i = 1; i <= 5; i++) {
+        const res = await agent.post("/api/sessions/revoke-others").set("X-CSRF-Token", token).send({ password: `guess ${i} password` });
+        statuses.push(`${res.status} ${res.body.error}`);
+      }
+      expect(statuses).toEqual([...Array(4).fill("403 reauth_required"), "401 signed_out"]);
+      expect((await agent.get("/api/me")).status).toBe(401);
+    } finally {
+      await t.close();
+    }
+  });
+
   test("when re-authentication fails past the limit, then the sessions page, the password form and the API answer 429 with Retry-After", async () => {
     const t = await createTestApp(kind, { env: { SESSION_REAUTH_WINDOW: "1", SIGNIN_LIMIT_PER_ACCOUNT: "2" } });
     try {
