@@ -141,6 +141,12 @@ export function cookieOf(res: { headers: Record<string, unknown> }, name = "sid"
   return list.find((c) => c.startsWith(`${name}=`));
 }
 
+/** The session cookie an agent sent with the request behind this response ("sid=..."). */
+export function sentSessionCookie(res: object, name = "sid"): string | undefined {
+  const sent = (res as { req?: { getHeader(name: string): unknown } }).req?.getHeader("cookie");
+  return typeof sent === "string" ? sent.split(";").find((c) => c.trim().startsWith(`${name}=`))?.trim() : undefined;
+}
+
 /** One app for the enclosing describe block: built before its tests, closed after them. */
 export function useTestApp(kind: BackendKind, options: TestAppOptions = {}): () => TestApp {
   let t: TestApp | undefined;

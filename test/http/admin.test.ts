@@ -1,7 +1,7 @@
 import request from "supertest";
 import { OPERATOR } from "../../src/cli/cli";
 import { setRole } from "../../src/users/set-role";
-import { type Agent, type BackendKind, SAFARI_IPHONE, type TestApp, browser, cookieOf, createTestApp, csrfFrom, newAccount, signIn, signUp, submit, useTestApp } from "../helpers/app";
+import { type Agent, type BackendKind, SAFARI_IPHONE, type TestApp, browser, cookieOf, createTestApp, csrfFrom, newAccount, sentSessionCookie, signIn, signUp, submit, useTestApp } from "../helpers/app";
 import { sleep } from "../helpers/stores";
 import { backendKinds } from "../helpers/topology";
 
@@ -104,8 +104,7 @@ describe.each<BackendKind>(backendKinds())("admin console (%s)", (kind) => {
     const id = (await ctx().deps.users.findByEmail(target.email))!.id;
     const [before] = await ctx().deps.sessions.listUserSessions(id);
     const page = await laptop.get("/settings/profile");
-    const sent = (page as unknown as { req: { getHeader(name: string): unknown } }).req.getHeader("cookie");
-    const oldCookie = String(sent).split(";").find((c) => c.trim().startsWith("sid="))!.trim();
+    const oldCookie = sentSessionCookie(page)!;
     expect((await submit(admin, `/admin/users/${id}`, `/admin/users/${id}/role`, { role: "admin" })).status).toBe(303);
 
     const next = await laptop.get("/dashboard");

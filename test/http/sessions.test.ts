@@ -8,6 +8,7 @@ import {
   createTestApp,
   useTestApp,
   csrfFrom,
+  sentSessionCookie,
   signIn,
   signUp,
   submit,
@@ -123,7 +124,7 @@ describe("re-authentication window", () => {
     expect(wrong.text).toContain("That password is not correct.");
     expect((await phone.get("/dashboard")).status).toBe(200);
 
-    const before = laptopCookie(page);
+    const before = sentSessionCookie(page);
     expect(before).toMatch(/^sid=/);
     const right = await laptop.post(`/settings/sessions/${handle}/revoke`).type("form").send({ _csrf: csrfFrom(page.text), password: account.password });
     expect(right.status).toBe(303);
@@ -141,7 +142,7 @@ describe("re-authentication window", () => {
     await signUp(laptop);
     await sleep(1100);
     const page = await laptop.get("/settings/sessions");
-    const before = laptopCookie(page)!;
+    const before = sentSessionCookie(page)!;
     const gone = "A".repeat(22);
     const res = await laptop.post(`/settings/sessions/${gone}/revoke`).type("form").send({ _csrf: csrfFrom(page.text), password: "correct horse battery" });
     expect(res.status).toBe(404);
@@ -153,12 +154,6 @@ describe("re-authentication window", () => {
     expect((await laptop.get("/dashboard")).status).toBe(200);
   });
 });
-
-/** The session cookie the agent sent with the request behind this response. */
-function laptopCookie(page: object): string | undefined {
-  const sent = (page as { req?: { getHeader(name: string): unknown } }).req?.getHeader("cookie");
-  return typeof sent === "string" ? sent.split(";").find((c) => c.trim().startsWith("sid="))?.trim() : undefined;
-}
 
 /** This agent's session handle, found the way the product finds it: from the sessions list. */
 async function currentHandle(t: TestApp, agent: ReturnType<typeof browser>): Promise<string> {
