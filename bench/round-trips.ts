@@ -42,11 +42,16 @@ async function main() {
   await once(server, "listening");
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-  let cookie = "";
+  // A browser's cookie jar: the CSRF cookie of the sign-up form, then the session and device cookies.
+  const jar = new Map<string, string>();
   const go = async (path: string, init: RequestInit = {}) => {
+    const cookie = [...jar].map(([name, value]) => `${name}=${value}`).join("; ");
     const res = await fetch(base + path, { ...init, redirect: "manual", headers: { ...(init.headers ?? {}), cookie } });
-    const set = res.headers.get("set-cookie");
-    if (set) cookie = set.split(";")[0];
+    for (const set of res.headers.getSetCookie()) {
+      const [pair] = set.split(";");
+      const at = pair.indexOf("=");
+      jar.set(pair.slice(0, at), pair.slice(at + 1));
+    }
     return res;
   };
   const form = async (path: string, fields: Record<string, string>) => {

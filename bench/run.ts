@@ -64,10 +64,11 @@ async function waitForHttp(url: string): Promise<void> {
   }
 }
 
+/** Every cookie a response sets, as a browser sends them back ("a=1; b=2"). */
 function setCookieOf(res: Response): string {
-  const raw = res.headers.get("set-cookie");
-  if (!raw) throw new Error(`no cookie from ${res.url} (${res.status})`);
-  return raw.split(";")[0];
+  const set = res.headers.getSetCookie();
+  if (set.length === 0) throw new Error(`no cookie from ${res.url} (${res.status})`);
+  return set.map((c) => c.split(";")[0]).join("; ");
 }
 
 const HTTPS = { "x-forwarded-proto": "https" };
