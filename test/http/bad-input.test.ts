@@ -28,7 +28,10 @@ describe.each<BackendKind>(backendKinds())("bad input (%s)", (kind) => {
     const theirs = await request(ctx().app).get("/login");
     const cookie = (res: { headers: Record<string, unknown> }) => cookieOf(res, "csrf")!.split(";")[0];
     const [, value] = cookie(mine).split("=");
-    const [hmac, random] = decodeURIComponent(value).split("|");
+    // csrf-csrf's token: "<hmac>.<random>".
+    const [hmac, random] = decodeURIComponent(value).split(".");
+    expect(hmac).toMatch(/^[0-9a-f]{64}$/);
+    expect(random).toMatch(/^[0-9a-f]{32}$/);
     const attempts = [
       // No cookie: the token alone, as a forged cross-site form would send it.
       request(ctx().app).post("/login").type("form").send({ _csrf: csrfFrom(mine.text), ...fields }),
@@ -37,9 +40,9 @@ describe.each<BackendKind>(backendKinds())("bad input (%s)", (kind) => {
       // Another visitor's token with this visitor's cookie.
       request(ctx().app).post("/login").set("Cookie", cookie(mine)).type("form").send({ _csrf: csrfFrom(theirs.text), ...fields }),
       // A pair made up without the secret.
-      request(ctx().app).post("/login").set("Cookie", `csrf=${"0".repeat(64)}%7C${random}`).type("form").send({ _csrf: `${"0".repeat(64)}|${random}`, ...fields }),
+      request(ctx().app).post("/login").set("Cookie", `csrf=${"0".repeat(64)}.${random}`).type("form").send({ _csrf: `${"0".repeat(64)}.${random}`, ...fields }),
       // The same pair with its halves swapped around.
-      request(ctx().app).post("/login").set("Cookie", `csrf=${random}%7C${hmac}`).type("form").send({ _csrf: `${random}|${hmac}`, ...fields }),
+      request(ctx().app).post("/login").set("Cookie", `csrf=${random}.${hmac}`).type("form").send({ _csrf: `${random}.${hmac}`, ...fields }),
     ];
     for (const res of await Promise.all(attempts)) {
       expect(res.status).toBe(403);
