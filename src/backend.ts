@@ -68,7 +68,7 @@ const ANONYMOUS_LIFETIME_MS = 24 * 3600 * 1000;
 export function lifetimeOf(config: Config): Lifetime {
   return {
     idle: config.idleTimeout * 1000,
-    browserIdle: Math.min(config.browserIdleTimeout, config.idleTimeout) * 1000,
+    browserIdle: config.browserIdleTimeout * 1000,
     absolute: config.absoluteTimeout * 1000,
     anonymous: Math.min(config.idleTimeout * 1000, ANONYMOUS_LIFETIME_MS),
     updateAge: config.updateAge * 1000,

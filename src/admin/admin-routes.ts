@@ -10,7 +10,7 @@ import { endOtherSessions, endSession } from "../sessions/end-sessions";
 import { answerRefusal } from "../sessions/reauth";
 import { sessionRows } from "../sessions/session-rows";
 import { type Actor, setDisabled, setRole } from "../users/set-role";
-import { ROLES, type User, isActiveAdmin, isRole } from "../users/user-repository";
+import { ROLES, type User, isActiveAdmin, isLastActiveAdmin, isRole } from "../users/user-repository";
 
 const PAGE_SIZE = 20;
 const BY_ADMIN = "an administrator";
@@ -125,9 +125,7 @@ export function adminRoutes(deps: RouteDeps): Router {
 
   /** Refuses what would leave the site with no administrator who can act. */
   const keepsAnAdmin = async (user: User, after: Partial<User>): Promise<Refusal | null> => {
-    if (!isActiveAdmin(user) || isActiveAdmin({ ...user, ...after })) return null;
-    const others = (await users.activeAdmins()).filter((id) => id !== user.id);
-    if (others.length > 0) return null;
+    if (!isActiveAdmin(user) || isActiveAdmin({ ...user, ...after }) || !(await isLastActiveAdmin(users, user.id))) return null;
     return { status: 409, message: `${user.email} is the only administrator. Make another account an administrator first.` };
   };
 

@@ -31,20 +31,14 @@ export class DeviceCookies {
   /** The nonce of this browser's token for the account, when it carries a valid one. */
   knownDevice(req: Request, email: string): string | null {
     const account = accountKey(email);
-    for (const token of this.tokens(req)) {
-      const [nonce, mac] = token.split(".");
-      if (this.keys.some((key) => equal(mac, sign(key, nonce, account)))) return nonce;
-    }
-    return null;
+    const token = this.tokens(req).find((t) => this.isFor(t, account));
+    return token ? token.split(".")[0] : null;
   }
 
   /** After a successful sign-in: this browser is now a known device of the account. */
   remember(req: Request, res: Response, email: string): void {
     const account = accountKey(email);
-    const kept = this.tokens(req).filter((token) => {
-      const [nonce, mac] = token.split(".");
-      return !this.keys.some((key) => equal(mac, sign(key, nonce, account)));
-    });
+    const kept = this.tokens(req).filter((t) => !this.isFor(t, account));
     const nonce = randomBytes(12).toString("base64url");
     const tokens = [`${nonce}.${sign(this.keys[0], nonce, account)}`, ...kept].slice(0, MAX_ACCOUNTS);
     res.cookie(this.name, tokens.join("~"), {
@@ -54,6 +48,12 @@ export class DeviceCookies {
       path: "/",
       maxAge: DEVICE_COOKIE_MAX_AGE_MS,
     });
+  }
+
+  /** Whether a token was signed, with any of the secrets, for this account. */
+  private isFor(token: string, account: string): boolean {
+    const [nonce, mac] = token.split(".");
+    return this.keys.some((key) => equal(mac, sign(key, nonce, account)));
   }
 
   private tokens(req: Request): string[] {

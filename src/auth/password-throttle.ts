@@ -48,34 +48,33 @@ export class PasswordThrottle {
 
   /** Null when the password may be checked; otherwise how long to wait. Call before hashing. */
   async check(req: Request, email: string): Promise<Throttled | null> {
-    const ip = await this.perIp.get?.(clientIp(req));
-    if (ip && ip.totalHits >= this.config.signinLimitPerIp) return this.throttled(ip.resetTime, "from your network");
-    const device = this.devices.knownDevice(req, email);
-    const own = device === null ? await this.perAccount.get?.(accountKey(email)) : await this.perDevice.get?.(device);
-    if (own && own.totalHits >= this.config.signinLimitPerAccount) {
-      return this.throttled(own.resetTime, device === null ? "on this account" : "from this device");
-    }
+    const own = this.ownCounter(req, email);
+    const [ip, mine] = await Promise.all([this.perIp.get?.(clientIp(req)), own.store.get?.(own.key)]);
+    if (ip && ip.totalHits >= this.config.signinLimitPerIp) return throttled(ip.resetTime, this.windowMs, "Too many wrong passwords from your network.");
+    if (mine && mine.totalHits >= this.config.signinLimitPerAccount) return throttled(mine.resetTime, this.windowMs, `Too many wrong passwords ${own.where}.`);
     return null;
   }
 
   /** A wrong password: counted for the client IP, and for the account or the known device. */
   async failed(req: Request, email: string): Promise<void> {
-    const device = this.devices.knownDevice(req, email);
-    await Promise.all([
-      this.perIp.increment(clientIp(req)),
-      device === null ? this.perAccount.increment(accountKey(email)) : this.perDevice.increment(device),
-    ]);
+    const own = this.ownCounter(req, email);
+    await Promise.all([this.perIp.increment(clientIp(req)), own.store.increment(own.key)]);
   }
 
-  private throttled(resetTime: Date | undefined, where: string): Throttled {
-    const reset = resetTime?.getTime() ?? Date.now() + this.windowMs;
-    const retryAfter = Math.max(1, Math.ceil((reset - Date.now()) / 1000));
-    const minutes = Math.ceil(retryAfter / 60);
-    return {
-      retryAfter,
-      message: `Too many wrong passwords ${where}. Please wait ${minutes === 1 ? "a minute" : `${minutes} minutes`} and try again.`,
-    };
+  /** The known device's own count when the browser carries a device cookie for the account; else the account's. */
+  private ownCounter(req: Request, email: string): { store: Store; key: string; where: string } {
+    const device = this.devices.knownDevice(req, email);
+    if (device !== null) return { store: this.perDevice, key: device, where: "from this device" };
+    return { store: this.perAccount, key: accountKey(email), where: "on this account" };
   }
+}
+
+/** "Please wait 3 minutes", with the seconds for Retry-After, until a counter's window resets. */
+function throttled(resetTime: Date | undefined, windowMs: number, what: string): Throttled {
+  const reset = resetTime?.getTime() ?? Date.now() + windowMs;
+  const retryAfter = Math.max(1, Math.ceil((reset - Date.now()) / 1000));
+  const minutes = Math.ceil(retryAfter / 60);
+  return { retryAfter, message: `${what} Please wait ${minutes === 1 ? "a minute" : `${minutes} minutes`} and try again.` };
 }
 
 /** Answers a throttled form: 429 with Retry-After and the reason. */
@@ -89,8 +88,9 @@ export function tooMany(res: Response, throttled: Throttled): void {
  * account. A limit of its own, so a busy network signing in is not held back by it.
  */
 export function signUpLimit(config: Config, store: RateLimitStoreFactory): RequestHandler {
+  const windowMs = config.signinLimitWindow * 1000;
   return rateLimit({
-    windowMs: config.signinLimitWindow * 1000,
+    windowMs,
     limit: config.signupLimitPerIp,
     standardHeaders: "draft-7",
     legacyHeaders: false,
@@ -99,12 +99,7 @@ export function signUpLimit(config: Config, store: RateLimitStoreFactory): Reque
     validate: { xForwardedForHeader: false },
     handler: (req, res) => {
       const reset = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
-      const retryAfter = Math.max(1, Math.ceil(((reset?.getTime() ?? Date.now() + 60_000) - Date.now()) / 1000));
-      const minutes = Math.ceil(retryAfter / 60);
-      tooMany(res, {
-        retryAfter,
-        message: `Too many accounts were created from your network. Please wait ${minutes === 1 ? "a minute" : `${minutes} minutes`} and try again.`,
-      });
+      tooMany(res, throttled(reset, windowMs, "Too many accounts were created from your network."));
     },
   });
 }

@@ -8,7 +8,7 @@ import { regenerate } from "../middleware/current-user";
 import { setFlash } from "../middleware/flash";
 import { requireAuth } from "../middleware/require-auth";
 import { answerRefusal } from "../sessions/reauth";
-import { snapshotOf } from "../users/user-repository";
+import { isLastActiveAdmin, snapshotOf } from "../users/user-repository";
 
 const profileForm = z.object({ ...csrfField, name: text("Name", 100) });
 const passwordForm = z.object({
@@ -77,15 +77,12 @@ export function settingsRoutes({ users, sessions, passwords, lifetime, activity,
       );
     }
     const userId = req.user!.id;
-    if (req.user!.role === "admin") {
-      const others = (await users.activeAdmins()).filter((id) => id !== userId);
-      if (others.length === 0) {
-        return res.status(409).render("settings/profile", {
-          title: "Profile",
-          input: { name: req.user!.name },
-          errors: { delete_password: "You are the only administrator. Make another account an administrator before deleting this one." },
-        });
-      }
+    if (req.user!.role === "admin" && (await isLastActiveAdmin(users, userId))) {
+      return res.status(409).render("settings/profile", {
+        title: "Profile",
+        input: { name: req.user!.name },
+        errors: { delete_password: "You are the only administrator. Make another account an administrator before deleting this one." },
+      });
     }
     // The account goes first: a sign-in racing this finds no account, and one that completed
     // just before is in the index that the revocation reads next.

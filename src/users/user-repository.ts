@@ -75,6 +75,12 @@ export function isActiveAdmin(user: User): boolean {
   return user.role === "admin" && !user.disabled;
 }
 
+/** Whether the account is the one enabled administrator left (the last-administrator guard). */
+export async function isLastActiveAdmin(users: UserRepository, userId: string): Promise<boolean> {
+  const admins = await users.activeAdmins();
+  return admins.length > 0 && admins.every((id) => id === userId);
+}
+
 export function snapshotOf(user: User): UserSnapshot {
   const snapshot: UserSnapshot = { name: user.name, email: user.email, role: user.role, org: user.org, ver: user.ver, cv: user.cv };
   if (user.disabled) snapshot.disabled = true;
