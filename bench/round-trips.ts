@@ -4,17 +4,13 @@
  * A Lua script counts as one command; the commands it runs inside are not counted.
  */
 import { once } from "node:events";
-import type { AddressInfo } from "node:net";
 import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import pino from "pino";
-import { createClient, type RedisClientType } from "redis";
 import { createApp } from "../src/app";
-import { RedisActivityLog } from "../src/activity/redis-activity-log";
-import { activityOptionsOf, cookieNameOf, cookieShapeOf, lifetimeOf, redisRateLimitStore } from "../src/backend";
+import { openBackend } from "../src/backend";
 import { loadConfig } from "../src/config";
-import { RedisSessionStore } from "../src/session-store/redis-session-store";
 import { PasswordHasher } from "../src/users/password";
-import { RedisUserRepository } from "../src/users/redis-user-repository";
 import { startRedisServer } from "../test/helpers/redis-server";
 
 const REQUESTS = Number(process.env.REQUESTS ?? 1000);
@@ -23,21 +19,10 @@ async function main() {
   const own = process.env.REDIS_URL ? undefined : await startRedisServer();
   const url = process.env.REDIS_URL ?? own!.url;
   const prefix = `bench${Date.now()}:`;
-  const client = createClient({ url }) as RedisClientType;
-  await client.connect();
-  const config = loadConfig({ SESSION_SECRET: "bench-secret-bench-secret-bench-secret" });
-  const lifetime = lifetimeOf(config);
-  const app = createApp({
-    config,
-    lifetime,
-    cookieName: cookieNameOf(config),
-    logger: pino({ level: "silent" }),
-    passwords: new PasswordHasher(),
-    sessions: new RedisSessionStore({ client, prefix: `${prefix}sess:`, lifetime, cookie: cookieShapeOf(config), maxSessionsPerUser: 100 }),
-    users: new RedisUserRepository(client, `${prefix}user:`),
-    rateLimitStore: (p) => redisRateLimitStore(client, `${prefix}${p}`),
-    activity: new RedisActivityLog(client, activityOptionsOf(config), `${prefix}activity:`),
-  });
+  const config = loadConfig({ SESSION_SECRET: "bench-secret-bench-secret-bench-secret", REDIS_URL: url });
+  // The server's own wiring, on this run's keys.
+  const backend = await openBackend(config, { keyPrefix: prefix });
+  const app = createApp({ ...backend, config, logger: pino({ level: "silent" }), passwords: new PasswordHasher() });
   const server = createServer(app).listen(0, "127.0.0.1");
   await once(server, "listening");
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -57,13 +42,17 @@ async function main() {
   const form = async (path: string, fields: Record<string, string>) => {
     const page = await (await go(path)).text();
     const csrf = /name="_csrf" value="([^"]+)"/.exec(page)![1];
-    return go(path, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ _csrf: csrf, ...fields }).toString() });
+    return go(path, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ _csrf: csrf, ...fields }).toString(),
+    });
   };
   await form("/signup", { name: "Bench", email: `bench${Date.now()}@example.com`, password: "bench password 123" });
   await go("/dashboard");
   await go("/dashboard");
 
-  const monitor = client.duplicate();
+  const monitor = backend.redis!.duplicate();
   await monitor.connect();
   const commands: string[] = [];
   await monitor.monitor((line: string) => {
@@ -86,7 +75,7 @@ async function main() {
 
   await monitor.close();
   server.close();
-  await client.close();
+  await backend.close();
   await own?.stop();
 }
 

@@ -14,7 +14,7 @@ import path from "node:path";
 import autocannon from "autocannon";
 import { createClient, type RedisClientType } from "redis";
 import { startRedisCluster } from "../test/helpers/redis-cluster";
-import { freePort, startRedisServer, type RedisServer } from "../test/helpers/redis-server";
+import { freePort, type RedisServer, startRedisServer } from "../test/helpers/redis-server";
 import { measureScale } from "./scale";
 
 const ROOT = path.join(__dirname, "..");
@@ -102,9 +102,7 @@ async function peerSignIn(base: string): Promise<Record<string, string>> {
 function cannon(url: string, headers: Record<string, string>, options: { duration?: number; amount?: number; connections?: number }) {
   return new Promise<autocannon.Result>((resolve, reject) => {
     const limit = options.amount !== undefined ? { amount: options.amount } : { duration: options.duration };
-    autocannon({ url, headers, connections: options.connections ?? CONNECTIONS, ...limit }, (err, result) =>
-      err ? reject(err) : resolve(result),
-    );
+    autocannon({ url, headers, connections: options.connections ?? CONNECTIONS, ...limit }, (err, result) => (err ? reject(err) : resolve(result)));
   });
 }
 
@@ -145,7 +143,16 @@ async function main() {
     {
       name: "product",
       script: [path.join(ROOT, "dist", "server.js")],
-      env: { ...common, SESSION_SECRET: "bench-secret-bench-secret-bench-secret", TRUST_PROXY: "1", HOST: "127.0.0.1", LOG_LEVEL: "info", SIGNIN_LIMIT_PER_IP: "1000000", SIGNIN_LIMIT_PER_ACCOUNT: "1000000", SIGNUP_LIMIT_PER_IP: "1000000" },
+      env: {
+        ...common,
+        SESSION_SECRET: "bench-secret-bench-secret-bench-secret",
+        TRUST_PROXY: "1",
+        HOST: "127.0.0.1",
+        LOG_LEVEL: "info",
+        SIGNIN_LIMIT_PER_IP: "1000000",
+        SIGNIN_LIMIT_PER_ACCOUNT: "1000000",
+        SIGNUP_LIMIT_PER_IP: "1000000",
+      },
       signIn: productSignIn,
       rounds: [],
     },
@@ -178,7 +185,11 @@ async function main() {
     for (const t of targets) {
       const port = await freePort();
       // Request logs go where production sends them, here to /dev/null: written, not read.
-      t.child = spawn(process.execPath, t.script, { cwd: ROOT, env: { ...process.env, ...t.env, PORT: String(port) }, stdio: ["ignore", openSync("/dev/null", "w"), "inherit"] });
+      t.child = spawn(process.execPath, t.script, {
+        cwd: ROOT,
+        env: { ...process.env, ...t.env, PORT: String(port) },
+        stdio: ["ignore", openSync("/dev/null", "w"), "inherit"],
+      });
       t.base = `http://127.0.0.1:${port}`;
       await waitForHttp(`${t.base}/dashboard`);
       pin(t.child.pid!, 1);
@@ -213,26 +224,49 @@ async function main() {
       t.cpuUs.toFixed(0),
       t.p50.toFixed(1),
       t.p99.toFixed(1),
-      t.roundTrips ? `${t.roundTrips.perRequest.toFixed(3)} (${Object.entries(t.roundTrips.byCommand).map(([c, n]) => `${c} ${n}`).join(", ")})` : t.name.includes("Cluster") ? "as product (not counted)" : "0",
+      t.roundTrips
+        ? `${t.roundTrips.perRequest.toFixed(3)} (${Object.entries(t.roundTrips.byCommand)
+            .map(([c, n]) => `${c} ${n}`)
+            .join(", ")})`
+        : t.name.includes("Cluster")
+          ? "as product (not counted)"
+          : "0",
     ]);
     const header = ["signed-in GET /dashboard", "req/s", "server CPU µs/req", "p50 ms", "p99 ms", "Redis round trips per request (commands in 2,000 requests)"];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
     const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
-    console.log(`\nThroughput: ${ROUNDS} interleaved rounds of ${SECONDS} s, ${CONNECTIONS} connections, medians${HAS_TASKSET ? "; servers on CPU 1, load and Redis on CPU 0" : ""}\n`);
+    console.log(
+      `\nThroughput: ${ROUNDS} interleaved rounds of ${SECONDS} s, ${CONNECTIONS} connections, medians${HAS_TASKSET ? "; servers on CPU 1, load and Redis on CPU 0" : ""}\n`,
+    );
     console.log(line(header));
     console.log(line(widths.map((w) => "-".repeat(w))));
     for (const r of rows) console.log(line(r));
-    console.log(`\nproduct / peer: ${(product.rps / peer.rps).toFixed(2)} in req/s, ${(peer.cpuUs / product.cpuUs).toFixed(2)} in CPU per request (target >= 1.2)`);
-    console.log(`product / ceiling: ${(product.rps / ceiling.rps).toFixed(2)} in req/s, ${(ceiling.cpuUs / product.cpuUs).toFixed(2)} in CPU per request (target >= 0.8)`);
-    console.log(`product / (peer + the product's headers and log line): ${(peerPlus.cpuUs / product.cpuUs).toFixed(2)} in CPU per request (analysis: the session layers alone)`);
-    console.log(`product round trips per signed-in request: ${product.roundTrips!.perRequest.toFixed(3)} (target <= 1.05); commands run inside its scripts: ${product.roundTrips!.inLua.toFixed(3)} per request`);
+    console.log(
+      `\nproduct / peer: ${(product.rps / peer.rps).toFixed(2)} in req/s, ${(peer.cpuUs / product.cpuUs).toFixed(2)} in CPU per request (target >= 1.2)`,
+    );
+    console.log(
+      `product / ceiling: ${(product.rps / ceiling.rps).toFixed(2)} in req/s, ${(ceiling.cpuUs / product.cpuUs).toFixed(2)} in CPU per request (target >= 0.8)`,
+    );
+    console.log(
+      `product / (peer + the product's headers and log line): ${(peerPlus.cpuUs / product.cpuUs).toFixed(2)} in CPU per request (analysis: the session layers alone)`,
+    );
+    console.log(
+      `product round trips per signed-in request: ${product.roundTrips!.perRequest.toFixed(3)} (target <= 1.05); commands run inside its scripts: ${product.roundTrips!.inLua.toFixed(3)} per request`,
+    );
 
     const signIns = await measureSignIns(product.base!);
     console.log(`\nsign-ins per second (scrypt N=2^16, r=8, p=2, the product's cost; server on one core): ${signIns.toFixed(1)}`);
   } finally {
     // The servers stop before their Redis does, so they shut down cleanly.
     await Promise.all(
-      targets.map((t) => (t.child && t.child.exitCode === null ? new Promise((r) => { t.child!.once("exit", r); t.child!.kill("SIGTERM"); }) : null)),
+      targets.map((t) =>
+        t.child && t.child.exitCode === null
+          ? new Promise((r) => {
+              t.child!.once("exit", r);
+              t.child!.kill("SIGTERM");
+            })
+          : null,
+      ),
     );
     await redis.stop();
     await cluster.stop();

@@ -85,7 +85,7 @@ export async function measureScale(): Promise<void> {
         const ids = Array.from({ length: 100 }, sid);
         for (const id of ids) await store.set(id, session(bulk));
         const keep = (await store.listUserSessions(bulk))[0].handle;
-        revoke.push(await timeMs(() => store.revokeUserSessions(bulk, keep)));
+        revoke.push(await timeMs(() => store.endUserSessions(bulk, keep)));
       }
       rows.push([tier.toLocaleString("en"), median(list).toFixed(2), median(revoke).toFixed(2), perSession.toFixed(0)]);
     }

@@ -1,51 +1,24 @@
 import path from "node:path";
 import express from "express";
-import type { Logger } from "pino";
-import type { ActivityLog } from "./activity/activity-log";
 import { activityRoutes } from "./activity/activity-routes";
 import { adminRoutes } from "./admin/admin-routes";
 import { apiRoutes, openapiRoute } from "./api/api-routes";
+import type { AppDeps, RouteDeps } from "./app-deps";
 import { authRoutes } from "./auth/auth-routes";
 import { DeviceCookies } from "./auth/device-cookie";
-import { PasswordThrottle, type RateLimitStoreFactory } from "./auth/password-throttle";
-import type { Config } from "./config";
-import { type Csrf, csrfProtection } from "./middleware/csrf";
+import { PasswordThrottle } from "./auth/password-throttle";
+import { csrfProtection } from "./middleware/csrf";
 import { currentUser } from "./middleware/current-user";
 import { errorHandler, notFound } from "./middleware/errors";
-import { requireAuth } from "./middleware/require-auth";
-import { requestLogger } from "./middleware/request-logger";
 import { pageLocals } from "./middleware/page-locals";
+import { requestLogger } from "./middleware/request-logger";
+import { requireAuth } from "./middleware/require-auth";
 import { securityHeaders } from "./middleware/security-headers";
 import { saveBeforeRedirect, sessionMiddleware } from "./middleware/session";
 import { healthRoutes, pagesRoutes } from "./pages-routes";
-import type { Lifetime } from "./session-store/session-record";
-import type { SessionStore } from "./session-store/session-store";
-import { type PasswordChecks, passwordChecks } from "./sessions/reauth";
+import { passwordChecks } from "./sessions/reauth";
 import { sessionsRoutes } from "./sessions/sessions-routes";
 import { settingsRoutes } from "./settings/settings-routes";
-import type { PasswordHasher } from "./users/password";
-import type { UserRepository } from "./users/user-repository";
-
-export interface AppDeps {
-  config: Config;
-  sessions: SessionStore;
-  users: UserRepository;
-  passwords: PasswordHasher;
-  logger: Logger;
-  lifetime: Lifetime;
-  cookieName: string;
-  /** Where sign-in attempts are counted (the backend's rateLimitStore). */
-  rateLimitStore: RateLimitStoreFactory;
-  activity: ActivityLog;
-}
-
-/** What the routes get: the app's dependencies and the parts built from them once. */
-export interface RouteDeps extends AppDeps {
-  csrf: Csrf;
-  /** Every password check (sign-in and re-authentication) is counted here. */
-  throttle: PasswordThrottle;
-  passwordChecks: PasswordChecks;
-}
 
 const ROOT = path.join(__dirname, "..");
 
@@ -58,7 +31,7 @@ export function createApp(appDeps: AppDeps): express.Express {
     ...appDeps,
     csrf: csrfProtection(config.sessionSecrets, config.production),
     throttle,
-    passwordChecks: passwordChecks({ ...appDeps, throttle, reauthWindow: config.reauthWindow }),
+    passwordChecks: passwordChecks({ ...appDeps, throttle, lifetime: config.lifetime, reauthWindow: config.reauthWindow }),
   };
   const app = express();
   app.set("trust proxy", deps.config.trustProxy);
@@ -79,16 +52,16 @@ export function createApp(appDeps: AppDeps): express.Express {
 
   app.use(express.urlencoded({ extended: false, limit: "16kb", parameterLimit: 50 }));
   app.use("/api", express.json({ limit: "16kb" }));
-  app.use(sessionMiddleware(deps.config, deps.sessions, deps.cookieName));
+  app.use(sessionMiddleware(deps.config, deps.sessions));
   app.use(saveBeforeRedirect);
-  app.use(currentUser(deps.users, deps.lifetime));
-  app.use(pageLocals(deps.cookieName, deps.csrf));
+  app.use(currentUser(deps.users, deps.config.lifetime));
+  app.use(pageLocals(deps.config.cookieName, deps.csrf));
   app.use(deps.csrf.protection);
 
   // Scripts get 401 JSON rather than a redirect to the sign-in page.
   app.use("/api", requireAuth);
   app.use(apiRoutes(deps));
-  app.use(pagesRoutes(deps));
+  app.use(pagesRoutes());
   app.use(authRoutes(deps));
   app.use(sessionsRoutes(deps));
   app.use(settingsRoutes(deps));

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import proxyAddr from "proxy-addr";
 import { z } from "zod";
+import type { CookieShape, Lifetime } from "./session-store/session-record";
 
 /** Everything the server reads from its environment, parsed once at start. */
 export interface Config {
@@ -46,12 +47,24 @@ export interface Config {
   auditMax: number;
   /** Requests per minute one client IP may make to the JSON API. */
   apiLimitPerMinute: number;
+  /** Derived from the above once, here: the session timeouts in ms, and the session cookie. */
+  lifetime: Lifetime;
+  cookie: CookieShape;
+  cookieName: string;
 }
+
+/** A visitor's session (a flash message before signing in) lives at most a day without use. */
+const ANONYMOUS_LIFETIME_MS = 24 * 3600 * 1000;
 
 export class ConfigError extends Error {}
 
 const seconds = (fallback: number) =>
-  z.coerce.number().int().positive().max(10 * 365 * 24 * 3600).default(fallback);
+  z.coerce
+    .number()
+    .int()
+    .positive()
+    .max(10 * 365 * 24 * 3600)
+    .default(fallback);
 
 const HOST_PORTS = /^\s*[^\s,:]+:\d{1,5}\s*(,\s*[^\s,:]+:\d{1,5}\s*)*$/;
 
@@ -59,11 +72,11 @@ const schema = z.object({
   NODE_ENV: z.string().optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().min(1).optional(),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, "must start with redis:// or rediss://").optional(),
-  REDIS_CLUSTER_NODES: z
+  REDIS_URL: z
     .string()
-    .regex(HOST_PORTS, "must be host:port seeds, comma-separated")
+    .regex(/^rediss?:\/\//, "must start with redis:// or rediss://")
     .optional(),
+  REDIS_CLUSTER_NODES: z.string().regex(HOST_PORTS, "must be host:port seeds, comma-separated").optional(),
   REDIS_SENTINELS: z.string().regex(HOST_PORTS, "must be host:port sentinels, comma-separated").optional(),
   REDIS_SENTINEL_NAME: z.string().min(1).default("mymaster"),
   REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(16).default(0),
@@ -107,7 +120,10 @@ function parseTrustProxy(value: string | undefined): Config["trustProxy"] {
     if (hops > 10) throw new ConfigError(`TRUST_PROXY=${value}: at most 10 proxies. ${advice}`);
     return hops === 0 ? false : hops;
   }
-  const list = value.split(",").map((s) => s.trim()).filter(Boolean);
+  const list = value
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (list.some((s) => /\/0+$/.test(s))) {
     throw new ConfigError(`TRUST_PROXY=${value} covers every address, so any client would choose its own IP. ${advice}`);
   }
@@ -120,7 +136,10 @@ function parseTrustProxy(value: string | undefined): Config["trustProxy"] {
 }
 
 function hostPorts(list: string | undefined): string[] {
-  return (list ?? "").split(",").map((n) => n.trim()).filter(Boolean);
+  return (list ?? "")
+    .split(",")
+    .map((n) => n.trim())
+    .filter(Boolean);
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -136,9 +155,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
   const topologies = [e.REDIS_URL, e.REDIS_CLUSTER_NODES, e.REDIS_SENTINELS].filter(Boolean).length;
   if (topologies > 1) {
-    throw new ConfigError(
-      "Set only one of REDIS_URL (one server), REDIS_CLUSTER_NODES (a cluster) and REDIS_SENTINELS (with REDIS_SENTINEL_NAME), not both.",
-    );
+    throw new ConfigError("Set only one of REDIS_URL (one server), REDIS_CLUSTER_NODES (a cluster) and REDIS_SENTINELS (with REDIS_SENTINEL_NAME), not both.");
   }
   if (production && topologies === 0) {
     throw new ConfigError(
@@ -147,7 +164,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         "or REDIS_SENTINELS=host1:26379,host2:26379 with REDIS_SENTINEL_NAME).",
     );
   }
-  const secrets = (e.SESSION_SECRET ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  const secrets = (e.SESSION_SECRET ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (production && secrets.length === 0) {
     throw new ConfigError(
       "SESSION_SECRET is required when NODE_ENV=production. Set it to a random string of at least " +
@@ -190,5 +210,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     activityRetention: e.ACTIVITY_RETENTION,
     auditMax: e.AUDIT_MAX,
     apiLimitPerMinute: e.API_RATE_LIMIT,
+    lifetime: {
+      idle: e.SESSION_IDLE_TIMEOUT * 1000,
+      browserIdle: e.SESSION_BROWSER_IDLE_TIMEOUT * 1000,
+      absolute: e.SESSION_ABSOLUTE_TIMEOUT * 1000,
+      anonymous: Math.min(e.SESSION_IDLE_TIMEOUT * 1000, ANONYMOUS_LIFETIME_MS),
+      updateAge: e.SESSION_UPDATE_AGE * 1000,
+    },
+    cookie: { httpOnly: true, path: "/", sameSite: "lax", secure: production },
+    cookieName: production ? "__Host-sid" : "sid",
   };
+}
+
+/** Whether sessions and accounts live in Redis (one server, a cluster or behind Sentinel), not in this process. */
+export function usesRedis(config: Config): boolean {
+  return Boolean(config.redisUrl) || config.redisClusterNodes.length > 0 || config.redisSentinels.length > 0;
 }

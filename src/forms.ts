@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { hasControlCharacters } from "./control-characters";
 import { COMMON_PASSWORD_MESSAGE, isCommonPassword } from "./users/common-passwords";
 
 /** Field name -> the message shown next to it. */
@@ -35,8 +36,7 @@ export function text(label: string, max: number, min = 1) {
     .trim()
     .min(min, min === 1 ? `Enter your ${label.toLowerCase()}.` : `${label} must be at least ${min} characters.`)
     .max(max, `${label} must be at most ${max} characters.`)
-    // eslint-disable-next-line no-control-regex
-    .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), `${label} must not contain control characters.`);
+    .refine((v) => !hasControlCharacters(v), `${label} must not contain control characters.`);
 }
 
 export const email = z
@@ -56,11 +56,6 @@ export function password(label = "Password", min = 8) {
 /** A password someone chooses (sign-up, password change): also refused when it is a common one. */
 export function newPassword(label = "Password") {
   return password(label).refine((v) => !isCommonPassword(v), COMMON_PASSWORD_MESSAGE);
-}
-
-/** An optional text field: absent and empty both mean undefined. */
-export function optional<T extends z.ZodType>(schema: T) {
-  return z.preprocess((v) => (v === "" ? undefined : v), schema.optional());
 }
 
 export const csrfField = { _csrf: z.unknown().optional() };

@@ -1,9 +1,9 @@
 import { Router } from "express";
-import type { AppDeps } from "./app";
+import type { AppDeps } from "./app-deps";
 import { requireAuth } from "./middleware/require-auth";
 
 /** The landing page, the dashboard and the unauthorized page. */
-export function pagesRoutes(_deps: AppDeps): Router {
+export function pagesRoutes(): Router {
   const router = Router();
   router.get("/", (_req, res) => res.render("index", { title: "Sessions you can see and end" }));
   router.get("/dashboard", requireAuth, (_req, res) => res.render("dashboard", { title: "Dashboard" }));

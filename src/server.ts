@@ -1,8 +1,8 @@
 import { createServer } from "node:http";
 import pino from "pino";
 import { createApp } from "./app";
-import { cookieNameOf, lifetimeOf, openBackend } from "./backend";
-import { ConfigError, loadConfig } from "./config";
+import { type Backend, openBackend } from "./backend";
+import { type Config, ConfigError, loadConfig } from "./config";
 import { PasswordHasher } from "./users/password";
 
 /** Reads the configuration, opens the backend, listens, and shuts down cleanly. */
@@ -12,7 +12,7 @@ async function main(): Promise<void> {
   const destination = pino.destination({ sync: false, minLength: 4096 });
   setInterval(() => destination.flush(), 1000).unref();
   const logger = pino({ level: process.env.LOG_LEVEL ?? "info" }, destination);
-  let config;
+  let config: Config;
   try {
     config = loadConfig();
   } catch (err) {
@@ -25,16 +25,19 @@ async function main(): Promise<void> {
 
   if (config.redisUrl) logger.info({ redis: redactUrl(config.redisUrl) }, "session store: Redis");
   else if (config.redisClusterNodes.length > 0) logger.info({ nodes: config.redisClusterNodes }, "session store: Redis Cluster");
-  else if (config.redisSentinels.length > 0) logger.info({ sentinels: config.redisSentinels, name: config.redisSentinelName }, "session store: Redis behind Sentinel");
+  else if (config.redisSentinels.length > 0)
+    logger.info({ sentinels: config.redisSentinels, name: config.redisSentinelName }, "session store: Redis behind Sentinel");
   else logger.info("session store: embedded, in this process (no REDIS_URL): sessions and accounts end when it stops");
   if (config.sessionSecretGenerated) logger.warn("SESSION_SECRET is not set: using a random one, so a restart signs everyone out");
 
-  let backend;
+  let backend: Backend;
   try {
     backend = await openBackend(config, {
-      redisError: (err) => logger.warn({ err: err.message }, "Redis connection problem"),
-      replicaShortfall: (acknowledged, wanted) =>
-        logger.warn({ acknowledged, wanted }, "a write was answered before REDIS_WAIT_REPLICAS replicas had it; a failover now could lose it"),
+      events: {
+        redisError: (err) => logger.warn({ err: err.message }, "Redis connection problem"),
+        replicaShortfall: (acknowledged, wanted) =>
+          logger.warn({ acknowledged, wanted }, "a write was answered before REDIS_WAIT_REPLICAS replicas had it; a failover now could lose it"),
+      },
     });
   } catch (err) {
     const where = config.redisUrl ? redactUrl(config.redisUrl) : [...config.redisClusterNodes, ...config.redisSentinels].join(",");
@@ -42,17 +45,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  const app = createApp({
-    config,
-    logger,
-    sessions: backend.sessions,
-    users: backend.users,
-    rateLimitStore: backend.rateLimitStore,
-    activity: backend.activity,
-    passwords: new PasswordHasher(),
-    lifetime: lifetimeOf(config),
-    cookieName: cookieNameOf(config),
-  });
+  const app = createApp({ ...backend, config, logger, passwords: new PasswordHasher() });
   const server = createServer(app);
   server.listen(config.port, config.host, () => {
     logger.info(`listening on http://${config.host}:${config.port}`);

@@ -3,7 +3,7 @@ import path from "node:path";
 import request from "supertest";
 import { type Backend, openBackend } from "../src/backend";
 import { loadConfig } from "../src/config";
-import { SAFARI_IPHONE, appOn, browser, newAccount, signIn, signUp } from "./helpers/app";
+import { appOn, browser, newAccount, SAFARI_IPHONE, signIn, signUp } from "./helpers/app";
 import { type RedisServer, startRedisServer } from "./helpers/redis-server";
 
 const ROOT = path.join(__dirname, "..");
@@ -65,7 +65,11 @@ describe("operators' command line", () => {
   });
 
   test("when the email is wrong or the command is incomplete, then it exits non-zero with a clear message", async () => {
-    for (const [script, args] of [["sessions", ["list", "nobody@example.com"]], ["user-disable", ["nobody@example.com"]], ["user-role", ["nobody@example.com", "admin"]]] as const) {
+    for (const [script, args] of [
+      ["sessions", ["list", "nobody@example.com"]],
+      ["user-disable", ["nobody@example.com"]],
+      ["user-role", ["nobody@example.com", "admin"]],
+    ] as const) {
       const r = run(script, ...args);
       expect(r.code).toBe(1);
       expect(r.err).toContain("No account with the email nobody@example.com.");

@@ -66,7 +66,10 @@ describe("the server process", () => {
       const res = await fetch(`${base}/signup`, { method: "POST", body, headers: { cookie }, redirect: "manual" });
       expect(res.status).toBe(303);
       await waitFor(() => server.output().includes("REDIS_WAIT_REPLICAS"));
-      const warning = server.output().split("\n").find((l) => l.includes("REDIS_WAIT_REPLICAS"))!;
+      const warning = server
+        .output()
+        .split("\n")
+        .find((l) => l.includes("REDIS_WAIT_REPLICAS"))!;
       expect(JSON.parse(warning)).toMatchObject({ level: 40, acknowledged: 0, wanted: 1 });
       server.child.kill("SIGTERM");
       expect(await server.exit).toBe(0);

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import type { SessionData } from "express-session";
 import { handleOf } from "../src/session-store/session-record";
-import type { UserSnapshot } from "../src/session-store/session-store";
-import { type StoreFactory, type StoreUnderTest, readSession, sleep } from "./helpers/stores";
+import type { UserSnapshot } from "../src/users/account";
+import { readSession, type StoreFactory, type StoreUnderTest, sleep } from "./helpers/stores";
 
 /**
  * The one suite every session store must pass (after Lucia's testAdapter). Each store
@@ -66,7 +66,7 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
       const id = sid();
       await subject.store.set(id, signedIn("u1"));
       const inFlight = (await readSession(subject.store, id))!;
-      expect(await subject.store.revokeUserSession("u1", handleOf(id))).toBe(true);
+      expect(await subject.store.endUserSession("u1", handleOf(id))).toBe(true);
       inFlight.flash = { kind: "info", text: "changed by the slow request" };
       inFlight.lastActiveAt = Date.now();
       await subject.store.set(id, inFlight);
@@ -92,9 +92,9 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
       const theirs = sid();
       await subject.store.set(mine, signedIn("me"));
       await subject.store.set(theirs, signedIn("them"));
-      expect(await subject.store.revokeUserSession("me", handleOf(theirs))).toBe(false);
+      expect(await subject.store.endUserSession("me", handleOf(theirs))).toBe(false);
       expect(await readSession(subject.store, theirs)).not.toBeNull();
-      expect(await subject.store.revokeUserSession("me", "AAAAAAAAAAAAAAAAAAAAAA")).toBe(false);
+      expect(await subject.store.endUserSession("me", "AAAAAAAAAAAAAAAAAAAAAA")).toBe(false);
     });
 
     test("when all other sessions are ended, then only the kept one remains", async () => {
@@ -102,11 +102,11 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
       const ids = [sid(), sid(), sid()];
       for (const id of ids) await subject.store.set(id, signedIn("u1"));
       await subject.store.set(sid(), signedIn("u2"));
-      expect(await subject.store.revokeUserSessions("u1", handleOf(ids[0]))).toBe(2);
+      expect(await subject.store.endUserSessions("u1", handleOf(ids[0]))).toBe(2);
       expect((await subject.store.listUserSessions("u1")).map((r) => r.handle)).toEqual([handleOf(ids[0])]);
       expect(await readSession(subject.store, ids[1])).toBeNull();
       expect(await subject.store.listUserSessions("u2")).toHaveLength(1);
-      expect(await subject.store.revokeUserSessions("u1")).toBe(1);
+      expect(await subject.store.endUserSessions("u1")).toBe(1);
       expect(await subject.store.listUserSessions("u1")).toEqual([]);
     });
 
@@ -194,16 +194,14 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
         const got = (await readSession(subject.store, id))!;
         expect(got.user).toMatchObject({ name: "Grace", role: "admin", ver: 2 });
       }
-      expect(((await readSession(subject.store, a))!).csrfToken).toBe("written after the rename");
+      expect((await readSession(subject.store, a))!.csrfToken).toBe("written after the rename");
     });
 
     test("when a session is written, then the store answers ping and keeps working with callbacks", async () => {
       subject = await factory();
       await expect(subject.store.ping()).resolves.toBeUndefined();
       const id = sid();
-      await new Promise<void>((resolve, reject) =>
-        subject.store.set(id, signedIn("u1"), (err) => (err ? reject(err) : resolve())),
-      );
+      await new Promise<void>((resolve, reject) => subject.store.set(id, signedIn("u1"), (err) => (err ? reject(err) : resolve())));
       const got = await new Promise<SessionData | null | undefined>((resolve, reject) =>
         subject.store.get(id, (err, sess) => (err ? reject(err) : resolve(sess))),
       );

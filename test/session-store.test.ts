@@ -5,15 +5,14 @@ import { EmbeddedSessionStore } from "../src/session-store/embedded-session-stor
 import { RedisSessionStore } from "../src/session-store/redis-session-store";
 import { handleOf } from "../src/session-store/session-record";
 import { connectTestRedis, embeddedStoreFactory, lifetime, readSession, redisStoreFactory, testCookie, uniquePrefix } from "./helpers/stores";
-import { describeSessionStore } from "./session-store.contract";
 import { monitorCommands, redisName, scanKeys, topology } from "./helpers/topology";
+import { describeSessionStore } from "./session-store.contract";
 
 describeSessionStore(redisName(), redisStoreFactory);
 if (topology() === "single") describeSessionStore("embedded", embeddedStoreFactory);
 
 const user = { name: "Ada", email: "a@example.com", role: "user" as const, org: null, ver: 1, cv: 1 };
-const signedIn = (userId: string) =>
-  ({ cookie: {}, userId, user, userAgent: "UA", ip: "192.0.2.1" }) as unknown as SessionData;
+const signedIn = (userId: string) => ({ cookie: {}, userId, user, userAgent: "UA", ip: "192.0.2.1" }) as unknown as SessionData;
 
 describe(`${redisName()} store against a real server`, () => {
   test("when a naive connect-redis store meets the revoke race, then the session comes back (the bug this store prevents)", async () => {
@@ -57,12 +56,15 @@ describe(`${redisName()} store against a real server`, () => {
       const store = new RedisSessionStore({ client, prefix: uniquePrefix(), lifetime: lifetime(), cookie: testCookie, maxSessionsPerUser: 100, replicaWait });
       const sid = randomBytes(24).toString("base64url");
       await store.set(sid, signedIn("u1"));
-      expect(await store.revokeUserSession("u1", handleOf(sid))).toBe(true);
+      expect(await store.endUserSession("u1", handleOf(sid))).toBe(true);
       expect(await readSession(store, sid)).toBeNull();
       // Once for the sign-in, once for the revocation; the test Redis has no replica on one
       // server and one per master on Cluster and Sentinel.
       const replicas = topology() === "single" ? 0 : 1;
-      expect(shortfalls).toEqual([[replicas, 5], [replicas, 5]]);
+      expect(shortfalls).toEqual([
+        [replicas, 5],
+        [replicas, 5],
+      ]);
     } finally {
       await client.close();
     }

@@ -1,5 +1,5 @@
 import { Router } from "express";
-import type { AppDeps } from "../app";
+import type { AppDeps } from "../app-deps";
 import { safeNext } from "../auth/safe-next";
 import { requireAuth } from "../middleware/require-auth";
 import { describeActivity } from "./describe-activity";

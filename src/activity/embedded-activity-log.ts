@@ -1,4 +1,4 @@
-import { type ActivityEntry, type ActivityLog, type ActivityLogOptions, type AuditEntry, type Page, nextId, pageOf } from "./activity-log";
+import { type ActivityEntry, type ActivityLog, type ActivityLogOptions, type AuditEntry, nextId, type Page, pageOf } from "./activity-log";
 
 /** Activity in this process's memory, with the same bounds as in Redis. */
 export class EmbeddedActivityLog implements ActivityLog {

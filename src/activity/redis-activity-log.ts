@@ -1,5 +1,5 @@
 import type { RedisClientType } from "redis";
-import { Script } from "../session-store/redis-scripts";
+import { Script } from "../redis/script";
 import { type ActivityEntry, type ActivityLog, type ActivityLogOptions, type AuditEntry, type Page, pageOf } from "./activity-log";
 
 /**

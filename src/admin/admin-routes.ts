@@ -1,7 +1,7 @@
 import { type Request, type Response, Router } from "express";
 import { cursorOf } from "../activity/activity-routes";
 import { describeActivity, describeAudit } from "../activity/describe-activity";
-import type { RouteDeps } from "../app";
+import type { RouteDeps } from "../app-deps";
 import { clientIp, userAgentOf } from "../middleware/client-info";
 import { setFlash } from "../middleware/flash";
 import { requireRole } from "../middleware/require-auth";
@@ -9,8 +9,9 @@ import { isHandle } from "../session-store/session-record";
 import { endOtherSessions, endSession } from "../sessions/end-sessions";
 import { answerRefusal } from "../sessions/reauth";
 import { sessionRows } from "../sessions/session-rows";
-import { type Actor, setDisabled, setRole } from "../users/set-role";
-import { ROLES, type User, isActiveAdmin, isLastActiveAdmin, isRole } from "../users/user-repository";
+import { isRole, ROLES } from "../users/account";
+import { type Actor, setDisabled, setRole } from "../users/account-admin";
+import { isActiveAdmin, isLastActiveAdmin, type User } from "../users/user-repository";
 
 const PAGE_SIZE = 20;
 const BY_ADMIN = "an administrator";

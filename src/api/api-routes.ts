@@ -2,7 +2,7 @@ import { type Request, type Response, Router } from "express";
 import { rateLimit } from "express-rate-limit";
 import { cursorOf } from "../activity/activity-routes";
 import { describeActivity } from "../activity/describe-activity";
-import type { RouteDeps } from "../app";
+import type { RouteDeps } from "../app-deps";
 import { apiError } from "../middleware/errors";
 import { isHandle } from "../session-store/session-record";
 import { describeDevice } from "../sessions/device";

@@ -1,12 +1,12 @@
 import { Router } from "express";
 import { z } from "zod";
 import { recordActivity } from "../activity/record";
-import type { RouteDeps } from "../app";
+import type { RouteDeps } from "../app-deps";
 import { csrfField, email, newPassword, parseForm, text } from "../forms";
 import { setFlash } from "../middleware/flash";
 import { clearSessionCookie } from "../middleware/session";
-import { safeNext } from "./safe-next";
 import { signUpLimit, tooMany } from "./password-throttle";
+import { safeNext } from "./safe-next";
 import { announceSignIn, startSession } from "./sign-in";
 
 const signupForm = z.object({
@@ -27,7 +27,8 @@ const loginForm = z.object({
 /** One message for every wrong email or password, so the form reveals no accounts. */
 const WRONG_CREDENTIALS = "That email and password do not match an account.";
 
-export function authRoutes({ config, users, sessions, activity, passwords, lifetime, cookieName, rateLimitStore, throttle }: RouteDeps): Router {
+export function authRoutes({ config, users, sessions, activity, passwords, rateLimitStore, throttle }: RouteDeps): Router {
+  const { lifetime, cookieName } = config;
   const router = Router();
 
   router.get("/signup", (req, res) => {
@@ -90,9 +91,7 @@ export function authRoutes({ config, users, sessions, activity, passwords, lifet
       });
     }
     // Raise an old hash to today's cost while the password is at hand.
-    const current = passwords.needsRehash(user.passwordHash)
-      ? ((await users.update(user.id, { passwordHash: await passwords.hash(secret) })) ?? user)
-      : user;
+    const current = passwords.needsRehash(user.passwordHash) ? ((await users.update(user.id, { passwordHash: await passwords.hash(secret) })) ?? user) : user;
     await startSession(req, current, remember !== undefined && remember !== "", lifetime);
     await announceSignIn(req, current, users, sessions, activity);
     throttle.devices.remember(req, res, current.email);

@@ -23,7 +23,11 @@ const MAC = /^[A-Za-z0-9_-]{22}$/;
 export class DeviceCookies {
   private readonly keys: Buffer[];
 
-  constructor(secrets: string[], readonly name: string, private readonly secure: boolean) {
+  constructor(
+    secrets: string[],
+    readonly name: string,
+    private readonly secure: boolean,
+  ) {
     // A key of its own, derived from each session secret: the first signs, all verify.
     this.keys = secrets.map((s) => createHmac("sha256", s).update("device-cookie").digest());
   }

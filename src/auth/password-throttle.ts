@@ -1,8 +1,8 @@
 import type { Request, RequestHandler, Response } from "express";
-import { MemoryStore, type Options, type Store, rateLimit } from "express-rate-limit";
+import { MemoryStore, type Options, rateLimit, type Store } from "express-rate-limit";
 import type { Config } from "../config";
 import { clientIp } from "../middleware/client-info";
-import { type DeviceCookies, accountKey } from "./device-cookie";
+import { accountKey, type DeviceCookies } from "./device-cookie";
 
 export type RateLimitStoreFactory = (prefix: string) => Store | undefined;
 

@@ -1,12 +1,11 @@
+import { hasControlCharacters } from "../control-characters";
+
 const BASE = "http://same-site.invalid";
 export const DEFAULT_NEXT = "/dashboard";
 
-// eslint-disable-next-line no-control-regex
-const UNSAFE = /[\\\u0000-\u001f\u007f]/;
-
 /** A path a browser resolves on this origin: one leading slash, no backslash or control character. */
 function isLocalPath(path: string): boolean {
-  return path.startsWith("/") && !path.startsWith("//") && !UNSAFE.test(path);
+  return path.startsWith("/") && !path.startsWith("//") && !path.includes("\\") && !hasControlCharacters(path);
 }
 
 /**

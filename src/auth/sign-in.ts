@@ -1,12 +1,12 @@
 import type { Request } from "express";
-import { regenerate } from "../middleware/current-user";
-import { clientIp, userAgentOf } from "../middleware/client-info";
-import type { Lifetime } from "../session-store/session-record";
 import type { ActivityLog } from "../activity/activity-log";
+import { clientIp, userAgentOf } from "../middleware/client-info";
+import { regenerate } from "../middleware/current-user";
+import type { Lifetime } from "../session-store/session-record";
 import { handleOf } from "../session-store/session-record";
 import type { SessionStore } from "../session-store/session-store";
 import { describeDevice } from "../sessions/device";
-import { type User, type UserRepository, snapshotOf } from "../users/user-repository";
+import { snapshotOf, type User, type UserRepository } from "../users/user-repository";
 
 /**
  * Signs a user in on this request: a new session id (the old session ends in the store), the

@@ -1,5 +1,5 @@
-import { type Backend, openBackend, usesRedis } from "../backend";
-import { ConfigError, loadConfig } from "../config";
+import { type Backend, openBackend } from "../backend";
+import { ConfigError, loadConfig, usesRedis } from "../config";
 
 /** What the command-line tools record as the actor in an account's activity. */
 export const OPERATOR = { by: "an operator (command line)", ip: "", userAgent: "" };
@@ -39,6 +39,10 @@ export function runCli(usage: string, work: (backend: Backend, args: string[]) =
 /** A plain text table: a header row, a rule, the rows; columns padded to their widest cell. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join("  ")
+      .trimEnd();
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }

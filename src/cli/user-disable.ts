@@ -1,5 +1,5 @@
-import { setDisabled } from "../users/set-role";
-import { OPERATOR, UsageError, runCli } from "./cli";
+import { setDisabled } from "../users/account-admin";
+import { OPERATOR, runCli, UsageError } from "./cli";
 
 /** npm run user:disable -- EMAIL [--enable]: disabling ends every session of the account at once. */
 runCli("npm run user:disable -- EMAIL [--enable]", async ({ users, sessions, activity }, args) => {

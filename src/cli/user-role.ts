@@ -1,6 +1,6 @@
-import { setRole } from "../users/set-role";
-import { ROLES, isRole } from "../users/user-repository";
-import { OPERATOR, UsageError, runCli } from "./cli";
+import { isRole, ROLES } from "../users/account";
+import { setRole } from "../users/account-admin";
+import { OPERATOR, runCli, UsageError } from "./cli";
 
 /** npm run user:role -- EMAIL ROLE: every session of the user has the role on its next request. */
 runCli(`npm run user:role -- EMAIL ROLE   (ROLE is one of: ${ROLES.join(", ")})`, async ({ users, sessions, activity }, [email, role]) => {

@@ -1,7 +1,8 @@
 import type { Request, RequestHandler } from "express";
 import type { Lifetime } from "../session-store/session-record";
 import { expiryOf, handleOf, isActivityStale } from "../session-store/session-record";
-import { type Role, type UserRepository, snapshotOf } from "../users/user-repository";
+import type { Role } from "../users/account";
+import { snapshotOf, type UserRepository } from "../users/user-repository";
 import { clientIp, userAgentOf } from "./client-info";
 
 export interface CurrentUser {
@@ -15,7 +16,6 @@ export interface CurrentUser {
 }
 
 declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface Request {
       user?: CurrentUser;
@@ -35,14 +35,14 @@ export function regenerate(req: Request): Promise<void> {
  * A session from before a password change, or of a deleted account, ends here.
  */
 export function currentUser(users: UserRepository, lifetime: Lifetime): RequestHandler {
-  return async (req, res, next) => {
+  return async (req, _res, next) => {
     const sess = req.session;
     if (!sess?.userId || !sess.user) return next();
     const now = Date.now();
     if (isActivityStale(sess, lifetime, now)) {
       const account = await users.findById(sess.userId);
-      if (!account) return endSession(req, next);
-      if (account.disabled) return endSession(req, next, "This account has been disabled.");
+      if (!account) return signOutHere(req, next);
+      if (account.disabled) return signOutHere(req, next, "This account has been disabled.");
       sess.user = snapshotOf(account);
       sess.lastActiveAt = now;
       sess.userAgent = userAgentOf(req);
@@ -53,8 +53,8 @@ export function currentUser(users: UserRepository, lifetime: Lifetime): RequestH
         sess.cookie.maxAge = maxAge;
       }
     }
-    if (sess.user.cv !== sess.credVersion) return endSession(req, next);
-    if (sess.user.disabled) return endSession(req, next, "This account has been disabled.");
+    if (sess.user.cv !== sess.credVersion) return signOutHere(req, next);
+    if (sess.user.disabled) return signOutHere(req, next, "This account has been disabled.");
     // A session from before idRole existed learns it once; a changed role means a new id.
     if (sess.idRole === undefined) sess.idRole = sess.user.role;
     else if (sess.idRole !== sess.user.role) await renewId(req, lifetime);
@@ -91,7 +91,8 @@ async function renewId(req: Request, lifetime: Lifetime): Promise<void> {
   }
 }
 
-async function endSession(req: Request, next: (err?: unknown) => void, text = "Your session has ended. Please sign in again."): Promise<void> {
+/** Signs this request out: a fresh visitor's session, with a notice saying why. */
+async function signOutHere(req: Request, next: (err?: unknown) => void, text = "Your session has ended. Please sign in again."): Promise<void> {
   await regenerate(req);
   req.session.flash = { kind: "info", text };
   next();

@@ -1,11 +1,14 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from "express";
 import type { Logger } from "pino";
-import { isRedisUnavailable } from "../session-store/redis-client";
+import { isRedisUnavailable } from "../redis/client";
 import { HashingBusyError } from "../users/password";
 
 /** An error whose message is safe to show: the page says it as it is. */
 export class AppError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }

@@ -1,5 +1,5 @@
 import type { RequestHandler } from "express";
-import type { Role } from "../users/user-repository";
+import type { Role } from "../users/account";
 import { setFlash } from "./flash";
 
 /** Signed-out visitors go to the sign-in page and come back; scripts under /api/ get 401 JSON. */

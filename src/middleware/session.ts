@@ -10,9 +10,9 @@ import type { SessionStore } from "../session-store/session-store";
  * Not rolling: the store slides the expiry at most once per update age, and the cookie of a
  * remembered session is re-sent only then.
  */
-export function sessionMiddleware(config: Config, store: SessionStore, cookieName: string) {
+export function sessionMiddleware(config: Config, store: SessionStore) {
   return session({
-    name: cookieName,
+    name: config.cookieName,
     secret: config.sessionSecrets,
     store,
     resave: false,

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { SessionData } from "express-session";
-import type { SessionInfo, UserSnapshot } from "./session-store";
+import type { UserSnapshot } from "../users/account";
+import type { SessionInfo } from "./session-store";
 
 /**
  * How a session is laid out at rest, shared by both stores so they cannot drift apart.
@@ -112,12 +113,16 @@ function renamer(table: Record<string, string>) {
 const dataNames = renamer(DATA_AT_REST);
 const snapshotNames = renamer(SNAPSHOT_AT_REST);
 
+export function encodeSnapshot(snapshot: UserSnapshot): string {
+  return JSON.stringify(snapshotNames.toRest(snapshot));
+}
+
 export function encode(sess: SessionData): SessionRecord {
   const { cookie: _cookie, user, userId, ...data } = sess;
   return {
     uv: user?.ver ?? 0,
     uid: userId ?? "",
-    u: user ? JSON.stringify(snapshotNames.toRest(user)) : "",
+    u: user ? encodeSnapshot(user) : "",
     d: JSON.stringify(dataNames.toRest(data)),
   };
 }
@@ -169,10 +174,4 @@ export function stampNew(sess: SessionData, now: number): boolean {
   sess.createdAt = sess.lastActiveAt ?? now;
   sess.lastActiveAt ??= now;
   return true;
-}
-
-/** Promise for tests and the product, callback for express-session (as connect-redis does). */
-export function settle<T>(work: Promise<T>, cb?: (err: unknown, value?: T) => void): Promise<T> | void {
-  if (!cb) return work;
-  work.then((value) => cb(null, value), (err) => cb(err));
 }

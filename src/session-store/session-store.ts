@@ -1,10 +1,11 @@
-import type { Store } from "express-session";
 import type {} from "csrf-sync"; // its SessionData.csrfToken
-import type { Role } from "../users/user-repository";
+import type { Store } from "express-session";
+import type { UserSnapshot } from "../users/account";
 
 /**
- * The session store contract, stated once. Both the Redis store and the embedded store
- * implement it, and test/session-store.contract.ts holds each of them to it.
+ * The session store contract, stated once. SessionStoreCore (store-core.ts) implements it
+ * over the primitives of a backend: Redis, or this process's memory; and
+ * test/session-store.contract.ts holds each of them to it.
  *
  * Required by express-session (callback or promise, as connect-redis does):
  *   get(sid)        the session, or null when it does not exist, expired or was ended.
@@ -17,7 +18,7 @@ import type { Role } from "../users/user-repository";
  *   touch(sid)      extends the expiry, at most once per update age.
  *
  * What the product adds, all keyed by user id and public handle, never by the raw id:
- *   listUserSessions, revokeUserSession, revokeUserSessions, updateUserSnapshot, ping.
+ *   listUserSessions, endUserSession, endUserSessions, updateUserSnapshot, ping.
  *
  * The raw session id (the cookie value) is never stored: records are keyed by its handle,
  * a truncated SHA-256 (see session-record.ts).
@@ -26,38 +27,14 @@ export interface SessionStore extends Store {
   /** The user's live sessions, most recently active first. Prunes dead index entries. */
   listUserSessions(userId: string): Promise<SessionInfo[]>;
   /** Ends one session if it belongs to the user; false when it does not (or no longer exists). */
-  revokeUserSession(userId: string, handle: string): Promise<boolean>;
+  endUserSession(userId: string, handle: string): Promise<boolean>;
   /** Ends every session of the user but `exceptHandle`; returns how many were ended. */
-  revokeUserSessions(userId: string, exceptHandle?: string): Promise<number>;
+  endUserSessions(userId: string, exceptHandle?: string): Promise<number>;
   /** Copies changed account data (name, role, ...) into every session of the user. */
   updateUserSnapshot(userId: string, snapshot: UserSnapshot): Promise<void>;
   /** Resolves when the store answers; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
-}
-
-/** What a session knows of its account, refreshed when the account changes. */
-export interface UserSnapshot {
-  name: string;
-  email: string;
-  role: Role;
-  org: string | null;
-  /** The account's version: a snapshot only ever replaces an older one. */
-  ver: number;
-  /** The account's credential version: bumped at every password change. */
-  cv: number;
-  /** Disabled by an administrator: every session of it is refused. */
-  disabled?: boolean;
-  /** The account's latest sign-in, for the "new sign-in" notice on its other sessions. */
-  signIn?: SignInNotice;
-}
-
-export interface SignInNotice {
-  at: number;
-  /** The new session's handle: that session does not show the notice. */
-  session: string;
-  device: string;
-  ip: string;
 }
 
 /** One row of the sessions page. */

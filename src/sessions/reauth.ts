@@ -5,7 +5,7 @@ import type { PasswordThrottle } from "../auth/password-throttle";
 import { startSession } from "../auth/sign-in";
 import { regenerate } from "../middleware/current-user";
 import { setFlash } from "../middleware/flash";
-import { type Lifetime, handleOf } from "../session-store/session-record";
+import { handleOf, type Lifetime } from "../session-store/session-record";
 import type { PasswordHasher } from "../users/password";
 import type { UserRepository } from "../users/user-repository";
 

@@ -1,5 +1,5 @@
 import { type Request, type Response, Router } from "express";
-import type { RouteDeps } from "../app";
+import type { RouteDeps } from "../app-deps";
 import { setFlash } from "../middleware/flash";
 import { requireAuth } from "../middleware/require-auth";
 import { isHandle } from "../session-store/session-record";
@@ -29,9 +29,7 @@ export function sessionsRoutes(deps: RouteDeps): Router {
 
   router.post("/settings/sessions/revoke-others", requireAuth, async (req, res) => {
     const user = req.user!;
-    const outcome = await passwordChecks.withReauth(req, req.body?.password, () =>
-      endOtherSessions(sessions, activity, req, user.id, user.sessionHandle),
-    );
+    const outcome = await passwordChecks.withReauth(req, req.body?.password, () => endOtherSessions(sessions, activity, req, user.id, user.sessionHandle));
     if (outcome.refused) return answerRefusal(res, outcome.refused, (status, message) => render(req, res, status, message));
     const ended = outcome.value;
     setFlash(req, "success", ended === 1 ? "Signed out 1 other session." : `Signed out ${ended} other sessions.`);

@@ -1,7 +1,7 @@
 import { Router } from "express";
 import { z } from "zod";
 import { recordActivity } from "../activity/record";
-import type { RouteDeps } from "../app";
+import type { RouteDeps } from "../app-deps";
 import { startSession } from "../auth/sign-in";
 import { csrfField, newPassword, parseForm, password, text } from "../forms";
 import { regenerate } from "../middleware/current-user";
@@ -17,7 +17,7 @@ const passwordForm = z.object({
   new_password: newPassword("New password"),
 });
 
-export function settingsRoutes({ users, sessions, passwords, lifetime, activity, passwordChecks }: RouteDeps): Router {
+export function settingsRoutes({ config, users, sessions, passwords, activity, passwordChecks }: RouteDeps): Router {
   const router = Router();
   router.use("/settings", requireAuth);
 
@@ -62,9 +62,9 @@ export function settingsRoutes({ users, sessions, passwords, lifetime, activity,
     // Sessions learn the new credential version first: one that survives a failed end below
     // is refused on its next request all the same.
     await sessions.updateUserSnapshot(updated.id, snapshotOf(updated));
-    await sessions.revokeUserSessions(updated.id, req.user!.sessionHandle);
+    await sessions.endUserSessions(updated.id, req.user!.sessionHandle);
     await recordActivity(activity, updated.id, req, "password_changed");
-    await startSession(req, updated, req.session.persistent === true, lifetime);
+    await startSession(req, updated, req.session.persistent === true, config.lifetime);
     setFlash(req, "success", "Your password was changed. Every other session was signed out.");
     res.redirect(303, "/settings/password");
   });
@@ -87,7 +87,7 @@ export function settingsRoutes({ users, sessions, passwords, lifetime, activity,
     // The account goes first: a sign-in racing this finds no account, and one that completed
     // just before is in the index that the revocation reads next.
     await users.delete(userId);
-    await sessions.revokeUserSessions(userId);
+    await sessions.endUserSessions(userId);
     await activity.forget(userId);
     await regenerate(req);
     setFlash(req, "info", "Your account was deleted and every session of it was ended.");

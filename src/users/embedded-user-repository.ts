@@ -1,4 +1,4 @@
-import { type NewUser, type User, type UserChanges, type UserRepository, applyChanges, isActiveAdmin, newUserId, normalizeEmail } from "./user-repository";
+import { applyChanges, isActiveAdmin, type NewUser, newUserId, normalizeEmail, type User, type UserChanges, type UserRepository } from "./user-repository";
 
 /** Accounts in this process's memory, for the embedded store. Lost at exit by design. */
 export class EmbeddedUserRepository implements UserRepository {

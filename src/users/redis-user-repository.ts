@@ -1,16 +1,8 @@
 import type { RedisClientType } from "redis";
-import { Script } from "../session-store/redis-scripts";
-import { type ReplicaWait, durableClient, waitForReplicas } from "../session-store/redis-wait";
-import {
-  type NewUser,
-  type User,
-  type UserChanges,
-  type UserRepository,
-  isActiveAdmin,
-  isRole,
-  newUserId,
-  normalizeEmail,
-} from "./user-repository";
+import { durableClient, type ReplicaWait, waitForReplicas } from "../redis/replica-wait";
+import { Script } from "../redis/script";
+import { isRole } from "./account";
+import { isActiveAdmin, type NewUser, newUserId, normalizeEmail, type User, type UserChanges, type UserRepository } from "./user-repository";
 
 /**
  * Change an existing user (a deleted account is not brought back) and bump its versions in

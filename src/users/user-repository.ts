@@ -1,8 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { SignInNotice, UserSnapshot } from "../session-store/session-store";
-
-export const ROLES = ["user", "admin"] as const;
-export type Role = (typeof ROLES)[number];
+import type { Role, SignInNotice, UserSnapshot } from "./account";
 
 export interface User {
   id: string;
@@ -64,10 +61,6 @@ export function newUserId(): string {
 
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
-}
-
-export function isRole(value: unknown): value is Role {
-  return typeof value === "string" && (ROLES as readonly string[]).includes(value);
 }
 
 /** Whether the account is an administrator who can act as one. */

@@ -26,7 +26,13 @@ describeInBrowser("two devices in Chromium without JavaScript", () => {
     harness = await browserHarness();
     ({ base, browser } = harness);
     laptopContext = await browser.newContext({ javaScriptEnabled: false, userAgent: CHROME_WINDOWS, viewport: { width: 1280, height: 800 } });
-    phoneContext = await browser.newContext({ javaScriptEnabled: false, userAgent: SAFARI_IPHONE, viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    phoneContext = await browser.newContext({
+      javaScriptEnabled: false,
+      userAgent: SAFARI_IPHONE,
+      viewport: { width: 390, height: 844 },
+      isMobile: true,
+      hasTouch: true,
+    });
     laptop = await laptopContext.newPage();
     phone = await phoneContext.newPage();
   });
@@ -66,8 +72,16 @@ describeInBrowser("two devices in Chromium without JavaScript", () => {
       await page.goto(`${base}/settings/sessions`);
       await expect(sessionRow(page, self).textContent()).resolves.toContain("This device");
       await expect(sessionRow(page, other).textContent()).resolves.not.toContain("This device");
-      expect(await sessionRow(page, self).getByRole("button", { name: /Revoke/ }).count()).toBe(0);
-      expect(await sessionRow(page, other).getByRole("button", { name: /Revoke/ }).count()).toBe(1);
+      expect(
+        await sessionRow(page, self)
+          .getByRole("button", { name: /Revoke/ })
+          .count(),
+      ).toBe(0);
+      expect(
+        await sessionRow(page, other)
+          .getByRole("button", { name: /Revoke/ })
+          .count(),
+      ).toBe(1);
     }
     await expect(sessionRow(laptop, "Chrome on Windows").textContent()).resolves.toContain("Desktop");
     await expect(sessionRow(laptop, "Mobile Safari on iOS").textContent()).resolves.toContain("Mobile");
@@ -76,7 +90,9 @@ describeInBrowser("two devices in Chromium without JavaScript", () => {
   });
 
   test("when the laptop ends the phone's session, then the phone lands on the sign-in page at its next navigation", async () => {
-    await sessionRow(laptop, "Mobile Safari on iOS").getByRole("button", { name: /Revoke/ }).click();
+    await sessionRow(laptop, "Mobile Safari on iOS")
+      .getByRole("button", { name: /Revoke/ })
+      .click();
     await expect(laptop.locator(".flash").textContent()).resolves.toContain("Session ended.");
     expect(await sessionRow(laptop, "Mobile Safari on iOS").count()).toBe(0);
 

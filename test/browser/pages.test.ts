@@ -1,10 +1,10 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import { OPERATOR } from "../../src/cli/cli";
+import { setRole } from "../../src/users/account-admin";
 import { CHROME_WINDOWS, SAFARI_IPHONE, type TestApp } from "../helpers/app";
 import { browserHarness, describeInBrowser } from "../helpers/chromium";
-import { OPERATOR } from "../../src/cli/cli";
-import { setRole } from "../../src/users/set-role";
 
 /**
  * Every page at a desktop and a phone width: screenshots, layout from 320 px up, and axe-core.

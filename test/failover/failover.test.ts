@@ -34,7 +34,9 @@ async function cluster(): Promise<Topology> {
   const replicaPort = () => {
     const id = redisCli(c.nodes[0].port, "cluster", "myid").trim();
     for (let tries = 0; tries < 100; tries++) {
-      const line = redisCli(c.nodes[0].port, "cluster", "nodes").split("\n").find((l) => l.includes(`slave ${id}`));
+      const line = redisCli(c.nodes[0].port, "cluster", "nodes")
+        .split("\n")
+        .find((l) => l.includes(`slave ${id}`));
       if (line) return Number(/:(\d+)@/.exec(line)![1]);
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
     }
@@ -81,7 +83,11 @@ async function fallBehind(topology: Topology): Promise<void> {
   try {
     // A key this master holds (on a Cluster, any other answers MOVED).
     let key = "";
-    for (let i = 0; !key; i++) key = await master.get(`filler-${i}`).then(() => `filler-${i}`, () => "");
+    for (let i = 0; !key; i++)
+      key = await master.get(`filler-${i}`).then(
+        () => `filler-${i}`,
+        () => "",
+      );
     await master.set(key, "x".repeat(32 * 1024 * 1024));
   } finally {
     master.destroy();
@@ -123,7 +129,9 @@ function watchHealth(topology: Topology): { at: () => number | undefined; stop()
  * and with 1 allowed only for a write reported as short of replicas.
  */
 const CASES = [cluster, sentinel].flatMap((start) =>
-  (["in step", "behind"] as const).flatMap((replica) => [0, 1].map((waitReplicas) => ({ name: start === cluster ? "Redis Cluster" : "Redis Sentinel", start, replica, waitReplicas }))),
+  (["in step", "behind"] as const).flatMap((replica) =>
+    [0, 1].map((waitReplicas) => ({ name: start === cluster ? "Redis Cluster" : "Redis Sentinel", start, replica, waitReplicas })),
+  ),
 );
 
 describe.each(CASES)("$name failover, replica $replica, REDIS_WAIT_REPLICAS=$waitReplicas", ({ name, waitReplicas, start, replica }) => {
@@ -145,7 +153,7 @@ describe.each(CASES)("$name failover, replica $replica, REDIS_WAIT_REPLICAS=$wai
       SIGNUP_LIMIT_PER_IP: "100000",
     });
     let shortfalls = 0;
-    backend = await openBackend(config, { replicaShortfall: () => shortfalls++ });
+    backend = await openBackend(config, { events: { replicaShortfall: () => shortfalls++ } });
     const app = appOn(config, backend);
 
     const live: string[] = [];
@@ -175,7 +183,7 @@ describe.each(CASES)("$name failover, replica $replica, REDIS_WAIT_REPLICAS=$wai
       if (!killed && Date.now() - started > 1000) {
         // Each ending is answered (after WAIT, when asked for), then the master dies at once.
         if (behind) await fallBehind(topology);
-        const ended = await Promise.all(toRevoke.map((r) => backend.sessions.revokeUserSession(r.userId, r.handle)));
+        const ended = await Promise.all(toRevoke.map((r) => backend.sessions.endUserSession(r.userId, r.handle)));
         topology.killMaster();
         health = watchHealth(topology);
         killed = true;

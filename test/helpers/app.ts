@@ -6,19 +6,11 @@ import type { Express } from "express";
 import pino from "pino";
 import type { RedisClientType } from "redis";
 import request from "supertest";
-import { createApp, type AppDeps } from "../../src/app";
-import type { ActivityLog } from "../../src/activity/activity-log";
-import { EmbeddedActivityLog } from "../../src/activity/embedded-activity-log";
-import { RedisActivityLog } from "../../src/activity/redis-activity-log";
-import { type Backend, activityOptionsOf, cookieNameOf, cookieShapeOf, lifetimeOf, noticeExpiry, redisRateLimitStore } from "../../src/backend";
+import { createApp } from "../../src/app";
+import type { AppDeps } from "../../src/app-deps";
+import { type Backend, openBackend } from "../../src/backend";
 import { type Config, loadConfig } from "../../src/config";
-import { EmbeddedSessionStore } from "../../src/session-store/embedded-session-store";
-import { RedisSessionStore } from "../../src/session-store/redis-session-store";
-import type { SessionStore } from "../../src/session-store/session-store";
-import { EmbeddedUserRepository } from "../../src/users/embedded-user-repository";
 import { PasswordHasher } from "../../src/users/password";
-import { RedisUserRepository } from "../../src/users/redis-user-repository";
-import type { UserRepository } from "../../src/users/user-repository";
 import { connectTestRedis, uniquePrefix } from "./stores";
 
 export type BackendKind = "redis" | "embedded";
@@ -29,6 +21,7 @@ export const testPasswords = new PasswordHasher({ logN: 10, r: 8, p: 1 });
 export interface TestApp {
   app: Express;
   deps: AppDeps;
+  backend: Backend;
   logs: string[];
   redis?: RedisClientType;
   /** Key prefix used in Redis, so a second app can share this one's data. */
@@ -60,43 +53,27 @@ export async function createTestApp(kind: BackendKind, options: TestAppOptions =
       },
     }),
   );
-  const lifetime = lifetimeOf(config);
   const prefix = options.shareWith?.prefix ?? uniquePrefix();
-  let sessions: SessionStore;
-  let users: UserRepository;
-  let activity: ActivityLog;
-  let redis: RedisClientType | undefined;
-  const onExpired = noticeExpiry(() => activity);
-  if (kind === "redis") {
-    redis = await connectTestRedis();
-    activity = new RedisActivityLog(redis, activityOptionsOf(config), `${prefix}activity:`);
-    sessions = new RedisSessionStore({ client: redis, prefix: `${prefix}sess:`, lifetime, cookie: cookieShapeOf(config), maxSessionsPerUser: config.maxSessionsPerUser, onExpired });
-    users = new RedisUserRepository(redis, `${prefix}user:`);
-  } else if (options.shareWith) {
-    ({ sessions, users, activity } = options.shareWith.deps);
-  } else {
-    activity = new EmbeddedActivityLog(activityOptionsOf(config));
-    sessions = new EmbeddedSessionStore({ lifetime, cookie: cookieShapeOf(config), maxSessionsPerUser: config.maxSessionsPerUser, maxSessions: 1000, onExpired });
-    users = new EmbeddedUserRepository();
-  }
-  const client = redis;
-  const rateLimitStore = (p: string) => (client ? redisRateLimitStore(client, `${prefix}${p}`) : undefined);
-  const deps: AppDeps = { config, sessions, users, activity, passwords: testPasswords, logger, lifetime, cookieName: cookieNameOf(config), rateLimitStore };
+  // A restart of the server: on Redis a new backend over the same keys; embedded, the same process's memory.
+  const shared = kind === "embedded" ? options.shareWith?.backend : undefined;
+  const redis = kind === "redis" ? await connectTestRedis() : undefined;
+  const backend = shared ?? (await openBackend(config, { client: redis, keyPrefix: prefix }));
+  const deps: AppDeps = { ...backend, config, passwords: testPasswords, logger };
   return {
     app: createApp(deps),
     deps,
+    backend,
     logs,
     redis,
     prefix,
     async close() {
-      if (!options.shareWith) await sessions.close();
+      if (!shared) await backend.close();
       if (redis?.isOpen) await redis.close();
     },
   };
 }
 
-export const CHROME_WINDOWS =
-  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+export const CHROME_WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
 export const SAFARI_IPHONE =
   "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
 
@@ -116,7 +93,10 @@ export function csrfFrom(html: string): string {
 /** Loads a page and submits one of its forms, as a person would. */
 export async function submit(agent: Agent, pagePath: string, action: string, fields: Record<string, string | string[]>) {
   const page = await agent.get(pagePath);
-  return agent.post(action).type("form").send({ _csrf: csrfFrom(page.text), ...fields });
+  return agent
+    .post(action)
+    .type("form")
+    .send({ _csrf: csrfFrom(page.text), ...fields });
 }
 
 let counter = 0;
@@ -144,7 +124,12 @@ export function cookieOf(res: { headers: Record<string, unknown> }, name = "sid"
 /** The session cookie an agent sent with the request behind this response ("sid=..."). */
 export function sentSessionCookie(res: object, name = "sid"): string | undefined {
   const sent = (res as { req?: { getHeader(name: string): unknown } }).req?.getHeader("cookie");
-  return typeof sent === "string" ? sent.split(";").find((c) => c.trim().startsWith(`${name}=`))?.trim() : undefined;
+  return typeof sent === "string"
+    ? sent
+        .split(";")
+        .find((c) => c.trim().startsWith(`${name}=`))
+        ?.trim()
+    : undefined;
 }
 
 /** One app for the enclosing describe block: built before its tests, closed after them. */
@@ -177,12 +162,5 @@ export async function listen(app: Express): Promise<{ base: string; port: number
 
 /** The app on a backend opened from configuration, as server.ts builds it (quiet logs, test hashing cost). */
 export function appOn(config: Config, backend: Backend): Express {
-  return createApp({
-    config,
-    ...backend,
-    passwords: testPasswords,
-    logger: pino({ level: "silent" }),
-    lifetime: lifetimeOf(config),
-    cookieName: cookieNameOf(config),
-  });
+  return createApp({ ...backend, config, passwords: testPasswords, logger: pino({ level: "silent" }) });
 }

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { type Browser, chromium } from "playwright-core";
-import { type TestApp, createTestApp, listen } from "./app";
+import { createTestApp, listen, type TestApp } from "./app";
 
 /** Debian's chromium; CHROMIUM_PATH overrides. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";

@@ -1,6 +1,6 @@
-import { NO_CHROMIUM, hasChromium } from "./chromium";
-import { NO_REDIS_SERVER, hasRedisServerBinary, waitForRedis } from "./redis-server";
-import { type Topology, startTopology } from "./topology";
+import { hasChromium, NO_CHROMIUM } from "./chromium";
+import { hasRedisServerBinary, NO_REDIS_SERVER, waitForRedis } from "./redis-server";
+import { startTopology, type Topology } from "./topology";
 
 /**
  * npm test: uses REDIS_URL when it is set (tests then write only under random key prefixes
@@ -23,6 +23,7 @@ export default async function globalSetup(): Promise<void> {
 export async function startForRun(topology: Topology): Promise<void> {
   if (!hasRedisServerBinary()) throw new Error(NO_REDIS_SERVER);
   const started = await startTopology(topology);
-  const all = ((globalThis as { __redisTopologies?: Array<{ stop(): Promise<void> }> }).__redisTopologies ??= []);
-  all.push(started);
+  const shared = globalThis as { __redisTopologies?: Array<{ stop(): Promise<void> }> };
+  shared.__redisTopologies ??= [];
+  shared.__redisTopologies.push(started);
 }

@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import path from "node:path";
-import { NO_REDIS_SERVER, freePort, hasRedisServerBinary, processGroup, waitForRedis } from "./redis-server";
+import { freePort, hasRedisServerBinary, NO_REDIS_SERVER, processGroup, waitForRedis } from "./redis-server";
 
 export interface RedisCluster {
   /** host:port of every node, masters first. */
@@ -20,8 +20,28 @@ export async function startRedisCluster(masters = 3, replicas = 1): Promise<Redi
   try {
     for (let i = 0; i < masters * (1 + replicas); i++) {
       const port = await freePort();
-      const node = group.spawn(["--port", String(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes", "--cluster-config-file", path.join(dir, `nodes-${port}.conf`),
-        "--cluster-node-timeout", "2000", "--repl-diskless-sync-delay", "0", "--save", "", "--appendonly", "no", "--dir", dir, "--loglevel", "warning"]);
+      const node = group.spawn([
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        path.join(dir, `nodes-${port}.conf`),
+        "--cluster-node-timeout",
+        "2000",
+        "--repl-diskless-sync-delay",
+        "0",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        dir,
+        "--loglevel",
+        "warning",
+      ]);
       nodes.push({ ...node, port });
     }
     await Promise.all(nodes.map((n) => waitForRedis(`redis://${n.host}:${n.port}`)));

@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { NO_REDIS_SERVER, freePort, hasRedisServerBinary, processGroup, waitForRedis } from "./redis-server";
+import { freePort, hasRedisServerBinary, NO_REDIS_SERVER, processGroup, waitForRedis } from "./redis-server";
 
 export interface RedisSentinelSetup {
   name: string;

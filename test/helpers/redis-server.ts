@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createServer } from "node:net";
 import { createClient } from "redis";
 
 export interface RedisServer {
@@ -61,9 +61,7 @@ export interface RedisServerOptions {
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   if (!hasRedisServerBinary()) throw new Error(NO_REDIS_SERVER);
   const p = options.port ?? (await freePort());
-  const persistence = options.dataDir
-    ? ["--dir", options.dataDir, "--appendonly", "yes", "--appendfsync", "always"]
-    : ["--appendonly", "no"];
+  const persistence = options.dataDir ? ["--dir", options.dataDir, "--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"];
   const child: ChildProcess = spawn(
     "redis-server",
     ["--port", String(p), "--bind", "127.0.0.1", "--save", "", ...persistence, "--daemonize", "no", "--loglevel", "warning"],

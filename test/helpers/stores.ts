@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import type { SessionData } from "express-session";
 import type { RedisClientType } from "redis";
-import { connectConfiguredRedis } from "../../src/backend";
 import { loadConfig } from "../../src/config";
+import { connectConfiguredRedis } from "../../src/redis/connect";
 import { EmbeddedSessionStore } from "../../src/session-store/embedded-session-store";
 import { RedisSessionStore } from "../../src/session-store/redis-session-store";
 import type { CookieShape, Lifetime } from "../../src/session-store/session-record";

@@ -1,5 +1,5 @@
 import { createClient, type RedisClientType } from "redis";
-import { isCluster } from "../../src/session-store/redis-client";
+import { isCluster } from "../../src/redis/client";
 import { startRedisCluster } from "./redis-cluster";
 import { startRedisSentinel } from "./redis-sentinel";
 import { startRedisServer } from "./redis-server";
@@ -47,7 +47,10 @@ export function testRedisEnv(which: Topology = topology()): Record<string, strin
 export async function startTopology(which: Topology): Promise<{ stop(): Promise<void> }> {
   if (which === "cluster") {
     const cluster = await startRedisCluster();
-    process.env.TEST_REDIS_CLUSTER_NODES = cluster.nodes.slice(0, 3).map((n) => `${n.host}:${n.port}`).join(",");
+    process.env.TEST_REDIS_CLUSTER_NODES = cluster.nodes
+      .slice(0, 3)
+      .map((n) => `${n.host}:${n.port}`)
+      .join(",");
     return cluster;
   }
   if (which === "sentinel") {

@@ -1,7 +1,7 @@
+import type { ActivityLog } from "../../src/activity/activity-log";
 import { EmbeddedActivityLog } from "../../src/activity/embedded-activity-log";
 import { RedisActivityLog } from "../../src/activity/redis-activity-log";
-import type { ActivityLog } from "../../src/activity/activity-log";
-import { type BackendKind, SAFARI_IPHONE, browser, newAccount, signIn, signUp, submit, useTestApp } from "../helpers/app";
+import { type BackendKind, browser, newAccount, SAFARI_IPHONE, signIn, signUp, submit, useTestApp } from "../helpers/app";
 import { connectTestRedis, uniquePrefix } from "../helpers/stores";
 import { backendKinds } from "../helpers/topology";
 
@@ -64,7 +64,13 @@ describe.each<BackendKind>(backendKinds())("security activity (%s)", (kind) => {
 });
 
 describe.each([
-  ["redis", async () => { const c = await connectTestRedis(); return { log: new RedisActivityLog(c, { maxPerUser: 5, retention: 60_000, maxAudit: 3 }, uniquePrefix()) as ActivityLog, close: () => c.close() }; }],
+  [
+    "redis",
+    async () => {
+      const c = await connectTestRedis();
+      return { log: new RedisActivityLog(c, { maxPerUser: 5, retention: 60_000, maxAudit: 3 }, uniquePrefix()) as ActivityLog, close: () => c.close() };
+    },
+  ],
   ["embedded", async () => ({ log: new EmbeddedActivityLog({ maxPerUser: 5, retention: 60_000, maxAudit: 3 }) as ActivityLog, close: async () => {} })],
 ] as const)("activity bounds (%s)", (_name, make) => {
   test("when more entries arrive than the bound, then the log keeps the newest only, with unique increasing ids", async () => {
@@ -76,7 +82,8 @@ describe.each([
       const ids = page.entries.map((e) => e.id);
       expect(new Set(ids).size).toBe(5);
       expect(ids).toEqual([...ids].sort((a, b) => b - a));
-      for (let i = 0; i < 5; i++) await log.audit({ adminId: "a", adminEmail: "a@example.com", action: `x${i}`, targetUserId: "u", targetEmail: "u@example.com", ip: "" });
+      for (let i = 0; i < 5; i++)
+        await log.audit({ adminId: "a", adminEmail: "a@example.com", action: `x${i}`, targetUserId: "u", targetEmail: "u@example.com", ip: "" });
       expect((await log.listAudit({ limit: 10 })).entries.map((e) => e.action)).toEqual(["x4", "x3", "x2"]);
     } finally {
       await close();

@@ -1,7 +1,22 @@
 import request from "supertest";
 import { OPERATOR } from "../../src/cli/cli";
-import { setRole } from "../../src/users/set-role";
-import { type Agent, type BackendKind, SAFARI_IPHONE, type TestApp, browser, cookieOf, createTestApp, csrfFrom, newAccount, sentSessionCookie, signIn, signUp, submit, useTestApp } from "../helpers/app";
+import { setRole } from "../../src/users/account-admin";
+import {
+  type Agent,
+  type BackendKind,
+  browser,
+  cookieOf,
+  createTestApp,
+  csrfFrom,
+  newAccount,
+  SAFARI_IPHONE,
+  sentSessionCookie,
+  signIn,
+  signUp,
+  submit,
+  type TestApp,
+  useTestApp,
+} from "../helpers/app";
 import { sleep } from "../helpers/stores";
 import { backendKinds } from "../helpers/topology";
 
@@ -30,7 +45,13 @@ describe.each<BackendKind>(backendKinds())("admin console (%s)", (kind) => {
       expect(res.status).toBe(403);
       expect(res.text).toContain("Not allowed");
     }
-    for (const path of [`/admin/users/${id}/sessions/revoke-all`, `/admin/users/${id}/role`, `/admin/users/${id}/disable`, `/admin/users/${id}/enable`, `/admin/users/${id}/sessions/AAAAAAAAAAAAAAAAAAAAAA/revoke`]) {
+    for (const path of [
+      `/admin/users/${id}/sessions/revoke-all`,
+      `/admin/users/${id}/role`,
+      `/admin/users/${id}/disable`,
+      `/admin/users/${id}/enable`,
+      `/admin/users/${id}/sessions/AAAAAAAAAAAAAAAAAAAAAA/revoke`,
+    ]) {
       const res = await user.post(path).type("form").send({ _csrf: token, role: "admin" });
       expect(res.status).toBe(403);
     }
@@ -86,7 +107,10 @@ describe.each<BackendKind>(backendKinds())("admin console (%s)", (kind) => {
     const id = (await ctx().deps.users.findByEmail(target.email))!.id;
     const page = await admin.get(`/admin/users/${id}`);
     const phoneHandle = /Mobile Safari on iOS[\s\S]*?\/sessions\/([A-Za-z0-9_-]{22})\/revoke/.exec(page.text)![1];
-    const res = await admin.post(`/admin/users/${id}/sessions/${phoneHandle}/revoke`).type("form").send({ _csrf: csrfFrom(page.text) });
+    const res = await admin
+      .post(`/admin/users/${id}/sessions/${phoneHandle}/revoke`)
+      .type("form")
+      .send({ _csrf: csrfFrom(page.text) });
     expect(res.status).toBe(303);
     expect((await phone.get("/dashboard")).status).toBe(303);
     expect((await laptop.get("/dashboard")).status).toBe(200);
@@ -115,7 +139,14 @@ describe.each<BackendKind>(backendKinds())("admin console (%s)", (kind) => {
     expect(newCookie).not.toBe(oldCookie);
     expect((await request(ctx().app).get("/dashboard").set("Cookie", oldCookie)).status).toBe(303);
     // The form the page showed before the change still goes through.
-    expect((await laptop.post("/settings/profile").type("form").send({ _csrf: csrfFrom(page.text), name: "Pat Promoted" })).status).toBe(303);
+    expect(
+      (
+        await laptop
+          .post("/settings/profile")
+          .type("form")
+          .send({ _csrf: csrfFrom(page.text), name: "Pat Promoted" })
+      ).status,
+    ).toBe(303);
     const [after] = await ctx().deps.sessions.listUserSessions(id);
     expect(after.handle).not.toBe(before.handle);
     expect(after.createdAt).toBe(before.createdAt);
@@ -197,10 +228,16 @@ describe("admin re-authentication", () => {
       await sleep(1100);
       const page = await admin.get(`/admin/users/${id}`);
       expect(page.text).toContain('name="password" type="password"');
-      const without = await admin.post(`/admin/users/${id}/sessions/revoke-all`).type("form").send({ _csrf: csrfFrom(page.text) });
+      const without = await admin
+        .post(`/admin/users/${id}/sessions/revoke-all`)
+        .type("form")
+        .send({ _csrf: csrfFrom(page.text) });
       expect(without.status).toBe(401);
       expect((await device.get("/dashboard")).status).toBe(200);
-      const withPassword = await admin.post(`/admin/users/${id}/sessions/revoke-all`).type("form").send({ _csrf: csrfFrom(page.text), password: account.password });
+      const withPassword = await admin
+        .post(`/admin/users/${id}/sessions/revoke-all`)
+        .type("form")
+        .send({ _csrf: csrfFrom(page.text), password: account.password });
       expect(withPassword.status).toBe(303);
       expect((await device.get("/dashboard")).status).toBe(303);
     } finally {

@@ -2,16 +2,20 @@ import Ajv2020 from "ajv/dist/2020";
 import addFormats from "ajv-formats";
 import request from "supertest";
 import openapi from "../../src/api/openapi.json";
-import { type Agent, type BackendKind, SAFARI_IPHONE, browser, createTestApp, newAccount, signIn, signUp, useTestApp } from "../helpers/app";
+import { type Agent, type BackendKind, browser, createTestApp, newAccount, SAFARI_IPHONE, signIn, signUp, useTestApp } from "../helpers/app";
 import { sleep } from "../helpers/stores";
 import { backendKinds } from "../helpers/topology";
 
 /** Checks a real response against the OpenAPI description of its operation and status. */
 function expectMatchesSpec(method: string, path: string, res: { status: number; body: unknown }) {
-  const operation = (openapi.paths as Record<string, Record<string, { responses: Record<string, { $ref?: string; content?: { "application/json": { schema: object } } }> }>>)[path][method];
+  const operation = (
+    openapi.paths as Record<string, Record<string, { responses: Record<string, { $ref?: string; content?: { "application/json": { schema: object } } }> }>>
+  )[path][method];
   const declared = operation.responses[String(res.status)];
   expect(declared).toBeDefined();
-  const response = declared.$ref ? (openapi.components.responses as Record<string, { content: { "application/json": { schema: object } } }>)[declared.$ref.split("/").pop()!] : declared;
+  const response = declared.$ref
+    ? (openapi.components.responses as Record<string, { content: { "application/json": { schema: object } } }>)[declared.$ref.split("/").pop()!]
+    : declared;
   const schema = response.content?.["application/json"]?.schema;
   if (!schema) return;
   const ajv = new Ajv2020({ strict: false });
@@ -101,7 +105,11 @@ describe.each<BackendKind>(backendKinds())("JSON API (%s)", (kind) => {
     const anonymous = await request(ctx().app).get("/api/sessions");
     expect(anonymous.status).toBe(401);
     expectMatchesSpec("get", "/api/sessions", anonymous);
-    const bad = await agent.post("/api/sessions/revoke-others").set("X-CSRF-Token", await apiClient(agent)).set("Content-Type", "application/json").send("{not json");
+    const bad = await agent
+      .post("/api/sessions/revoke-others")
+      .set("X-CSRF-Token", await apiClient(agent))
+      .set("Content-Type", "application/json")
+      .send("{not json");
     expect(bad.status).toBe(400);
     expect(bad.body.error).toBe("bad_request");
   });

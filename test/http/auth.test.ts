@@ -1,9 +1,9 @@
 import { request as httpRequest } from "node:http";
 import request from "supertest";
 import { createApp } from "../../src/app";
+import { snapshotOf } from "../../src/users/user-repository";
 import { type BackendKind, browser, cookieOf, createTestApp, csrfFrom, listen, newAccount, signIn, signUp, submit, useTestApp } from "../helpers/app";
 import { backendKinds, testRedisEnv } from "../helpers/topology";
-import { snapshotOf } from "../../src/users/user-repository";
 
 describe.each<BackendKind>(backendKinds())("accounts and sign-in (%s)", (kind) => {
   const ctx = useTestApp(kind);
@@ -52,15 +52,18 @@ describe.each<BackendKind>(backendKinds())("accounts and sign-in (%s)", (kind) =
     expect(res.text).toContain('value="not-an-email"');
   });
 
-  test.each(["password", "12345678", "Trustno1"])("when someone signs up with the common password %s, then it is refused with the reason and no account is made", async (common) => {
-    const account = { ...newAccount(), password: common };
-    const res = await submit(browser(ctx().app), "/signup", "/signup", account);
-    expect(res.status).toBe(400);
-    expect(res.text).toContain("This is one of the most common passwords, which attackers try first.");
-    expect(res.text).toContain('id="password-error"');
-    expect(res.text).toContain(`value="${account.email}"`);
-    expect(await ctx().deps.users.findByEmail(account.email)).toBeNull();
-  });
+  test.each(["password", "12345678", "Trustno1"])(
+    "when someone signs up with the common password %s, then it is refused with the reason and no account is made",
+    async (common) => {
+      const account = { ...newAccount(), password: common };
+      const res = await submit(browser(ctx().app), "/signup", "/signup", account);
+      expect(res.status).toBe(400);
+      expect(res.text).toContain("This is one of the most common passwords, which attackers try first.");
+      expect(res.text).toContain('id="password-error"');
+      expect(res.text).toContain(`value="${account.email}"`);
+      expect(await ctx().deps.users.findByEmail(account.email)).toBeNull();
+    },
+  );
 
   test("when the password or the email is wrong, then sign-in answers 401 with one generic message", async () => {
     const account = await signUp(browser(ctx().app));

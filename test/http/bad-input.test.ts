@@ -1,5 +1,5 @@
 import request from "supertest";
-import { type BackendKind, browser, cookieOf, useTestApp, csrfFrom, newAccount, signUp, submit } from "../helpers/app";
+import { type BackendKind, browser, cookieOf, csrfFrom, newAccount, signUp, submit, useTestApp } from "../helpers/app";
 import { backendKinds } from "../helpers/topology";
 
 describe.each<BackendKind>(backendKinds())("bad input (%s)", (kind) => {
@@ -10,7 +10,10 @@ describe.each<BackendKind>(backendKinds())("bad input (%s)", (kind) => {
     await signUp(agent);
     await agent.get("/settings/profile");
     const none = await agent.post("/settings/profile").type("form").send({ name: "Changed" });
-    const wrong = await agent.post("/settings/profile").type("form").send({ name: "Changed", _csrf: "0".repeat(32) });
+    const wrong = await agent
+      .post("/settings/profile")
+      .type("form")
+      .send({ name: "Changed", _csrf: "0".repeat(32) });
     const array = await agent.post("/settings/profile").type("form").send("name=Changed&_csrf=a&_csrf=b");
     for (const res of [none, wrong, array]) {
       expect(res.status).toBe(403);
@@ -34,22 +37,41 @@ describe.each<BackendKind>(backendKinds())("bad input (%s)", (kind) => {
     expect(random).toMatch(/^[0-9a-f]{32}$/);
     const attempts = [
       // No cookie: the token alone, as a forged cross-site form would send it.
-      request(ctx().app).post("/login").type("form").send({ _csrf: csrfFrom(mine.text), ...fields }),
+      request(ctx().app)
+        .post("/login")
+        .type("form")
+        .send({ _csrf: csrfFrom(mine.text), ...fields }),
       // A cookie and no token.
       request(ctx().app).post("/login").set("Cookie", cookie(mine)).type("form").send(fields),
       // Another visitor's token with this visitor's cookie.
-      request(ctx().app).post("/login").set("Cookie", cookie(mine)).type("form").send({ _csrf: csrfFrom(theirs.text), ...fields }),
+      request(ctx().app)
+        .post("/login")
+        .set("Cookie", cookie(mine))
+        .type("form")
+        .send({ _csrf: csrfFrom(theirs.text), ...fields }),
       // A pair made up without the secret.
-      request(ctx().app).post("/login").set("Cookie", `csrf=${"0".repeat(64)}.${random}`).type("form").send({ _csrf: `${"0".repeat(64)}.${random}`, ...fields }),
+      request(ctx().app)
+        .post("/login")
+        .set("Cookie", `csrf=${"0".repeat(64)}.${random}`)
+        .type("form")
+        .send({ _csrf: `${"0".repeat(64)}.${random}`, ...fields }),
       // The same pair with its halves swapped around.
-      request(ctx().app).post("/login").set("Cookie", `csrf=${random}.${hmac}`).type("form").send({ _csrf: `${random}.${hmac}`, ...fields }),
+      request(ctx().app)
+        .post("/login")
+        .set("Cookie", `csrf=${random}.${hmac}`)
+        .type("form")
+        .send({ _csrf: `${random}.${hmac}`, ...fields }),
     ];
     for (const res of await Promise.all(attempts)) {
       expect(res.status).toBe(403);
       expect(res.text).toContain("This form has expired or did not come from this site.");
       expect(cookieOf(res)).toBeUndefined();
     }
-    const right = await request(ctx().app).post("/login").set("Cookie", cookie(mine)).type("form").send({ _csrf: csrfFrom(mine.text), ...fields });
+    const right = await request(ctx().app)
+      .post("/login")
+      .set("Cookie", cookie(mine))
+      .type("form")
+      .send({ _csrf: csrfFrom(mine.text), ...fields });
     expect(right.status).toBe(303);
   });
 
@@ -68,11 +90,17 @@ describe.each<BackendKind>(backendKinds())("bad input (%s)", (kind) => {
     const agent = browser(ctx().app);
     const page = await agent.get("/signup");
     const token = csrfFrom(page.text);
-    const big = await agent.post("/signup").type("form").send({ _csrf: token, name: "n".repeat(5000), email: "big@example.com", password: "p".repeat(300) });
+    const big = await agent
+      .post("/signup")
+      .type("form")
+      .send({ _csrf: token, name: "n".repeat(5000), email: "big@example.com", password: "p".repeat(300) });
     expect(big.status).toBe(400);
     expect(big.text).toContain("Name must be at most 100 characters.");
     expect(big.text).toContain("Password must be at most 256 characters.");
-    const huge = await agent.post("/signup").type("form").send({ _csrf: token, name: "n".repeat(100_000) });
+    const huge = await agent
+      .post("/signup")
+      .type("form")
+      .send({ _csrf: token, name: "n".repeat(100_000) });
     expect(huge.status).toBe(413);
     expect(huge.text).toContain("more data than this site accepts");
   });
@@ -84,7 +112,9 @@ describe.each<BackendKind>(backendKinds())("bad input (%s)", (kind) => {
     const res = await agent
       .post("/signup")
       .type("form")
-      .send(`_csrf=${csrfFrom(page.text)}&__proto__[role]=admin&constructor[prototype][role]=admin&role=admin&name=${encodeURIComponent(account.name)}&email=${encodeURIComponent(account.email)}&password=${encodeURIComponent(account.password)}`);
+      .send(
+        `_csrf=${csrfFrom(page.text)}&__proto__[role]=admin&constructor[prototype][role]=admin&role=admin&name=${encodeURIComponent(account.name)}&email=${encodeURIComponent(account.email)}&password=${encodeURIComponent(account.password)}`,
+      );
     expect(res.status).toBe(303);
     const user = await ctx().deps.users.findByEmail(account.email);
     expect(user?.role).toBe("user");

@@ -3,9 +3,9 @@ import type { SessionData } from "express-session";
 import request from "supertest";
 import { openBackend } from "../../src/backend";
 import { loadConfig } from "../../src/config";
-import { SAFARI_IPHONE, appOn, browser, csrfFrom, newAccount, signIn, signUp, submit } from "../helpers/app";
-import { isCluster } from "../../src/session-store/redis-client";
+import { isCluster } from "../../src/redis/client";
 import { handleOf } from "../../src/session-store/session-record";
+import { appOn, browser, csrfFrom, newAccount, SAFARI_IPHONE, signIn, signUp, submit } from "../helpers/app";
 import { connectTestRedis, readSession } from "../helpers/stores";
 import { connectMasters, masterUrls, redisName, testRedisEnv, topology } from "../helpers/topology";
 
@@ -30,7 +30,14 @@ describe(`the product configured for ${redisName()}`, () => {
       expect((await submit(laptop, "/settings/profile", "/settings/profile", { name: "Tess T." })).status).toBe(303);
       expect((await phone.get("/dashboard")).text).toContain("Tess T.");
       const handle = /\/settings\/sessions\/([A-Za-z0-9_-]{22})\/revoke/.exec(page.text)![1];
-      expect((await laptop.post(`/settings/sessions/${handle}/revoke`).type("form").send({ _csrf: csrfFrom(page.text) })).status).toBe(303);
+      expect(
+        (
+          await laptop
+            .post(`/settings/sessions/${handle}/revoke`)
+            .type("form")
+            .send({ _csrf: csrfFrom(page.text) })
+        ).status,
+      ).toBe(303);
       expect((await phone.get("/dashboard")).status).toBe(303);
       expect((await laptop.get("/settings/activity")).text).toContain("Session on Mobile Safari on iOS ended");
       expect((await signIn(browser(app), { ...account, password: "wrong password" })).status).toBe(401);
@@ -68,7 +75,7 @@ describe(`REDIS_WAIT_REPLICAS on ${redisName()}`, () => {
           backend.sessions.set(sid, { cookie: {}, userId, user, credVersion: 1 } as unknown as SessionData, (err) => (err ? reject(err) : resolve())),
         );
       }
-      const ending = backend.sessions.revokeUserSession(userId, handleOf(sids[1])).then(() => "ending answered");
+      const ending = backend.sessions.endUserSession(userId, handleOf(sids[1])).then(() => "ending answered");
       await untilSomeClientWaits();
       const reading = readSession(backend.sessions, sids[0]).then((s) => (s ? "page read" : "no session"));
       expect(await Promise.race([ending, reading])).toBe("page read");

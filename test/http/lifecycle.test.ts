@@ -7,13 +7,13 @@ import { openBackend } from "../../src/backend";
 import { PasswordHasher } from "../../src/users/password";
 import { snapshotOf } from "../../src/users/user-repository";
 import {
-  type BackendKind,
-  SAFARI_IPHONE,
   appOn,
+  type BackendKind,
   browser,
   cookieOf,
   createTestApp,
   newAccount,
+  SAFARI_IPHONE,
   signIn,
   signUp,
   submit,

@@ -1,7 +1,7 @@
 import request from "supertest";
 import { createApp } from "../../src/app";
 import { PasswordHasher } from "../../src/users/password";
-import { type BackendKind, SAFARI_IPHONE, browser, cookieOf, createTestApp, csrfFrom, newAccount, signIn, signUp, submit } from "../helpers/app";
+import { type BackendKind, browser, cookieOf, createTestApp, csrfFrom, newAccount, SAFARI_IPHONE, signIn, signUp, submit } from "../helpers/app";
 import { sleep } from "../helpers/stores";
 import { backendKinds } from "../helpers/topology";
 
@@ -136,7 +136,10 @@ describe.each<BackendKind>(backendKinds())("password throttling (%s)", (kind) =>
       const token = (await agent.get("/api/me")).body.csrfToken as string;
       const statuses = [];
       for (let i = 1; i <= 5; i++) {
-        const res = await agent.post("/api/sessions/revoke-others").set("X-CSRF-Token", token).send({ password: `guess ${i} password` });
+        const res = await agent
+          .post("/api/sessions/revoke-others")
+          .set("X-CSRF-Token", token)
+          .send({ password: `guess ${i} password` });
         statuses.push(`${res.status} ${res.body.error}`);
       }
       expect(statuses).toEqual([...Array(4).fill("403 reauth_required"), "401 signed_out"]);
@@ -161,7 +164,10 @@ describe.each<BackendKind>(backendKinds())("password throttling (%s)", (kind) =>
       expect(page.status).toBe(429);
       expect(Number(page.headers["retry-after"])).toBeGreaterThan(0);
       expect(page.text).toContain("Too many wrong passwords from this device.");
-      const change = await submit(laptop, "/settings/password", "/settings/password", { current_password: account.password, new_password: "a brand new passphrase" });
+      const change = await submit(laptop, "/settings/password", "/settings/password", {
+        current_password: account.password,
+        new_password: "a brand new passphrase",
+      });
       expect(change.status).toBe(429);
       const me = await laptop.get("/api/me");
       const api = await laptop.post("/api/sessions/revoke-others").set("X-CSRF-Token", me.body.csrfToken).send({ password: account.password });
@@ -185,7 +191,12 @@ describe("password hashing under load", () => {
       const agents = Array.from({ length: 4 }, () => browser(app));
       const pages = await Promise.all(agents.map((a) => a.get("/login")));
       const answers = await Promise.all(
-        agents.map((a, i) => a.post("/login").type("form").send({ _csrf: csrfFrom(pages[i].text), email: account.email, password: account.password })),
+        agents.map((a, i) =>
+          a
+            .post("/login")
+            .type("form")
+            .send({ _csrf: csrfFrom(pages[i].text), email: account.email, password: account.password }),
+        ),
       );
       const statuses = answers.map((r) => r.status).sort();
       expect(statuses).toContain(303);

@@ -1,6 +1,6 @@
 import request from "supertest";
 import { openBackend } from "../../src/backend";
-import { type TestApp, appOn, browser, cookieOf, createTestApp, csrfFrom, listen, newAccount, submit, testConfig } from "../helpers/app";
+import { appOn, browser, cookieOf, createTestApp, csrfFrom, listen, newAccount, submit, type TestApp, testConfig } from "../helpers/app";
 import { startRedisServer } from "../helpers/redis-server";
 import { monitorCommands, redisName, scanKeys } from "../helpers/topology";
 
@@ -45,7 +45,10 @@ describe(`with ${redisName()}`, () => {
       const agent = browser(t.app);
       const form = await agent.get("/login");
       expect(cookieOf(form)).toBeUndefined();
-      const res = await agent.post("/login").type("form").send({ _csrf: csrfFrom(form.text), email: account.email, password: account.password });
+      const res = await agent
+        .post("/login")
+        .type("form")
+        .send({ _csrf: csrfFrom(form.text), email: account.email, password: account.password });
       expect(res.status).toBe(303);
       expect((await agent.get("/dashboard")).status).toBe(200);
     } finally {
@@ -58,7 +61,10 @@ describe(`with ${redisName()}`, () => {
     const first = await createTestApp("redis", { env: { SESSION_SECRET: "old-secret-old-secret-old-secret-1" } });
     const res = await submit(browser(first.app), "/signup", "/signup", newAccount());
     const cookie = cookieOf(res)!.split(";")[0];
-    const rotated = await createTestApp("redis", { shareWith: first, env: { SESSION_SECRET: "new-secret-new-secret-new-secret-2,old-secret-old-secret-old-secret-1" } });
+    const rotated = await createTestApp("redis", {
+      shareWith: first,
+      env: { SESSION_SECRET: "new-secret-new-secret-new-secret-2,old-secret-old-secret-old-secret-1" },
+    });
     try {
       expect((await request(rotated.app).get("/dashboard").set("Cookie", cookie)).status).toBe(200);
     } finally {
@@ -140,7 +146,9 @@ describe(`two app instances on one ${redisName()}`, () => {
       const signup = await submit(browser(first.app), "/signup", "/signup", account);
       const laptop = cookieOf(signup)!.split(";")[0];
       for (let i = 0; i < 6; i++) {
-        const res = await request(apps[i % 2]).get("/dashboard").set("Cookie", laptop);
+        const res = await request(apps[i % 2])
+          .get("/dashboard")
+          .set("Cookie", laptop);
         expect(res.status).toBe(200);
         expect(res.text).toContain("Two Instances");
       }

@@ -1,20 +1,20 @@
+import request from "supertest";
 import {
   type BackendKind,
-  CHROME_WINDOWS,
-  SAFARI_IPHONE,
-  type TestApp,
   browser,
+  CHROME_WINDOWS,
   cookieOf,
   createTestApp,
-  useTestApp,
   csrfFrom,
+  SAFARI_IPHONE,
   sentSessionCookie,
   signIn,
   signUp,
   submit,
+  type TestApp,
+  useTestApp,
 } from "../helpers/app";
 import { sleep } from "../helpers/stores";
-import request from "supertest";
 import { backendKinds } from "../helpers/topology";
 
 /** The sessions list of the sessions page, without the rest of the page. */
@@ -46,16 +46,25 @@ describe.each<BackendKind>(backendKinds())("the sessions page (%s)", (kind) => {
     expect(fromLaptop.text.match(/This device/g)).toHaveLength(1);
     expect(fromLaptop.text).toContain("Sign out all other sessions");
     // The "This device" row is the laptop's: it sits in the Chrome row, which has no revoke form.
-    const chromeRow = fromLaptop.text.slice(fromLaptop.text.indexOf("Chrome on Windows"), fromLaptop.text.indexOf("</li>", fromLaptop.text.indexOf("Chrome on Windows")));
+    const chromeRow = fromLaptop.text.slice(
+      fromLaptop.text.indexOf("Chrome on Windows"),
+      fromLaptop.text.indexOf("</li>", fromLaptop.text.indexOf("Chrome on Windows")),
+    );
     expect(chromeRow).toContain("This device");
     expect(chromeRow).not.toContain("/revoke");
 
     const fromPhone = await phone.get("/settings/sessions");
-    const phoneRow = fromPhone.text.slice(fromPhone.text.indexOf("Mobile Safari on iOS"), fromPhone.text.indexOf("</li>", fromPhone.text.indexOf("Mobile Safari on iOS")));
+    const phoneRow = fromPhone.text.slice(
+      fromPhone.text.indexOf("Mobile Safari on iOS"),
+      fromPhone.text.indexOf("</li>", fromPhone.text.indexOf("Mobile Safari on iOS")),
+    );
     expect(phoneRow).toContain("This device");
 
     const [phoneHandle] = revokeHandles(fromLaptop.text);
-    const res = await laptop.post(`/settings/sessions/${phoneHandle}/revoke`).type("form").send({ _csrf: csrfFrom(fromLaptop.text) });
+    const res = await laptop
+      .post(`/settings/sessions/${phoneHandle}/revoke`)
+      .type("form")
+      .send({ _csrf: csrfFrom(fromLaptop.text) });
     expect(res.status).toBe(303);
     expect(res.headers.location).toBe("/settings/sessions");
     const after = await laptop.get("/settings/sessions");
@@ -116,17 +125,26 @@ describe("re-authentication window", () => {
     expect(page.text).toContain('name="password" type="password"');
     const [handle] = revokeHandles(page.text);
 
-    const missing = await laptop.post(`/settings/sessions/${handle}/revoke`).type("form").send({ _csrf: csrfFrom(page.text) });
+    const missing = await laptop
+      .post(`/settings/sessions/${handle}/revoke`)
+      .type("form")
+      .send({ _csrf: csrfFrom(page.text) });
     expect(missing.status).toBe(401);
     expect(missing.text).toContain("Enter your password to continue.");
-    const wrong = await laptop.post(`/settings/sessions/${handle}/revoke`).type("form").send({ _csrf: csrfFrom(page.text), password: "nope nope" });
+    const wrong = await laptop
+      .post(`/settings/sessions/${handle}/revoke`)
+      .type("form")
+      .send({ _csrf: csrfFrom(page.text), password: "nope nope" });
     expect(wrong.status).toBe(401);
     expect(wrong.text).toContain("That password is not correct.");
     expect((await phone.get("/dashboard")).status).toBe(200);
 
     const before = sentSessionCookie(page);
     expect(before).toMatch(/^sid=/);
-    const right = await laptop.post(`/settings/sessions/${handle}/revoke`).type("form").send({ _csrf: csrfFrom(page.text), password: account.password });
+    const right = await laptop
+      .post(`/settings/sessions/${handle}/revoke`)
+      .type("form")
+      .send({ _csrf: csrfFrom(page.text), password: account.password });
     expect(right.status).toBe(303);
     expect((await phone.get("/dashboard")).status).toBe(303);
     // Entering the password again is an authentication: this device gets a new session id.
@@ -144,7 +162,10 @@ describe("re-authentication window", () => {
     const page = await laptop.get("/settings/sessions");
     const before = sentSessionCookie(page)!;
     const gone = "A".repeat(22);
-    const res = await laptop.post(`/settings/sessions/${gone}/revoke`).type("form").send({ _csrf: csrfFrom(page.text), password: "correct horse battery" });
+    const res = await laptop
+      .post(`/settings/sessions/${gone}/revoke`)
+      .type("form")
+      .send({ _csrf: csrfFrom(page.text), password: "correct horse battery" });
     expect(res.status).toBe(404);
     expect(res.text).toContain("That session was not found.");
     const after = cookieOf(res)?.split(";")[0];

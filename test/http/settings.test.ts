@@ -1,10 +1,10 @@
 import express from "express";
 import request from "supertest";
+import { OPERATOR } from "../../src/cli/cli";
 import { requireRole } from "../../src/middleware/require-auth";
 import { parseRecord } from "../../src/session-store/session-record";
-import { OPERATOR } from "../../src/cli/cli";
-import { setRole } from "../../src/users/set-role";
-import { type BackendKind, SAFARI_IPHONE, browser, useTestApp, signIn, signUp, submit } from "../helpers/app";
+import { setRole } from "../../src/users/account-admin";
+import { type BackendKind, browser, SAFARI_IPHONE, signIn, signUp, submit, useTestApp } from "../helpers/app";
 import { backendKinds, scanKeys } from "../helpers/topology";
 
 describe.each<BackendKind>(backendKinds())("settings (%s)", (kind) => {
@@ -38,11 +38,17 @@ describe.each<BackendKind>(backendKinds())("settings (%s)", (kind) => {
     const phone = browser(ctx().app, SAFARI_IPHONE);
     const account = await signUp(laptop);
     await signIn(phone, account);
-    const wrong = await submit(laptop, "/settings/password", "/settings/password", { current_password: "not it at all", new_password: "a brand new passphrase" });
+    const wrong = await submit(laptop, "/settings/password", "/settings/password", {
+      current_password: "not it at all",
+      new_password: "a brand new passphrase",
+    });
     expect(wrong.status).toBe(401);
     expect((await phone.get("/dashboard")).status).toBe(200);
 
-    const res = await submit(laptop, "/settings/password", "/settings/password", { current_password: account.password, new_password: "a brand new passphrase" });
+    const res = await submit(laptop, "/settings/password", "/settings/password", {
+      current_password: account.password,
+      new_password: "a brand new passphrase",
+    });
     expect(res.status).toBe(303);
     expect(res.headers["set-cookie"]?.[0]).toMatch(/^sid=/);
     expect((await laptop.get("/settings/password")).text).toContain("Every other session was signed out.");
@@ -51,15 +57,18 @@ describe.each<BackendKind>(backendKinds())("settings (%s)", (kind) => {
     expect((await signIn(browser(ctx().app), { ...account, password: "a brand new passphrase" })).status).toBe(303);
   });
 
-  test.each(["password1", "Qwertyuiop", "iloveyou"])("when the new password is the common %s, then it is refused with the reason and the old one stays", async (common) => {
-    const agent = browser(ctx().app);
-    const account = await signUp(agent);
-    const res = await submit(agent, "/settings/password", "/settings/password", { current_password: account.password, new_password: common });
-    expect(res.status).toBe(400);
-    expect(res.text).toContain("one of the most common passwords");
-    expect(res.text).toContain('id="new_password-error"');
-    expect((await signIn(browser(ctx().app), account)).status).toBe(303);
-  });
+  test.each(["password1", "Qwertyuiop", "iloveyou"])(
+    "when the new password is the common %s, then it is refused with the reason and the old one stays",
+    async (common) => {
+      const agent = browser(ctx().app);
+      const account = await signUp(agent);
+      const res = await submit(agent, "/settings/password", "/settings/password", { current_password: account.password, new_password: common });
+      expect(res.status).toBe(400);
+      expect(res.text).toContain("one of the most common passwords");
+      expect(res.text).toContain('id="new_password-error"');
+      expect((await signIn(browser(ctx().app), account)).status).toBe(303);
+    },
+  );
 
   test("when a sign-in completes while the account is being deleted, then that session ends too", async () => {
     const laptop = browser(ctx().app);

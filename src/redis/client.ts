@@ -24,7 +24,12 @@ export function isRedisUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   // node-redis names its errors by class (ClientOfflineError, ...), not by err.name.
   const text = `${err.constructor.name} ${err.name} ${err.message} ${(err as { code?: string }).code ?? ""}`;
-  if (/ClientOffline|ClientClosed|SocketClosed|ConnectionTimeout|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|client is (offline|closed)|Socket closed|LOADING|READONLY|CLUSTERDOWN|MASTERDOWN|TRYAGAIN/.test(text)) return true;
+  if (
+    /ClientOffline|ClientClosed|SocketClosed|ConnectionTimeout|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|client is (offline|closed)|Socket closed|LOADING|READONLY|CLUSTERDOWN|MASTERDOWN|TRYAGAIN/.test(
+      text,
+    )
+  )
+    return true;
   // node-redis's Sentinel client, while it holds no master client (between masters in a
   // failover, or closed), fails a command with a TypeError from inside itself.
   return err instanceof TypeError && /[\\/]@redis[\\/]client[\\/]/.test(err.stack ?? "");

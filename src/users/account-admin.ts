@@ -1,6 +1,7 @@
 import type { ActivityLog } from "../activity/activity-log";
 import type { SessionStore } from "../session-store/session-store";
-import { type Role, type User, type UserRepository, snapshotOf } from "./user-repository";
+import type { Role } from "./account";
+import { snapshotOf, type User, type UserRepository } from "./user-repository";
 
 /** Who made a change, for the account's activity log. */
 export interface Actor {
@@ -42,7 +43,13 @@ export async function setDisabled(
   if (!after) return null;
   // The snapshot first: a session the revocation misses is refused on its next request.
   await sessions.updateUserSnapshot(after.id, snapshotOf(after));
-  if (disabled) await sessions.revokeUserSessions(after.id);
-  await activity.record(after.id, { type: disabled ? "account_disabled" : "account_enabled", by: actor.by, ip: actor.ip, userAgent: actor.userAgent, session: null });
+  if (disabled) await sessions.endUserSessions(after.id);
+  await activity.record(after.id, {
+    type: disabled ? "account_disabled" : "account_enabled",
+    by: actor.by,
+    ip: actor.ip,
+    userAgent: actor.userAgent,
+    session: null,
+  });
   return after;
 }

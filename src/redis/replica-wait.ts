@@ -1,5 +1,5 @@
 import type { RedisClientType } from "redis";
-import { isCluster, sendRaw } from "./redis-client";
+import { isCluster, sendRaw } from "./client";
 
 /** How many replicas must have a write before it is answered, and for how long to wait. */
 export interface ReplicaWait {

@@ -1,0 +1,73 @@
+import { createClient, createCluster, createSentinel, type RedisClientType } from "redis";
+import type { Config } from "../config";
+
+const CLIENT_OPTIONS = {
+  // Fail fast while Redis is away (the request gets a 503) instead of queueing commands.
+  disableOfflineQueue: true,
+  socket: { connectTimeout: 5000, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000) },
+};
+
+export async function connectRedis(url: string): Promise<RedisClientType> {
+  const client = createClient({ url, ...CLIENT_OPTIONS }) as RedisClientType;
+  await client.connect();
+  return client;
+}
+
+/**
+ * A Redis Cluster client, typed as a single-server one for the stores: every command they
+ * send names one key, which the cluster client routes to its slot.
+ */
+export async function connectRedisCluster(nodes: string[]): Promise<RedisClientType> {
+  const cluster = createCluster({
+    rootNodes: nodes.map((n) => ({ url: `redis://${n}` })),
+    // A node that stops answering is retried every quarter second, and each retry after the
+    // first 100 ms asks a live node for the slot map (node-redis waits 5 s by default): the
+    // client learns of a replica's promotion within a quarter second of the cluster.
+    defaults: { ...CLIENT_OPTIONS, socket: { ...CLIENT_OPTIONS.socket, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 250) } },
+    topologyRefreshOnReconnectionAttemptStrategy: 100,
+  });
+  await cluster.connect();
+  return cluster as unknown as RedisClientType;
+}
+
+/** A client that follows the master the sentinels name, across failovers; typed likewise. */
+export async function connectRedisSentinel(sentinels: string[], name: string): Promise<RedisClientType> {
+  const client = createSentinel({
+    name,
+    sentinelRootNodes: sentinels.map((s) => {
+      const [host, port] = s.split(":");
+      return { host, port: Number(port) };
+    }),
+    nodeClientOptions: CLIENT_OPTIONS,
+  });
+  await client.connect();
+  return client as unknown as RedisClientType;
+}
+
+/** The configured Redis: one server, a cluster, or a master behind sentinels. */
+export function connectConfiguredRedis(config: Config): Promise<RedisClientType> {
+  if (config.redisUrl) return connectRedis(config.redisUrl);
+  if (config.redisClusterNodes.length > 0) return connectRedisCluster(config.redisClusterNodes);
+  return connectRedisSentinel(config.redisSentinels, config.redisSentinelName);
+}
+
+/**
+ * Closes gracefully when Redis answers; when it does not (a dead node keeps the client
+ * reconnecting), gives up after two seconds and drops the connections.
+ */
+export async function closeRedis(client: RedisClientType, graceMs = 2000): Promise<void> {
+  if (!client.isOpen) return;
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), graceMs);
+  });
+  const outcome = await Promise.race([
+    client.close().then(
+      () => "closed" as const,
+      () => "failed" as const,
+    ),
+    gaveUp,
+  ]);
+  clearTimeout(timer);
+  if (outcome !== "closed") client.destroy();
+}

@@ -1,0 +1,41 @@
+import type { Store as RateLimitStore } from "express-rate-limit";
+import { RedisStore as RedisRateLimitStore } from "rate-limit-redis";
+import type { RedisClientType } from "redis";
+import { isCluster, sendRaw } from "./client";
+
+/**
+ * rate-limit-redis loads its two scripts once, as the limiter starts, and keeps the outcome:
+ * had Redis not answered at that moment (a failover, a restart), every later count would fail
+ * with that same error until the server restarted, and with it every sign-up and sign-in.
+ * After a failed count this store loads the scripts again, so one request fails, not all.
+ */
+class ReloadingRateLimitStore extends RedisRateLimitStore {
+  override increment(key: string) {
+    return this.reloadOnFailure(() => super.increment(key));
+  }
+
+  override get(key: string) {
+    return this.reloadOnFailure(() => super.get(key));
+  }
+
+  private async reloadOnFailure<T>(count: () => Promise<T>): Promise<T> {
+    try {
+      return await count();
+    } catch (err) {
+      this.incrementScriptSha = this.loadIncrementScript();
+      this.getScriptSha = this.loadGetScript();
+      // Awaited by the next count; a failure here must not be an unhandled rejection.
+      this.incrementScriptSha.catch(() => {});
+      this.getScriptSha.catch(() => {});
+      throw err;
+    }
+  }
+}
+
+/** Counters for express-rate-limit in the same Redis as the sessions. */
+export function redisRateLimitStore(client: RedisClientType, prefix: string): RateLimitStore {
+  if (isCluster(client)) {
+    return new ReloadingRateLimitStore({ prefix, sendCommandCluster: ({ key, command }) => sendRaw(client, key, command) });
+  }
+  return new ReloadingRateLimitStore({ prefix, sendCommand: (...args: string[]) => sendRaw(client, undefined, args) });
+}

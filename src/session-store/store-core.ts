@@ -1,0 +1,166 @@
+import { type SessionData, Store } from "express-session";
+import type { UserSnapshot } from "../users/account";
+import {
+  type CookieShape,
+  decode,
+  encode,
+  encodeSnapshot,
+  expiryOf,
+  handleOf,
+  infoOf,
+  isActivityStale,
+  type Lifetime,
+  type SessionRecord,
+  stampNew,
+} from "./session-record";
+import type { SessionInfo, SessionStore } from "./session-store";
+
+export interface StoreRules {
+  lifetime: Lifetime;
+  cookie: CookieShape;
+  maxSessionsPerUser: number;
+  /** Told of each session a listing finds gone from its user's index: it expired. */
+  onExpired?: (userId: string, handle: string) => void;
+  /** The clock (ms since the epoch); tests pass one they can move. */
+  now?: () => number;
+}
+
+/** One entry of a user's index, with the record the backend holds for it (null: none). */
+export interface IndexEntry {
+  handle: string;
+  lastActiveAt: number;
+  record: SessionRecord | null;
+}
+
+type Callback<T = unknown> = (err: unknown, value?: T) => void;
+
+/** How long an index entry may wait for its record while the session is being created. */
+const CREATION_GRACE_MS = 10_000;
+
+/**
+ * What every session store shares: express-session's callback shape, the record rules
+ * (session-record.ts) and the touch rule. A backend implements only the primitives below,
+ * on records keyed by handle and a per-user index of handles scored by last activity.
+ */
+export abstract class SessionStoreCore extends Store implements SessionStore {
+  protected readonly lifetime: Lifetime;
+  protected readonly cookie: CookieShape;
+  protected readonly maxSessionsPerUser: number;
+  protected readonly now: () => number;
+  protected readonly onExpired?: (userId: string, handle: string) => void;
+
+  constructor(rules: StoreRules) {
+    super();
+    this.lifetime = rules.lifetime;
+    this.cookie = rules.cookie;
+    this.maxSessionsPerUser = rules.maxSessionsPerUser;
+    this.onExpired = rules.onExpired;
+    this.now = rules.now ?? Date.now;
+  }
+
+  /** The record, or null. It may be past its expiry: decode() refuses those. */
+  protected abstract readRecord(handle: string): Promise<SessionRecord | null>;
+  /**
+   * Creates the record, and for a signed-in session its index entry; ends the user's least
+   * recently active sessions beyond maxSessionsPerUser. Throws when the record exists.
+   */
+  protected abstract createRecord(handle: string, record: SessionRecord, expiresAt: number, lastActiveAt: number, now: number): Promise<void>;
+  /**
+   * Updates the record only if it still exists (a session ended meanwhile stays ended), its
+   * account snapshot only with a newer one, and its index entry's last activity.
+   */
+  protected abstract updateRecord(handle: string, record: SessionRecord, expiresAt: number, lastActiveAt: number): Promise<void>;
+  /** Ends one session: its record, then its index entry. */
+  protected abstract removeRecord(handle: string): Promise<void>;
+  /** The user's index, with each entry's record. */
+  protected abstract readIndex(userId: string): Promise<IndexEntry[]>;
+  /** The handles in the user's index. */
+  protected abstract indexedHandles(userId: string): Promise<string[]>;
+  /** Ends these sessions of the user; returns how many existed. */
+  protected abstract removeUserRecords(userId: string, handles: string[]): Promise<number>;
+  /** Drops index entries whose sessions are gone. */
+  protected abstract pruneIndex(userId: string, handles: string[]): Promise<void>;
+  /** Puts the account snapshot (encoded, at version `ver`) into each session that holds an older one. */
+  protected abstract writeSnapshot(handles: string[], ver: number, u: string): Promise<void>;
+  abstract ping(): Promise<void>;
+  abstract close(): Promise<void>;
+
+  override get(sid: string, cb?: Callback<SessionData | null>): any {
+    return settle(
+      this.readRecord(handleOf(sid)).then((record) => decode(record, this.cookie, this.lifetime, this.now())),
+      cb,
+    );
+  }
+
+  override set(sid: string, sess: SessionData, cb?: Callback): any {
+    return settle(this.write(handleOf(sid), sess), cb);
+  }
+
+  override touch(sid: string, sess: SessionData, cb?: Callback): any {
+    const now = this.now();
+    // Inside the update window a touch writes nothing: that is what keeps a signed-in
+    // request at one round trip.
+    if (!sess.userId || !isActivityStale(sess, this.lifetime, now)) return settle(Promise.resolve(), cb);
+    sess.lastActiveAt = now;
+    return settle(this.write(handleOf(sid), sess), cb);
+  }
+
+  override destroy(sid: string, cb?: Callback): any {
+    return settle(this.removeRecord(handleOf(sid)), cb);
+  }
+
+  private async write(handle: string, sess: SessionData): Promise<void> {
+    const now = this.now();
+    const creating = stampNew(sess, now);
+    if (!sess.userId) sess.lastActiveAt = now; // a visitor's session slides with each write
+    const expiresAt = expiryOf(sess, this.lifetime, now);
+    if (expiresAt <= now) return this.removeRecord(handle);
+    const record = encode(sess);
+    const lastActiveAt = sess.lastActiveAt ?? now;
+    if (creating) await this.createRecord(handle, record, expiresAt, lastActiveAt, now);
+    else await this.updateRecord(handle, record, expiresAt, lastActiveAt);
+  }
+
+  async listUserSessions(userId: string): Promise<SessionInfo[]> {
+    const entries = await this.readIndex(userId);
+    const now = this.now();
+    const live: SessionInfo[] = [];
+    const dead: string[] = [];
+    for (const { handle, lastActiveAt, record } of entries) {
+      const sess = decode(record, this.cookie, this.lifetime, now);
+      if (sess && sess.userId === userId) live.push(infoOf(handle, sess, this.lifetime, now));
+      // A fresh entry without its record is a session being created (index first): not dead.
+      else if (record !== null || lastActiveAt <= now - Math.min(CREATION_GRACE_MS, this.lifetime.idle)) dead.push(handle);
+    }
+    if (dead.length > 0) {
+      await this.pruneIndex(userId, dead);
+      for (const handle of dead) this.onExpired?.(userId, handle);
+    }
+    return live.sort((a, b) => b.lastActiveAt - a.lastActiveAt);
+  }
+
+  async endUserSession(userId: string, handle: string): Promise<boolean> {
+    if (!(await this.indexedHandles(userId)).includes(handle)) return false;
+    return (await this.removeUserRecords(userId, [handle])) === 1;
+  }
+
+  async endUserSessions(userId: string, exceptHandle?: string): Promise<number> {
+    const handles = (await this.indexedHandles(userId)).filter((h) => h !== exceptHandle);
+    return handles.length === 0 ? 0 : this.removeUserRecords(userId, handles);
+  }
+
+  async updateUserSnapshot(userId: string, snapshot: UserSnapshot): Promise<void> {
+    const handles = await this.indexedHandles(userId);
+    if (handles.length > 0) await this.writeSnapshot(handles, snapshot.ver, encodeSnapshot(snapshot));
+  }
+}
+
+/** Promise for tests and the product, callback for express-session (as connect-redis does). */
+function settle<T>(work: Promise<T>, cb?: (err: unknown, value?: T) => void): Promise<T> | undefined {
+  if (!cb) return work;
+  work.then(
+    (value) => cb(null, value),
+    (err) => cb(err),
+  );
+  return undefined;
+}
