@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { SessionData } from "express-session";
 import { handleOf } from "../src/session-store/session-record";
 import type { UserSnapshot } from "../src/users/account";
-import { readSession, type StoreFactory, type StoreUnderTest, sleep } from "./helpers/stores";
+import { readSession, type StoreFactory, type StoreUnderTest } from "./helpers/stores";
 
 /**
  * The one suite every session store must pass (after Lucia's testAdapter). Each store
@@ -48,7 +48,7 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
       const rows = await subject.store.listUserSessions("u1");
       expect(rows).toHaveLength(1);
       expect(rows[0]).toMatchObject({ handle: handleOf(id), userAgent: "UA", ip: "192.0.2.1", persistent: false });
-      expect(rows[0].expiresAt).toBeGreaterThan(Date.now());
+      expect(rows[0].expiresAt).toBeGreaterThan(subject.clock.now());
       expect(await subject.store.listUserSessions("u2")).toEqual([]);
     });
 
@@ -68,7 +68,7 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
       const inFlight = (await readSession(subject.store, id))!;
       expect(await subject.store.endUserSession("u1", handleOf(id))).toBe(true);
       inFlight.flash = { kind: "info", text: "changed by the slow request" };
-      inFlight.lastActiveAt = Date.now();
+      inFlight.lastActiveAt = subject.clock.now();
       await subject.store.set(id, inFlight);
       await subject.store.touch!(id, inFlight);
       expect(await readSession(subject.store, id)).toBeNull();
@@ -112,7 +112,7 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
 
     test("when sessions are listed, then the most recently active comes first", async () => {
       subject = await factory();
-      const now = Date.now();
+      const now = subject.clock.now();
       const [a, b, c] = [sid(), sid(), sid()];
       await subject.store.set(a, signedIn("u1", { lastActiveAt: now - 3000 }));
       await subject.store.set(b, signedIn("u1", { lastActiveAt: now - 1000 }));
@@ -122,7 +122,7 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
 
     test("when a user would pass the cap, then the least recently active session ends", async () => {
       subject = await factory({ maxSessionsPerUser: 3 });
-      const now = Date.now();
+      const now = subject.clock.now();
       const ids = [sid(), sid(), sid(), sid()];
       await subject.store.set(ids[0], signedIn("u1", { lastActiveAt: now - 1000 }));
       await subject.store.set(ids[1], signedIn("u1", { lastActiveAt: now - 5000 }));
@@ -137,7 +137,7 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
       subject = await factory({ lifetime: { idle: 400, absolute: 10_000 } });
       const id = sid();
       await subject.store.set(id, signedIn("u1"));
-      await sleep(600);
+      subject.clock.advance(600);
       expect(await readSession(subject.store, id)).toBeNull();
       expect(await subject.store.listUserSessions("u1")).toEqual([]);
     });
@@ -148,7 +148,7 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
       const remembered = sid();
       await subject.store.set(browserOnly, signedIn("u1"));
       await subject.store.set(remembered, signedIn("u1", { persistent: true }));
-      await sleep(600);
+      subject.clock.advance(600);
       expect(await readSession(subject.store, browserOnly)).toBeNull();
       expect(await readSession(subject.store, remembered)).not.toBeNull();
       expect((await subject.store.listUserSessions("u1")).map((r) => r.handle)).toEqual([handleOf(remembered)]);
@@ -159,10 +159,10 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
       const id = sid();
       await subject.store.set(id, signedIn("u1"));
       for (let i = 0; i < 4; i++) {
-        await sleep(300);
+        subject.clock.advance(300);
         const sess = await readSession(subject.store, id);
         if (!sess) break;
-        sess.lastActiveAt = Date.now();
+        sess.lastActiveAt = subject.clock.now();
         await subject.store.set(id, sess);
       }
       expect(await readSession(subject.store, id)).toBeNull();
@@ -176,7 +176,7 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
       const sess = (await readSession(subject.store, id))!;
       await subject.store.touch!(id, sess);
       expect((await subject.store.listUserSessions("u1"))[0].lastActiveAt).toBe(before.lastActiveAt);
-      await sleep(1100);
+      subject.clock.advance(1100);
       await subject.store.touch!(id, (await readSession(subject.store, id))!);
       expect((await subject.store.listUserSessions("u1"))[0].lastActiveAt).toBeGreaterThan(before.lastActiveAt);
     });

@@ -4,6 +4,7 @@ import type { SessionData } from "express-session";
 import { EmbeddedSessionStore } from "../src/session-store/embedded-session-store";
 import { RedisSessionStore } from "../src/session-store/redis-session-store";
 import { handleOf } from "../src/session-store/session-record";
+import { pauseBefore, writesSession } from "./helpers/paused-client";
 import { connectTestRedis, embeddedStoreFactory, lifetime, readSession, redisStoreFactory, testCookie, uniquePrefix } from "./helpers/stores";
 import { monitorCommands, redisName, scanKeys, topology } from "./helpers/topology";
 import { describeSessionStore } from "./session-store.contract";
@@ -68,6 +69,72 @@ describe(`${redisName()} store against a real server`, () => {
     } finally {
       await client.close();
     }
+  });
+
+  describe("a sign-in racing 'sign out everywhere', interleaved at each point", () => {
+    // The sign-in writes its index entry, then its record; the ending deletes the records, drops
+    // the entries, then deletes the records again. On a Cluster the two keys are in different
+    // slots, so no single step covers both; each interleaving below must still end the session.
+    const setUp = async () => {
+      const client = await connectTestRedis();
+      const prefix = uniquePrefix();
+      const storeOn = (c: typeof client) => new RedisSessionStore({ client: c, prefix, lifetime: lifetime(), cookie: testCookie, maxSessionsPerUser: 100 });
+      return { client, prefix, storeOn, ender: storeOn(client), sid: randomBytes(24).toString("base64url") };
+    };
+
+    test("when everything is ended between the sign-in's index entry and its record, then the new session ends too", async () => {
+      const { client, prefix, storeOn, ender, sid } = await setUp();
+      try {
+        const signingIn = pauseBefore(client, writesSession("create"));
+        const signIn = storeOn(signingIn.client).set(sid, signedIn("u1"));
+        await signingIn.reached;
+        expect(await ender.endUserSessions("u1")).toBe(0);
+        signingIn.release();
+        await signIn;
+        expect(await readSession(ender, sid)).toBeNull();
+        expect(await ender.listUserSessions("u1")).toEqual([]);
+        expect(await client.exists(`${prefix}${handleOf(sid)}`)).toBe(0);
+      } finally {
+        await client.close();
+      }
+    });
+
+    test("when the sign-in's record lands between the ending's deletes and its index removal, then the second delete ends it", async () => {
+      const { client, storeOn, sid } = await setUp();
+      try {
+        const signingIn = pauseBefore(client, writesSession("create"));
+        const ending = pauseBefore(client, (command) => command === "zRem");
+        const signIn = storeOn(signingIn.client).set(sid, signedIn("u1"));
+        await signingIn.reached;
+        const endAll = storeOn(ending.client).endUserSessions("u1");
+        await ending.reached;
+        signingIn.release();
+        await signIn;
+        ending.release();
+        expect(await endAll).toBe(1);
+        const reader = storeOn(client);
+        expect(await readSession(reader, sid)).toBeNull();
+        expect(await reader.listUserSessions("u1")).toEqual([]);
+      } finally {
+        await client.close();
+      }
+    });
+
+    test("when the sessions are listed while a sign-in is between its two writes, then its fresh entry is kept and it shows once written", async () => {
+      const { client, storeOn, ender, sid } = await setUp();
+      try {
+        const signingIn = pauseBefore(client, writesSession("create"));
+        const signIn = storeOn(signingIn.client).set(sid, signedIn("u1"));
+        await signingIn.reached;
+        expect(await ender.listUserSessions("u1")).toEqual([]);
+        signingIn.release();
+        await signIn;
+        expect((await ender.listUserSessions("u1")).map((s) => s.handle)).toEqual([handleOf(sid)]);
+        expect(await readSession(ender, sid)).not.toBeNull();
+      } finally {
+        await client.close();
+      }
+    });
   });
 
   test("when a user's sessions are listed among many others, then only that user's keys are read (no SCAN, no KEYS)", async () => {

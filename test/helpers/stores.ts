@@ -35,31 +35,53 @@ export interface StoreOptions {
 
 export interface StoreUnderTest {
   store: SessionStore;
+  /** The store's clock: expiry tests move it instead of sleeping. */
+  clock: TestClock;
   close(): Promise<void>;
+}
+
+export interface TestClock {
+  now(): number;
+  advance(ms: number): void;
+}
+
+/** A clock that starts at the real time and moves only when told. */
+export function testClock(): TestClock {
+  let at = Date.now();
+  return {
+    now: () => at,
+    advance: (ms) => {
+      at += ms;
+    },
+  };
 }
 
 export type StoreFactory = (options?: StoreOptions) => Promise<StoreUnderTest>;
 
 export const redisStoreFactory: StoreFactory = async (options = {}) => {
   const client = await connectTestRedis();
+  const clock = testClock();
   const store = new RedisSessionStore({
     client,
+    now: clock.now,
     prefix: uniquePrefix(),
     lifetime: lifetime(options.lifetime),
     cookie: testCookie,
     maxSessionsPerUser: options.maxSessionsPerUser ?? 100,
   });
-  return { store, close: () => client.close() };
+  return { store, clock, close: () => client.close() };
 };
 
 export const embeddedStoreFactory: StoreFactory = async (options = {}) => {
+  const clock = testClock();
   const store = new EmbeddedSessionStore({
+    now: clock.now,
     lifetime: lifetime(options.lifetime),
     cookie: testCookie,
     maxSessionsPerUser: options.maxSessionsPerUser ?? 100,
     maxSessions: options.maxSessions ?? 1000,
   });
-  return { store, close: () => store.close() };
+  return { store, clock, close: () => store.close() };
 };
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
