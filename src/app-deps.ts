@@ -18,6 +18,8 @@ export interface AppDeps {
   /** Where password failures are counted (the backend's rateLimitStore). */
   rateLimitStore: RateLimitStoreFactory;
   activity: ActivityLog;
+  /** The clock sessions are judged by (ms since the epoch): Date.now, or a test's own. */
+  now?: () => number;
 }
 
 /** What the routes get: the app's dependencies and the parts built from them once. */
@@ -26,4 +28,5 @@ export interface RouteDeps extends AppDeps {
   /** Every password check (sign-in and re-authentication) is counted here. */
   throttle: PasswordThrottle;
   passwordChecks: PasswordChecks;
+  now: () => number;
 }

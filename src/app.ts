@@ -27,11 +27,13 @@ export function createApp(appDeps: AppDeps): express.Express {
   const { config } = appDeps;
   const devices = new DeviceCookies(config.sessionSecrets, config.production ? "__Host-device" : "device", config.production);
   const throttle = new PasswordThrottle(config, appDeps.rateLimitStore, devices);
+  const now = appDeps.now ?? Date.now;
   const deps: RouteDeps = {
     ...appDeps,
+    now,
     csrf: csrfProtection(config.sessionSecrets, config.production),
     throttle,
-    passwordChecks: passwordChecks({ ...appDeps, throttle, lifetime: config.lifetime, reauthWindow: config.reauthWindow }),
+    passwordChecks: passwordChecks({ ...appDeps, now, throttle, lifetime: config.lifetime, reauthWindow: config.reauthWindow }),
   };
   const app = express();
   app.set("trust proxy", deps.config.trustProxy);
@@ -54,7 +56,7 @@ export function createApp(appDeps: AppDeps): express.Express {
   app.use("/api", express.json({ limit: "16kb" }));
   app.use(sessionMiddleware(deps.config, deps.sessions));
   app.use(saveBeforeRedirect);
-  app.use(currentUser(deps.users, deps.config.lifetime));
+  app.use(currentUser(deps.users, deps.config.lifetime, now));
   app.use(pageLocals(deps.config.cookieName, deps.csrf));
   app.use(deps.csrf.protection);
 

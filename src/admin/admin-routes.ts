@@ -33,7 +33,7 @@ const isUserId = (value: unknown): value is string => typeof value === "string" 
  * audit log.
  */
 export function adminRoutes(deps: RouteDeps): Router {
-  const { users, sessions, activity, passwordChecks } = deps;
+  const { users, sessions, activity, passwordChecks, now } = deps;
   const router = Router();
   router.use("/admin", requireRole("admin"));
 
@@ -64,7 +64,7 @@ export function adminRoutes(deps: RouteDeps): Router {
     res.status(status).render("admin/user", {
       title: user.email,
       account: user,
-      rows: sessionRows(await sessions.listUserSessions(user.id), req.user!.sessionHandle),
+      rows: sessionRows(await sessions.listUserSessions(user.id), req.user!.sessionHandle, now()),
       activity: page.entries.map((e) => describeActivity(e)),
       next: page.next ?? null,
       roles: ROLES,

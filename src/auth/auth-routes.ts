@@ -27,7 +27,7 @@ const loginForm = z.object({
 /** One message for every wrong email or password, so the form reveals no accounts. */
 const WRONG_CREDENTIALS = "That email and password do not match an account.";
 
-export function authRoutes({ config, users, sessions, activity, passwords, rateLimitStore, throttle }: RouteDeps): Router {
+export function authRoutes({ config, users, sessions, activity, passwords, rateLimitStore, throttle, now }: RouteDeps): Router {
   const { lifetime, cookieName } = config;
   const router = Router();
 
@@ -50,7 +50,7 @@ export function authRoutes({ config, users, sessions, activity, passwords, rateL
         errors: { email: "An account with this email already exists. Sign in instead." },
       });
     }
-    await startSession(req, user, false, lifetime);
+    await startSession(req, user, false, lifetime, now());
     await announceSignIn(req, user, users, sessions, activity);
     throttle.devices.remember(req, res, user.email);
     setFlash(req, "success", `Welcome, ${user.name}. Your account is ready.`);
@@ -92,7 +92,7 @@ export function authRoutes({ config, users, sessions, activity, passwords, rateL
     }
     // Raise an old hash to today's cost while the password is at hand.
     const current = passwords.needsRehash(user.passwordHash) ? ((await users.update(user.id, { passwordHash: await passwords.hash(secret) })) ?? user) : user;
-    await startSession(req, current, remember !== undefined && remember !== "", lifetime);
+    await startSession(req, current, remember !== undefined && remember !== "", lifetime, now());
     await announceSignIn(req, current, users, sessions, activity);
     throttle.devices.remember(req, res, current.email);
     res.redirect(303, next);

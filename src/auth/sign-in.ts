@@ -13,9 +13,8 @@ import { snapshotOf, type User, type UserRepository } from "../users/user-reposi
  * account snapshot, device data, and a cookie that ends with the browser unless remembered.
  * The store creates and indexes the new session when the response is sent.
  */
-export async function startSession(req: Request, user: User, remember: boolean, lifetime: Lifetime): Promise<void> {
+export async function startSession(req: Request, user: User, remember: boolean, lifetime: Lifetime, now: number): Promise<void> {
   await regenerate(req);
-  const now = Date.now();
   const sess = req.session;
   sess.userId = user.id;
   sess.user = snapshotOf(user);

@@ -34,11 +34,11 @@ export function regenerate(req: Request): Promise<void> {
  * snapshot from the account and records last activity, user agent and IP (one write).
  * A session from before a password change, or of a deleted account, ends here.
  */
-export function currentUser(users: UserRepository, lifetime: Lifetime): RequestHandler {
+export function currentUser(users: UserRepository, lifetime: Lifetime, clock: () => number): RequestHandler {
   return async (req, _res, next) => {
     const sess = req.session;
     if (!sess?.userId || !sess.user) return next();
-    const now = Date.now();
+    const now = clock();
     if (isActivityStale(sess, lifetime, now)) {
       const account = await users.findById(sess.userId);
       if (!account) return signOutHere(req, next);
@@ -57,7 +57,7 @@ export function currentUser(users: UserRepository, lifetime: Lifetime): RequestH
     if (sess.user.disabled) return signOutHere(req, next, "This account has been disabled.");
     // A session from before idRole existed learns it once; a changed role means a new id.
     if (sess.idRole === undefined) sess.idRole = sess.user.role;
-    else if (sess.idRole !== sess.user.role) await renewId(req, lifetime);
+    else if (sess.idRole !== sess.user.role) await renewId(req, lifetime, now);
 
     req.user = {
       id: sess.userId,
@@ -77,9 +77,8 @@ export function currentUser(users: UserRepository, lifetime: Lifetime): RequestH
  * lands is not refused); the old id ends in the store. The sign-in time, and with it the
  * absolute lifetime, stay those of the sign-in.
  */
-async function renewId(req: Request, lifetime: Lifetime): Promise<void> {
+async function renewId(req: Request, lifetime: Lifetime, now: number): Promise<void> {
   const { cookie: _cookie, createdAt, ...data } = req.session;
-  const now = Date.now();
   await regenerate(req);
   const sess = Object.assign(req.session, data);
   sess.signedInAt = data.signedInAt ?? createdAt;

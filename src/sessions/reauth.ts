@@ -32,6 +32,7 @@ export interface PasswordChecksDeps {
   lifetime: Lifetime;
   /** SESSION_REAUTH_WINDOW, in seconds. */
   reauthWindow: number;
+  now: () => number;
 }
 
 /**
@@ -42,11 +43,11 @@ export interface PasswordChecksDeps {
  * stolen cookie must not be a way to guess the password that re-authentication asks for.
  */
 export function passwordChecks(deps: PasswordChecksDeps) {
-  const { users, passwords, activity, throttle, lifetime, reauthWindow } = deps;
+  const { users, passwords, activity, throttle, lifetime, reauthWindow, now } = deps;
 
   /** Whether the password was entered longer ago than the re-authentication window. */
   function needsPassword(req: Request): boolean {
-    return Date.now() - (req.session.authAt ?? 0) > reauthWindow * 1000;
+    return now() - (req.session.authAt ?? 0) > reauthWindow * 1000;
   }
 
   /** Checks the password always: null when it is right (and the window restarts). */
@@ -59,7 +60,7 @@ export function passwordChecks(deps: PasswordChecksDeps) {
     const right = account !== null && password.length <= 256 && (await passwords.verify(password, account.passwordHash));
     if (right) {
       delete req.session.passwordFailures;
-      req.session.authAt = Date.now();
+      req.session.authAt = now();
       return null;
     }
     await throttle.failed(req, user.email);
@@ -95,7 +96,7 @@ export function passwordChecks(deps: PasswordChecksDeps) {
   async function renewSession(req: Request): Promise<void> {
     const account = req.user ? await users.findById(req.user.id) : null;
     if (!account) return;
-    await startSession(req, account, req.session.persistent === true, lifetime);
+    await startSession(req, account, req.session.persistent === true, lifetime, now());
     req.user!.sessionHandle = handleOf(req.sessionID);
   }
 

@@ -20,7 +20,7 @@ export interface SessionRow {
 }
 
 /** The rows of a sessions list, as the sessions page and the admin console show them. */
-export function sessionRows(infos: SessionInfo[], currentHandle: string | null, now = Date.now()): SessionRow[] {
+export function sessionRows(infos: SessionInfo[], currentHandle: string | null, now: number): SessionRow[] {
   return infos.map((s) => {
     const device = describeDevice(s.userAgent);
     return {

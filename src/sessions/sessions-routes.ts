@@ -10,12 +10,12 @@ import { sessionRows } from "./session-rows";
 const NOT_FOUND = "That session was not found. It may have ended already.";
 
 export function sessionsRoutes(deps: RouteDeps): Router {
-  const { sessions, activity, passwordChecks } = deps;
+  const { sessions, activity, passwordChecks, now } = deps;
   const router = Router();
 
   async function render(req: Request, res: Response, status: number, error: string | null = null) {
     const user = req.user!;
-    const rows = sessionRows(await sessions.listUserSessions(user.id), user.sessionHandle);
+    const rows = sessionRows(await sessions.listUserSessions(user.id), user.sessionHandle, now());
     res.status(status).render("settings/sessions", {
       title: "Your sessions",
       rows,

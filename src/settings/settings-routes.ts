@@ -17,7 +17,7 @@ const passwordForm = z.object({
   new_password: newPassword("New password"),
 });
 
-export function settingsRoutes({ config, users, sessions, passwords, activity, passwordChecks }: RouteDeps): Router {
+export function settingsRoutes({ config, users, sessions, passwords, activity, passwordChecks, now }: RouteDeps): Router {
   const router = Router();
   router.use("/settings", requireAuth);
 
@@ -64,7 +64,7 @@ export function settingsRoutes({ config, users, sessions, passwords, activity, p
     await sessions.updateUserSnapshot(updated.id, snapshotOf(updated));
     await sessions.endUserSessions(updated.id, req.user!.sessionHandle);
     await recordActivity(activity, updated.id, req, "password_changed");
-    await startSession(req, updated, req.session.persistent === true, config.lifetime);
+    await startSession(req, updated, req.session.persistent === true, config.lifetime, now());
     setFlash(req, "success", "Your password was changed. Every other session was signed out.");
     res.redirect(303, "/settings/password");
   });

@@ -11,7 +11,7 @@ import type { AppDeps } from "../../src/app-deps";
 import { type Backend, openBackend } from "../../src/backend";
 import { type Config, loadConfig } from "../../src/config";
 import { PasswordHasher } from "../../src/users/password";
-import { connectTestRedis, uniquePrefix } from "./stores";
+import { connectTestRedis, type TestClock, uniquePrefix } from "./stores";
 
 export type BackendKind = "redis" | "embedded";
 
@@ -33,6 +33,8 @@ export interface TestAppOptions {
   env?: Record<string, string>;
   /** Share another test app's data (a restart of the server). */
   shareWith?: TestApp;
+  /** The clock of the app and its stores: tests of timeouts move it rather than sleep. */
+  clock?: TestClock;
 }
 
 /** The configuration tests run with: a fixed secret, and room for the many sign-ins from one test IP. */
@@ -57,8 +59,9 @@ export async function createTestApp(kind: BackendKind, options: TestAppOptions =
   // A restart of the server: on Redis a new backend over the same keys; embedded, the same process's memory.
   const shared = kind === "embedded" ? options.shareWith?.backend : undefined;
   const redis = kind === "redis" ? await connectTestRedis() : undefined;
-  const backend = shared ?? (await openBackend(config, { client: redis, keyPrefix: prefix }));
-  const deps: AppDeps = { ...backend, config, passwords: testPasswords, logger };
+  const now = options.clock?.now;
+  const backend = shared ?? (await openBackend(config, { client: redis, keyPrefix: prefix, now }));
+  const deps: AppDeps = { ...backend, config, passwords: testPasswords, logger, now };
   return {
     app: createApp(deps),
     deps,

@@ -17,7 +17,7 @@ import {
   type TestApp,
   useTestApp,
 } from "../helpers/app";
-import { sleep } from "../helpers/stores";
+import { testClock } from "../helpers/stores";
 import { backendKinds } from "../helpers/topology";
 
 async function makeAdmin(t: TestApp): Promise<{ admin: Agent; account: ReturnType<typeof newAccount> }> {
@@ -218,14 +218,15 @@ test("when the Redis index of administrators is missing, then it is rebuilt from
 
 describe("admin re-authentication", () => {
   test("when the admin's password is older than the window, then an admin action needs it in the same form", async () => {
-    const t = await createTestApp("redis", { env: { SESSION_REAUTH_WINDOW: "1" } });
+    const clock = testClock();
+    const t = await createTestApp("redis", { env: { SESSION_REAUTH_WINDOW: "1" }, clock });
     try {
       const { admin, account } = await makeAdmin(t);
       const target = newAccount("Late Target");
       const device = browser(t.app);
       await signUp(device, target);
       const id = (await t.deps.users.findByEmail(target.email))!.id;
-      await sleep(1100);
+      clock.advance(1100);
       const page = await admin.get(`/admin/users/${id}`);
       expect(page.text).toContain('name="password" type="password"');
       const without = await admin

@@ -3,7 +3,7 @@ import addFormats from "ajv-formats";
 import request from "supertest";
 import openapi from "../../src/api/openapi.json";
 import { type Agent, type BackendKind, browser, createTestApp, newAccount, SAFARI_IPHONE, signIn, signUp, useTestApp } from "../helpers/app";
-import { sleep } from "../helpers/stores";
+import { testClock } from "../helpers/stores";
 import { backendKinds } from "../helpers/topology";
 
 /** Checks a real response against the OpenAPI description of its operation and status. */
@@ -133,13 +133,14 @@ describe("JSON API re-authentication and limits", () => {
   });
 
   test("when the password is older than the window, then ending sessions answers 403 reauth_required until it is sent", async () => {
-    const t = await createTestApp("redis", { env: { SESSION_REAUTH_WINDOW: "1" } });
+    const clock = testClock();
+    const t = await createTestApp("redis", { env: { SESSION_REAUTH_WINDOW: "1" }, clock });
     try {
       const account = newAccount();
       const agent = browser(t.app);
       await signUp(agent, account);
       await signIn(browser(t.app), account);
-      await sleep(1100);
+      clock.advance(1100);
       const token = await apiClient(agent);
       const refused = await agent.post("/api/sessions/revoke-others").set("X-CSRF-Token", token);
       expect(refused.status).toBe(403);

@@ -21,18 +21,19 @@ import {
   useTestApp,
 } from "../helpers/app";
 import { startRedisServer } from "../helpers/redis-server";
-import { sleep } from "../helpers/stores";
+import { sleep, testClock } from "../helpers/stores";
 import { backendKinds } from "../helpers/topology";
 
 describe.each<BackendKind>(backendKinds())("expiry (%s)", (kind) => {
   test("when a session idles past SESSION_IDLE_TIMEOUT, then the next page asks to sign in again and the index forgets it", async () => {
-    const t = await createTestApp(kind, { env: { SESSION_IDLE_TIMEOUT: "2", SESSION_ABSOLUTE_TIMEOUT: "60" } });
+    const clock = testClock();
+    const t = await createTestApp(kind, { env: { SESSION_IDLE_TIMEOUT: "2", SESSION_ABSOLUTE_TIMEOUT: "60" }, clock });
     try {
       const agent = browser(t.app);
       const account = await signUp(agent);
       const user = (await t.deps.users.findByEmail(account.email))!;
       expect(await t.deps.sessions.listUserSessions(user.id)).toHaveLength(1);
-      await sleep(2200);
+      clock.advance(2200);
       const res = await agent.get("/settings/sessions");
       expect(res.status).toBe(303);
       expect(res.headers.location).toBe("/login?next=%2Fsettings%2Fsessions");
@@ -50,17 +51,18 @@ describe.each<BackendKind>(backendKinds())("expiry (%s)", (kind) => {
   });
 
   test("when a session stays active past SESSION_ABSOLUTE_TIMEOUT, then it ends all the same", async () => {
-    const t = await createTestApp(kind, { env: { SESSION_IDLE_TIMEOUT: "3", SESSION_ABSOLUTE_TIMEOUT: "5", SESSION_UPDATE_AGE: "1" } });
+    const clock = testClock();
+    const t = await createTestApp(kind, { env: { SESSION_IDLE_TIMEOUT: "3", SESSION_ABSOLUTE_TIMEOUT: "5", SESSION_UPDATE_AGE: "1" }, clock });
     try {
       const agent = browser(t.app);
       await signUp(agent);
       // Activity every 1.1 s slides the idle timeout (3 s) to about 6.3 s after sign-in...
       for (let i = 0; i < 3; i++) {
-        await sleep(1100);
+        clock.advance(1100);
         expect((await agent.get("/dashboard")).status).toBe(200);
       }
       // ...but at about 5.5 s the absolute lifetime (5 s) has ended the session.
-      await sleep(2200);
+      clock.advance(2200);
       const res = await agent.get("/dashboard");
       expect(res.status).toBe(303);
     } finally {
@@ -70,7 +72,8 @@ describe.each<BackendKind>(backendKinds())("expiry (%s)", (kind) => {
 });
 
 describe.each<BackendKind>(backendKinds())("credential version (%s)", (kind) => {
-  const ctx = useTestApp(kind, { env: { SESSION_UPDATE_AGE: "1" } });
+  const clock = testClock();
+  const ctx = useTestApp(kind, { env: { SESSION_UPDATE_AGE: "1" }, clock });
 
   test("when the password changed but ending a session failed, then that session is refused on its next request", async () => {
     const laptop = browser(ctx().app);
@@ -80,7 +83,7 @@ describe.each<BackendKind>(backendKinds())("credential version (%s)", (kind) => 
     const user = (await ctx().deps.users.findByEmail(account.email))!;
     // A password change whose session revocation never ran: only the account moved on.
     await ctx().deps.users.update(user.id, { passwordHash: await ctx().deps.passwords.hash("another password"), newCredentials: true });
-    await sleep(1100);
+    clock.advance(1100);
     const res = await phone.get("/dashboard");
     expect(res.status).toBe(303);
     expect((await phone.get("/login")).text).toContain("Your session has ended. Please sign in again.");

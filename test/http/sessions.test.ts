@@ -14,7 +14,7 @@ import {
   type TestApp,
   useTestApp,
 } from "../helpers/app";
-import { sleep } from "../helpers/stores";
+import { testClock } from "../helpers/stores";
 import { backendKinds } from "../helpers/topology";
 
 /** The sessions list of the sessions page, without the rest of the page. */
@@ -113,14 +113,15 @@ describe.each<BackendKind>(backendKinds())("the sessions page (%s)", (kind) => {
 });
 
 describe("re-authentication window", () => {
-  const ctx = useTestApp("redis", { env: { SESSION_REAUTH_WINDOW: "1" } });
+  const clock = testClock();
+  const ctx = useTestApp("redis", { env: { SESSION_REAUTH_WINDOW: "1" }, clock });
 
   test("when the password was entered too long ago, then ending sessions asks for it in the same form", async () => {
     const laptop = browser(ctx().app);
     const phone = browser(ctx().app, SAFARI_IPHONE);
     const account = await signUp(laptop);
     await signIn(phone, account);
-    await sleep(1100);
+    clock.advance(1100);
     const page = await laptop.get("/settings/sessions");
     expect(page.text).toContain('name="password" type="password"');
     const [handle] = revokeHandles(page.text);
@@ -158,7 +159,7 @@ describe("re-authentication window", () => {
   test("when the password is entered to end a session that is gone, then it answers 404 and this device still gets a new id", async () => {
     const laptop = browser(ctx().app);
     await signUp(laptop);
-    await sleep(1100);
+    clock.advance(1100);
     const page = await laptop.get("/settings/sessions");
     const before = sentSessionCookie(page)!;
     const gone = "A".repeat(22);
@@ -190,7 +191,8 @@ async function currentHandle(t: TestApp, agent: ReturnType<typeof browser>): Pro
 
 describe("activity and client addresses", () => {
   test("when the update age has passed, then the next request records last activity, user agent and IP again", async () => {
-    const t = await createTestApp("redis", { env: { SESSION_UPDATE_AGE: "2" } });
+    const clock = testClock();
+    const t = await createTestApp("redis", { env: { SESSION_UPDATE_AGE: "2" }, clock });
     try {
       const agent = browser(t.app, CHROME_WINDOWS);
       const account = await signUp(agent);
@@ -198,7 +200,7 @@ describe("activity and client addresses", () => {
       const [before] = await t.deps.sessions.listUserSessions(user.id);
       await agent.get("/dashboard").set("User-Agent", SAFARI_IPHONE);
       expect((await t.deps.sessions.listUserSessions(user.id))[0].userAgent).toBe(CHROME_WINDOWS);
-      await sleep(2100);
+      clock.advance(2100);
       await agent.get("/dashboard").set("User-Agent", SAFARI_IPHONE);
       const [after] = await t.deps.sessions.listUserSessions(user.id);
       expect(after.userAgent).toBe(SAFARI_IPHONE);
