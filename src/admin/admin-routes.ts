@@ -109,18 +109,18 @@ export function adminRoutes(deps: RouteDeps): Router {
 
   router.post(
     "/admin/users/:id/sessions/:handle/revoke",
-    action("end session", async (req, user) => {
+    action("sign out session", async (req, user) => {
       const handle = req.params.handle;
       if (!isHandle(handle) || !(await endSession(sessions, activity, req, user.id, handle, BY_ADMIN))) return null;
-      return `ended session ${handle}`;
+      return `signed out session ${handle}`;
     }),
   );
 
   router.post(
     "/admin/users/:id/sessions/revoke-all",
-    action("end all sessions", async (req, user) => {
+    action("sign out every session", async (req, user) => {
       const ended = await endOtherSessions(sessions, activity, req, user.id, undefined, BY_ADMIN);
-      return `ended ${ended} session${ended === 1 ? "" : "s"}`;
+      return `signed out ${ended} session${ended === 1 ? "" : "s"}`;
     }),
   );
 

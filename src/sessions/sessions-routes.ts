@@ -44,7 +44,7 @@ export function sessionsRoutes(deps: RouteDeps): Router {
     const outcome = await passwordChecks.withReauth(req, req.body?.password, () => endSession(sessions, activity, req, user.id, handle));
     if (outcome.refused) return answerRefusal(res, outcome.refused, (status, message) => render(req, res, status, message));
     if (!outcome.value) return render(req, res, 404, NOT_FOUND);
-    setFlash(req, "success", "Session ended.");
+    setFlash(req, "success", "Signed out that session.");
     res.redirect(303, "/settings/sessions");
   });
 

@@ -90,7 +90,7 @@ export function settingsRoutes({ config, users, sessions, passwords, activity, p
     await sessions.endUserSessions(userId);
     await activity.forget(userId);
     await regenerate(req);
-    setFlash(req, "info", "Your account was deleted and every session of it was ended.");
+    setFlash(req, "info", "Your account was deleted and every session of it was signed out.");
     res.redirect(303, "/");
   });
 

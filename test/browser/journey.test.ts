@@ -74,12 +74,12 @@ describeInBrowser("two devices in Chromium without JavaScript", () => {
       await expect(sessionRow(page, other).textContent()).resolves.not.toContain("This device");
       expect(
         await sessionRow(page, self)
-          .getByRole("button", { name: /Revoke/ })
+          .getByRole("button", { name: /^Sign out .+/ })
           .count(),
       ).toBe(0);
       expect(
         await sessionRow(page, other)
-          .getByRole("button", { name: /Revoke/ })
+          .getByRole("button", { name: /^Sign out .+/ })
           .count(),
       ).toBe(1);
     }
@@ -91,9 +91,9 @@ describeInBrowser("two devices in Chromium without JavaScript", () => {
 
   test("when the laptop ends the phone's session, then the phone lands on the sign-in page at its next navigation", async () => {
     await sessionRow(laptop, "Mobile Safari on iOS")
-      .getByRole("button", { name: /Revoke/ })
+      .getByRole("button", { name: /^Sign out .+/ })
       .click();
-    await expect(laptop.locator(".flash").textContent()).resolves.toContain("Session ended.");
+    await expect(laptop.locator(".flash").textContent()).resolves.toContain("Signed out that session.");
     expect(await sessionRow(laptop, "Mobile Safari on iOS").count()).toBe(0);
 
     await phone.goto(`${base}/dashboard`);

@@ -157,7 +157,7 @@ describe.each(CASES)("$name failover, replica $replica, REDIS_WAIT_REPLICAS=$wai
     const app = appOn(config, backend);
 
     const live: string[] = [];
-    const toRevoke: Array<{ cookie: string; userId: string; handle: string }> = [];
+    const toEnd: Array<{ cookie: string; userId: string; handle: string }> = [];
     for (let i = 0; i < 30; i++) {
       const account = newAccount(`Failover ${i}`);
       const res = await submit(browser(app), "/signup", "/signup", account);
@@ -165,7 +165,7 @@ describe.each(CASES)("$name failover, replica $replica, REDIS_WAIT_REPLICAS=$wai
       const second = await submit(browser(app), "/login", "/login", { email: account.email, password: account.password });
       const cookie = cookieOf(second)!.split(";")[0];
       const sid = decodeURIComponent(cookie.slice(4)).slice(2).split(".")[0];
-      toRevoke.push({ cookie, userId: (await backend.users.findByEmail(account.email))!.id, handle: handleOf(sid) });
+      toEnd.push({ cookie, userId: (await backend.users.findByEmail(account.email))!.id, handle: handleOf(sid) });
     }
 
     const started = Date.now();
@@ -183,7 +183,7 @@ describe.each(CASES)("$name failover, replica $replica, REDIS_WAIT_REPLICAS=$wai
       if (!killed && Date.now() - started > 1000) {
         // Each ending is answered (after WAIT, when asked for), then the master dies at once.
         if (behind) await fallBehind(topology);
-        const ended = await Promise.all(toRevoke.map((r) => backend.sessions.endUserSession(r.userId, r.handle)));
+        const ended = await Promise.all(toEnd.map((r) => backend.sessions.endUserSession(r.userId, r.handle)));
         topology.killMaster();
         health = watchHealth(topology);
         killed = true;
@@ -213,8 +213,8 @@ describe.each(CASES)("$name failover, replica $replica, REDIS_WAIT_REPLICAS=$wai
 
     let sessionsLost = 0;
     for (const cookie of live) if ((await request(app).get("/dashboard").set("Cookie", cookie)).status !== 200) sessionsLost++;
-    let revocationsLost = 0;
-    for (const { cookie } of toRevoke) if ((await request(app).get("/dashboard").set("Cookie", cookie)).status === 200) revocationsLost++;
+    let endsLost = 0;
+    for (const { cookie } of toEnd) if ((await request(app).get("/dashboard").set("Cookie", cookie)).status === 200) endsLost++;
 
     const result = {
       topology: name,
@@ -227,7 +227,7 @@ describe.each(CASES)("$name failover, replica $replica, REDIS_WAIT_REPLICAS=$wai
       signedOutDuring,
       otherStatuses: otherStatuses.length,
       sessionsLost,
-      revocationsLost,
+      endsLost,
       shortfalls,
       seconds: (Date.now() - started) / 1000,
     };
@@ -238,6 +238,6 @@ describe.each(CASES)("$name failover, replica $replica, REDIS_WAIT_REPLICAS=$wai
     // Replication is asynchronous: only with a replica's acknowledgement is an ending answered
     // just before its master died sure to survive. With 0 the loss is measured, not asserted;
     // with 1, an ending can only be lost if its write was reported as short of replicas.
-    if (waitReplicas > 0) expect(revocationsLost).toBeLessThanOrEqual(shortfalls);
+    if (waitReplicas > 0) expect(endsLost).toBeLessThanOrEqual(shortfalls);
   }, 120_000);
 });

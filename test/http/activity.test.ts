@@ -20,7 +20,7 @@ describe.each<BackendKind>(backendKinds())("security activity (%s)", (kind) => {
     expect(page.status).toBe(200);
     // Each one after the one before it on the page.
     let at = 0;
-    for (const text of ["<strong>All other sessions ended", "<strong>Signed in", "<strong>Failed sign-in attempt", "<strong>Signed in"]) {
+    for (const text of ["<strong>All other sessions signed out", "<strong>Signed in", "<strong>Failed sign-in attempt", "<strong>Signed in"]) {
       at = page.text.indexOf(text, at);
       expect(at).toBeGreaterThan(0);
       at += text.length;

@@ -68,7 +68,7 @@ describe.each<BackendKind>(backendKinds())("the sessions page (%s)", (kind) => {
     expect(res.status).toBe(303);
     expect(res.headers.location).toBe("/settings/sessions");
     const after = await laptop.get("/settings/sessions");
-    expect(after.text).toContain("Session ended.");
+    expect(after.text).toContain("Signed out that session.");
     expect(sessionList(after.text)).not.toContain("Mobile Safari on iOS");
 
     const phoneNext = await phone.get("/dashboard");
@@ -153,7 +153,7 @@ describe("re-authentication window", () => {
     expect(after).toMatch(/^sid=/);
     expect(after).not.toBe(before);
     expect((await request(ctx().app).get("/dashboard").set("Cookie", before!)).status).toBe(303);
-    expect((await laptop.get("/settings/sessions")).text).toContain("Session ended.");
+    expect((await laptop.get("/settings/sessions")).text).toContain("Signed out that session.");
   });
 
   test("when the password is entered to end a session that is gone, then it answers 404 and this device still gets a new id", async () => {
