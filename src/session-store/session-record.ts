@@ -14,7 +14,7 @@ import type { SessionInfo } from "./session-store";
  *   d    the session's own data as JSON, without the cookie (rebuilt from configuration on
  *        read), the snapshot and the user id.
  * Redis keeps them as one string, "uv\nuid\nu\nd" (JSON never holds a raw newline): a
- * string stays compact where a hash with a value over 64 bytes would not (see README).
+ * string stays compact where a hash with a value over 64 bytes would not (docs/storage.md).
  */
 export interface SessionRecord {
   uv: number;
