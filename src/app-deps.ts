@@ -4,7 +4,7 @@ import type { PasswordThrottle, RateLimitStoreFactory } from "./auth/password-th
 import type { Config } from "./config";
 import type { Csrf } from "./middleware/csrf";
 import type { SessionStore } from "./session-store/session-store";
-import type { PasswordChecks } from "./sessions/reauth";
+import type { PasswordChecks } from "./sessions/password-checks";
 import type { PasswordHasher } from "./users/password";
 import type { UserRepository } from "./users/user-repository";
 

@@ -16,7 +16,7 @@ import { requireAuth } from "./middleware/require-auth";
 import { securityHeaders } from "./middleware/security-headers";
 import { saveBeforeRedirect, sessionMiddleware } from "./middleware/session";
 import { healthRoutes, pagesRoutes } from "./pages-routes";
-import { passwordChecks } from "./sessions/reauth";
+import { passwordChecks } from "./sessions/password-checks";
 import { sessionsRoutes } from "./sessions/sessions-routes";
 import { settingsRoutes } from "./settings/settings-routes";
 

@@ -7,7 +7,7 @@ import { setFlash } from "../middleware/flash";
 import { requireRole } from "../middleware/require-auth";
 import { isHandle } from "../session-store/session-record";
 import { endOtherSessions, endSession } from "../sessions/end-sessions";
-import { answerRefusal } from "../sessions/reauth";
+import { answerRefusal } from "../sessions/password-checks";
 import { sessionRows } from "../sessions/session-rows";
 import { isRole, ROLES } from "../users/account";
 import { type Actor, setDisabled, setRole } from "../users/account-admin";

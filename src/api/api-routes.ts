@@ -7,7 +7,7 @@ import { apiError } from "../middleware/errors";
 import { isHandle } from "../session-store/session-record";
 import { describeDevice } from "../sessions/device";
 import { endOtherSessions, endSession } from "../sessions/end-sessions";
-import type { Outcome } from "../sessions/reauth";
+import type { Outcome } from "../sessions/password-checks";
 import openapi from "./openapi.json";
 
 /** The public API description, readable without signing in. */

@@ -4,7 +4,7 @@ import { setFlash } from "../middleware/flash";
 import { requireAuth } from "../middleware/require-auth";
 import { isHandle } from "../session-store/session-record";
 import { endOtherSessions, endSession } from "./end-sessions";
-import { answerRefusal } from "./reauth";
+import { answerRefusal } from "./password-checks";
 import { sessionRows } from "./session-rows";
 
 const NOT_FOUND = "That session was not found. It may have ended already.";

@@ -7,7 +7,7 @@ import { csrfField, newPassword, parseForm, password, text } from "../forms";
 import { regenerate } from "../middleware/current-user";
 import { setFlash } from "../middleware/flash";
 import { requireAuth } from "../middleware/require-auth";
-import { answerRefusal } from "../sessions/reauth";
+import { answerRefusal } from "../sessions/password-checks";
 import { isLastActiveAdmin, snapshotOf } from "../users/user-repository";
 
 const profileForm = z.object({ ...csrfField, name: text("Name", 100) });
