@@ -28,11 +28,11 @@ import { startRedisCluster } from "../test/helpers/redis-cluster";
         const uid = `u${i % 30}`;
         let t = process.hrtime.bigint();
         await new Promise<void>((r, j) =>
-          b.sessions.set(sid, { cookie: {}, userId: uid, user, credVersion: 1 } as unknown as SessionData, (e) => (e ? j(e) : r())),
+          b.kit.store.set(sid, { cookie: {}, userId: uid, user, credVersion: 1 } as unknown as SessionData, (e) => (e ? j(e) : r())),
         );
         create.push(Number(process.hrtime.bigint() - t) / 1e6);
         t = process.hrtime.bigint();
-        await b.sessions.endUserSession(uid, handleOf(sid));
+        await b.kit.store.endUserSession(uid, handleOf(sid));
         end.push(Number(process.hrtime.bigint() - t) / 1e6);
       }
       console.log(`round ${round} REDIS_WAIT_REPLICAS=${wait}: create ${med(create).toFixed(2)} ms, end ${med(end).toFixed(2)} ms (medians of 300)`);

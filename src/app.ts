@@ -1,39 +1,31 @@
 import path from "node:path";
 import express from "express";
-import { activityRoutes } from "./activity/activity-routes";
 import { adminRoutes } from "./admin/admin-routes";
 import { apiRoutes, openapiRoute } from "./api/api-routes";
 import type { AppDeps, RouteDeps } from "./app-deps";
 import { authRoutes } from "./auth/auth-routes";
-import { DeviceCookies } from "./auth/device-cookie";
-import { PasswordThrottle } from "./auth/password-throttle";
-import { csrfProtection } from "./middleware/csrf";
-import { currentUser } from "./middleware/current-user";
 import { errorHandler, notFound } from "./middleware/errors";
-import { pageLocals } from "./middleware/page-locals";
 import { requestLogger } from "./middleware/request-logger";
-import { requireAuth } from "./middleware/require-auth";
 import { securityHeaders } from "./middleware/security-headers";
-import { saveBeforeRedirect, sessionMiddleware } from "./middleware/session";
 import { healthRoutes, pagesRoutes } from "./pages-routes";
-import { passwordChecks } from "./sessions/password-checks";
-import { sessionsRoutes } from "./sessions/sessions-routes";
 import { settingsRoutes } from "./settings/settings-routes";
 
 const ROOT = path.join(__dirname, "..");
 
 /** Builds the app from its dependencies. No I/O here: server.ts connects and listens. */
 export function createApp(appDeps: AppDeps): express.Express {
-  const { config } = appDeps;
-  const devices = new DeviceCookies(config.sessionSecrets, config.production ? "__Host-device" : "device", config.production);
-  const throttle = new PasswordThrottle(config, appDeps.rateLimitStore, devices);
-  const now = appDeps.now ?? Date.now;
+  const { kit } = appDeps;
   const deps: RouteDeps = {
     ...appDeps,
-    now,
-    csrf: csrfProtection(config.sessionSecrets, config.production),
-    throttle,
-    passwordChecks: passwordChecks({ ...appDeps, now, throttle, lifetime: config.lifetime, reauthWindow: config.reauthWindow }),
+    sessions: kit.store,
+    activity: kit.activity,
+    csrf: kit.csrf,
+    throttle: kit.throttle,
+    passwordChecks: kit.passwordChecks,
+    rateLimitStore: kit.rateLimitStore,
+    requireAuth: kit.requireAuth,
+    requireRole: kit.requireRole,
+    now: kit.now,
   };
   const app = express();
   app.set("trust proxy", deps.config.trustProxy);
@@ -54,20 +46,17 @@ export function createApp(appDeps: AppDeps): express.Express {
 
   app.use(express.urlencoded({ extended: false, limit: "16kb", parameterLimit: 50 }));
   app.use("/api", express.json({ limit: "16kb" }));
-  app.use(sessionMiddleware(deps.config, deps.sessions));
-  app.use(saveBeforeRedirect);
-  app.use(currentUser(deps.users, deps.config.lifetime, now));
-  app.use(pageLocals(deps.config.cookieName, deps.csrf));
-  app.use(deps.csrf.protection);
+  // The sessions, as any site adds them: the session, the signed-in account, CSRF.
+  app.use(kit.middleware());
 
   // Scripts get 401 JSON rather than a redirect to the sign-in page.
-  app.use("/api", requireAuth);
+  app.use("/api", kit.requireAuth);
   app.use(apiRoutes(deps));
-  app.use(pagesRoutes());
+  app.use(pagesRoutes(deps));
   app.use(authRoutes(deps));
-  app.use(sessionsRoutes(deps));
+  // The sessions page and the activity page, in this site's settings layout.
+  app.use("/settings", kit.router({ layout: "settings/layout" }));
   app.use(settingsRoutes(deps));
-  app.use(activityRoutes(deps));
   app.use(adminRoutes(deps));
 
   app.use(notFound);

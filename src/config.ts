@@ -142,7 +142,7 @@ function hostPorts(list: string | undefined): string[] {
     .filter(Boolean);
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(env: Record<string, string | undefined> = process.env, options: { redisGiven?: boolean } = {}): Config {
   // Empty variables count as unset, as most shells and compose files produce them.
   const defined = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
   const parsed = schema.safeParse(defined);
@@ -157,7 +157,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (topologies > 1) {
     throw new ConfigError("Set only one of REDIS_URL (one server), REDIS_CLUSTER_NODES (a cluster) and REDIS_SENTINELS (with REDIS_SENTINEL_NAME), not both.");
   }
-  if (production && topologies === 0) {
+  if (production && topologies === 0 && !options.redisGiven) {
     throw new ConfigError(
       "REDIS_URL is required when NODE_ENV=production: the embedded store keeps sessions in this process only. " +
         "Set REDIS_URL=redis://host:6379 (or REDIS_CLUSTER_NODES=host1:6379,host2:6379 for a cluster, " +

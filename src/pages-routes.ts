@@ -1,18 +1,24 @@
 import { Router } from "express";
-import type { AppDeps } from "./app-deps";
-import { requireAuth } from "./middleware/require-auth";
+import type { RouteDeps } from "./app-deps";
+import { safeNext } from "./auth/safe-next";
 
-/** The landing page, the dashboard and the unauthorized page. */
-export function pagesRoutes(): Router {
+/** The landing page, the dashboard, the unauthorized page, and dismissing the sign-in notice. */
+export function pagesRoutes({ requireAuth }: RouteDeps): Router {
   const router = Router();
   router.get("/", (_req, res) => res.render("index", { title: "Sessions you can see and end" }));
   router.get("/dashboard", requireAuth, (_req, res) => res.render("dashboard", { title: "Dashboard" }));
   router.get("/unauthorized", (_req, res) => res.render("unauthorized", { title: "Not allowed" }));
+  // The "new sign-in" notice stays on every page of this session until it is dismissed here.
+  router.post("/notices/sign-in/dismiss", requireAuth, (req, res) => {
+    const notice = req.session.user?.signIn;
+    if (notice) req.session.noticeSeen = notice.at;
+    res.redirect(303, safeNext(req.body?.back));
+  });
   return router;
 }
 
 /** Liveness and readiness, answered before any session work. */
-export function healthRoutes({ sessions }: AppDeps): Router {
+export function healthRoutes({ sessions }: RouteDeps): Router {
   const router = Router();
   router.get("/healthz", (_req, res) => {
     res.set("Cache-Control", "no-store").json({ status: "ok" });

@@ -1,13 +1,12 @@
 import { type Request, type Response, Router } from "express";
-import { cursorOf } from "../activity/activity-routes";
 import { describeActivity, describeAudit } from "../activity/describe-activity";
 import type { RouteDeps } from "../app-deps";
 import { clientIp, userAgentOf } from "../middleware/client-info";
 import { setFlash } from "../middleware/flash";
-import { requireRole } from "../middleware/require-auth";
 import { isHandle } from "../session-store/session-record";
 import { endOtherSessions, endSession } from "../sessions/end-sessions";
 import { answerRefusal } from "../sessions/password-checks";
+import { cursorOf } from "../sessions/session-pages";
 import { sessionRows } from "../sessions/session-rows";
 import { isRole, ROLES } from "../users/account";
 import { type Actor, setDisabled, setRole } from "../users/account-admin";
@@ -33,7 +32,7 @@ const isUserId = (value: unknown): value is string => typeof value === "string" 
  * audit log.
  */
 export function adminRoutes(deps: RouteDeps): Router {
-  const { users, sessions, activity, passwordChecks, now } = deps;
+  const { users, sessions, activity, passwordChecks, now, kit, requireRole } = deps;
   const router = Router();
   router.use("/admin", requireRole("admin"));
 
@@ -137,7 +136,7 @@ export function adminRoutes(deps: RouteDeps): Router {
       async (req, user, actor) => {
         const role = req.body?.role;
         if (!isRole(role)) return `role left as ${user.role} (no such role)`;
-        await setRole(users, sessions, activity, user.email, role, actor);
+        await setRole(users, kit, user.email, role, actor);
         return `role set to ${role}`;
       },
       (req, user) => (isRole(req.body?.role) ? keepsAnAdmin(user, { role: req.body.role }) : null),
@@ -149,7 +148,7 @@ export function adminRoutes(deps: RouteDeps): Router {
     action(
       "disable account",
       async (_req, user, actor) => {
-        await setDisabled(users, sessions, activity, user.email, true, actor);
+        await setDisabled(users, kit, user.email, true, actor);
         return "account disabled and every session ended";
       },
       async (req, user) => {
@@ -162,7 +161,7 @@ export function adminRoutes(deps: RouteDeps): Router {
   router.post(
     "/admin/users/:id/enable",
     action("enable account", async (_req, user, actor) => {
-      await setDisabled(users, sessions, activity, user.email, false, actor);
+      await setDisabled(users, kit, user.email, false, actor);
       return "account enabled";
     }),
   );

@@ -4,10 +4,9 @@ import { recordActivity } from "../activity/record";
 import type { RouteDeps } from "../app-deps";
 import { csrfField, email, newPassword, parseForm, text } from "../forms";
 import { setFlash } from "../middleware/flash";
-import { clearSessionCookie } from "../middleware/session";
+import { accountOf } from "../users/user-repository";
 import { signUpLimit, tooMany } from "./password-throttle";
 import { safeNext } from "./safe-next";
-import { announceSignIn, startSession } from "./sign-in";
 
 const signupForm = z.object({
   ...csrfField,
@@ -27,8 +26,7 @@ const loginForm = z.object({
 /** One message for every wrong email or password, so the form reveals no accounts. */
 const WRONG_CREDENTIALS = "That email and password do not match an account.";
 
-export function authRoutes({ config, users, sessions, activity, passwords, rateLimitStore, throttle, now }: RouteDeps): Router {
-  const { lifetime, cookieName } = config;
+export function authRoutes({ config, kit, users, activity, passwords, rateLimitStore, throttle }: RouteDeps): Router {
   const router = Router();
 
   router.get("/signup", (req, res) => {
@@ -50,9 +48,7 @@ export function authRoutes({ config, users, sessions, activity, passwords, rateL
         errors: { email: "An account with this email already exists. Sign in instead." },
       });
     }
-    await startSession(req, user, false, lifetime, now());
-    await announceSignIn(req, user, users, sessions, activity);
-    throttle.devices.remember(req, res, user.email);
+    await kit.signIn(req, accountOf(user));
     setFlash(req, "success", `Welcome, ${user.name}. Your account is ready.`);
     res.redirect(303, "/dashboard");
   });
@@ -92,17 +88,12 @@ export function authRoutes({ config, users, sessions, activity, passwords, rateL
     }
     // Raise an old hash to today's cost while the password is at hand.
     const current = passwords.needsRehash(user.passwordHash) ? ((await users.update(user.id, { passwordHash: await passwords.hash(secret) })) ?? user) : user;
-    await startSession(req, current, remember !== undefined && remember !== "", lifetime, now());
-    await announceSignIn(req, current, users, sessions, activity);
-    throttle.devices.remember(req, res, current.email);
+    await kit.signIn(req, accountOf(current), { remember: remember !== undefined && remember !== "" });
     res.redirect(303, next);
   });
 
   router.post("/logout", async (req, res) => {
-    if (req.user) await recordActivity(activity, req.user.id, req, "signed_out");
-    await new Promise<void>((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
-    clearSessionCookie(res, cookieName);
-    res.set("Clear-Site-Data", '"cookies"');
+    await kit.signOut(req, res);
     res.redirect(303, "/login");
   });
 

@@ -6,25 +6,25 @@ import type { Lifetime } from "../session-store/session-record";
 import { handleOf } from "../session-store/session-record";
 import type { SessionStore } from "../session-store/session-store";
 import { describeDevice } from "../sessions/device";
-import { snapshotOf, type User, type UserRepository } from "../users/user-repository";
+import { type SessionAccount, snapshotOf } from "../users/account";
 
 /**
- * Signs a user in on this request: a new session id (the old session ends in the store), the
- * account snapshot, device data, and a cookie that ends with the browser unless remembered.
- * The store creates and indexes the new session when the response is sent.
+ * Signs an account in on this request: a new session id (the old session ends in the store),
+ * the account snapshot, device data, and a cookie that ends with the browser unless
+ * remembered. The store creates and indexes the new session when the response is sent.
  */
-export async function startSession(req: Request, user: User, remember: boolean, lifetime: Lifetime, now: number): Promise<void> {
+export async function startSession(req: Request, account: SessionAccount, remember: boolean, lifetime: Lifetime, now: number): Promise<void> {
   await regenerate(req);
   const sess = req.session;
-  sess.userId = user.id;
-  sess.user = snapshotOf(user);
-  sess.credVersion = user.cv;
+  sess.userId = account.id;
+  sess.user = snapshotOf(account, now);
+  sess.credVersion = account.credentialVersion ?? 0;
   sess.authAt = now;
   sess.lastActiveAt = now;
   sess.userAgent = userAgentOf(req);
   sess.ip = clientIp(req);
   sess.persistent = remember;
-  sess.idRole = user.role;
+  sess.idRole = sess.user.role;
   if (remember) {
     const maxAge = Math.min(lifetime.idle, lifetime.absolute);
     sess.cookie.originalMaxAge = maxAge;
@@ -33,18 +33,15 @@ export async function startSession(req: Request, user: User, remember: boolean, 
 }
 
 /**
- * After a sign-in on this request: the account remembers it, every other session of the user
- * gets it with its account snapshot (a write sign-in makes anyway, never one more read for an
+ * After a sign-in on this request: every session of the account gets the "new sign-in"
+ * notice with its account snapshot (a write sign-in makes anyway, never one more read for an
  * ordinary page), and the activity log records it.
  */
-export async function announceSignIn(req: Request, user: User, users: UserRepository, sessions: SessionStore, activity: ActivityLog): Promise<void> {
+export async function announceSignIn(req: Request, account: SessionAccount, sessions: SessionStore, activity: ActivityLog, now: number): Promise<void> {
   const session = handleOf(req.sessionID);
-  const notice = { at: Date.now(), session, device: describeDevice(userAgentOf(req)).label, ip: clientIp(req) };
-  const updated = await users.update(user.id, { lastSignIn: notice });
-  if (updated) {
-    const snapshot = snapshotOf(updated);
-    req.session.user = snapshot;
-    await sessions.updateUserSnapshot(user.id, snapshot);
-  }
-  await activity.record(user.id, { type: "signed_in", ip: notice.ip, userAgent: userAgentOf(req), session });
+  const notice = { at: now, session, device: describeDevice(userAgentOf(req)).label, ip: clientIp(req) };
+  const snapshot = snapshotOf(account, now, notice);
+  req.session.user = snapshot;
+  await sessions.updateUserSnapshot(account.id, snapshot);
+  await activity.record(account.id, { type: "signed_in", ip: notice.ip, userAgent: userAgentOf(req), session });
 }

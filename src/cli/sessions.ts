@@ -7,7 +7,7 @@ import { OPERATOR, runCli, table, UsageError } from "./cli";
  * npm run sessions -- list EMAIL         every session of the account, most recently active first
  * npm run sessions -- revoke-all EMAIL   ends every session of the account
  */
-runCli("npm run sessions -- list EMAIL | revoke-all EMAIL", async ({ users, sessions, activity }, [command, email]) => {
+runCli("npm run sessions -- list EMAIL | revoke-all EMAIL", async ({ users, kit: { store: sessions, activity } }, [command, email]) => {
   if (command !== "list" && command !== "revoke-all") throw new UsageError(`Unknown command "${command ?? ""}".`);
   if (!email) throw new UsageError("Give the email of the account.");
   const user = await users.findByEmail(email);

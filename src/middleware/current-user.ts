@@ -1,15 +1,14 @@
 import type { Request, RequestHandler } from "express";
 import type { Lifetime } from "../session-store/session-record";
 import { expiryOf, handleOf, isActivityStale } from "../session-store/session-record";
-import type { Role } from "../users/account";
-import { snapshotOf, type UserRepository } from "../users/user-repository";
+import { type AccountSource, snapshotOf } from "../users/account";
 import { clientIp, userAgentOf } from "./client-info";
 
 export interface CurrentUser {
   id: string;
   name: string;
   email: string;
-  role: Role;
+  role: string;
   org: string | null;
   /** The public handle of this session. */
   sessionHandle: string;
@@ -34,24 +33,15 @@ export function regenerate(req: Request): Promise<void> {
  * snapshot from the account and records last activity, user agent and IP (one write).
  * A session from before a password change, or of a deleted account, ends here.
  */
-export function currentUser(users: UserRepository, lifetime: Lifetime, clock: () => number): RequestHandler {
+export function currentUser(accounts: AccountSource, lifetime: Lifetime, clock: () => number): RequestHandler {
   return async (req, _res, next) => {
     const sess = req.session;
     if (!sess?.userId || !sess.user) return next();
     const now = clock();
     if (isActivityStale(sess, lifetime, now)) {
-      const account = await users.findById(sess.userId);
-      if (!account) return signOutHere(req, next);
-      if (account.disabled) return signOutHere(req, next, "This account has been disabled.");
-      sess.user = snapshotOf(account);
-      sess.lastActiveAt = now;
-      sess.userAgent = userAgentOf(req);
-      sess.ip = clientIp(req);
-      if (sess.persistent) {
-        const maxAge = expiryOf(sess, lifetime, now) - now;
-        sess.cookie.originalMaxAge = maxAge;
-        sess.cookie.maxAge = maxAge;
-      }
+      const refreshed = await refreshSession(req, accounts, lifetime, now);
+      if (refreshed === "gone") return signOutHere(req, next);
+      if (refreshed === "disabled") return signOutHere(req, next, "This account has been disabled.");
     }
     if (sess.user.cv !== sess.credVersion) return signOutHere(req, next);
     if (sess.user.disabled) return signOutHere(req, next, "This account has been disabled.");
@@ -69,6 +59,28 @@ export function currentUser(users: UserRepository, lifetime: Lifetime, clock: ()
     };
     next();
   };
+}
+
+/**
+ * Once per update age: the account read again (a change that did not reach this session
+ * still counts), last activity, user agent and IP recorded, the expiry slid. The store
+ * writes it when the response is sent.
+ */
+export async function refreshSession(req: Request, accounts: AccountSource, lifetime: Lifetime, now: number): Promise<"refreshed" | "gone" | "disabled"> {
+  const sess = req.session;
+  const account = sess.userId ? await accounts.findById(sess.userId) : null;
+  if (!account) return "gone";
+  if (account.disabled) return "disabled";
+  sess.user = snapshotOf(account, now, sess.user?.signIn);
+  sess.lastActiveAt = now;
+  sess.userAgent = userAgentOf(req);
+  sess.ip = clientIp(req);
+  if (sess.persistent) {
+    const maxAge = expiryOf(sess, lifetime, now) - now;
+    sess.cookie.originalMaxAge = maxAge;
+    sess.cookie.maxAge = maxAge;
+  }
+  return "refreshed";
 }
 
 /**

@@ -1,31 +1,43 @@
-import type { RequestHandler } from "express";
-import type { Role } from "../users/account";
+import type { Request, RequestHandler, Response } from "express";
 import { setFlash } from "./flash";
 
-/** Signed-out visitors go to the sign-in page and come back; scripts under /api/ get 401 JSON. */
-export const requireAuth: RequestHandler = (req, res, next) => {
-  if (req.user) return next();
-  if (req.originalUrl.startsWith("/api/")) {
-    res.status(401).json({ error: "not_signed_in", message: "Sign in first: this API uses the same cookie session as the pages." });
-    return;
-  }
-  // The browser sent a cookie, but no stored session answered it: it expired or was ended.
-  if (res.locals.hadSessionCookie && req.session && req.session.createdAt === undefined && !req.session.flash) {
-    setFlash(req, "info", "Your session expired, please sign in again.");
-  }
-  const back = req.method === "GET" ? `?next=${encodeURIComponent(req.originalUrl)}` : "";
-  res.redirect(303, `/login${back}`);
-};
+export interface AuthGuards {
+  /** Signed-out visitors go to the sign-in page and come back; scripts get 401 JSON. */
+  requireAuth: RequestHandler;
+  /** Signed in, but without one of these roles: 403. */
+  requireRole(...roles: string[]): RequestHandler;
+}
 
-/** Signed in, but without one of these roles: 403 with the Unauthorized page. */
-export function requireRole(...roles: Role[]): RequestHandler {
-  return (req, res, next) => {
-    if (!req.user) return requireAuth(req, res, next);
-    if (roles.includes(req.user.role)) return next();
-    if (req.originalUrl.startsWith("/api/")) {
-      res.status(403).json({ error: "forbidden", message: "Your account's role does not allow this." });
+/** Whether the request is a script's (the JSON API): it gets JSON errors rather than pages. */
+export function wantsJson(req: Request, res: Response): boolean {
+  return res.locals.jsonApi === true || req.originalUrl.startsWith("/api/");
+}
+
+/** The guards, sending visitors to `signInPath`; `forbidden` answers a page that the role does not allow. */
+export function authGuards(signInPath: string, forbidden: (req: Request, res: Response) => void): AuthGuards {
+  const requireAuth: RequestHandler = (req, res, next) => {
+    if (req.user) return next();
+    if (wantsJson(req, res)) {
+      res.status(401).json({ error: "not_signed_in", message: "Sign in first: this API uses the same cookie session as the pages." });
       return;
     }
-    res.status(403).render("unauthorized", { title: "Not allowed" });
+    // The browser sent a cookie, but no stored session answered it: it expired or was ended.
+    if (res.locals.hadSessionCookie && req.session && req.session.createdAt === undefined && !req.session.flash) {
+      setFlash(req, "info", "Your session expired, please sign in again.");
+    }
+    const back = req.method === "GET" ? `?next=${encodeURIComponent(req.originalUrl)}` : "";
+    res.redirect(303, `${signInPath}${back}`);
   };
+  const requireRole =
+    (...roles: string[]): RequestHandler =>
+    (req, res, next) => {
+      if (!req.user) return requireAuth(req, res, next);
+      if (roles.includes(req.user.role)) return next();
+      if (wantsJson(req, res)) {
+        res.status(403).json({ error: "forbidden", message: "Your account's role does not allow this." });
+        return;
+      }
+      forbidden(req, res);
+    };
+  return { requireAuth, requireRole };
 }

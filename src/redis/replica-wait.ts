@@ -15,6 +15,27 @@ export interface ReplicaWait {
   client?: RedisClientType;
 }
 
+/** How long a write waits for REDIS_WAIT_REPLICAS replicas before it is answered all the same. */
+const REPLICA_WAIT_TIMEOUT_MS = 1000;
+
+/**
+ * The replica wait for REDIS_WAIT_REPLICAS: with replicas to wait for, writes that wait get a
+ * connection of their own (see ReplicaWait.client), which the caller closes.
+ */
+export async function openReplicaWait(
+  client: RedisClientType,
+  replicas: number,
+  events: { redisError?(err: Error): void; replicaShortfall?(acknowledged: number, wanted: number): void },
+): Promise<ReplicaWait> {
+  let durable: RedisClientType | undefined;
+  if (replicas > 0) {
+    durable = client.duplicate();
+    durable.on("error", (err: Error) => events.redisError?.(err));
+    await durable.connect();
+  }
+  return { replicas, timeoutMs: REPLICA_WAIT_TIMEOUT_MS, onShortfall: events.replicaShortfall, client: durable };
+}
+
 /** The client for writes that wait for replicas: their own connection when there is one. */
 export function durableClient(client: RedisClientType, wait: ReplicaWait | undefined): RedisClientType {
   return wait && wait.replicas > 0 && wait.client ? wait.client : client;

@@ -6,8 +6,7 @@ import { startSession } from "../auth/sign-in";
 import { regenerate } from "../middleware/current-user";
 import { setFlash } from "../middleware/flash";
 import { handleOf, type Lifetime } from "../session-store/session-record";
-import type { PasswordHasher } from "../users/password";
-import type { UserRepository } from "../users/user-repository";
+import type { AccountSource } from "../users/account";
 
 /** Wrong passwords one session may enter to confirm actions before it is signed out. */
 export const MAX_PASSWORD_FAILURES_PER_SESSION = 5;
@@ -25,8 +24,7 @@ export interface PasswordRefusal {
 export type Outcome<T> = { refused: PasswordRefusal } | { refused: null; value: T };
 
 export interface PasswordChecksDeps {
-  users: UserRepository;
-  passwords: PasswordHasher;
+  accounts: AccountSource;
   activity: ActivityLog;
   throttle: PasswordThrottle;
   lifetime: Lifetime;
@@ -43,7 +41,7 @@ export interface PasswordChecksDeps {
  * stolen cookie must not be a way to guess the password that re-authentication asks for.
  */
 export function passwordChecks(deps: PasswordChecksDeps) {
-  const { users, passwords, activity, throttle, lifetime, reauthWindow, now } = deps;
+  const { accounts, activity, throttle, lifetime, reauthWindow, now } = deps;
 
   /** Whether the password was entered longer ago than the re-authentication window. */
   function needsPassword(req: Request): boolean {
@@ -56,8 +54,7 @@ export function passwordChecks(deps: PasswordChecksDeps) {
     const user = req.user!;
     const throttled = await throttle.check(req, user.email);
     if (throttled) return { status: 429, message: throttled.message, retryAfter: throttled.retryAfter };
-    const account = await users.findById(user.id);
-    const right = account !== null && password.length <= 256 && (await passwords.verify(password, account.passwordHash));
+    const right = password.length <= 256 && (await accounts.verifyPassword(user.id, password));
     if (right) {
       delete req.session.passwordFailures;
       req.session.authAt = now();
@@ -94,13 +91,13 @@ export function passwordChecks(deps: PasswordChecksDeps) {
 
   /** A new session id for the signed-in person; the old id ends. */
   async function renewSession(req: Request): Promise<void> {
-    const account = req.user ? await users.findById(req.user.id) : null;
+    const account = req.user ? await accounts.findById(req.user.id) : null;
     if (!account) return;
     await startSession(req, account, req.session.persistent === true, lifetime, now());
     req.user!.sessionHandle = handleOf(req.sessionID);
   }
 
-  return { needsPassword, verify, withReauth };
+  return { needsPassword, verify, withReauth, renewSession };
 }
 
 export type PasswordChecks = ReturnType<typeof passwordChecks>;

@@ -2,13 +2,11 @@ import { Router } from "express";
 import { z } from "zod";
 import { recordActivity } from "../activity/record";
 import type { RouteDeps } from "../app-deps";
-import { startSession } from "../auth/sign-in";
 import { csrfField, newPassword, parseForm, password, text } from "../forms";
 import { regenerate } from "../middleware/current-user";
 import { setFlash } from "../middleware/flash";
-import { requireAuth } from "../middleware/require-auth";
 import { answerRefusal } from "../sessions/password-checks";
-import { isLastActiveAdmin, snapshotOf } from "../users/user-repository";
+import { isLastActiveAdmin } from "../users/user-repository";
 
 const profileForm = z.object({ ...csrfField, name: text("Name", 100) });
 const passwordForm = z.object({
@@ -17,7 +15,7 @@ const passwordForm = z.object({
   new_password: newPassword("New password"),
 });
 
-export function settingsRoutes({ config, users, sessions, passwords, activity, passwordChecks, now }: RouteDeps): Router {
+export function settingsRoutes({ kit, users, sessions, passwords, activity, passwordChecks, requireAuth }: RouteDeps): Router {
   const router = Router();
   router.use("/settings", requireAuth);
 
@@ -33,9 +31,7 @@ export function settingsRoutes({ config, users, sessions, passwords, activity, p
     const updated = await users.update(req.user!.id, { name: form.data.name });
     if (!updated) return res.redirect(303, "/login");
     // Every session of the user shows the new name on its next request.
-    const snapshot = snapshotOf(updated);
-    await sessions.updateUserSnapshot(updated.id, snapshot);
-    req.session.user = snapshot;
+    await kit.accountChanged(updated.id, req);
     await recordActivity(activity, updated.id, req, "name_changed");
     setFlash(req, "success", "Your name was saved.");
     res.redirect(303, "/settings/profile");
@@ -61,10 +57,10 @@ export function settingsRoutes({ config, users, sessions, passwords, activity, p
     if (!updated) return res.redirect(303, "/login");
     // Sessions learn the new credential version first: one that survives a failed end below
     // is refused on its next request all the same.
-    await sessions.updateUserSnapshot(updated.id, snapshotOf(updated));
+    await kit.accountChanged(updated.id, req);
     await sessions.endUserSessions(updated.id, req.user!.sessionHandle);
     await recordActivity(activity, updated.id, req, "password_changed");
-    await startSession(req, updated, req.session.persistent === true, config.lifetime, now());
+    await kit.renewSession(req);
     setFlash(req, "success", "Your password was changed. Every other session was signed out.");
     res.redirect(303, "/settings/password");
   });

@@ -1,7 +1,6 @@
-import type { ActivityLog } from "../activity/activity-log";
-import type { SessionStore } from "../session-store/session-store";
+import type { Sessions } from "../surface";
 import type { Role } from "./account";
-import { snapshotOf, type User, type UserRepository } from "./user-repository";
+import type { User, UserRepository } from "./user-repository";
 
 /** Who made a change, for the account's activity log. */
 export interface Actor {
@@ -13,8 +12,7 @@ export interface Actor {
 /** Gives the account a role; every session of it has the role on its next request. */
 export async function setRole(
   users: UserRepository,
-  sessions: SessionStore,
-  activity: ActivityLog,
+  sessions: Sessions,
   email: string,
   role: Role,
   actor: Actor,
@@ -23,28 +21,21 @@ export async function setRole(
   if (!before) return null;
   const after = await users.update(before.id, { role });
   if (!after) return null;
-  await sessions.updateUserSnapshot(after.id, snapshotOf(after));
-  await activity.record(after.id, { type: "role_changed", detail: role, by: actor.by, ip: actor.ip, userAgent: actor.userAgent, session: null });
+  await sessions.accountChanged(after.id);
+  await sessions.activity.record(after.id, { type: "role_changed", detail: role, by: actor.by, ip: actor.ip, userAgent: actor.userAgent, session: null });
   return { before, after };
 }
 
 /** Disables or enables an account. Disabling ends every session of it at once. */
-export async function setDisabled(
-  users: UserRepository,
-  sessions: SessionStore,
-  activity: ActivityLog,
-  email: string,
-  disabled: boolean,
-  actor: Actor,
-): Promise<User | null> {
+export async function setDisabled(users: UserRepository, sessions: Sessions, email: string, disabled: boolean, actor: Actor): Promise<User | null> {
   const user = await users.findByEmail(email);
   if (!user) return null;
   const after = await users.update(user.id, { disabled });
   if (!after) return null;
   // The snapshot first: a session the revocation misses is refused on its next request.
-  await sessions.updateUserSnapshot(after.id, snapshotOf(after));
-  if (disabled) await sessions.endUserSessions(after.id);
-  await activity.record(after.id, {
+  await sessions.accountChanged(after.id);
+  if (disabled) await sessions.store.endUserSessions(after.id);
+  await sessions.activity.record(after.id, {
     type: disabled ? "account_disabled" : "account_enabled",
     by: actor.by,
     ip: actor.ip,

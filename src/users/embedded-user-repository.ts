@@ -19,7 +19,6 @@ export class EmbeddedUserRepository implements UserRepository {
       cv: 1,
       createdAt: Date.now(),
       disabled: false,
-      lastSignIn: null,
     };
     this.users.set(user.id, user);
     this.byEmail.set(email, user.id);

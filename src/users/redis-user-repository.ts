@@ -70,7 +70,6 @@ export class RedisUserRepository implements UserRepository {
       cv: 1,
       createdAt: Date.now(),
       disabled: false,
-      lastSignIn: null,
     };
     // The email key is claimed first, so two sign-ups with one email cannot both succeed.
     const claimed = await this.client.set(this.emailKey(email), user.id, { NX: true });
@@ -173,7 +172,6 @@ function toHashFields(fields: Partial<User>): Record<string, string | undefined>
     role: fields.role,
     org: fields.org === undefined ? undefined : (fields.org ?? ""),
     disabled: fields.disabled === undefined ? undefined : fields.disabled ? "1" : "0",
-    lastSignIn: fields.lastSignIn === undefined ? undefined : fields.lastSignIn ? JSON.stringify(fields.lastSignIn) : "",
   };
 }
 
@@ -190,6 +188,5 @@ function fromHash(h: Record<string, string>): User | null {
     cv: Number(h.cv) || 1,
     createdAt: Number(h.createdAt) || 0,
     disabled: h.disabled === "1",
-    lastSignIn: h.lastSignIn ? (JSON.parse(h.lastSignIn) as User["lastSignIn"]) : null,
   };
 }

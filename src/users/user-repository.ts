@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import type { Role, SignInNotice, UserSnapshot } from "./account";
+import type { AccountSource, Role, SessionAccount } from "./account";
+import type { PasswordHasher } from "./password";
 
 export interface User {
   id: string;
@@ -16,8 +17,6 @@ export interface User {
   createdAt: number;
   /** Disabled by an administrator: cannot sign in. */
   disabled: boolean;
-  /** The latest sign-in, copied to every session for the "new sign-in" notice. */
-  lastSignIn: SignInNotice | null;
 }
 
 export interface NewUser {
@@ -34,7 +33,6 @@ export interface UserChanges {
   role?: Role;
   org?: string | null;
   disabled?: boolean;
-  lastSignIn?: SignInNotice;
   /** A password change: bump the credential version as well. */
   newCredentials?: boolean;
 }
@@ -74,11 +72,23 @@ export async function isLastActiveAdmin(users: UserRepository, userId: string): 
   return admins.length > 0 && admins.every((id) => id === userId);
 }
 
-export function snapshotOf(user: User): UserSnapshot {
-  const snapshot: UserSnapshot = { name: user.name, email: user.email, role: user.role, org: user.org, ver: user.ver, cv: user.cv };
-  if (user.disabled) snapshot.disabled = true;
-  if (user.lastSignIn) snapshot.signIn = user.lastSignIn;
-  return snapshot;
+/** This server's accounts as the sessions see them: the same interface any site implements. */
+export function accountsOf(users: UserRepository, passwords: PasswordHasher): AccountSource {
+  return {
+    findById: async (id) => {
+      const user = await users.findById(id);
+      return user && accountOf(user);
+    },
+    verifyPassword: async (id, password) => {
+      const user = await users.findById(id);
+      return user !== null && (await passwords.verify(password, user.passwordHash));
+    },
+  };
+}
+
+/** The account as the sessions see it. */
+export function accountOf(user: User): SessionAccount {
+  return { id: user.id, name: user.name, email: user.email, role: user.role, credentialVersion: user.cv, disabled: user.disabled, org: user.org };
 }
 
 /** Applies changes to a user the way both repositories must. */

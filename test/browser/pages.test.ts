@@ -111,7 +111,7 @@ describeInBrowser("every page in Chromium", () => {
     await otherPage.getByRole("button", { name: "Sign in" }).click();
     await other.close();
     // An administrator, so the console's pages are in the tour too.
-    await setRole(t.deps.users, t.deps.sessions, t.deps.activity, email, "admin", OPERATOR);
+    await setRole(t.deps.users, t.deps.kit, email, "admin", OPERATOR);
     await page.close();
     return context;
   }

@@ -183,7 +183,7 @@ describe.each(CASES)("$name failover, replica $replica, REDIS_WAIT_REPLICAS=$wai
       if (!killed && Date.now() - started > 1000) {
         // Each ending is answered (after WAIT, when asked for), then the master dies at once.
         if (behind) await fallBehind(topology);
-        const ended = await Promise.all(toEnd.map((r) => backend.sessions.endUserSession(r.userId, r.handle)));
+        const ended = await Promise.all(toEnd.map((r) => backend.kit.store.endUserSession(r.userId, r.handle)));
         topology.killMaster();
         health = watchHealth(topology);
         killed = true;

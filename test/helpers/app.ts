@@ -6,10 +6,12 @@ import type { Express } from "express";
 import pino from "pino";
 import type { RedisClientType } from "redis";
 import request from "supertest";
+import type { ActivityLog } from "../../src/activity/activity-log";
 import { createApp } from "../../src/app";
 import type { AppDeps } from "../../src/app-deps";
 import { type Backend, openBackend } from "../../src/backend";
 import { type Config, loadConfig } from "../../src/config";
+import type { SessionStore } from "../../src/session-store/session-store";
 import { PasswordHasher } from "../../src/users/password";
 import { connectTestRedis, type TestClock, uniquePrefix } from "./stores";
 
@@ -18,9 +20,12 @@ export type BackendKind = "redis" | "embedded";
 /** scrypt at a low cost keeps the suite fast; the format and code path are the product's. */
 export const testPasswords = new PasswordHasher({ logN: 10, r: 8, p: 1 });
 
+/** What the app was built from, and the sessions' store and activity log, for tests to look into. */
+export type TestDeps = AppDeps & { sessions: SessionStore; activity: ActivityLog };
+
 export interface TestApp {
   app: Express;
-  deps: AppDeps;
+  deps: TestDeps;
   backend: Backend;
   logs: string[];
   redis?: RedisClientType;
@@ -60,8 +65,8 @@ export async function createTestApp(kind: BackendKind, options: TestAppOptions =
   const shared = kind === "embedded" ? options.shareWith?.backend : undefined;
   const redis = kind === "redis" ? await connectTestRedis() : undefined;
   const now = options.clock?.now;
-  const backend = shared ?? (await openBackend(config, { client: redis, keyPrefix: prefix, now }));
-  const deps: AppDeps = { ...backend, config, passwords: testPasswords, logger, now };
+  const backend = shared ?? (await openBackend(config, { client: redis, keyPrefix: prefix, now, passwords: testPasswords }));
+  const deps: TestDeps = { ...backend, config, passwords: testPasswords, logger, sessions: backend.kit.store, activity: backend.kit.activity };
   return {
     app: createApp(deps),
     deps,

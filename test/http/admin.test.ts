@@ -23,7 +23,7 @@ import { backendKinds } from "../helpers/topology";
 async function makeAdmin(t: TestApp): Promise<{ admin: Agent; account: ReturnType<typeof newAccount> }> {
   const account = newAccount("Admin Ada");
   await signUp(browser(t.app), account);
-  await setRole(t.deps.users, t.deps.sessions, t.deps.activity, account.email, "admin", OPERATOR);
+  await setRole(t.deps.users, t.deps.kit, account.email, "admin", OPERATOR);
   const admin = browser(t.app);
   await signIn(admin, account);
   return { admin, account };

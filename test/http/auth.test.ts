@@ -1,7 +1,5 @@
 import { request as httpRequest } from "node:http";
 import request from "supertest";
-import { createApp } from "../../src/app";
-import { snapshotOf } from "../../src/users/user-repository";
 import { type BackendKind, browser, cookieOf, createTestApp, csrfFrom, listen, newAccount, signIn, signUp, submit, useTestApp } from "../helpers/app";
 import { backendKinds, testRedisEnv } from "../helpers/topology";
 
@@ -82,8 +80,8 @@ describe.each<BackendKind>(backendKinds())("accounts and sign-in (%s)", (kind) =
     const agent = browser(ctx().app);
     await signIn(agent, account);
     const user = (await ctx().deps.users.findByEmail(account.email))!;
-    const changed = (await ctx().deps.users.update(user.id, { newCredentials: true }))!;
-    await ctx().deps.sessions.updateUserSnapshot(user.id, snapshotOf(changed));
+    await ctx().deps.users.update(user.id, { newCredentials: true });
+    await ctx().deps.kit.accountChanged(user.id);
     const ended = await agent.get("/dashboard");
     const before = cookieOf(ended)!.split(";")[0];
     expect((await agent.get("/login")).text).toContain("Your session has ended");
@@ -196,11 +194,12 @@ describe("a browser that follows the redirect at once", () => {
   test("when sign-in answers 303, then the session is already stored, however slow the store", async () => {
     const base = await createTestApp("embedded");
     // The same store, with a slow network in front of its writes.
-    const slow = Object.create(base.deps.sessions) as typeof base.deps.sessions;
-    slow.set = ((sid: string, sess: never, cb?: (err?: unknown) => void) => {
-      setTimeout(() => base.deps.sessions.set(sid, sess, cb), 200);
-    }) as typeof slow.set;
-    const app = createApp({ ...base.deps, sessions: slow });
+    const store = base.deps.sessions;
+    const write = store.set.bind(store);
+    store.set = ((sid: string, sess: never, cb?: (err?: unknown) => void) => {
+      setTimeout(() => write(sid, sess, cb), 200);
+    }) as typeof store.set;
+    const app = base.app;
     const server = await listen(app);
     const port = server.port;
     try {

@@ -72,15 +72,15 @@ describe(`REDIS_WAIT_REPLICAS on ${redisName()}`, () => {
       const user = { name: "Wait Walt", email: "w@example.com", role: "user", org: null, ver: 1, cv: 1 };
       for (const sid of sids) {
         await new Promise<void>((resolve, reject) =>
-          backend.sessions.set(sid, { cookie: {}, userId, user, credVersion: 1 } as unknown as SessionData, (err) => (err ? reject(err) : resolve())),
+          backend.kit.store.set(sid, { cookie: {}, userId, user, credVersion: 1 } as unknown as SessionData, (err) => (err ? reject(err) : resolve())),
         );
       }
-      const ending = backend.sessions.endUserSession(userId, handleOf(sids[1])).then(() => "ending answered");
+      const ending = backend.kit.store.endUserSession(userId, handleOf(sids[1])).then(() => "ending answered");
       await untilSomeClientWaits();
-      const reading = readSession(backend.sessions, sids[0]).then((s) => (s ? "page read" : "no session"));
+      const reading = readSession(backend.kit.store, sids[0]).then((s) => (s ? "page read" : "no session"));
       expect(await Promise.race([ending, reading])).toBe("page read");
       expect(await ending).toBe("ending answered");
-      expect(await readSession(backend.sessions, sids[1])).toBeNull();
+      expect(await readSession(backend.kit.store, sids[1])).toBeNull();
     } finally {
       await backend.close();
     }

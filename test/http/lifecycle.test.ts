@@ -5,7 +5,6 @@ import request from "supertest";
 import { createApp } from "../../src/app";
 import { openBackend } from "../../src/backend";
 import { PasswordHasher } from "../../src/users/password";
-import { snapshotOf } from "../../src/users/user-repository";
 import {
   appOn,
   type BackendKind,
@@ -95,8 +94,8 @@ describe.each<BackendKind>(backendKinds())("credential version (%s)", (kind) => 
     const account = await signUp(laptop);
     await signIn(phone, account);
     const user = (await ctx().deps.users.findByEmail(account.email))!;
-    const updated = (await ctx().deps.users.update(user.id, { newCredentials: true }))!;
-    await ctx().deps.sessions.updateUserSnapshot(user.id, snapshotOf(updated));
+    await ctx().deps.users.update(user.id, { newCredentials: true });
+    await ctx().deps.kit.accountChanged(user.id);
     expect((await phone.get("/dashboard")).status).toBe(303);
     expect((await laptop.get("/dashboard")).status).toBe(303);
   });
@@ -163,13 +162,14 @@ describe("Redis outages", () => {
       const res = await submit(browser(t.app), "/signup", "/signup", newAccount("Failover Fay"));
       const cookie = cookieOf(res)!.split(";")[0];
       // The same Redis store, whose next read fails the way a read during a failover does.
-      const failing = Object.create(t.deps.sessions) as typeof t.deps.sessions;
+      const store = t.deps.sessions;
+      const read = store.get.bind(store);
       let failures = 1;
-      failing.get = (sid, cb) => {
+      store.get = (sid, cb) => {
         if (failures-- > 0) return cb(new Error("CLUSTERDOWN The cluster is down"));
-        return t.deps.sessions.get(sid, cb);
+        return read(sid, cb);
       };
-      const app = createApp({ ...t.deps, sessions: failing });
+      const app = t.app;
       const down = await request(app).get("/dashboard").set("Cookie", cookie);
       expect(down.status).toBe(503);
       expect(down.headers["set-cookie"]).toBeUndefined();

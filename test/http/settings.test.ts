@@ -1,7 +1,6 @@
 import express from "express";
 import request from "supertest";
 import { OPERATOR } from "../../src/cli/cli";
-import { requireRole } from "../../src/middleware/require-auth";
 import { parseRecord } from "../../src/session-store/session-record";
 import { setRole } from "../../src/users/account-admin";
 import { type BackendKind, browser, SAFARI_IPHONE, signIn, signUp, submit, useTestApp } from "../helpers/app";
@@ -123,16 +122,18 @@ describe.each<BackendKind>(backendKinds())("settings (%s)", (kind) => {
     const account = await signUp(laptop);
     await signIn(phone, account);
     expect((await phone.get("/dashboard")).text).not.toContain("Administrator");
-    const changed = await setRole(ctx().deps.users, ctx().deps.sessions, ctx().deps.activity, account.email.toUpperCase(), "admin", OPERATOR);
+    const changed = await setRole(ctx().deps.users, ctx().deps.kit, account.email.toUpperCase(), "admin", OPERATOR);
     expect(changed?.after.role).toBe("admin");
     expect((await laptop.get("/dashboard")).text).toContain("Administrator");
     expect((await phone.get("/dashboard")).text).toContain("Administrator");
-    expect(await setRole(ctx().deps.users, ctx().deps.sessions, ctx().deps.activity, "nobody@example.com", "admin", OPERATOR)).toBeNull();
+    expect(await setRole(ctx().deps.users, ctx().deps.kit, "nobody@example.com", "admin", OPERATOR)).toBeNull();
   });
 });
 
 describe("requireRole", () => {
+  const ctx = useTestApp("embedded");
   const appWith = (role: "user" | "admin" | null) => {
+    const { requireRole } = ctx().deps.kit;
     const app = express();
     app.set("views", `${__dirname}/../../views`);
     app.set("view engine", "ejs");

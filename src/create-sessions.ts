@@ -1,0 +1,131 @@
+import type { Request } from "express";
+import { recordActivity } from "./activity/record";
+import { DeviceCookies } from "./auth/device-cookie";
+import { PasswordThrottle } from "./auth/password-throttle";
+import { announceSignIn, startSession } from "./auth/sign-in";
+import { type Config, ConfigError, loadConfig, usesRedis } from "./config";
+import { csrfProtection } from "./middleware/csrf";
+import { currentUser, refreshSession } from "./middleware/current-user";
+import { pageLocals } from "./middleware/page-locals";
+import { authGuards } from "./middleware/require-auth";
+import { clearSessionCookie, saveBeforeRedirect, sessionMiddleware } from "./middleware/session";
+import { closeRedis, connectConfiguredRedis } from "./redis/connect";
+import { openSessionBackend } from "./session-backend";
+import { endOtherSessions, endSession } from "./sessions/end-sessions";
+import { passwordChecks } from "./sessions/password-checks";
+import { sessionApi } from "./sessions/session-api";
+import { sessionPages } from "./sessions/session-pages";
+import type { Sessions, SessionsOptions } from "./surface";
+import { snapshotOf } from "./users/account";
+
+/**
+ * Sessions for a site that has its own accounts, sign-in form and layout: opaque cookies,
+ * sessions indexed per account so people can see and end them, and the pages to do it.
+ * Checks its options at once: a mistake fails the start, not the first request.
+ */
+export async function createSessions(options: SessionsOptions): Promise<Sessions> {
+  const { accounts } = options;
+  if (!accounts || typeof accounts.findById !== "function" || typeof accounts.verifyPassword !== "function") {
+    throw new ConfigError("createSessions: `accounts` must have findById(id) and verifyPassword(id, password), both returning promises.");
+  }
+  if (options.redis !== undefined) checkRedisClient(options.redis);
+  const config = options.config ?? settingsOf(options);
+  const now = options.now ?? Date.now;
+  const owned = !options.redis && usesRedis(config) ? await connectConfiguredRedis(config) : undefined;
+  if (owned) owned.on("error", (err: Error) => options.events?.redisError?.(err));
+  const client = options.redis ?? owned;
+  const backend = await openSessionBackend(config, { client, keyPrefix: options.keyPrefix, now, events: options.events });
+
+  const devices = new DeviceCookies(config.sessionSecrets, config.production ? "__Host-device" : "device", config.production);
+  const throttle = new PasswordThrottle(config, backend.rateLimitStore, devices);
+  const csrf = csrfProtection(config.sessionSecrets, config.production);
+  const { store, activity } = backend;
+  const checks = passwordChecks({ accounts, activity, throttle, lifetime: config.lifetime, reauthWindow: config.reauthWindow, now });
+  const guards = authGuards(
+    options.signInPath ?? "/login",
+    options.forbidden ??
+      ((_req, res) => {
+        res.status(403).type("text").send("Your account's role does not allow this.");
+      }),
+  );
+
+  const sessions: Sessions = {
+    ...guards,
+    store,
+    activity,
+    csrf,
+    throttle,
+    passwordChecks: checks,
+    config,
+    now,
+    middleware: () => [
+      sessionMiddleware(config, store),
+      saveBeforeRedirect,
+      currentUser(accounts, config.lifetime, now),
+      pageLocals(config.cookieName, csrf),
+      csrf.protection,
+    ],
+    async signIn(req, account, { remember = false } = {}) {
+      await startSession(req, account, remember, config.lifetime, now());
+      await announceSignIn(req, account, store, activity, now());
+      if (req.res) throttle.devices.remember(req, req.res, account.email);
+    },
+    renewSession: (req) => checks.renewSession(req),
+    async accountChanged(userId, req) {
+      const account = await accounts.findById(userId);
+      if (!account) {
+        await store.endUserSessions(userId);
+        return;
+      }
+      const snapshot = snapshotOf(account, now());
+      await store.updateUserSnapshot(userId, snapshot);
+      if (req?.user?.id === userId) req.session.user = snapshot;
+    },
+    async signOut(req, res) {
+      if (req.user) await recordActivity(activity, req.user.id, req, "signed_out");
+      await new Promise<void>((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
+      clearSessionCookie(res, config.cookieName);
+      res.set("Clear-Site-Data", '"cookies"');
+    },
+    getUserSessions: (userId) => store.listUserSessions(userId),
+    revokeSession: (req, handle) => endSession(store, activity, req, signedIn(req).id, handle),
+    revokeAllOtherSessions: (req) => endOtherSessions(store, activity, req, signedIn(req).id, signedIn(req).sessionHandle),
+    async updateSessionActivity(req) {
+      await refreshSession(req, accounts, config.lifetime, now());
+    },
+    router: (pageOptions) => sessionPages(sessions, pageOptions),
+    apiRouter: () => sessionApi(sessions),
+    rateLimitStore: backend.rateLimitStore,
+    async close() {
+      await backend.close();
+      await store.close();
+      if (owned) await closeRedis(owned);
+    },
+  };
+  return sessions;
+}
+
+function signedIn(req: Request) {
+  if (!req.user) throw new Error("not signed in: put requireAuth before this route");
+  return req.user;
+}
+
+function settingsOf(options: SessionsOptions): Config {
+  const env = { ...(options.env ?? process.env) };
+  if (options.secret !== undefined) env.SESSION_SECRET = [options.secret].flat().join(",");
+  return loadConfig(env, { redisGiven: options.redis !== undefined });
+}
+
+/** node-redis v5 clients (one server, Cluster, Sentinel) have these; ioredis and older node-redis do not. */
+function checkRedisClient(client: unknown): void {
+  const methods = ["get", "zAdd", "zRangeWithScores", "evalSha", "duplicate"];
+  const missing = methods.filter((m) => typeof (client as Record<string, unknown> | null)?.[m] !== "function");
+  if (missing.length > 0) {
+    throw new ConfigError(
+      `createSessions: \`redis\` must be a connected client from the "redis" package (createClient, createCluster or createSentinel); this one has no ${missing.join(", ")}.`,
+    );
+  }
+  if ((client as { isOpen?: boolean }).isOpen === false) {
+    throw new ConfigError("createSessions: the `redis` client is not connected: await client.connect() first.");
+  }
+}

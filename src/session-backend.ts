@@ -1,0 +1,72 @@
+import type { Store as RateLimitStore } from "express-rate-limit";
+import type { RedisClientType } from "redis";
+import type { ActivityLog, ActivityLogOptions } from "./activity/activity-log";
+import { EmbeddedActivityLog } from "./activity/embedded-activity-log";
+import { RedisActivityLog } from "./activity/redis-activity-log";
+import type { Config } from "./config";
+import { closeRedis } from "./redis/connect";
+import { redisRateLimitStore } from "./redis/rate-limit-store";
+import { openReplicaWait, type ReplicaWait } from "./redis/replica-wait";
+import { EmbeddedSessionStore } from "./session-store/embedded-session-store";
+import { RedisSessionStore } from "./session-store/redis-session-store";
+import type { SessionStore } from "./session-store/session-store";
+
+/** Where sessions and their activity live: one Redis, or this process's memory. */
+export interface SessionBackend {
+  store: SessionStore;
+  activity: ActivityLog;
+  /** Where password failures are counted; undefined: in this process (express-rate-limit's memory store). */
+  rateLimitStore(prefix: string): RateLimitStore | undefined;
+  close(): Promise<void>;
+}
+
+/** What the owner of the backend hears of (the server logs both). */
+export interface BackendEvents {
+  /** A connection problem; the client reconnects by itself. */
+  redisError?(err: Error): void;
+  /** A write answered with fewer replicas than REDIS_WAIT_REPLICAS asked for. */
+  replicaShortfall?(acknowledged: number, wanted: number): void;
+}
+
+export interface SessionBackendOptions {
+  /** A connected client: Redis. None: the embedded store. The caller closes it. */
+  client?: RedisClientType;
+  /** Put before every Redis key: a test's or a benchmark's own keyspace. */
+  keyPrefix?: string;
+  /** The clock the stores read (ms since the epoch). */
+  now?: () => number;
+  events?: BackendEvents;
+}
+
+/** Opens the session store, the activity log and the password-failure counters on one backend. */
+export async function openSessionBackend(config: Config, options: SessionBackendOptions): Promise<SessionBackend> {
+  const activityOptions: ActivityLogOptions = {
+    maxPerUser: config.activityMaxPerUser,
+    retention: config.activityRetention * 1000,
+    maxAudit: config.auditMax,
+  };
+  let activity: ActivityLog | undefined;
+  // A listing that finds a session gone from its user's index tells of it as expired.
+  const onExpired = (userId: string, handle: string) => {
+    void activity?.record(userId, { type: "session_expired", ip: "", userAgent: "", session: handle }).catch(() => {});
+  };
+  const rules = { lifetime: config.lifetime, cookie: config.cookie, maxSessionsPerUser: config.maxSessionsPerUser, onExpired, now: options.now };
+  const { client, keyPrefix = "", events = {} } = options;
+
+  if (!client) {
+    activity = new EmbeddedActivityLog(activityOptions);
+    const store = new EmbeddedSessionStore({ ...rules, maxSessions: config.embeddedMaxSessions });
+    return { store, activity, rateLimitStore: () => undefined, close: () => store.close() };
+  }
+  const replicaWait: ReplicaWait = await openReplicaWait(client, config.redisWaitReplicas, events);
+  activity = new RedisActivityLog(client, activityOptions, `${keyPrefix}activity:`);
+  const store = new RedisSessionStore({ ...rules, client, prefix: `${keyPrefix}sess:`, replicaWait, readRetryMs: config.redisReadRetryMs });
+  return {
+    store,
+    activity,
+    rateLimitStore: (prefix) => redisRateLimitStore(client, `${keyPrefix}${prefix}`),
+    close: async () => {
+      if (replicaWait.client) await closeRedis(replicaWait.client);
+    },
+  };
+}

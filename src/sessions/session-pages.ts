@@ -1,0 +1,80 @@
+import path from "node:path";
+import ejs from "ejs";
+import { type Request, type Response, Router } from "express";
+import { describeActivity } from "../activity/describe-activity";
+import { setFlash } from "../middleware/flash";
+import { isHandle } from "../session-store/session-record";
+import type { SessionPagesOptions, Sessions } from "../surface";
+import { answerRefusal } from "./password-checks";
+import { sessionRows } from "./session-rows";
+
+const PACKAGE_VIEWS = path.join(__dirname, "..", "..", "views", "sessions");
+const NOT_FOUND = "That session was not found. It may have ended already.";
+export const ACTIVITY_PAGE_SIZE = 20;
+
+/** A `before` cursor from a query string: a positive whole number, or nothing. */
+export function cursorOf(value: unknown): number | undefined {
+  return typeof value === "string" && /^\d{1,16}$/.test(value) ? Number(value) : undefined;
+}
+
+/**
+ * The sessions page (list, sign out one, sign out all others) and the activity page, under
+ * wherever the site mounts the router: `app.use("/account", sessions.router())` serves
+ * /account/sessions and /account/activity. Plain HTML forms; no script.
+ */
+export function sessionPages(sessions: Sessions, options: SessionPagesOptions = {}): Router {
+  const { store, activity, passwordChecks, requireAuth, config, now } = sessions;
+  const router = Router();
+
+  async function page(req: Request, res: Response, status: number, view: string, title: string, locals: Record<string, unknown>) {
+    const shared = { ...res.locals, ...locals, title, base: req.baseUrl };
+    const body = await ejs.renderFile(path.join(options.views ?? PACKAGE_VIEWS, `${view}.ejs`), shared);
+    if (options.layout) return res.status(status).render(options.layout, { ...locals, title, base: req.baseUrl, body });
+    res.status(status).send(await ejs.renderFile(path.join(PACKAGE_VIEWS, "layout.ejs"), { ...shared, body }));
+  }
+
+  async function sessionsPage(req: Request, res: Response, status: number, error: string | null = null) {
+    const user = req.user!;
+    const rows = sessionRows(await store.listUserSessions(user.id), user.sessionHandle, now());
+    await page(req, res, status, "sessions", "Your sessions", {
+      rows,
+      others: rows.filter((r) => !r.current).length,
+      askPassword: passwordChecks.needsPassword(req),
+      error,
+    });
+  }
+  const back = (req: Request) => `${req.baseUrl}/sessions`;
+
+  router.get("/sessions", requireAuth, (req, res) => sessionsPage(req, res, 200));
+
+  router.post("/sessions/revoke-others", requireAuth, async (req, res) => {
+    const outcome = await passwordChecks.withReauth(req, req.body?.password, () => sessions.revokeAllOtherSessions(req));
+    if (outcome.refused) return answerRefusal(res, outcome.refused, (status, message) => sessionsPage(req, res, status, message));
+    const ended = outcome.value;
+    setFlash(req, "success", ended === 1 ? "Signed out 1 other session." : `Signed out ${ended} other sessions.`);
+    res.redirect(303, back(req));
+  });
+
+  router.post("/sessions/:id/revoke", requireAuth, async (req, res) => {
+    const handle = req.params.id;
+    if (!isHandle(handle)) return sessionsPage(req, res, 404, NOT_FOUND);
+    if (handle === req.user!.sessionHandle) return sessionsPage(req, res, 400, "That is this device. Use Sign out to end it.");
+    const outcome = await passwordChecks.withReauth(req, req.body?.password, () => sessions.revokeSession(req, handle));
+    if (outcome.refused) return answerRefusal(res, outcome.refused, (status, message) => sessionsPage(req, res, status, message));
+    if (!outcome.value) return sessionsPage(req, res, 404, NOT_FOUND);
+    setFlash(req, "success", "Signed out that session.");
+    res.redirect(303, back(req));
+  });
+
+  router.get("/activity", requireAuth, async (req, res) => {
+    const list = await activity.list(req.user!.id, { before: cursorOf(req.query.before), limit: ACTIVITY_PAGE_SIZE });
+    await page(req, res, 200, "activity", "Security activity", {
+      rows: list.entries.map((e) => ({ ...describeActivity(e), thisDevice: e.session === req.user!.sessionHandle })),
+      next: list.next ?? null,
+      first: req.query.before === undefined,
+      retentionDays: Math.round(config.activityRetention / 86400),
+    });
+  });
+
+  return router;
+}

@@ -1,0 +1,107 @@
+import type { Request, RequestHandler, Response, Router } from "express";
+import type { Store as RateLimitStore } from "express-rate-limit";
+import type { RedisClientType } from "redis";
+import type { ActivityLog } from "./activity/activity-log";
+import type { PasswordThrottle } from "./auth/password-throttle";
+import type { Config } from "./config";
+import type { Csrf } from "./middleware/csrf";
+import type { AuthGuards } from "./middleware/require-auth";
+import type { BackendEvents } from "./session-backend";
+import type { SessionInfo, SessionStore } from "./session-store/session-store";
+import type { PasswordChecks } from "./sessions/password-checks";
+import type { AccountSource, SessionAccount } from "./users/account";
+
+// The types of the package's surface (index.ts), apart from the code that builds it, so that
+// the routers can take a Sessions without importing createSessions.
+
+export interface SessionsOptions {
+  /** The site's accounts: looked up by id, and their passwords checked. Required. */
+  accounts: AccountSource;
+  /**
+   * A connected node-redis client: `createClient`, `createCluster` or `createSentinel` from the
+   * `redis` package. You keep it and close it. Without one (and without REDIS_URL and its kin
+   * in `env`), sessions live in this process: for development only, refused in production.
+   */
+  redis?: RedisClientType;
+  /** Signs the cookie; several rotate (the first signs, all verify). Default: SESSION_SECRET. */
+  secret?: string | string[];
+  /** Settings by their environment variable names (see the README's table). Default: process.env. */
+  env?: Record<string, string | undefined>;
+  /** Settings already read with loadConfig(); when given, `env` and `secret` are not read. */
+  config?: Config;
+  /** Where requireAuth sends visitors who are not signed in. Default: "/login". */
+  signInPath?: string;
+  /** Answers a page that requireRole refuses (the JSON API always gets 403 JSON). Default: a plain 403. */
+  forbidden?: (req: Request, res: Response) => void;
+  /** Put before every Redis key this package writes. Default: none ("sess:", "activity:", "rl:"). */
+  keyPrefix?: string;
+  /** The clock sessions are judged by (ms since the epoch). Default: Date.now. */
+  now?: () => number;
+  /** Connection problems and replica shortfalls, for your logs. */
+  events?: BackendEvents;
+}
+
+/** Everything the package offers a site, built once at start. */
+export interface Sessions extends AuthGuards {
+  /** The express-session store: Redis (one server, Cluster or Sentinel) or embedded. */
+  store: SessionStore;
+  /** The security activity of each account (sign-ins, sessions ended, ...), shown on the activity page. */
+  activity: ActivityLog;
+  /** Anti-forgery tokens: `protection` checks every unsafe request, `tokenFor` gives a form its token. */
+  csrf: Csrf;
+  /** Counts wrong passwords per client IP and per account; your sign-in form should use it too. */
+  throttle: PasswordThrottle;
+  /** Re-authentication: the password entered again before ending sessions. */
+  passwordChecks: PasswordChecks;
+  /** The settings in force. */
+  config: Config;
+  now: () => number;
+  /**
+   * express-session with the secure defaults, then the signed-in account on `req.user` (and
+   * the session refreshed once per update window), then what the pages need in `res.locals`
+   * (`csrfToken()`, `flash()`, `currentUser`), then CSRF protection on every unsafe method.
+   */
+  middleware(): RequestHandler[];
+  /** Signs the account in on this request: a new session id, device data, the index, the notice to its other sessions. */
+  signIn(req: Request, account: SessionAccount, options?: { remember?: boolean }): Promise<void>;
+  /** A new id for this request's session (after a password change, say); the old id ends. Same sign-in, same expiry. */
+  renewSession(req: Request): Promise<void>;
+  /**
+   * Call after changing an account (name, role, password, disabled): every session of it
+   * gets the account as it is now, at once; a deleted account's sessions end. Pass the
+   * request when it is the account's own, so this session shows it too.
+   */
+  accountChanged(userId: string, req?: Request): Promise<void>;
+  /** Ends this request's session on the server and clears its cookie. */
+  signOut(req: Request, res: Response): Promise<void>;
+  /** The account's live sessions, most recently active first. */
+  getUserSessions(userId: string): Promise<SessionInfo[]>;
+  /** Ends one session of the signed-in account by its handle; false when it is not theirs or already gone. */
+  revokeSession(req: Request, handle: string): Promise<boolean>;
+  /** Ends every session of the signed-in account but this one; returns how many ended. */
+  revokeAllOtherSessions(req: Request): Promise<number>;
+  /**
+   * Reads the account again and records last activity, device and IP now, rather than at the
+   * next update window (the middleware does it once per window by itself).
+   */
+  updateSessionActivity(req: Request): Promise<void>;
+  /** The sessions page and the activity page, for a site to mount where it likes. */
+  router(options?: SessionPagesOptions): Router;
+  /** The sessions as JSON for scripts, on the same cookie session: `app.use("/api", sessions.apiRouter())`. */
+  apiRouter(): Router;
+  /** Counters in the same store as the sessions, for express-rate-limit (undefined: its memory store). */
+  rateLimitStore(prefix: string): RateLimitStore | undefined;
+  /** Stops timers and closes the connections the package opened (never your client). */
+  close(): Promise<void>;
+}
+
+export interface SessionPagesOptions {
+  /**
+   * A view of your own app (its view engine and views directory) that wraps each page: it gets
+   * `title` and `body` (the page's HTML, to output unescaped) besides res.locals. Default: the
+   * package's own plain layout.
+   */
+  layout?: string;
+  /** A directory with your own `sessions.ejs` and `activity.ejs` (EJS) instead of the package's. */
+  views?: string;
+}
