@@ -6,8 +6,9 @@ import { announceSignIn, startSession } from "./auth/sign-in";
 import { type Config, ConfigError, loadConfig, usesRedis } from "./config";
 import { csrfProtection } from "./middleware/csrf";
 import { currentUser, refreshSession } from "./middleware/current-user";
+import { classifyError } from "./middleware/errors";
 import { pageLocals } from "./middleware/page-locals";
-import { authGuards } from "./middleware/require-auth";
+import { authGuards, wantsJson } from "./middleware/require-auth";
 import { clearSessionCookie, saveBeforeRedirect, sessionMiddleware } from "./middleware/session";
 import { closeRedis, connectConfiguredRedis } from "./redis/connect";
 import { openSessionBackend } from "./session-backend";
@@ -94,6 +95,15 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
       await refreshSession(req, accounts, config.lifetime, now());
     },
     router: (pageOptions) => sessionPages(sessions, pageOptions),
+    errorHandler: () => (err, req, res, next) => {
+      const { status, message, code } = classifyError(err);
+      if (status >= 500 && status !== 503) return next(err);
+      if (res.headersSent) return next(err);
+      res.status(status);
+      if (status === 503) res.set("Retry-After", "5");
+      if (wantsJson(req, res)) res.json({ error: code, message });
+      else res.type("text").send(message);
+    },
     apiRouter: () => sessionApi(sessions),
     rateLimitStore: backend.rateLimitStore,
     async close() {

@@ -1,4 +1,4 @@
-import type { Request, RequestHandler, Response, Router } from "express";
+import type { ErrorRequestHandler, Request, RequestHandler, Response, Router } from "express";
 import type { Store as RateLimitStore } from "express-rate-limit";
 import type { RedisClientType } from "redis";
 import type { ActivityLog } from "./activity/activity-log";
@@ -91,6 +91,13 @@ export interface Sessions extends AuthGuards {
   apiRouter(): Router;
   /** Counters in the same store as the sessions, for express-rate-limit (undefined: its memory store). */
   rateLimitStore(prefix: string): RateLimitStore | undefined;
+  /**
+   * Answers what the package refuses, after your routes: a form without its CSRF token (403),
+   * Redis out of reach (503), too many password checks at once (503), a body too large (413):
+   * JSON for the API, a short message otherwise, never a stack trace. Anything else goes on
+   * to your own error handler.
+   */
+  errorHandler(): ErrorRequestHandler;
   /** Stops timers and closes the connections the package opened (never your client). */
   close(): Promise<void>;
 }

@@ -40,7 +40,7 @@ export function apiError(res: Response, status: number, error: string, message: 
   res.status(status).json({ error, message });
 }
 
-function classify(err: unknown): { status: number; message: string; code: string } {
+export function classifyError(err: unknown): { status: number; message: string; code: string } {
   const known = (status: number, message: string, code = API_CODES[status] ?? "bad_request") => ({ status, message, code });
   if (err instanceof AppError) return known(err.status, err.message);
   const e = err as { code?: string; type?: string; status?: number; expose?: boolean };
@@ -65,7 +65,7 @@ export const notFound: RequestHandler = (_req, _res, next) => {
 /** The one error handler: a friendly page (or JSON under /api/), never a stack trace. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    const { status, message, code } = classify(err);
+    const { status, message, code } = classifyError(err);
     if (status >= 500) logger.error({ err, url: req.originalUrl }, "request failed");
     if (res.headersSent) return;
     res.status(status);

@@ -1,0 +1,71 @@
+// The site: its own pages, sign-up and sign-in forms and layout. The lines between the
+// "sessions" markers are all it takes to add sessions people can see and end.
+const path = require("node:path");
+const express = require("express");
+const { createSessions } = require("session-server");
+
+/** Builds the site on an accounts store (accounts.js) and, optionally, a connected Redis client. */
+async function createSite({ accounts, redis, secret, env, keyPrefix }) {
+  const app = express();
+  app.set("view engine", "ejs");
+  app.set("views", path.join(__dirname, "views"));
+  app.use(express.urlencoded({ extended: false, limit: "16kb" }));
+
+  // --- sessions: start -----------------------------------------------------------------
+  const sessions = await createSessions({
+    accounts: {
+      findById: async (id) => {
+        const user = await accounts.findById(id);
+        return user && { id: user.id, name: user.name, email: user.email, credentialVersion: user.passwordVersion };
+      },
+      verifyPassword: async (id, password) => accounts.checkPassword(await accounts.findById(id), password),
+    },
+    redis,
+    secret,
+    env,
+    keyPrefix,
+    signInPath: "/signin",
+  });
+  app.use(sessions.middleware()); // the session, req.user, csrfToken() for forms, CSRF checks
+  app.use("/account", sessions.router({ layout: "layout" })); // /account/sessions, /account/activity
+  app.use("/api", sessions.apiRouter()); // the same as JSON
+  const signIn = async (req, res, user) => {
+    await sessions.signIn(req, user, { remember: req.body.remember === "on" });
+    res.redirect(303, "/account/sessions");
+  };
+  app.post("/signout", async (req, res) => {
+    await sessions.signOut(req, res);
+    res.redirect(303, "/");
+  });
+  // --- sessions: end -------------------------------------------------------------------
+
+  const field = (value) => (typeof value === "string" ? value : "");
+  app.get("/", (_req, res) => res.render("home", { title: "Home" }));
+  app.get("/signup", (_req, res) => res.render("signup", { title: "Sign up", error: null }));
+  app.post("/signup", async (req, res) => {
+    const [email, name, password] = [field(req.body.email), field(req.body.name), field(req.body.password)];
+    if (!email.includes("@") || !name || password.length < 10) {
+      return res.status(400).render("signup", { title: "Sign up", error: "Give a name, an email and a password of 10 characters or more." });
+    }
+    const user = await accounts.create(email, name, password);
+    if (!user) return res.status(409).render("signup", { title: "Sign up", error: "That email already has an account." });
+    await signIn(req, res, user);
+  });
+  app.get("/signin", (_req, res) => res.render("signin", { title: "Sign in", error: null }));
+  app.post("/signin", async (req, res) => {
+    const [email, password] = [field(req.body.email), field(req.body.password)];
+    // Wrong passwords are counted per address and per account, as the sessions page's are.
+    const wait = await sessions.throttle.check(req, email);
+    if (wait) return res.status(429).set("Retry-After", String(wait.retryAfter)).render("signin", { title: "Sign in", error: wait.message });
+    const user = await accounts.findByEmail(email);
+    if (!(await accounts.checkPassword(user, password))) {
+      await sessions.throttle.failed(req, email);
+      return res.status(401).render("signin", { title: "Sign in", error: "That email and password do not match." });
+    }
+    await signIn(req, res, user);
+  });
+  app.use(sessions.errorHandler()); // a forged form: 403; Redis away: 503; never a stack trace
+  return { app, sessions };
+}
+
+module.exports = { createSite };

@@ -1,0 +1,74 @@
+import express from "express";
+import { createClient, type RedisClientType } from "redis";
+import request from "supertest";
+import { type AccountSource, ConfigError, createSessions, type SessionAccount } from "../src/index";
+import { browser, csrfFrom } from "./helpers/app";
+
+const ada: SessionAccount = { id: "u-ada", name: "Ada Lovelace", email: "ada@example.com" };
+const accounts: AccountSource = {
+  findById: async (id) => (id === ada.id ? ada : null),
+  verifyPassword: async (id, password) => id === ada.id && password === "right password",
+};
+const secret = "a secret for the package surface tests";
+
+describe("createSessions: mistakes fail the start, with a message that names them", () => {
+  test.each<[string, Record<string, unknown>, RegExp]>([
+    ["no accounts", { secret }, /`accounts` must have findById\(id\) and verifyPassword\(id, password\)/],
+    ["accounts without verifyPassword", { secret, accounts: { findById: accounts.findById } }, /verifyPassword/],
+    ["a Redis client of another kind (ioredis-like)", { secret, accounts, redis: { get() {}, zadd() {} } }, /from the "redis" package.*no zAdd/],
+    ["a secret too short in production", { secret: "short", accounts, env: { NODE_ENV: "production" }, redis: "connected" }, /at least 32 characters/],
+    ["production without Redis", { secret, accounts, env: { NODE_ENV: "production" } }, /REDIS_URL is required/],
+    ["a setting that is not a number", { secret, accounts, env: { SESSION_IDLE_TIMEOUT: "soon" } }, /SESSION_IDLE_TIMEOUT/],
+  ])("when given %s, then it rejects at once", async (_name, options, message) => {
+    // Shaped like a connected node-redis client; the settings are refused before it is used.
+    const connected = { isOpen: true, get() {}, zAdd() {}, zRangeWithScores() {}, evalSha() {}, duplicate() {} };
+    const given = options.redis === "connected" ? { ...options, redis: connected } : options;
+    await expect(createSessions(given as never)).rejects.toThrow(ConfigError);
+    await expect(createSessions(given as never)).rejects.toThrow(message);
+  });
+
+  test("when the Redis client is not connected yet, then it says so", async () => {
+    const client = createClient() as RedisClientType;
+    await expect(createSessions({ accounts, secret, redis: client, env: {} })).rejects.toThrow(/not connected: await client.connect\(\) first/);
+  });
+});
+
+describe("createSessions on a bare Express app, with the package's own pages", () => {
+  test("when an account signs in through the site's route, then /account/sessions lists it in the package's layout", async () => {
+    const sessions = await createSessions({ accounts, secret, env: {} });
+    try {
+      const app = express();
+      app.use(express.urlencoded({ extended: false }));
+      app.use(sessions.middleware());
+      app.get("/signin", (_req, res) => res.send(`<form><input name="_csrf" value="${res.locals.csrfToken()}"></form>`));
+      app.post("/signin", async (req, res) => {
+        await sessions.signIn(req, ada);
+        res.redirect(303, "/account/sessions");
+      });
+      app.use("/account", sessions.router());
+      app.use(sessions.errorHandler());
+
+      const agent = browser(app);
+      expect((await agent.get("/account/sessions")).headers.location).toBe("/login?next=%2Faccount%2Fsessions");
+      const form = await agent.get("/signin");
+      expect((await agent.post("/signin").type("form").send({ _csrf: "forged" })).status).toBe(403);
+      expect(
+        (
+          await agent
+            .post("/signin")
+            .type("form")
+            .send({ _csrf: csrfFrom(form.text) })
+        ).status,
+      ).toBe(303);
+      const page = await agent.get("/account/sessions");
+      expect(page.status).toBe(200);
+      expect(page.text).toContain("<title>Your sessions</title>");
+      expect(page.text).toContain("Chrome on Windows");
+      expect(page.text).toContain('href="/account/activity"');
+      expect((await sessions.getUserSessions(ada.id)).map((s) => s.handle)).toHaveLength(1);
+      expect((await request(app).post("/account/sessions/revoke-others")).status).toBe(403);
+    } finally {
+      await sessions.close();
+    }
+  });
+});
