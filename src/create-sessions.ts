@@ -89,8 +89,12 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
       res.set("Clear-Site-Data", '"cookies"');
     },
     getUserSessions: (userId) => store.listUserSessions(userId),
-    revokeSession: (req, handle) => endSession(store, activity, req, signedIn(req).id, handle),
-    revokeAllOtherSessions: (req) => endOtherSessions(store, activity, req, signedIn(req).id, signedIn(req).sessionHandle),
+    revokeSession: (req, handle, onBehalfOf) =>
+      onBehalfOf ? endSession(store, activity, req, onBehalfOf.userId, handle, onBehalfOf.by) : endSession(store, activity, req, signedIn(req).id, handle),
+    revokeAllOtherSessions: (req, onBehalfOf) =>
+      onBehalfOf
+        ? endOtherSessions(store, activity, req, onBehalfOf.userId, undefined, onBehalfOf.by)
+        : endOtherSessions(store, activity, req, signedIn(req).id, signedIn(req).sessionHandle),
     async updateSessionActivity(req) {
       await refreshSession(req, accounts, config.lifetime, now());
     },

@@ -12,5 +12,5 @@ export type { BackendEvents } from "./session-backend";
 export { EmbeddedSessionStore, type EmbeddedSessionStoreOptions } from "./session-store/embedded-session-store";
 export { RedisSessionStore, type RedisSessionStoreOptions } from "./session-store/redis-session-store";
 export type { SessionInfo, SessionStore } from "./session-store/session-store";
-export type { SessionPagesOptions, Sessions, SessionsOptions } from "./surface";
+export type { OnBehalfOf, SessionPagesOptions, Sessions, SessionsOptions } from "./surface";
 export type { AccountSource, SessionAccount } from "./users/account";

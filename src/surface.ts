@@ -14,6 +14,12 @@ import type { AccountSource, SessionAccount } from "./users/account";
 // The types of the package's surface (index.ts), apart from the code that builds it, so that
 // the routers can take a Sessions without importing createSessions.
 
+/** Acting on another account's sessions: whose, and who did it, in words ("an administrator"). */
+export interface OnBehalfOf {
+  userId: string;
+  by: string;
+}
+
 export interface SessionsOptions {
   /** The site's accounts: looked up by id, and their passwords checked. Required. */
   accounts: AccountSource;
@@ -76,10 +82,14 @@ export interface Sessions extends AuthGuards {
   signOut(req: Request, res: Response): Promise<void>;
   /** The account's live sessions, most recently active first. */
   getUserSessions(userId: string): Promise<SessionInfo[]>;
-  /** Ends one session of the signed-in account by its handle; false when it is not theirs or already gone. */
-  revokeSession(req: Request, handle: string): Promise<boolean>;
-  /** Ends every session of the signed-in account but this one; returns how many ended. */
-  revokeAllOtherSessions(req: Request): Promise<number>;
+  /**
+   * Ends one session of the signed-in account by its handle; false when it is not theirs or
+   * already gone. An administrator's console passes `onBehalfOf`: another account's session,
+   * recorded in that account's activity as ended by `by`.
+   */
+  revokeSession(req: Request, handle: string, onBehalfOf?: OnBehalfOf): Promise<boolean>;
+  /** Ends every session of the signed-in account but this one (with `onBehalfOf`: every session of that account); returns how many. */
+  revokeAllOtherSessions(req: Request, onBehalfOf?: OnBehalfOf): Promise<number>;
   /**
    * Reads the account again and records last activity, device and IP now, rather than at the
    * next update window (the middleware does it once per window by itself).

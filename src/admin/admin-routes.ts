@@ -4,7 +4,6 @@ import type { RouteDeps } from "../app-deps";
 import { clientIp, userAgentOf } from "../middleware/client-info";
 import { setFlash } from "../middleware/flash";
 import { isHandle } from "../session-store/session-record";
-import { endOtherSessions, endSession } from "../sessions/end-sessions";
 import { answerRefusal } from "../sessions/password-checks";
 import { cursorOf } from "../sessions/session-pages";
 import { sessionRows } from "../sessions/session-rows";
@@ -110,7 +109,7 @@ export function adminRoutes(deps: RouteDeps): Router {
     "/admin/users/:id/sessions/:handle/revoke",
     action("sign out session", async (req, user) => {
       const handle = req.params.handle;
-      if (!isHandle(handle) || !(await endSession(sessions, activity, req, user.id, handle, BY_ADMIN))) return null;
+      if (!isHandle(handle) || !(await kit.revokeSession(req, handle, { userId: user.id, by: BY_ADMIN }))) return null;
       return `signed out session ${handle}`;
     }),
   );
@@ -118,7 +117,7 @@ export function adminRoutes(deps: RouteDeps): Router {
   router.post(
     "/admin/users/:id/sessions/revoke-all",
     action("sign out every session", async (req, user) => {
-      const ended = await endOtherSessions(sessions, activity, req, user.id, undefined, BY_ADMIN);
+      const ended = await kit.revokeAllOtherSessions(req, { userId: user.id, by: BY_ADMIN });
       return `signed out ${ended} session${ended === 1 ? "" : "s"}`;
     }),
   );
