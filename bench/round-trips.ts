@@ -1,6 +1,8 @@
 /**
- * Redis commands per signed-in request, counted with MONITOR over 1,000 requests.
- * npm run bench:round-trips   (uses REDIS_URL if set, otherwise a throwaway redis-server)
+ * Redis commands per signed-in page view, counted with MONITOR on every master that serves,
+ * over 10,000 requests, on one server and on a 3-master Cluster, with each process's cache of
+ * session records (SESSION_CACHE_ENTRIES) on and off.
+ * npm run bench:round-trips   (one server: REDIS_URL if set, otherwise throwaway servers)
  * A Lua script counts as one command; the commands it runs inside are not counted.
  */
 import { once } from "node:events";
@@ -11,15 +13,33 @@ import { createApp } from "../src/app";
 import { openBackend } from "../src/backend";
 import { loadConfig } from "../src/config";
 import { PasswordHasher } from "../src/users/password";
+import { startRedisCluster } from "../test/helpers/redis-cluster";
 import { startRedisServer } from "../test/helpers/redis-server";
+import { monitorCommands } from "../test/helpers/topology";
 
-const REQUESTS = Number(process.env.REQUESTS ?? 1000);
+const REQUESTS = Number(process.env.REQUESTS ?? 10_000);
 
 async function main() {
   const own = process.env.REDIS_URL ? undefined : await startRedisServer();
-  const url = process.env.REDIS_URL ?? own!.url;
+  const single = { REDIS_URL: process.env.REDIS_URL ?? own!.url };
+  const cluster = await startRedisCluster(3, 0);
+  const clustered = { REDIS_CLUSTER_NODES: cluster.nodes.map((n) => `${n.host}:${n.port}`).join(",") };
+  try {
+    for (const [name, where] of [
+      ["one server", single],
+      ["3-master Cluster", clustered],
+    ] as const) {
+      for (const entries of ["10000", "0"]) await count(`${name}, SESSION_CACHE_ENTRIES=${entries}`, { ...where, SESSION_CACHE_ENTRIES: entries });
+    }
+  } finally {
+    await cluster.stop();
+    await own?.stop();
+  }
+}
+
+async function count(label: string, env: Record<string, string>) {
   const prefix = `bench${Date.now()}:`;
-  const config = loadConfig({ SESSION_SECRET: "bench-secret-bench-secret-bench-secret", REDIS_URL: url });
+  const config = loadConfig({ SESSION_SECRET: "bench-secret-bench-secret-bench-secret", ...env });
   // The server's own wiring, on this run's keys.
   const backend = await openBackend(config, { keyPrefix: prefix });
   const app = createApp({ ...backend, config, logger: pino({ level: "silent" }), passwords: new PasswordHasher() });
@@ -52,31 +72,21 @@ async function main() {
   await go("/dashboard");
   await go("/dashboard");
 
-  const monitor = backend.redis!.duplicate();
-  await monitor.connect();
-  const commands: string[] = [];
-  await monitor.monitor((line: string) => {
-    if (line.includes(prefix)) commands.push(line);
-  });
+  const monitor = await monitorCommands(backend.redis!, prefix);
   for (let i = 0; i < REQUESTS; i++) {
     const res = await go("/dashboard");
     if (res.status !== 200) throw new Error(`request ${i} answered ${res.status}`);
     await res.arrayBuffer();
   }
-  await new Promise((r) => setTimeout(r, 200));
+  const commands = await monitor.stop();
   const byName = new Map<string, number>();
-  for (const c of commands) {
-    const name = /"(\w+)"/.exec(c)?.[1]?.toUpperCase() ?? "?";
-    byName.set(name, (byName.get(name) ?? 0) + 1);
-  }
-  console.log(`signed-in GET /dashboard, ${REQUESTS} requests inside the update window (${config.updateAge} s)`);
-  console.log(`Redis commands sent: ${commands.length} (${[...byName].map(([n, c]) => `${n} ${c}`).join(", ")})`);
-  console.log(`round trips per request: ${(commands.length / REQUESTS).toFixed(3)}`);
+  for (const name of commands) byName.set(name, (byName.get(name) ?? 0) + 1);
+  const named = [...byName].map(([n, c]) => `${n} ${c}`).join(", ") || "none";
+  console.log(`${label}: ${REQUESTS} signed-in GET /dashboard inside the update window (${config.updateAge} s)`);
+  console.log(`  Redis commands: ${commands.length} (${named}); per page view: ${(commands.length / REQUESTS).toFixed(4)}`);
 
-  await monitor.close();
   server.close();
   await backend.close();
-  await own?.stop();
 }
 
 main().catch((err) => {

@@ -32,6 +32,8 @@ export interface Config {
   reauthWindow: number;
   maxSessionsPerUser: number;
   embeddedMaxSessions: number;
+  /** Session records each process keeps in memory, kept fresh by Redis (client-side caching); 0: none. */
+  sessionCacheEntries: number;
   /** Express `trust proxy`: false when unset, a hop count, or the proxies' addresses and subnets. Never true. */
   trustProxy: false | number | string[];
   /** Password throttling: failed attempts per client IP, per account (or known device), per window (s). */
@@ -89,6 +91,7 @@ const schema = z.object({
   SESSION_REAUTH_WINDOW: seconds(900),
   SESSION_MAX_PER_USER: z.coerce.number().int().min(1).max(10000).default(100),
   EMBEDDED_MAX_SESSIONS: z.coerce.number().int().min(10).default(50000),
+  SESSION_CACHE_ENTRIES: z.coerce.number().int().min(0).max(10_000_000).default(10000),
   TRUST_PROXY: z.string().optional(),
   SIGNIN_LIMIT_PER_IP: z.coerce.number().int().min(1).default(50),
   SIGNIN_LIMIT_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
@@ -201,6 +204,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     reauthWindow: e.SESSION_REAUTH_WINDOW,
     maxSessionsPerUser: e.SESSION_MAX_PER_USER,
     embeddedMaxSessions: e.EMBEDDED_MAX_SESSIONS,
+    sessionCacheEntries: e.SESSION_CACHE_ENTRIES,
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     signinLimitPerIp: e.SIGNIN_LIMIT_PER_IP,
     signinLimitPerAccount: e.SIGNIN_LIMIT_PER_ACCOUNT,

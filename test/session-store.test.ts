@@ -1,11 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { RedisStore } from "connect-redis";
 import type { SessionData } from "express-session";
+import type { RedisClientType } from "redis";
+import { sendRaw } from "../src/redis/client";
 import { EmbeddedSessionStore } from "../src/session-store/embedded-session-store";
 import { RedisSessionStore } from "../src/session-store/redis-session-store";
 import { handleOf } from "../src/session-store/session-record";
 import { pauseBefore, writesSession } from "./helpers/paused-client";
-import { connectTestRedis, embeddedStoreFactory, lifetime, readSession, redisStoreFactory, testCookie, uniquePrefix } from "./helpers/stores";
+import { connectTestRedis, embeddedStoreFactory, lifetime, readSession, redisStoreFactory, sleep, testCookie, uniquePrefix } from "./helpers/stores";
 import { monitorCommands, redisName, scanKeys, topology } from "./helpers/topology";
 import { describeSessionStore } from "./session-store.contract";
 
@@ -137,6 +139,66 @@ describe(`${redisName()} store against a real server`, () => {
     });
   });
 
+  describe("each process's cache of session records, kept fresh by Redis", () => {
+    type Cached = { clientSideCache?: { stats(): { hitCount: number } } };
+    const storeOn = (client: RedisClientType, prefix: string) =>
+      new RedisSessionStore({ client, prefix, lifetime: lifetime(), cookie: testCookie, maxSessionsPerUser: 100 });
+
+    test("when a session is ended on one instance, then the other answers it signed out at once, 1,000 times in 1,000", async () => {
+      const [clientA, clientB] = [await connectTestRedis(), await connectTestRedis()];
+      try {
+        const prefix = uniquePrefix();
+        const [a, b] = [storeOn(clientA, prefix), storeOn(clientB, prefix)];
+        let stale = 0;
+        for (let i = 0; i < 1000; i++) {
+          const sid = randomBytes(24).toString("base64url");
+          const uid = `u${i % 10}`;
+          await a.set(sid, signedIn(uid));
+          // Read twice on B: the second read is answered from B's memory.
+          expect(await readSession(b, sid)).not.toBeNull();
+          expect(await readSession(b, sid)).not.toBeNull();
+          // Each way a session ends: one session, all of the user's, a sign-out.
+          if (i % 3 === 0) await a.endUserSession(uid, handleOf(sid));
+          else if (i % 3 === 1) await a.endUserSessions(uid);
+          else await new Promise<void>((resolve, reject) => a.destroy(sid, (err) => (err ? reject(err) : resolve())));
+          if ((await readSession(b, sid)) !== null) stale++;
+        }
+        expect(stale).toBe(0);
+        // The reads were served from memory: this is the cache at work, not a cache that never hits.
+        expect((clientB as Cached).clientSideCache?.stats().hitCount ?? 0).toBeGreaterThanOrEqual(1000);
+      } finally {
+        await Promise.all([clientA.close(), clientB.close()]);
+      }
+    }, 60_000);
+
+    test("when the connection that carries the invalidations is killed while another client ends the session, then no read answers it", async () => {
+      const [reader, writer] = [await connectTestRedis(), await connectTestRedis()];
+      try {
+        const prefix = uniquePrefix();
+        const [b, a] = [storeOn(reader, prefix), storeOn(writer, prefix)];
+        const sid = randomBytes(24).toString("base64url");
+        await a.set(sid, signedIn("u1"));
+        await readSession(b, sid);
+        expect(await readSession(b, sid)).not.toBeNull();
+        // Kill the reader's connections on every server that holds its tracked keys.
+        await killConnectionsOf(reader, writer);
+        await a.endUserSession("u1", handleOf(sid));
+        let answer: unknown = "no answer";
+        for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+          try {
+            answer = await readSession(b, sid);
+            break;
+          } catch {
+            await sleep(20); // reconnecting: a failed read is not a stale one
+          }
+        }
+        expect(answer).toBeNull();
+      } finally {
+        await Promise.all([reader.close(), writer.close()]);
+      }
+    });
+  });
+
   test("when a user's sessions are listed among many others, then only that user's keys are read (no SCAN, no KEYS)", async () => {
     const client = await connectTestRedis();
     try {
@@ -170,3 +232,20 @@ describe("embedded store bounds", () => {
     }
   });
 });
+
+/** Kills every connection `victim` has open, using `killer`'s connections to the same servers. */
+async function killConnectionsOf(victim: RedisClientType, killer: RedisClientType): Promise<void> {
+  type Node = { host: string; port: number };
+  type Cluster = { masters: Node[]; nodeClient(node: Node): Promise<RedisClientType> };
+  if ("masters" in victim) {
+    const [v, k] = [victim as unknown as Cluster, killer as unknown as Cluster];
+    for (const master of v.masters) {
+      const mine = await v.nodeClient(master);
+      const theirs = await k.nodeClient(k.masters.find((m) => m.host === master.host && m.port === master.port)!);
+      await theirs.sendCommand(["CLIENT", "KILL", "ID", String(await mine.clientId())]);
+    }
+    return;
+  }
+  const id = await sendRaw<number>(victim, undefined, ["CLIENT", "ID"]);
+  await sendRaw(killer, undefined, ["CLIENT", "KILL", "ID", String(id)]);
+}

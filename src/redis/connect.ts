@@ -7,8 +7,17 @@ const CLIENT_OPTIONS = {
   socket: { connectTimeout: 5000, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000) },
 };
 
-export async function connectRedis(url: string): Promise<RedisClientType> {
-  const client = createClient({ url, ...CLIENT_OPTIONS }) as RedisClientType;
+/**
+ * Server-assisted client-side caching (Redis CLIENT TRACKING over RESP3): what the client
+ * reads it keeps, bounded and least recently used first out, until Redis says the key
+ * changed. A session read inside the update window then costs no round trip at all.
+ */
+function cacheOptions(entries: number) {
+  return entries > 0 ? { RESP: 3 as const, clientSideCache: { maxEntries: entries, evictPolicy: "LRU" as const, ttl: 0 } } : {};
+}
+
+export async function connectRedis(url: string, cacheEntries = 0): Promise<RedisClientType> {
+  const client = createClient({ url, ...CLIENT_OPTIONS, ...cacheOptions(cacheEntries) }) as RedisClientType;
   await client.connect();
   return client;
 }
@@ -17,8 +26,9 @@ export async function connectRedis(url: string): Promise<RedisClientType> {
  * A Redis Cluster client, typed as a single-server one for the stores: every command they
  * send names one key, which the cluster client routes to its slot.
  */
-export async function connectRedisCluster(nodes: string[]): Promise<RedisClientType> {
+export async function connectRedisCluster(nodes: string[], cacheEntries = 0): Promise<RedisClientType> {
   const cluster = createCluster({
+    ...cacheOptions(cacheEntries),
     rootNodes: nodes.map((n) => ({ url: `redis://${n}` })),
     // A node that stops answering is retried every quarter second, and each retry after the
     // first 100 ms asks a live node for the slot map (node-redis waits 5 s by default): the
@@ -31,14 +41,17 @@ export async function connectRedisCluster(nodes: string[]): Promise<RedisClientT
 }
 
 /** A client that follows the master the sentinels name, across failovers; typed likewise. */
-export async function connectRedisSentinel(sentinels: string[], name: string): Promise<RedisClientType> {
+export async function connectRedisSentinel(sentinels: string[], name: string, cacheEntries = 0): Promise<RedisClientType> {
+  const cache = cacheOptions(cacheEntries);
   const client = createSentinel({
+    ...cache,
     name,
     sentinelRootNodes: sentinels.map((s) => {
       const [host, port] = s.split(":");
       return { host, port: Number(port) };
     }),
-    nodeClientOptions: CLIENT_OPTIONS,
+    // The Sentinel client does not pass RESP 3 on to its node clients (node-redis #3010).
+    nodeClientOptions: { ...CLIENT_OPTIONS, ...(cache.RESP ? { RESP: cache.RESP } : {}) },
   });
   await client.connect();
   return client as unknown as RedisClientType;
@@ -46,9 +59,10 @@ export async function connectRedisSentinel(sentinels: string[], name: string): P
 
 /** The configured Redis: one server, a cluster, or a master behind sentinels. */
 export function connectConfiguredRedis(config: Config): Promise<RedisClientType> {
-  if (config.redisUrl) return connectRedis(config.redisUrl);
-  if (config.redisClusterNodes.length > 0) return connectRedisCluster(config.redisClusterNodes);
-  return connectRedisSentinel(config.redisSentinels, config.redisSentinelName);
+  const entries = config.sessionCacheEntries;
+  if (config.redisUrl) return connectRedis(config.redisUrl, entries);
+  if (config.redisClusterNodes.length > 0) return connectRedisCluster(config.redisClusterNodes, entries);
+  return connectRedisSentinel(config.redisSentinels, config.redisSentinelName, entries);
 }
 
 /**

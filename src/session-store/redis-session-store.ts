@@ -35,6 +35,8 @@ export class RedisSessionStore extends SessionStoreCore {
   private readonly prefix: string;
   private readonly replicaWait?: ReplicaWait;
   private readonly readRetryMs: number;
+  /** The client's server-assisted cache (connect.ts), when it has one. */
+  private readonly cache?: { invalidate(key: string): void };
 
   constructor(options: RedisSessionStoreOptions) {
     super(options);
@@ -42,6 +44,16 @@ export class RedisSessionStore extends SessionStoreCore {
     this.prefix = options.prefix ?? "sess:";
     this.replicaWait = options.replicaWait;
     this.readRetryMs = options.readRetryMs ?? 0;
+    this.cache = (options.client as { clientSideCache?: { invalidate(key: string): void } }).clientSideCache;
+  }
+
+  /**
+   * Drops keys from this process's cache at once, after a write on another connection (the
+   * one for writes that wait for replicas): Redis's invalidation for them is on its way, but
+   * a read in between must not see the old record.
+   */
+  private forget(keys: string[]): void {
+    for (const key of keys) this.cache?.invalidate(key);
   }
 
   /** Where sign-ins and session ends are written when they wait for replicas (replica-wait.ts). */
@@ -59,6 +71,11 @@ export class RedisSessionStore extends SessionStoreCore {
 
   protected async readRecord(handle: string): Promise<SessionRecord | null> {
     const key = this.sessionKey(handle);
+    // With a cache, a read may be answered from memory. Let the pending I/O run first: an
+    // invalidation Redis already pushed (another instance ended this session) is then
+    // applied before the cache is asked. The push travels one hop from Redis; the browser's
+    // next request, after the answer to whoever ended the session, at least two.
+    if (this.cache) await new Promise((resolve) => setImmediate(resolve));
     return parseRecord(await retryRead(() => this.redis.get(key), this.readRetryMs));
   }
 
@@ -92,14 +109,17 @@ export class RedisSessionStore extends SessionStoreCore {
     // Ended between the two writes ("sign out everywhere" took its index entry): end it too,
     // rather than leave a session no listing shows.
     if ((await this.durable.zScore(this.indexKey(record.uid), handle)) === null) await this.durable.del(key);
+    this.forget([key, this.indexKey(record.uid)]);
     await waitForReplicas(this.durable, [key, this.indexKey(record.uid)], this.replicaWait);
   }
 
   protected async removeRecord(handle: string): Promise<void> {
     const key = this.sessionKey(handle);
     const uid = parseRecord(await this.durable.getDel(key))?.uid;
+    this.forget([key]);
     if (!uid) return;
     await this.durable.zRem(this.indexKey(uid), handle);
+    this.forget([this.indexKey(uid)]);
     await waitForReplicas(this.durable, [key, this.indexKey(uid)], this.replicaWait);
   }
 
@@ -113,6 +133,7 @@ export class RedisSessionStore extends SessionStoreCore {
     const deleted = await Promise.all(handles.map((h) => this.durable.del(this.sessionKey(h))));
     await this.durable.zRem(this.indexKey(userId), handles);
     const late = await Promise.all(handles.map((h) => this.durable.del(this.sessionKey(h))));
+    this.forget([...handles.map((h) => this.sessionKey(h)), this.indexKey(userId)]);
     await waitForReplicas(this.durable, [...handles.map((h) => this.sessionKey(h)), this.indexKey(userId)], this.replicaWait);
     return [...deleted, ...late].reduce((sum, n) => sum + n, 0);
   }
