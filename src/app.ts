@@ -1,4 +1,5 @@
 import path from "node:path";
+import ejs from "ejs";
 import express from "express";
 import { adminRoutes } from "./admin/admin-routes";
 import { apiRoutes, openapiRoute } from "./api/api-routes";
@@ -11,6 +12,7 @@ import { healthRoutes, pagesRoutes } from "./pages-routes";
 import { settingsRoutes } from "./settings/settings-routes";
 
 const ROOT = path.join(__dirname, "..");
+const VIEWS = path.join(ROOT, "views");
 
 /** Builds the app from its dependencies. No I/O here: server.ts connects and listens. */
 export function createApp(appDeps: AppDeps): express.Express {
@@ -29,8 +31,7 @@ export function createApp(appDeps: AppDeps): express.Express {
   };
   const app = express();
   app.set("trust proxy", deps.config.trustProxy);
-  app.set("view engine", "ejs");
-  app.set("views", path.join(ROOT, "views"));
+  useViews(app);
   app.set("x-powered-by", false);
   app.set("query parser", "simple");
   // Pages are never cached (no-store), so an ETag would be a hash computed for nothing.
@@ -62,4 +63,18 @@ export function createApp(appDeps: AppDeps): express.Express {
   app.use(notFound);
   app.use(errorHandler(deps.logger));
   return app;
+}
+
+/**
+ * The server's EJS views. Views include partials by absolute name ("/partials/top"), resolved
+ * against the views root: EJS then looks nothing up on disk at render time (a relative include
+ * costs an existsSync per include per page, even with the view cache on).
+ */
+export function useViews(app: express.Express): void {
+  app.set("view engine", "ejs");
+  app.set("views", VIEWS);
+  app.engine("ejs", (file, data, done) => {
+    const cache = Boolean((data as { settings?: Record<string, unknown> }).settings?.["view cache"]);
+    ejs.renderFile(file, data as ejs.Data, { root: VIEWS, views: [VIEWS], cache }, done as (err: Error | null, html?: string) => void);
+  });
 }

@@ -1,11 +1,15 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { RequestHandler } from "express";
 import helmet from "helmet";
 
 /**
  * helmet with a policy for pages that run no script at all: a CSP that allows none and no
  * framing, no referrer, and HSTS of a year in production (on plain HTTP it would only be ignored).
+ * The headers are the same for every response, so helmet runs once, at start, and each
+ * response gets what it set (the same headers, without rebuilding them per request).
  */
-export function securityHeaders(production: boolean) {
-  return helmet({
+export function securityHeaders(production: boolean): RequestHandler {
+  const policy = helmet({
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
@@ -24,4 +28,21 @@ export function securityHeaders(production: boolean) {
     referrerPolicy: { policy: "no-referrer" },
     xFrameOptions: { action: "deny" },
   });
+  const set: Array<[string, string]> = [];
+  const removed: string[] = [];
+  let ran = false;
+  const recorder = {
+    setHeader: (name: string, value: string) => set.push([name, String(value)]),
+    removeHeader: (name: string) => removed.push(name),
+  };
+  policy({} as IncomingMessage, recorder as unknown as ServerResponse, () => {
+    ran = true;
+  });
+  // Should helmet ever answer asynchronously, run it on every request as it is.
+  if (!ran) return policy as unknown as RequestHandler;
+  return (_req, res, next) => {
+    for (const name of removed) res.removeHeader(name);
+    for (const [name, value] of set) res.setHeader(name, value);
+    next();
+  };
 }

@@ -56,8 +56,17 @@ const HANDLE_LENGTH = 22;
 
 /** The public handle of a session: what keys, pages, forms and logs use instead of the id. */
 export function handleOf(sid: string): string {
-  return createHash("sha256").update(sid).digest("base64url").slice(0, HANDLE_LENGTH);
+  let handle = recentHandles.get(sid);
+  if (handle === undefined) {
+    handle = createHash("sha256").update(sid).digest("base64url").slice(0, HANDLE_LENGTH);
+    // A request needs its handle in the store and in the middleware: hash once, not twice.
+    if (recentHandles.size >= RECENT_HANDLES) recentHandles.clear();
+    recentHandles.set(sid, handle);
+  }
+  return handle;
 }
+const RECENT_HANDLES = 10_000;
+const recentHandles = new Map<string, string>();
 
 export function isHandle(value: unknown): value is string {
   return typeof value === "string" && /^[A-Za-z0-9_-]{22}$/.test(value);

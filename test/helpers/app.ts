@@ -63,7 +63,9 @@ export async function createTestApp(kind: BackendKind, options: TestAppOptions =
   const prefix = options.shareWith?.prefix ?? uniquePrefix();
   // A restart of the server: on Redis a new backend over the same keys; embedded, the same process's memory.
   const shared = kind === "embedded" ? options.shareWith?.backend : undefined;
-  const redis = kind === "redis" ? await connectTestRedis() : undefined;
+  // The client as the server connects it, with this test's settings (SESSION_CACHE_ENTRIES).
+  const cacheEntries = options.env?.SESSION_CACHE_ENTRIES;
+  const redis = kind === "redis" ? await connectTestRedis(cacheEntries ? { SESSION_CACHE_ENTRIES: cacheEntries } : {}) : undefined;
   const now = options.clock?.now;
   const backend = shared ?? (await openBackend(config, { client: redis, keyPrefix: prefix, now, passwords: testPasswords }));
   const deps: TestDeps = { ...backend, config, passwords: testPasswords, logger, sessions: backend.kit.store, activity: backend.kit.activity };

@@ -21,8 +21,8 @@ export function uniquePrefix(): string {
 }
 
 /** A client for this run's test Redis (one server, a Cluster or Sentinel), connected as the product connects. */
-export async function connectTestRedis(): Promise<RedisClientType> {
-  const client = await connectConfiguredRedis(loadConfig(testRedisEnv()));
+export async function connectTestRedis(env: Record<string, string> = {}): Promise<RedisClientType> {
+  const client = await connectConfiguredRedis(loadConfig({ ...testRedisEnv(), ...env }));
   client.on("error", () => {});
   return client;
 }

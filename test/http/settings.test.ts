@@ -1,5 +1,6 @@
 import express from "express";
 import request from "supertest";
+import { useViews } from "../../src/app";
 import { OPERATOR } from "../../src/cli/cli";
 import { parseRecord } from "../../src/session-store/session-record";
 import { setRole } from "../../src/users/account-admin";
@@ -135,8 +136,7 @@ describe("requireRole", () => {
   const appWith = (role: "user" | "admin" | null) => {
     const { requireRole } = ctx().deps.kit;
     const app = express();
-    app.set("views", `${__dirname}/../../views`);
-    app.set("view engine", "ejs");
+    useViews(app);
     app.use((req, res, next) => {
       if (role) req.user = { id: "u1", name: "A", email: "a@example.com", role, org: null, sessionHandle: "h" };
       res.locals.currentUser = req.user ?? null;
@@ -154,7 +154,8 @@ describe("requireRole", () => {
   test("when the user lacks the role, then the page answers 403 with the Unauthorized page", async () => {
     const res = await request(appWith("user")).get("/admin");
     expect(res.status).toBe(403);
-    expect(res.text).toContain("Not allowed");
+    expect(res.text).toContain("<h1>Not allowed</h1>");
+    expect(res.text).toContain('<link rel="stylesheet" href="/style.css">');
     expect((await request(appWith("user")).get("/api/admin")).body).toMatchObject({ error: "forbidden" });
   });
 

@@ -1,0 +1,57 @@
+/**
+ * What each cached session record costs a process: 10,000 signed-in sessions written to a
+ * throwaway Redis, then read once each through a client with SESSION_CACHE_ENTRIES on; the
+ * heap after a full GC, before and after, divided by the entries.
+ * npm run bench:cache   (runs node with --expose-gc)
+ */
+import { randomBytes } from "node:crypto";
+import type { SessionData } from "express-session";
+import { loadConfig } from "../src/config";
+import { connectRedis } from "../src/redis/connect";
+import { RedisSessionStore } from "../src/session-store/redis-session-store";
+import { startRedisServer } from "../test/helpers/redis-server";
+
+const ENTRIES = Number(process.env.ENTRIES ?? 10_000);
+const CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+
+async function main() {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error("run with node --expose-gc (npm run bench:cache)");
+  const server = await startRedisServer();
+  const config = loadConfig({ SESSION_SECRET: "bench-secret-bench-secret-bench-secret", REDIS_URL: server.url });
+  const client = await connectRedis(server.url, ENTRIES);
+  try {
+    const store = new RedisSessionStore({ client, lifetime: config.lifetime, cookie: config.cookie, maxSessionsPerUser: 100 });
+    const ids: string[] = [];
+    for (let i = 0; i < ENTRIES; i++) {
+      const sid = randomBytes(24).toString("base64url");
+      ids.push(sid);
+      const user = { name: `Person ${i}`, email: `person${i}@example.com`, role: "user", org: null, ver: Date.now() * 1000, cv: 1 };
+      const sess = {
+        cookie: {},
+        userId: randomBytes(16).toString("base64url"),
+        user,
+        userAgent: CHROME,
+        ip: "203.0.113.7",
+        csrfToken: randomBytes(16).toString("hex"),
+      };
+      await store.set(sid, sess as unknown as SessionData);
+    }
+    // Writes were not reads: nothing is cached yet.
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (const sid of ids) await new Promise((resolve, reject) => store.get(sid, (err, s) => (err ? reject(err) : resolve(s))));
+    gc();
+    const after = process.memoryUsage().heapUsed;
+    console.log(`${ENTRIES} session records, each read once through a client with SESSION_CACHE_ENTRIES=${ENTRIES}`);
+    console.log(`heap: +${((after - before) / 1024 / 1024).toFixed(1)} MB, ${Math.round((after - before) / ENTRIES)} bytes per cached session`);
+  } finally {
+    await client.close();
+    await server.stop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
