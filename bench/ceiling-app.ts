@@ -1,10 +1,9 @@
-/** The ceiling: bare Express serving the same dashboard page, with no session at all. */
-import path from "node:path";
 import express from "express";
+import { useViews } from "../src/app";
 
 const app = express();
-app.set("view engine", "ejs");
-app.set("views", path.join(__dirname, "..", "views"));
+// The same views, rendered the same way as the product renders them.
+useViews(app);
 app.get("/dashboard", (_req, res) => {
   res.render("dashboard", {
     title: "Dashboard",

@@ -1,14 +1,9 @@
-/**
- * The peer baseline: what most sites run, express-session with connect-redis and common
- * options (resave false, saveUninitialized false, a 30-day cookie, so connect-redis touches
- * the key on every request), rendering the same dashboard page. No index, no activity.
- */
-import path from "node:path";
 import { RedisStore } from "connect-redis";
 import express from "express";
 import session from "express-session";
 import pino from "pino";
 import { createClient } from "redis";
+import { useViews } from "../src/app";
 import { requestLogger } from "../src/middleware/request-logger";
 import { securityHeaders } from "../src/middleware/security-headers";
 
@@ -22,8 +17,8 @@ async function main() {
   const client = createClient({ url: process.env.REDIS_URL });
   await client.connect();
   const app = express();
-  app.set("view engine", "ejs");
-  app.set("views", path.join(__dirname, "..", "views"));
+  // The same views, rendered the same way as the product renders them.
+  useViews(app);
   // PEER_EXTRAS=1: the product's security headers and request log line too, so the session
   // layers alone differ (an analysis row in npm run bench, not the peer of the targets).
   if (process.env.PEER_EXTRAS) {
