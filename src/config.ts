@@ -31,6 +31,8 @@ export interface Config {
   updateAge: number;
   reauthWindow: number;
   maxSessionsPerUser: number;
+  /** How long a session ended by someone or something else remembers why (s): the next request says so. */
+  tombstoneTtl: number;
   embeddedMaxSessions: number;
   /** Session records each process keeps in memory, kept fresh by Redis (client-side caching); 0: none. */
   sessionCacheEntries: number;
@@ -90,6 +92,7 @@ const schema = z.object({
   SESSION_UPDATE_AGE: seconds(60),
   SESSION_REAUTH_WINDOW: seconds(900),
   SESSION_MAX_PER_USER: z.coerce.number().int().min(1).max(10000).default(100),
+  SESSION_TOMBSTONE_TTL: seconds(7 * 24 * 3600),
   EMBEDDED_MAX_SESSIONS: z.coerce.number().int().min(10).default(50000),
   SESSION_CACHE_ENTRIES: z.coerce.number().int().min(0).max(10_000_000).default(10000),
   TRUST_PROXY: z.string().optional(),
@@ -203,6 +206,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     updateAge: e.SESSION_UPDATE_AGE,
     reauthWindow: e.SESSION_REAUTH_WINDOW,
     maxSessionsPerUser: e.SESSION_MAX_PER_USER,
+    tombstoneTtl: e.SESSION_TOMBSTONE_TTL,
     embeddedMaxSessions: e.EMBEDDED_MAX_SESSIONS,
     sessionCacheEntries: e.SESSION_CACHE_ENTRIES,
     trustProxy: parseTrustProxy(e.TRUST_PROXY),

@@ -6,6 +6,7 @@ import { announceSignIn, startSession } from "./auth/sign-in";
 import { type Config, ConfigError, loadConfig, usesRedis } from "./config";
 import { csrfProtection } from "./middleware/csrf";
 import { currentUser, refreshSession } from "./middleware/current-user";
+import { endingNotice } from "./middleware/ending-notice";
 import { classifyError } from "./middleware/errors";
 import { pageLocals } from "./middleware/page-locals";
 import { authGuards, wantsJson } from "./middleware/require-auth";
@@ -64,6 +65,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
       saveBeforeRedirect,
       currentUser(accounts, config.lifetime, now),
       pageLocals(config.cookieName, csrf),
+      endingNotice(config, store),
       csrf.protection,
     ],
     async signIn(req, account, { remember = false } = {}) {
@@ -75,7 +77,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
     async accountChanged(userId, req) {
       const account = await accounts.findById(userId);
       if (!account) {
-        await store.endUserSessions(userId);
+        await store.endUserSessions(userId, undefined, { reason: "deleted", at: now() });
         return;
       }
       const snapshot = snapshotOf(account, now());

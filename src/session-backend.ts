@@ -50,7 +50,14 @@ export async function openSessionBackend(config: Config, options: SessionBackend
   const onExpired = (userId: string, handle: string) => {
     void activity?.record(userId, { type: "session_expired", ip: "", userAgent: "", session: handle }).catch(() => {});
   };
-  const rules = { lifetime: config.lifetime, cookie: config.cookie, maxSessionsPerUser: config.maxSessionsPerUser, onExpired, now: options.now };
+  const rules = {
+    lifetime: config.lifetime,
+    cookie: config.cookie,
+    maxSessionsPerUser: config.maxSessionsPerUser,
+    onExpired,
+    now: options.now,
+    tombstoneTtl: config.tombstoneTtl * 1000,
+  };
   const { client, keyPrefix = "", events = {} } = options;
 
   if (!client) {

@@ -1,4 +1,5 @@
-import type { SessionRecord } from "./session-record";
+import { encodeEnding, type SessionRecord } from "./session-record";
+import type { Ending } from "./session-store";
 import { type IndexEntry, SessionStoreCore, type StoreRules } from "./store-core";
 
 export interface EmbeddedSessionStoreOptions extends StoreRules {
@@ -20,6 +21,8 @@ export class EmbeddedSessionStore extends SessionStoreCore {
   /** userId -> handle -> last activity (ms). */
   private readonly index = new Map<string, Map<string, number>>();
   private readonly maxSessions: number;
+  /** handle -> why it ended, and until when that is kept. */
+  private readonly tombstones = new Map<string, { ending: string; until: number }>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(options: EmbeddedSessionStoreOptions) {
@@ -42,7 +45,12 @@ export class EmbeddedSessionStore extends SessionStoreCore {
       for (const [h, lastActive] of sessions) if (lastActive < now - this.lifetime.idle) sessions.delete(h);
       sessions.set(handle, lastActiveAt);
       const over = sessions.size - this.maxSessionsPerUser;
-      if (over > 0) for (const [h] of [...sessions].sort((a, b) => a[1] - b[1]).slice(0, over)) this.drop(h);
+      if (over > 0) {
+        for (const [h] of [...sessions].sort((a, b) => a[1] - b[1]).slice(0, over)) {
+          this.drop(h);
+          this.bury(h, { reason: "cap", at: now });
+        }
+      }
     }
     this.put(handle, { ...record, expiresAt });
   }
@@ -69,15 +77,30 @@ export class EmbeddedSessionStore extends SessionStoreCore {
     return [...(this.index.get(userId)?.keys() ?? [])];
   }
 
-  protected async removeUserRecords(userId: string, handles: string[]): Promise<number> {
+  protected async removeUserRecords(userId: string, handles: string[], ending?: Ending): Promise<number> {
     let ended = 0;
     for (const handle of handles) {
       const entry = this.records.get(handle);
       if (entry?.uid !== userId) continue;
-      if (entry.expiresAt > this.now()) ended++;
+      const live = entry.expiresAt > this.now();
       this.drop(handle);
+      if (!live) continue;
+      ended++;
+      if (ending) this.bury(handle, ending);
     }
     return ended;
+  }
+
+  /** Keeps why the session ended, bounded like the records (the oldest goes first). */
+  private bury(handle: string, ending: Ending): void {
+    this.tombstones.set(handle, { ending: encodeEnding(ending), until: this.now() + this.tombstoneTtl });
+    while (this.tombstones.size > this.maxSessions) this.tombstones.delete(this.tombstones.keys().next().value as string);
+  }
+
+  protected async takeTombstone(handle: string): Promise<string | null> {
+    const stone = this.tombstones.get(handle);
+    this.tombstones.delete(handle);
+    return stone && stone.until > this.now() ? stone.ending : null;
   }
 
   protected async pruneIndex(userId: string, handles: string[]): Promise<void> {
@@ -113,6 +136,7 @@ export class EmbeddedSessionStore extends SessionStoreCore {
   /** Expired records a listing has not found yet (it prunes and tells of those it finds). */
   private sweep(): void {
     const now = this.now();
+    for (const [handle, stone] of this.tombstones) if (stone.until <= now) this.tombstones.delete(handle);
     for (const [handle, entry] of this.records) {
       if (entry.expiresAt > now) continue;
       this.drop(handle);

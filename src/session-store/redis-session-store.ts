@@ -2,7 +2,8 @@ import type { RedisClientType } from "redis";
 import { isCluster, retryRead } from "../redis/client";
 import { durableClient, type ReplicaWait, waitForReplicas } from "../redis/replica-wait";
 import { indexSession, writeSession, writeSnapshot } from "./redis-scripts";
-import { parseRecord, type SessionRecord } from "./session-record";
+import { encodeEnding, parseRecord, type SessionRecord } from "./session-record";
+import type { Ending } from "./session-store";
 import { type IndexEntry, SessionStoreCore, type StoreRules } from "./store-core";
 
 export interface RedisSessionStoreOptions extends StoreRules {
@@ -65,6 +66,15 @@ export class RedisSessionStore extends SessionStoreCore {
     return `${this.prefix}${handle}`;
   }
 
+  /** Why a session ended: "sess:x:<handle>", a few dozen bytes, for SESSION_TOMBSTONE_TTL. */
+  private tombstoneKey(handle: string): string {
+    return `${this.prefix}x:${handle}`;
+  }
+
+  protected takeTombstone(handle: string): Promise<string | null> {
+    return this.redis.getDel(this.tombstoneKey(handle));
+  }
+
   private indexKey(userId: string): string {
     return `${this.prefix}user:{${userId}}`;
   }
@@ -100,7 +110,7 @@ export class RedisSessionStore extends SessionStoreCore {
         this.maxSessionsPerUser,
         this.lifetime.absolute,
       ])) as string[];
-      if (over.length > 0) await this.removeUserRecords(record.uid, over);
+      if (over.length > 0) await this.removeUserRecords(record.uid, over, { reason: "cap", at: now });
     }
     // A signed-in session is written, and waited for, on the connection for durable writes.
     const created = await writeSession.run(record.uid ? this.durable : this.redis, key, ["create", record.uv, record.uid, record.u, record.d, expiresAt]);
@@ -128,12 +138,15 @@ export class RedisSessionStore extends SessionStoreCore {
    * A session being created writes its index entry before its record; if that record landed
    * between the DEL and the ZREM, the second DEL ends it (createRecord covers the other order).
    */
-  protected async removeUserRecords(userId: string, handles: string[]): Promise<number> {
+  protected async removeUserRecords(userId: string, handles: string[], ending?: Ending): Promise<number> {
     // One DEL per key: on Cluster the sessions live in different slots.
     const deleted = await Promise.all(handles.map((h) => this.durable.del(this.sessionKey(h))));
     await this.durable.zRem(this.indexKey(userId), handles);
     const late = await Promise.all(handles.map((h) => this.durable.del(this.sessionKey(h))));
     this.forget([...handles.map((h) => this.sessionKey(h)), this.indexKey(userId)]);
+    // Written after the ends: a tombstone never stands for a session that still works.
+    const ended = handles.filter((_, i) => deleted[i] + late[i] > 0);
+    if (ending) await Promise.all(ended.map((h) => this.durable.set(this.tombstoneKey(h), encodeEnding(ending), { PX: this.tombstoneTtl })));
     await waitForReplicas(this.durable, [...handles.map((h) => this.sessionKey(h)), this.indexKey(userId)], this.replicaWait);
     return [...deleted, ...late].reduce((sum, n) => sum + n, 0);
   }

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { SessionData } from "express-session";
 import type { UserSnapshot } from "../users/account";
-import type { SessionInfo } from "./session-store";
+import type { Ending, SessionInfo } from "./session-store";
 
 /**
  * How a session is laid out at rest, shared by both stores so they cannot drift apart.
@@ -183,4 +183,20 @@ export function stampNew(sess: SessionData, now: number): boolean {
   sess.createdAt = sess.lastActiveAt ?? now;
   sess.lastActiveAt ??= now;
   return true;
+}
+
+const REASON_AT_REST: Record<Ending["reason"], string> = { "other-device": "o", admin: "a", password: "p", disabled: "d", cap: "c", deleted: "x" };
+const REASON_BACK = Object.fromEntries(Object.entries(REASON_AT_REST).map(([long, short]) => [short, long])) as Record<string, Ending["reason"]>;
+
+/** A tombstone at rest: "reason|at|device", a few dozen bytes. */
+export function encodeEnding(ending: Ending): string {
+  return `${REASON_AT_REST[ending.reason]}|${ending.at}|${ending.device ?? ""}`;
+}
+
+export function decodeEnding(raw: string | null | undefined): Ending | null {
+  if (!raw) return null;
+  const [r, at, ...device] = raw.split("|");
+  const reason = REASON_BACK[r];
+  if (!reason || !/^\d+$/.test(at)) return null;
+  return device.join("|") ? { reason, at: Number(at), device: device.join("|") } : { reason, at: Number(at) };
 }

@@ -26,15 +26,31 @@ import type { UserSnapshot } from "../users/account";
 export interface SessionStore extends Store {
   /** The user's live sessions, most recently active first. Prunes dead index entries. */
   listUserSessions(userId: string): Promise<SessionInfo[]>;
-  /** Ends one session if it belongs to the user; false when it does not (or no longer exists). */
-  endUserSession(userId: string, handle: string): Promise<boolean>;
+  /**
+   * Ends one session if it belongs to the user; false when it does not (or no longer exists).
+   * With `ending`, the session remembers why (a tombstone under its handle, for a while).
+   */
+  endUserSession(userId: string, handle: string, ending?: Ending): Promise<boolean>;
   /** Ends every session of the user but `exceptHandle`; returns how many were ended. */
-  endUserSessions(userId: string, exceptHandle?: string): Promise<number>;
+  endUserSessions(userId: string, exceptHandle?: string, ending?: Ending): Promise<number>;
+  /** Why the session under this handle was ended, once: the tombstone goes as it is read. */
+  takeEnding(handle: string): Promise<Ending | null>;
   /** Copies changed account data (name, role, ...) into every session of the user. */
   updateUserSnapshot(userId: string, snapshot: UserSnapshot): Promise<void>;
   /** Resolves when the store answers; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * Why a session ended, when something other than its own sign-out ended it. Idle and
+ * absolute expiry leave none: they are the default explanation.
+ */
+export interface Ending {
+  reason: "other-device" | "admin" | "password" | "disabled" | "cap" | "deleted";
+  at: number;
+  /** For "other-device": the device it was ended from ("Chrome on Windows"). */
+  device?: string;
 }
 
 /** One row of the sessions page. */

@@ -3,6 +3,7 @@ import type { UserSnapshot } from "../users/account";
 import {
   type CookieShape,
   decode,
+  decodeEnding,
   encode,
   encodeSnapshot,
   expiryOf,
@@ -13,7 +14,7 @@ import {
   type SessionRecord,
   stampNew,
 } from "./session-record";
-import type { SessionInfo, SessionStore } from "./session-store";
+import type { Ending, SessionInfo, SessionStore } from "./session-store";
 
 export interface StoreRules {
   lifetime: Lifetime;
@@ -23,6 +24,8 @@ export interface StoreRules {
   onExpired?: (userId: string, handle: string) => void;
   /** The clock (ms since the epoch); tests pass one they can move. */
   now?: () => number;
+  /** How long a tombstone says why its session ended (ms); 7 days when not given. */
+  tombstoneTtl?: number;
 }
 
 /** One entry of a user's index, with the record the backend holds for it (null: none). */
@@ -47,6 +50,7 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
   protected readonly cookie: CookieShape;
   protected readonly maxSessionsPerUser: number;
   protected readonly now: () => number;
+  protected readonly tombstoneTtl: number;
   protected readonly onExpired?: (userId: string, handle: string) => void;
 
   constructor(rules: StoreRules) {
@@ -56,6 +60,7 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
     this.maxSessionsPerUser = rules.maxSessionsPerUser;
     this.onExpired = rules.onExpired;
     this.now = rules.now ?? Date.now;
+    this.tombstoneTtl = rules.tombstoneTtl ?? 7 * 24 * 3600 * 1000;
   }
 
   /** The record, or null. It may be past its expiry: decode() refuses those. */
@@ -76,8 +81,10 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
   protected abstract readIndex(userId: string): Promise<IndexEntry[]>;
   /** The handles in the user's index. */
   protected abstract indexedHandles(userId: string): Promise<string[]>;
-  /** Ends these sessions of the user; returns how many existed. */
-  protected abstract removeUserRecords(userId: string, handles: string[]): Promise<number>;
+  /** Ends these sessions of the user, leaving a tombstone for each that existed when `ending` says why; returns how many existed. */
+  protected abstract removeUserRecords(userId: string, handles: string[], ending?: Ending): Promise<number>;
+  /** The tombstone under this handle, removed as it is read. */
+  protected abstract takeTombstone(handle: string): Promise<string | null>;
   /** Drops index entries whose sessions are gone. */
   protected abstract pruneIndex(userId: string, handles: string[]): Promise<void>;
   /** Puts the account snapshot (encoded, at version `ver`) into each session that holds an older one. */
@@ -139,14 +146,18 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
     return live.sort((a, b) => b.lastActiveAt - a.lastActiveAt);
   }
 
-  async endUserSession(userId: string, handle: string): Promise<boolean> {
+  async endUserSession(userId: string, handle: string, ending?: Ending): Promise<boolean> {
     if (!(await this.indexedHandles(userId)).includes(handle)) return false;
-    return (await this.removeUserRecords(userId, [handle])) === 1;
+    return (await this.removeUserRecords(userId, [handle], ending)) === 1;
   }
 
-  async endUserSessions(userId: string, exceptHandle?: string): Promise<number> {
+  async endUserSessions(userId: string, exceptHandle?: string, ending?: Ending): Promise<number> {
     const handles = (await this.indexedHandles(userId)).filter((h) => h !== exceptHandle);
-    return handles.length === 0 ? 0 : this.removeUserRecords(userId, handles);
+    return handles.length === 0 ? 0 : this.removeUserRecords(userId, handles, ending);
+  }
+
+  async takeEnding(handle: string): Promise<Ending | null> {
+    return decodeEnding(await this.takeTombstone(handle));
   }
 
   async updateUserSnapshot(userId: string, snapshot: UserSnapshot): Promise<void> {

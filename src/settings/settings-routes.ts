@@ -58,7 +58,7 @@ export function settingsRoutes({ kit, users, sessions, passwords, activity, pass
     // Sessions learn the new credential version first: one that survives a failed end below
     // is refused on its next request all the same.
     await kit.accountChanged(updated.id, req);
-    await sessions.endUserSessions(updated.id, req.user!.sessionHandle);
+    await sessions.endUserSessions(updated.id, req.user!.sessionHandle, { reason: "password", at: Date.now() });
     await recordActivity(activity, updated.id, req, "password_changed");
     await kit.renewSession(req);
     setFlash(req, "success", "Your password was changed. Every other session was signed out.");
@@ -83,7 +83,7 @@ export function settingsRoutes({ kit, users, sessions, passwords, activity, pass
     // The account goes first: a sign-in racing this finds no account, and one that completed
     // just before is in the index that the revocation reads next.
     await users.delete(userId);
-    await sessions.endUserSessions(userId);
+    await sessions.endUserSessions(userId, undefined, { reason: "deleted", at: Date.now() });
     await activity.forget(userId);
     await regenerate(req);
     setFlash(req, "info", "Your account was deleted and every session of it was signed out.");

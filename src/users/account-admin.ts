@@ -34,7 +34,7 @@ export async function setDisabled(users: UserRepository, sessions: Sessions, ema
   if (!after) return null;
   // The snapshot first: a session the revocation misses is refused on its next request.
   await sessions.accountChanged(after.id);
-  if (disabled) await sessions.store.endUserSessions(after.id);
+  if (disabled) await sessions.store.endUserSessions(after.id, undefined, { reason: "disabled", at: Date.now() });
   await sessions.activity.record(after.id, {
     type: disabled ? "account_disabled" : "account_enabled",
     by: actor.by,

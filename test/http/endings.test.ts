@@ -1,0 +1,122 @@
+import { OPERATOR } from "../../src/cli/cli";
+import { handleOf } from "../../src/session-store/session-record";
+import { setDisabled, setRole } from "../../src/users/account-admin";
+import {
+  type Agent,
+  type BackendKind,
+  browser,
+  CHROME_WINDOWS,
+  createTestApp,
+  newAccount,
+  SAFARI_IPHONE,
+  sentSessionCookie,
+  signIn,
+  signUp,
+  submit,
+  type TestApp,
+  useTestApp,
+} from "../helpers/app";
+import { backendKinds } from "../helpers/topology";
+
+/** What a browser whose session was ended reads next: the page it asked for sends it to sign in, which says why. */
+async function nextPageSays(agent: Agent): Promise<string> {
+  const res = await agent.get("/dashboard");
+  expect(res.status).toBe(303);
+  return (await agent.get(res.headers.location)).text;
+}
+
+const handleOfAgent = async (agent: Agent) => {
+  const cookie = sentSessionCookie(await agent.get("/dashboard"))!;
+  return handleOf(decodeURIComponent(cookie.split("=")[1]).slice(2).split(".")[0]);
+};
+
+describe.each<BackendKind>(backendKinds())("why a session ended (%s)", (kind) => {
+  const ctx = useTestApp(kind);
+
+  test("when the laptop signs the phone out, then the phone's next page says from which device, once, and the session stays ended", async () => {
+    const laptop = browser(ctx().app, CHROME_WINDOWS);
+    const phone = browser(ctx().app, SAFARI_IPHONE);
+    const account = await signUp(laptop);
+    await signIn(phone, account);
+    const handle = await handleOfAgent(phone);
+    expect((await submit(laptop, "/settings/sessions", `/settings/sessions/${handle}/revoke`, {})).status).toBe(303);
+    expect(await nextPageSays(phone)).toMatch(/You were signed out from Chrome on Windows on \d{1,2} \w{3} \d{4}, \d{2}:\d{2} UTC\. Not you\?/);
+    // Said once; and the tombstone is no way back in.
+    const again = await phone.get("/dashboard");
+    expect(again.status).toBe(303);
+    expect((await phone.get("/login")).text).not.toContain("You were signed out from");
+  });
+
+  test("when every other session is signed out, then each says so too", async () => {
+    const laptop = browser(ctx().app, CHROME_WINDOWS);
+    const phone = browser(ctx().app, SAFARI_IPHONE);
+    const account = await signUp(laptop);
+    await signIn(phone, account);
+    await submit(laptop, "/settings/sessions", "/settings/sessions/revoke-others", {});
+    expect(await nextPageSays(phone)).toContain("You were signed out from Chrome on Windows on");
+  });
+
+  test("when the password is changed on one device, then the others say it was a password change", async () => {
+    const laptop = browser(ctx().app);
+    const phone = browser(ctx().app, SAFARI_IPHONE);
+    const account = await signUp(laptop);
+    await signIn(phone, account);
+    const res = await submit(laptop, "/settings/password", "/settings/password", {
+      current_password: account.password,
+      new_password: "a whole new passphrase",
+    });
+    expect(res.status).toBe(303);
+    expect(await nextPageSays(phone)).toContain("because the password of the account was changed");
+  });
+
+  test("when an administrator ends a session or disables the account, then it says who or why", async () => {
+    const admin = newAccount("Admin Ada");
+    await signUp(browser(ctx().app), admin);
+    await setRole(ctx().deps.users, ctx().deps.kit, admin.email, "admin", OPERATOR);
+    const adminBrowser = browser(ctx().app);
+    await signIn(adminBrowser, admin);
+    const page = await adminBrowser.get("/admin/users");
+    expect(page.status).toBe(200);
+    const phone = browser(ctx().app, SAFARI_IPHONE);
+    const account = await signUp(phone);
+    const user = (await ctx().deps.users.findByEmail(account.email))!;
+    const handle = await handleOfAgent(phone);
+    const res = await submit(adminBrowser, `/admin/users/${user.id}`, `/admin/users/${user.id}/sessions/${handle}/revoke`, {});
+    expect(res.status).toBe(303);
+    expect(await nextPageSays(phone)).toContain("An administrator signed you out on");
+
+    await signIn(phone, account);
+    await setDisabled(ctx().deps.users, ctx().deps.kit, account.email, true, OPERATOR);
+    expect(await nextPageSays(phone)).toContain("this account has been disabled");
+  });
+
+  test("when the account is deleted on one device, then the other says so", async () => {
+    const laptop = browser(ctx().app);
+    const phone = browser(ctx().app, SAFARI_IPHONE);
+    const account = await signUp(laptop);
+    await signIn(phone, account);
+    expect((await submit(laptop, "/settings/profile", "/settings/delete-account", { password: account.password })).status).toBe(303);
+    const res = await phone.get("/dashboard");
+    expect(res.status).toBe(303);
+    expect((await phone.get(res.headers.location)).text).toContain("the account was deleted");
+  });
+});
+
+describe.each<BackendKind>(backendKinds())("the per-account cap, said (%s)", (kind) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp(kind, { env: { SESSION_MAX_PER_USER: "2" } });
+  });
+  afterAll(() => t.close());
+
+  test("when a third device signs in past a cap of 2, then the least recently used one says why it was signed out", async () => {
+    const first = browser(t.app, SAFARI_IPHONE);
+    const account = await signUp(first);
+    const second = browser(t.app);
+    await signIn(second, account);
+    await second.get("/dashboard");
+    await signIn(browser(t.app), account);
+    expect(await nextPageSays(first)).toContain("signed in on more than 2 devices, and this one had been used least recently");
+    expect((await second.get("/dashboard")).status).toBe(200);
+  });
+});
