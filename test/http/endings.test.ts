@@ -25,6 +25,15 @@ async function nextPageSays(agent: Agent): Promise<string> {
   return (await agent.get(res.headers.location)).text;
 }
 
+/** One account signed in on a laptop (Chrome on Windows, where it signed up) and a phone. */
+async function twoDevices(app: TestApp["app"]) {
+  const laptop = browser(app, CHROME_WINDOWS);
+  const phone = browser(app, SAFARI_IPHONE);
+  const account = await signUp(laptop);
+  await signIn(phone, account);
+  return { laptop, phone, account };
+}
+
 const handleOfAgent = async (agent: Agent) => {
   const cookie = sentSessionCookie(await agent.get("/dashboard"))!;
   return handleOf(decodeURIComponent(cookie.split("=")[1]).slice(2).split(".")[0]);
@@ -34,10 +43,7 @@ describe.each<BackendKind>(backendKinds())("why a session ended (%s)", (kind) =>
   const ctx = useTestApp(kind);
 
   test("when the laptop signs the phone out, then the phone's next page says from which device, once, and the session stays ended", async () => {
-    const laptop = browser(ctx().app, CHROME_WINDOWS);
-    const phone = browser(ctx().app, SAFARI_IPHONE);
-    const account = await signUp(laptop);
-    await signIn(phone, account);
+    const { laptop, phone } = await twoDevices(ctx().app);
     const handle = await handleOfAgent(phone);
     expect((await submit(laptop, "/settings/sessions", `/settings/sessions/${handle}/revoke`, {})).status).toBe(303);
     expect(await nextPageSays(phone)).toMatch(/You were signed out from Chrome on Windows on \d{1,2} \w{3} \d{4}, \d{2}:\d{2} UTC\. Not you\?/);
@@ -48,19 +54,13 @@ describe.each<BackendKind>(backendKinds())("why a session ended (%s)", (kind) =>
   });
 
   test("when every other session is signed out, then each says so too", async () => {
-    const laptop = browser(ctx().app, CHROME_WINDOWS);
-    const phone = browser(ctx().app, SAFARI_IPHONE);
-    const account = await signUp(laptop);
-    await signIn(phone, account);
+    const { laptop, phone } = await twoDevices(ctx().app);
     await submit(laptop, "/settings/sessions", "/settings/sessions/revoke-others", {});
     expect(await nextPageSays(phone)).toContain("You were signed out from Chrome on Windows on");
   });
 
   test("when the password is changed on one device, then the others say it was a password change", async () => {
-    const laptop = browser(ctx().app);
-    const phone = browser(ctx().app, SAFARI_IPHONE);
-    const account = await signUp(laptop);
-    await signIn(phone, account);
+    const { laptop, phone, account } = await twoDevices(ctx().app);
     const res = await submit(laptop, "/settings/password", "/settings/password", {
       current_password: account.password,
       new_password: "a whole new passphrase",
@@ -91,10 +91,7 @@ describe.each<BackendKind>(backendKinds())("why a session ended (%s)", (kind) =>
   });
 
   test("when the account is deleted on one device, then the other says so", async () => {
-    const laptop = browser(ctx().app);
-    const phone = browser(ctx().app, SAFARI_IPHONE);
-    const account = await signUp(laptop);
-    await signIn(phone, account);
+    const { laptop, phone, account } = await twoDevices(ctx().app);
     expect((await submit(laptop, "/settings/profile", "/settings/delete-account", { password: account.password })).status).toBe(303);
     const res = await phone.get("/dashboard");
     expect(res.status).toBe(303);
