@@ -64,7 +64,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
       sessionMiddleware(config, store),
       saveBeforeRedirect,
       currentUser(accounts, config.lifetime, now),
-      pageLocals(config.cookieName, csrf),
+      pageLocals(config.cookieName, csrf, (req) => checks.needsPassword(req)),
       endingNotice(config, store),
       csrf.protection,
     ],
@@ -91,12 +91,21 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
       res.set("Clear-Site-Data", '"cookies"');
     },
     getUserSessions: (userId) => store.listUserSessions(userId),
-    revokeSession: (req, handle, onBehalfOf) =>
-      onBehalfOf ? endSession(store, activity, req, onBehalfOf.userId, handle, onBehalfOf.by) : endSession(store, activity, req, signedIn(req).id, handle),
-    revokeAllOtherSessions: (req, onBehalfOf) =>
-      onBehalfOf
-        ? endOtherSessions(store, activity, req, onBehalfOf.userId, undefined, onBehalfOf.by)
-        : endOtherSessions(store, activity, req, signedIn(req).id, signedIn(req).sessionHandle),
+    async revokeSession(req, handle, onBehalfOf) {
+      if (onBehalfOf) return endSession(store, activity, req, onBehalfOf.userId, handle, onBehalfOf.by);
+      const ended = await endSession(store, activity, req, signedIn(req).id, handle);
+      // The new-sign-in notice was about that session: it has been dealt with, everywhere.
+      if (ended && req.session.user?.signIn?.session === handle) await sessions.accountChanged(signedIn(req).id, req);
+      return ended;
+    },
+    async revokeAllOtherSessions(req, onBehalfOf) {
+      if (onBehalfOf) return endOtherSessions(store, activity, req, onBehalfOf.userId, undefined, onBehalfOf.by);
+      const user = signedIn(req);
+      const ended = await endOtherSessions(store, activity, req, user.id, user.sessionHandle);
+      const notice = req.session.user?.signIn;
+      if (notice && notice.session !== user.sessionHandle) await sessions.accountChanged(user.id, req);
+      return ended;
+    },
     async updateSessionActivity(req) {
       await refreshSession(req, accounts, config.lifetime, now());
     },

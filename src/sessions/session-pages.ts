@@ -45,7 +45,12 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions = 
   }
   const back = (req: Request) => `${req.baseUrl}/sessions`;
 
-  router.get("/sessions", requireAuth, (req, res) => sessionsPage(req, res, 200));
+  router.get("/sessions", requireAuth, (req, res) => {
+    // Reviewing the sessions is what the new-sign-in notice asks for: it stays away afterwards.
+    const notice = req.session.user?.signIn;
+    if (notice && req.session.noticeSeen !== notice.at) req.session.noticeSeen = notice.at;
+    return sessionsPage(req, res, 200);
+  });
 
   router.post("/sessions/revoke-others", requireAuth, async (req, res) => {
     const outcome = await passwordChecks.withReauth(req, req.body?.password, () => sessions.revokeAllOtherSessions(req));

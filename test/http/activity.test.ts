@@ -46,6 +46,34 @@ describe.each<BackendKind>(backendKinds())("security activity (%s)", (kind) => {
     expect((await laptop.get("/dashboard")).text).not.toContain("New sign-in");
   });
 
+  test("when the notice's own form ends the new session, then that device is signed out and the notice goes from every session", async () => {
+    const account = newAccount();
+    const laptop = browser(ctx().app);
+    await signUp(laptop, account);
+    const phone = browser(ctx().app, SAFARI_IPHONE);
+    await signIn(phone, account);
+    const dash = await laptop.get("/dashboard");
+    const action = /<form method="post" action="(\/settings\/sessions\/[A-Za-z0-9_-]{22}\/revoke)" class="inline notice-end">/.exec(dash.text)?.[1];
+    expect(action).toBeDefined();
+    expect(dash.text).toContain("Not you? End that session");
+    const res = await submit(laptop, "/dashboard", action!, {});
+    expect(res.status).toBe(303);
+    expect((await laptop.get("/dashboard")).text).not.toContain("New sign-in");
+    const gone = await phone.get("/dashboard");
+    expect(gone.status).toBe(303);
+    expect((await phone.get(gone.headers.location)).text).toContain("You were signed out from Chrome on Windows");
+  });
+
+  test("when the sessions page has been reviewed, then the notice stays away", async () => {
+    const account = newAccount();
+    const laptop = browser(ctx().app);
+    await signUp(laptop, account);
+    await signIn(browser(ctx().app, SAFARI_IPHONE), account);
+    expect((await laptop.get("/dashboard")).text).toContain("New sign-in");
+    await laptop.get("/settings/sessions");
+    expect((await laptop.get("/dashboard")).text).not.toContain("New sign-in");
+  });
+
   test("when activity is paged, then plain links walk back through it", async () => {
     const account = newAccount();
     const agent = browser(ctx().app);
