@@ -197,6 +197,22 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
       expect((await readSession(subject.store, a))!.csrfToken).toBe("written after the rename");
     });
 
+    test("when a session is named, then listings carry the name until the session ends; another user's session cannot be named", async () => {
+      subject = await factory();
+      const [a, b] = [sid(), sid()];
+      await subject.store.set(a, signedIn("u1"));
+      await subject.store.set(b, signedIn("u2"));
+      expect(await subject.store.nameUserSession("u1", handleOf(a), "Work laptop")).toBe(true);
+      expect(await subject.store.nameUserSession("u1", handleOf(b), "Not mine")).toBe(false);
+      expect((await subject.store.listUserSessions("u1"))[0].name).toBe("Work laptop");
+      expect((await subject.store.listUserSessions("u2"))[0].name).toBeUndefined();
+      await subject.store.endUserSession("u1", handleOf(a), { reason: "other-device", at: 1, device: "Firefox on Linux" });
+      expect(await subject.store.takeEnding(handleOf(a))).toEqual({ reason: "other-device", at: 1, device: "Firefox on Linux" });
+      expect(await subject.store.takeEnding(handleOf(a))).toBeNull();
+      await subject.store.set(a, { ...signedIn("u1") } as SessionData);
+      expect((await subject.store.listUserSessions("u1"))[0]?.name).toBeUndefined();
+    });
+
     test("when a session is written, then the store answers ping and keeps working with callbacks", async () => {
       subject = await factory();
       await expect(subject.store.ping()).resolves.toBeUndefined();

@@ -21,6 +21,8 @@ export class EmbeddedSessionStore extends SessionStoreCore {
   /** userId -> handle -> last activity (ms). */
   private readonly index = new Map<string, Map<string, number>>();
   private readonly maxSessions: number;
+  /** userId -> handle -> the name its owner gave it. */
+  private readonly names = new Map<string, Map<string, string>>();
   /** handle -> why it ended, and until when that is kept. */
   private readonly tombstones = new Map<string, { ending: string; until: number }>();
   private readonly sweeper: NodeJS.Timeout;
@@ -110,6 +112,20 @@ export class EmbeddedSessionStore extends SessionStoreCore {
     }
   }
 
+  protected async readNames(userId: string): Promise<Record<string, string>> {
+    return Object.fromEntries(this.names.get(userId) ?? []);
+  }
+
+  protected async writeNames(userId: string, names: Array<[string, string | null]>): Promise<void> {
+    const mine = this.names.get(userId) ?? new Map<string, string>();
+    for (const [handle, name] of names) {
+      if (name === null) mine.delete(handle);
+      else if (this.index.get(userId)?.has(handle)) mine.set(handle, name);
+    }
+    if (mine.size > 0) this.names.set(userId, mine);
+    else this.names.delete(userId);
+  }
+
   protected async writeSnapshot(handles: string[], ver: number, u: string): Promise<void> {
     for (const handle of handles) {
       const entry = this.records.get(handle);
@@ -131,6 +147,7 @@ export class EmbeddedSessionStore extends SessionStoreCore {
     const sessions = this.index.get(entry.uid);
     sessions?.delete(handle);
     if (sessions?.size === 0) this.index.delete(entry.uid);
+    this.names.get(entry.uid)?.delete(handle);
   }
 
   /** Expired records a listing has not found yet (it prunes and tells of those it finds). */

@@ -75,6 +75,26 @@ export class RedisSessionStore extends SessionStoreCore {
     return this.redis.getDel(this.tombstoneKey(handle));
   }
 
+  /** The names a user gave their sessions: a hash in the index's slot, expiring with it. */
+  private namesKey(userId: string): string {
+    return `${this.prefix}n:{${userId}}`;
+  }
+
+  protected async readNames(userId: string): Promise<Record<string, string>> {
+    return { ...(await this.redis.hGetAll(this.namesKey(userId))) };
+  }
+
+  protected async writeNames(userId: string, names: Array<[string, string | null]>): Promise<void> {
+    const key = this.namesKey(userId);
+    const set = names.filter((n): n is [string, string] => n[1] !== null);
+    const removed = names.filter((n) => n[1] === null).map(([h]) => h);
+    if (removed.length > 0) await this.redis.hDel(key, removed);
+    if (set.length > 0) {
+      await this.redis.hSet(key, Object.fromEntries(set));
+      await this.redis.pExpire(key, this.lifetime.absolute);
+    }
+  }
+
   private indexKey(userId: string): string {
     return `${this.prefix}user:{${userId}}`;
   }
@@ -110,7 +130,10 @@ export class RedisSessionStore extends SessionStoreCore {
         this.maxSessionsPerUser,
         this.lifetime.absolute,
       ])) as string[];
-      if (over.length > 0) await this.removeUserRecords(record.uid, over, { reason: "cap", at: now });
+      if (over.length > 0) {
+        await this.removeUserRecords(record.uid, over, { reason: "cap", at: now });
+        await this.writeNames(record.uid, over.map((h) => [h, null]));
+      }
     }
     // A signed-in session is written, and waited for, on the connection for durable writes.
     const created = await writeSession.run(record.uid ? this.durable : this.redis, key, ["create", record.uv, record.uid, record.u, record.d, expiresAt]);

@@ -33,6 +33,8 @@ export interface SessionStore extends Store {
   endUserSession(userId: string, handle: string, ending?: Ending): Promise<boolean>;
   /** Ends every session of the user but `exceptHandle`; returns how many were ended. */
   endUserSessions(userId: string, exceptHandle?: string, ending?: Ending): Promise<number>;
+  /** Names one of the user's sessions ("Work laptop"); null removes the name. False when it is not the user's. */
+  nameUserSession(userId: string, handle: string, name: string | null): Promise<boolean>;
   /** Why the session under this handle was ended, once: the tombstone goes as it is read. */
   takeEnding(handle: string): Promise<Ending | null>;
   /** Copies changed account data (name, role, ...) into every session of the user. */
@@ -62,6 +64,8 @@ export interface SessionInfo {
   lastActiveAt: number;
   expiresAt: number;
   persistent: boolean;
+  /** The name its owner gave it, if any. */
+  name?: string;
 }
 
 export interface Flash {

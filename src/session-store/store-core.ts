@@ -87,6 +87,10 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
   protected abstract takeTombstone(handle: string): Promise<string | null>;
   /** Drops index entries whose sessions are gone. */
   protected abstract pruneIndex(userId: string, handles: string[]): Promise<void>;
+  /** The names the user gave their sessions, by handle. */
+  protected abstract readNames(userId: string): Promise<Record<string, string>>;
+  /** Sets (or, with null, removes) the names of these sessions. */
+  protected abstract writeNames(userId: string, names: Array<[string, string | null]>): Promise<void>;
   /** Puts the account snapshot (encoded, at version `ver`) into each session that holds an older one. */
   protected abstract writeSnapshot(handles: string[], ver: number, u: string): Promise<void>;
   abstract ping(): Promise<void>;
@@ -129,18 +133,20 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
   }
 
   async listUserSessions(userId: string): Promise<SessionInfo[]> {
-    const entries = await this.readIndex(userId);
+    const [entries, names] = await Promise.all([this.readIndex(userId), this.readNames(userId)]);
     const now = this.now();
     const live: SessionInfo[] = [];
     const dead: string[] = [];
     for (const { handle, lastActiveAt, record } of entries) {
       const sess = decode(record, this.cookie, this.lifetime, now);
-      if (sess && sess.userId === userId) live.push(infoOf(handle, sess, this.lifetime, now));
+      if (sess && sess.userId === userId) live.push(names[handle] ? { ...infoOf(handle, sess, this.lifetime, now), name: names[handle] } : infoOf(handle, sess, this.lifetime, now));
       // A fresh entry without its record is a session being created (index first): not dead.
       else if (record !== null || lastActiveAt <= now - Math.min(CREATION_GRACE_MS, this.lifetime.idle)) dead.push(handle);
     }
     if (dead.length > 0) {
       await this.pruneIndex(userId, dead);
+      const named = dead.filter((h) => names[h] !== undefined);
+      if (named.length > 0) await this.writeNames(userId, named.map((h) => [h, null]));
       for (const handle of dead) this.onExpired?.(userId, handle);
     }
     return live.sort((a, b) => b.lastActiveAt - a.lastActiveAt);
@@ -148,12 +154,23 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
 
   async endUserSession(userId: string, handle: string, ending?: Ending): Promise<boolean> {
     if (!(await this.indexedHandles(userId)).includes(handle)) return false;
-    return (await this.removeUserRecords(userId, [handle], ending)) === 1;
+    const ended = (await this.removeUserRecords(userId, [handle], ending)) === 1;
+    await this.writeNames(userId, [[handle, null]]);
+    return ended;
   }
 
   async endUserSessions(userId: string, exceptHandle?: string, ending?: Ending): Promise<number> {
     const handles = (await this.indexedHandles(userId)).filter((h) => h !== exceptHandle);
-    return handles.length === 0 ? 0 : this.removeUserRecords(userId, handles, ending);
+    if (handles.length === 0) return 0;
+    const ended = await this.removeUserRecords(userId, handles, ending);
+    await this.writeNames(userId, handles.map((h) => [h, null]));
+    return ended;
+  }
+
+  async nameUserSession(userId: string, handle: string, name: string | null): Promise<boolean> {
+    if (!(await this.indexedHandles(userId)).includes(handle)) return false;
+    await this.writeNames(userId, [[handle, name]]);
+    return true;
   }
 
   async takeEnding(handle: string): Promise<Ending | null> {

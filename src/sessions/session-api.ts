@@ -26,6 +26,7 @@ export function sessionApi(sessions: Sessions): Router {
         const device = describeDevice(s.userAgent);
         return {
           id: s.handle,
+          name: s.name ?? null,
           device: device.label,
           deviceType: device.type,
           ip: s.ip,

@@ -2,6 +2,7 @@ import path from "node:path";
 import ejs from "ejs";
 import { type Request, type Response, Router } from "express";
 import { describeActivity } from "../activity/describe-activity";
+import { withoutControlCharacters } from "../control-characters";
 import { setFlash } from "../middleware/flash";
 import { isHandle } from "../session-store/session-record";
 import type { SessionPagesOptions, Sessions } from "../surface";
@@ -10,6 +11,8 @@ import { sessionRows } from "./session-rows";
 
 const PACKAGE_VIEWS = path.join(__dirname, "..", "..", "views", "sessions");
 const NOT_FOUND = "That session was not found. It may have ended already.";
+/** The longest name a device may be given. */
+const MAX_NAME_LENGTH = 40;
 export const ACTIVITY_PAGE_SIZE = 20;
 
 /** A `before` cursor from a query string: a positive whole number, or nothing. */
@@ -68,6 +71,15 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions = 
     if (outcome.refused) return answerRefusal(res, outcome.refused, (status, message) => sessionsPage(req, res, status, message));
     if (!outcome.value) return sessionsPage(req, res, 404, NOT_FOUND);
     setFlash(req, "success", "Signed out that session.");
+    res.redirect(303, back(req));
+  });
+
+  router.post("/sessions/:id/name", requireAuth, async (req, res) => {
+    const handle = req.params.id;
+    const name = typeof req.body?.name === "string" ? withoutControlCharacters(req.body.name).trim() : null;
+    if (name === null || name.length > MAX_NAME_LENGTH) return sessionsPage(req, res, 400, `A device name is at most ${MAX_NAME_LENGTH} characters.`);
+    if (!isHandle(handle) || !(await store.nameUserSession(req.user!.id, handle, name || null))) return sessionsPage(req, res, 404, NOT_FOUND);
+    setFlash(req, "success", name ? `Named it "${name}".` : "The name was removed.");
     res.redirect(303, back(req));
   });
 

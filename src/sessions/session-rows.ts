@@ -5,6 +5,9 @@ import { formatTime } from "./format-time";
 
 export interface SessionRow {
   handle: string;
+  /** The name its owner gave it ("Work laptop"), or null. */
+  name: string | null;
+  /** What the browser says it is ("Chrome on Windows"). */
   device: string;
   deviceType: string;
   ip: string;
@@ -25,6 +28,7 @@ export function sessionRows(infos: SessionInfo[], currentHandle: string | null, 
     const device = describeDevice(s.userAgent);
     return {
       handle: s.handle,
+      name: s.name ?? null,
       device: device.label,
       deviceType: device.type,
       ip: s.ip || "unknown",

@@ -112,6 +112,44 @@ describe.each<BackendKind>(backendKinds())("the sessions page (%s)", (kind) => {
   });
 });
 
+describe.each<BackendKind>(backendKinds())("naming devices (%s)", (kind) => {
+  const ctx = useTestApp(kind);
+
+  test("when a person names their phone, then the name shows first on the sessions page with the detected device beside it, escaped", async () => {
+    const laptop = browser(ctx().app);
+    const phone = browser(ctx().app, SAFARI_IPHONE);
+    const account = await signUp(laptop);
+    await signIn(phone, account);
+    const page = await laptop.get("/settings/sessions");
+    const handle = /action="\/settings\/sessions\/([A-Za-z0-9_-]{22})\/revoke"/.exec(page.text)![1];
+    const res = await submit(laptop, "/settings/sessions", `/settings/sessions/${handle}/name`, { name: "  Ada's <b>phone</b>  " });
+    expect(res.status).toBe(303);
+    const after = await laptop.get("/settings/sessions");
+    expect(after.text).toContain('<strong>Ada&#39;s &lt;b&gt;phone&lt;/b&gt;</strong> <span class="device-detected">Mobile Safari on iOS</span>');
+    expect(after.text).not.toContain("<b>phone</b>");
+    const api = await laptop.get("/api/sessions");
+    expect(api.body.sessions.find((s: { id: string }) => s.id === handle).name).toBe("Ada's <b>phone</b>");
+    // Ending it says the name in the activity; the name goes with the session.
+    await submit(laptop, "/settings/sessions", `/settings/sessions/${handle}/revoke`, {});
+    expect((await laptop.get("/settings/activity")).text).toContain("Session on Ada&#39;s &lt;b&gt;phone&lt;/b&gt; (Mobile Safari on iOS) signed out");
+  });
+
+  test("when a name is too long, not a string, or for a session that is not theirs, then nothing is named", async () => {
+    const laptop = browser(ctx().app);
+    const account = await signUp(laptop);
+    const own = (await ctx().deps.sessions.listUserSessions((await ctx().deps.users.findByEmail(account.email))!.id))[0].handle;
+    expect((await submit(laptop, "/settings/sessions", `/settings/sessions/${own}/name`, { name: "x".repeat(41) })).status).toBe(400);
+    expect((await submit(laptop, "/settings/sessions", `/settings/sessions/${own}/name`, { name: ["a", "b"] })).status).toBe(400);
+    const stranger = browser(ctx().app);
+    await signUp(stranger);
+    expect((await submit(stranger, "/settings/sessions", `/settings/sessions/${own}/name`, { name: "Mine now" })).status).toBe(404);
+    expect((await submit(laptop, "/settings/sessions", `/settings/sessions/${own}/name`, { name: "This laptop" })).status).toBe(303);
+    expect((await laptop.get("/settings/sessions")).text).toContain("<strong>This laptop</strong>");
+    expect((await submit(laptop, "/settings/sessions", `/settings/sessions/${own}/name`, { name: "" })).status).toBe(303);
+    expect((await laptop.get("/settings/sessions")).text).not.toContain("This laptop");
+  });
+});
+
 describe("re-authentication window", () => {
   const clock = testClock();
   const ctx = useTestApp("redis", { env: { SESSION_REAUTH_WINDOW: "1" }, clock });
