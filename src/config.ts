@@ -34,6 +34,8 @@ export interface Config {
   /** How long a session ended by someone or something else remembers why (s): the next request says so. */
   tombstoneTtl: number;
   embeddedMaxSessions: number;
+  /** A MaxMind GeoLite2 or GeoIP2 City file; unset: the GeoLite2 City data shipped with the server. */
+  geoipDatabase: string | undefined;
   /** Session records each process keeps in memory, kept fresh by Redis (client-side caching); 0: none. */
   sessionCacheEntries: number;
   /** Express `trust proxy`: false when unset, a hop count, or the proxies' addresses and subnets. Never true. */
@@ -95,6 +97,7 @@ const schema = z.object({
   SESSION_TOMBSTONE_TTL: seconds(7 * 24 * 3600),
   EMBEDDED_MAX_SESSIONS: z.coerce.number().int().min(10).default(50000),
   SESSION_CACHE_ENTRIES: z.coerce.number().int().min(0).max(10_000_000).default(10000),
+  GEOIP_DATABASE: z.string().optional(),
   TRUST_PROXY: z.string().optional(),
   SIGNIN_LIMIT_PER_IP: z.coerce.number().int().min(1).default(50),
   SIGNIN_LIMIT_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
@@ -209,6 +212,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     tombstoneTtl: e.SESSION_TOMBSTONE_TTL,
     embeddedMaxSessions: e.EMBEDDED_MAX_SESSIONS,
     sessionCacheEntries: e.SESSION_CACHE_ENTRIES,
+    geoipDatabase: e.GEOIP_DATABASE,
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     signinLimitPerIp: e.SIGNIN_LIMIT_PER_IP,
     signinLimitPerAccount: e.SIGNIN_LIMIT_PER_ACCOUNT,

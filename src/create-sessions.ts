@@ -14,6 +14,7 @@ import { clearSessionCookie, saveBeforeRedirect, sessionMiddleware } from "./mid
 import { closeRedis, connectConfiguredRedis } from "./redis/connect";
 import { openSessionBackend } from "./session-backend";
 import { endOtherSessions, endSession } from "./sessions/end-sessions";
+import { openLocator } from "./sessions/location";
 import { passwordChecks } from "./sessions/password-checks";
 import { sessionApi } from "./sessions/session-api";
 import { sessionPages } from "./sessions/session-pages";
@@ -42,7 +43,8 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
   const throttle = new PasswordThrottle(config, backend.rateLimitStore, devices);
   const csrf = csrfProtection(config.sessionSecrets, config.production);
   const { store, activity } = backend;
-  const checks = passwordChecks({ accounts, activity, throttle, lifetime: config.lifetime, reauthWindow: config.reauthWindow, now });
+  const locate = await openLocator(config.geoipDatabase);
+  const checks = passwordChecks({ accounts, activity, throttle, lifetime: config.lifetime, reauthWindow: config.reauthWindow, now, locate });
   const guards = authGuards(
     options.signInPath ?? "/login",
     options.forbidden ??
@@ -60,16 +62,17 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
     passwordChecks: checks,
     config,
     now,
+    locate,
     middleware: () => [
       sessionMiddleware(config, store),
       saveBeforeRedirect,
-      currentUser(accounts, config.lifetime, now),
+      currentUser(accounts, config.lifetime, now, locate),
       pageLocals(config.cookieName, csrf, (req) => checks.needsPassword(req)),
       endingNotice(config, store),
       csrf.protection,
     ],
     async signIn(req, account, { remember = false } = {}) {
-      await startSession(req, account, remember, config.lifetime, now());
+      await startSession(req, account, remember, config.lifetime, now(), locate);
       await announceSignIn(req, account, store, activity, now());
       if (req.res) throttle.devices.remember(req, req.res, account.email);
     },
@@ -107,7 +110,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
       return ended;
     },
     async updateSessionActivity(req) {
-      await refreshSession(req, accounts, config.lifetime, now());
+      await refreshSession(req, accounts, config.lifetime, now(), locate);
     },
     router: (pageOptions) => sessionPages(sessions, pageOptions),
     errorHandler: () => (err, req, res, next) => {

@@ -40,6 +40,10 @@ async function main(): Promise<void> {
       },
     });
   } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
     const where = config.redisUrl ? redactUrl(config.redisUrl) : [...config.redisClusterNodes, ...config.redisSentinels].join(",");
     process.stderr.write(`Cannot reach Redis at ${where}: ${(err as Error).message}\n`);
     process.exit(1);

@@ -62,6 +62,8 @@ export interface Sessions extends AuthGuards {
   /** The settings in force. */
   config: Config;
   now: () => number;
+  /** Where an address is, roughly ("Berlin, Germany"; "Unknown location"); null for private and loopback addresses. */
+  locate(ip: string): string | null;
   /**
    * express-session with the secure defaults, then the signed-in account on `req.user` (and
    * the session refreshed once per update window), then what the pages need in `res.locals`

@@ -29,9 +29,10 @@ export interface ActivityRow {
 }
 
 /** "Signed in from Firefox on Linux, 203.0.113.4, 3 hours ago" */
-export function describeActivity(entry: ActivityEntry, now = Date.now()): ActivityRow {
+export function describeActivity(entry: ActivityEntry, locate?: (ip: string) => string | null, now = Date.now()): ActivityRow {
   const device = entry.userAgent ? describeDevice(entry.userAgent).label : "";
-  const where = [device && `from ${device}`, entry.ip].filter(Boolean).join(", ");
+  const place = entry.ip && locate ? locate(entry.ip) : null;
+  const where = [device && `from ${device}`, entry.ip, place].filter(Boolean).join(", ");
   return {
     text: (SENTENCES[entry.type] ?? (() => entry.type))(entry),
     where,

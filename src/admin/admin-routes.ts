@@ -63,7 +63,7 @@ export function adminRoutes(deps: RouteDeps): Router {
       title: user.email,
       account: user,
       rows: sessionRows(await sessions.listUserSessions(user.id), req.user!.sessionHandle, now()),
-      activity: page.entries.map((e) => describeActivity(e)),
+      activity: page.entries.map((e) => describeActivity(e, kit.locate)),
       next: page.next ?? null,
       roles: ROLES,
       askPassword: passwordChecks.needsPassword(req),

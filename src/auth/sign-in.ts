@@ -6,6 +6,7 @@ import type { Lifetime } from "../session-store/session-record";
 import { handleOf } from "../session-store/session-record";
 import type { SessionStore } from "../session-store/session-store";
 import { describeDevice } from "../sessions/device";
+import type { Locate } from "../sessions/location";
 import { type SessionAccount, snapshotOf } from "../users/account";
 
 /**
@@ -13,7 +14,7 @@ import { type SessionAccount, snapshotOf } from "../users/account";
  * the account snapshot, device data, and a cookie that ends with the browser unless
  * remembered. The store creates and indexes the new session when the response is sent.
  */
-export async function startSession(req: Request, account: SessionAccount, remember: boolean, lifetime: Lifetime, now: number): Promise<void> {
+export async function startSession(req: Request, account: SessionAccount, remember: boolean, lifetime: Lifetime, now: number, locate: Locate): Promise<void> {
   await regenerate(req);
   const sess = req.session;
   sess.userId = account.id;
@@ -23,6 +24,7 @@ export async function startSession(req: Request, account: SessionAccount, rememb
   sess.lastActiveAt = now;
   sess.userAgent = userAgentOf(req);
   sess.ip = clientIp(req);
+  sess.location = locate(sess.ip) ?? undefined;
   sess.persistent = remember;
   sess.idRole = sess.user.role;
   if (remember) {

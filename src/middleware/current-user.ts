@@ -1,6 +1,7 @@
 import type { Request, RequestHandler } from "express";
 import type { Lifetime } from "../session-store/session-record";
 import { expiryOf, handleOf, isActivityStale } from "../session-store/session-record";
+import type { Locate } from "../sessions/location";
 import { type AccountSource, snapshotOf } from "../users/account";
 import { clientIp, userAgentOf } from "./client-info";
 
@@ -33,13 +34,13 @@ export function regenerate(req: Request): Promise<void> {
  * snapshot from the account and records last activity, user agent and IP (one write).
  * A session from before a password change, or of a deleted account, ends here.
  */
-export function currentUser(accounts: AccountSource, lifetime: Lifetime, clock: () => number): RequestHandler {
+export function currentUser(accounts: AccountSource, lifetime: Lifetime, clock: () => number, locate: Locate): RequestHandler {
   return async (req, _res, next) => {
     const sess = req.session;
     if (!sess?.userId || !sess.user) return next();
     const now = clock();
     if (isActivityStale(sess, lifetime, now)) {
-      const refreshed = await refreshSession(req, accounts, lifetime, now);
+      const refreshed = await refreshSession(req, accounts, lifetime, now, locate);
       if (refreshed === "gone") return signOutHere(req, next);
       if (refreshed === "disabled") return signOutHere(req, next, "This account has been disabled.");
     }
@@ -66,7 +67,13 @@ export function currentUser(accounts: AccountSource, lifetime: Lifetime, clock: 
  * still counts), last activity, user agent and IP recorded, the expiry slid. The store
  * writes it when the response is sent.
  */
-export async function refreshSession(req: Request, accounts: AccountSource, lifetime: Lifetime, now: number): Promise<"refreshed" | "gone" | "disabled"> {
+export async function refreshSession(
+  req: Request,
+  accounts: AccountSource,
+  lifetime: Lifetime,
+  now: number,
+  locate: Locate,
+): Promise<"refreshed" | "gone" | "disabled"> {
   const sess = req.session;
   const account = sess.userId ? await accounts.findById(sess.userId) : null;
   if (!account) return "gone";
@@ -74,7 +81,10 @@ export async function refreshSession(req: Request, accounts: AccountSource, life
   sess.user = snapshotOf(account, now, sess.user?.signIn);
   sess.lastActiveAt = now;
   sess.userAgent = userAgentOf(req);
-  sess.ip = clientIp(req);
+  const ip = clientIp(req);
+  // The place is looked up when the address is new, not at every refresh.
+  if (ip !== sess.ip || sess.location === undefined) sess.location = locate(ip) ?? undefined;
+  sess.ip = ip;
   if (sess.persistent) {
     const maxAge = expiryOf(sess, lifetime, now) - now;
     sess.cookie.originalMaxAge = maxAge;

@@ -132,7 +132,10 @@ export class RedisSessionStore extends SessionStoreCore {
       ])) as string[];
       if (over.length > 0) {
         await this.removeUserRecords(record.uid, over, { reason: "cap", at: now });
-        await this.writeNames(record.uid, over.map((h) => [h, null]));
+        await this.writeNames(
+          record.uid,
+          over.map((h) => [h, null]),
+        );
       }
     }
     // A signed-in session is written, and waited for, on the connection for durable writes.

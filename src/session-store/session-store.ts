@@ -60,6 +60,8 @@ export interface SessionInfo {
   handle: string;
   userAgent: string;
   ip: string;
+  /** Where the address is, roughly; absent for private addresses. */
+  location?: string;
   createdAt: number;
   lastActiveAt: number;
   expiresAt: number;
@@ -90,6 +92,8 @@ declare module "express-session" {
     credVersion?: number;
     userAgent?: string;
     ip?: string;
+    /** Where `ip` is, roughly ("Berlin, Germany"), looked up when the address was recorded. */
+    location?: string;
     /** "Remember me": the cookie outlives the browser. */
     persistent?: boolean;
     /** Wrong passwords entered in this session to confirm actions since the last right one. */

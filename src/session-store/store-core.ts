@@ -139,14 +139,19 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
     const dead: string[] = [];
     for (const { handle, lastActiveAt, record } of entries) {
       const sess = decode(record, this.cookie, this.lifetime, now);
-      if (sess && sess.userId === userId) live.push(names[handle] ? { ...infoOf(handle, sess, this.lifetime, now), name: names[handle] } : infoOf(handle, sess, this.lifetime, now));
+      if (sess && sess.userId === userId)
+        live.push(names[handle] ? { ...infoOf(handle, sess, this.lifetime, now), name: names[handle] } : infoOf(handle, sess, this.lifetime, now));
       // A fresh entry without its record is a session being created (index first): not dead.
       else if (record !== null || lastActiveAt <= now - Math.min(CREATION_GRACE_MS, this.lifetime.idle)) dead.push(handle);
     }
     if (dead.length > 0) {
       await this.pruneIndex(userId, dead);
       const named = dead.filter((h) => names[h] !== undefined);
-      if (named.length > 0) await this.writeNames(userId, named.map((h) => [h, null]));
+      if (named.length > 0)
+        await this.writeNames(
+          userId,
+          named.map((h) => [h, null]),
+        );
       for (const handle of dead) this.onExpired?.(userId, handle);
     }
     return live.sort((a, b) => b.lastActiveAt - a.lastActiveAt);
@@ -163,7 +168,10 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
     const handles = (await this.indexedHandles(userId)).filter((h) => h !== exceptHandle);
     if (handles.length === 0) return 0;
     const ended = await this.removeUserRecords(userId, handles, ending);
-    await this.writeNames(userId, handles.map((h) => [h, null]));
+    await this.writeNames(
+      userId,
+      handles.map((h) => [h, null]),
+    );
     return ended;
   }
 

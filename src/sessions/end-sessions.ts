@@ -12,7 +12,11 @@ import { describeDevice } from "./device";
 export async function endSession(sessions: SessionStore, activity: ActivityLog, req: Request, userId: string, handle: string, by?: string): Promise<boolean> {
   const target = (await sessions.listUserSessions(userId)).find((s) => s.handle === handle);
   if (!target || !(await sessions.endUserSession(userId, handle, endingBy(req, by)))) return false;
-  await recordActivity(activity, userId, req, "session_ended", { by, device: target.name ? `${target.name} (${describeDevice(target.userAgent).label})` : describeDevice(target.userAgent).label, session: handle });
+  await recordActivity(activity, userId, req, "session_ended", {
+    by,
+    device: target.name ? `${target.name} (${describeDevice(target.userAgent).label})` : describeDevice(target.userAgent).label,
+    session: handle,
+  });
   return true;
 }
 

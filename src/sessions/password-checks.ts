@@ -7,6 +7,7 @@ import { regenerate } from "../middleware/current-user";
 import { setFlash } from "../middleware/flash";
 import { handleOf, type Lifetime } from "../session-store/session-record";
 import type { AccountSource } from "../users/account";
+import type { Locate } from "./location";
 
 /** Wrong passwords one session may enter to confirm actions before it is signed out. */
 export const MAX_PASSWORD_FAILURES_PER_SESSION = 5;
@@ -31,6 +32,7 @@ export interface PasswordChecksDeps {
   /** SESSION_REAUTH_WINDOW, in seconds. */
   reauthWindow: number;
   now: () => number;
+  locate: Locate;
 }
 
 /**
@@ -41,7 +43,7 @@ export interface PasswordChecksDeps {
  * stolen cookie must not be a way to guess the password that re-authentication asks for.
  */
 export function passwordChecks(deps: PasswordChecksDeps) {
-  const { accounts, activity, throttle, lifetime, reauthWindow, now } = deps;
+  const { accounts, activity, throttle, lifetime, reauthWindow, now, locate } = deps;
 
   /** Whether the password was entered longer ago than the re-authentication window. */
   function needsPassword(req: Request): boolean {
@@ -93,7 +95,7 @@ export function passwordChecks(deps: PasswordChecksDeps) {
   async function renewSession(req: Request): Promise<void> {
     const account = req.user ? await accounts.findById(req.user.id) : null;
     if (!account) return;
-    await startSession(req, account, req.session.persistent === true, lifetime, now());
+    await startSession(req, account, req.session.persistent === true, lifetime, now(), locate);
     req.user!.sessionHandle = handleOf(req.sessionID);
   }
 

@@ -30,6 +30,7 @@ export function sessionApi(sessions: Sessions): Router {
           device: device.label,
           deviceType: device.type,
           ip: s.ip,
+          location: s.location ?? null,
           current: s.handle === req.user!.sessionHandle,
           createdAt: new Date(s.createdAt).toISOString(),
           lastActiveAt: new Date(s.lastActiveAt).toISOString(),
@@ -77,7 +78,7 @@ export function sessionApi(sessions: Sessions): Router {
     const page = await activity.list(req.user!.id, { before: cursorOf(req.query.before), limit: 50 });
     res.json({
       entries: page.entries.map((e) => {
-        const row = describeActivity(e);
+        const row = describeActivity(e, sessions.locate);
         return {
           id: e.id,
           at: row.iso,

@@ -86,7 +86,7 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions = 
   router.get("/activity", requireAuth, async (req, res) => {
     const list = await activity.list(req.user!.id, { before: cursorOf(req.query.before), limit: ACTIVITY_PAGE_SIZE });
     await page(req, res, 200, "activity", "Security activity", {
-      rows: list.entries.map((e) => ({ ...describeActivity(e), thisDevice: e.session === req.user!.sessionHandle })),
+      rows: list.entries.map((e) => ({ ...describeActivity(e, sessions.locate), thisDevice: e.session === req.user!.sessionHandle })),
       next: list.next ?? null,
       first: req.query.before === undefined,
       retentionDays: Math.round(config.activityRetention / 86400),

@@ -11,6 +11,8 @@ export interface SessionRow {
   device: string;
   deviceType: string;
   ip: string;
+  /** Where the address is, roughly, or null. */
+  location: string | null;
   current: boolean;
   lastActive: string;
   lastActiveIso: string;
@@ -32,6 +34,7 @@ export function sessionRows(infos: SessionInfo[], currentHandle: string | null, 
       device: device.label,
       deviceType: device.type,
       ip: s.ip || "unknown",
+      location: s.location ?? null,
       current: s.handle === currentHandle,
       lastActive: formatDistanceToNow(Math.min(s.lastActiveAt, now), { addSuffix: true }),
       lastActiveIso: new Date(s.lastActiveAt).toISOString(),
