@@ -31,6 +31,8 @@ export interface Config {
   updateAge: number;
   reauthWindow: number;
   maxSessionsPerUser: number;
+  /** At the cap: end the least recently active session ("end-oldest"), or let the person choose ("ask"). */
+  sessionLimitPolicy: "end-oldest" | "ask";
   /** How long a session ended by someone or something else remembers why (s): the next request says so. */
   tombstoneTtl: number;
   embeddedMaxSessions: number;
@@ -95,6 +97,7 @@ const schema = z.object({
   SESSION_REAUTH_WINDOW: seconds(900),
   SESSION_MAX_PER_USER: z.coerce.number().int().min(1).max(10000).default(100),
   SESSION_TOMBSTONE_TTL: seconds(7 * 24 * 3600),
+  SESSION_LIMIT_POLICY: z.enum(["end-oldest", "ask"]).default("end-oldest"),
   EMBEDDED_MAX_SESSIONS: z.coerce.number().int().min(10).default(50000),
   SESSION_CACHE_ENTRIES: z.coerce.number().int().min(0).max(10_000_000).default(10000),
   GEOIP_DATABASE: z.string().optional(),
@@ -210,6 +213,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     reauthWindow: e.SESSION_REAUTH_WINDOW,
     maxSessionsPerUser: e.SESSION_MAX_PER_USER,
     tombstoneTtl: e.SESSION_TOMBSTONE_TTL,
+    sessionLimitPolicy: e.SESSION_LIMIT_POLICY,
     embeddedMaxSessions: e.EMBEDDED_MAX_SESSIONS,
     sessionCacheEntries: e.SESSION_CACHE_ENTRIES,
     geoipDatabase: e.GEOIP_DATABASE,

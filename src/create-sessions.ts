@@ -17,7 +17,7 @@ import { endOtherSessions, endSession } from "./sessions/end-sessions";
 import { openLocator } from "./sessions/location";
 import { passwordChecks } from "./sessions/password-checks";
 import { sessionApi } from "./sessions/session-api";
-import { sessionPages } from "./sessions/session-pages";
+import { PENDING_SIGN_IN_MS, sessionPages } from "./sessions/session-pages";
 import type { Sessions, SessionsOptions } from "./surface";
 import { snapshotOf } from "./users/account";
 
@@ -61,6 +61,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
     throttle,
     passwordChecks: checks,
     config,
+    signInPath: options.signInPath ?? "/login",
     now,
     locate,
     middleware: () => [
@@ -71,10 +72,26 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
       endingNotice(config, store),
       csrf.protection,
     ],
-    async signIn(req, account, { remember = false } = {}) {
+    async signIn(req, account, { remember = false, next = "/" } = {}) {
+      if (config.sessionLimitPolicy === "ask" && (await store.listUserSessions(account.id)).length >= config.maxSessionsPerUser) {
+        req.session.pendingSignIn = { userId: account.id, remember, at: now(), next };
+        return "choose";
+      }
       await startSession(req, account, remember, config.lifetime, now(), locate);
       await announceSignIn(req, account, store, activity, now());
       if (req.res) throttle.devices.remember(req, req.res, account.email);
+      return "signed-in";
+    },
+    async completeSignIn(req) {
+      const pending = req.session.pendingSignIn;
+      delete req.session.pendingSignIn;
+      if (!pending || now() - pending.at > PENDING_SIGN_IN_MS) return false;
+      const account = await accounts.findById(pending.userId);
+      if (!account || account.disabled) return false;
+      await startSession(req, account, pending.remember, config.lifetime, now(), locate);
+      await announceSignIn(req, account, store, activity, now());
+      if (req.res) throttle.devices.remember(req, req.res, account.email);
+      return true;
     },
     renewSession: (req) => checks.renewSession(req),
     async accountChanged(userId, req) {

@@ -59,6 +59,8 @@ export interface Sessions extends AuthGuards {
   throttle: PasswordThrottle;
   /** Re-authentication: the password entered again before ending sessions. */
   passwordChecks: PasswordChecks;
+  /** Where requireAuth sends visitors (the `signInPath` option). */
+  signInPath: string;
   /** The settings in force. */
   config: Config;
   now: () => number;
@@ -70,8 +72,14 @@ export interface Sessions extends AuthGuards {
    * (`csrfToken()`, `flash()`, `currentUser`), then CSRF protection on every unsafe method.
    */
   middleware(): RequestHandler[];
-  /** Signs the account in on this request: a new session id, device data, the index, the notice to its other sessions. */
-  signIn(req: Request, account: SessionAccount, options?: { remember?: boolean }): Promise<void>;
+  /**
+   * Signs the account in on this request: a new session id, device data, the index, the
+   * notice to its other sessions. With SESSION_LIMIT_POLICY=ask and the account at the cap,
+   * nothing is signed in yet: the answer is "choose", and you send the browser to the
+   * router's `/sessions/choose` (where you mounted it), where the person picks which session
+   * to end; `next` is where they go once signed in.
+   */
+  signIn(req: Request, account: SessionAccount, options?: { remember?: boolean; next?: string }): Promise<"signed-in" | "choose">;
   /** A new id for this request's session (after a password change, say); the old id ends. Same sign-in, same expiry. */
   renewSession(req: Request): Promise<void>;
   /**
@@ -80,6 +88,8 @@ export interface Sessions extends AuthGuards {
    * request when it is the account's own, so this session shows it too.
    */
   accountChanged(userId: string, req?: Request): Promise<void>;
+  /** Completes a sign-in that was waiting for a choice (see signIn); false when there is none, or it is too old. */
+  completeSignIn(req: Request): Promise<boolean>;
   /** Ends this request's session on the server and clears its cookie. */
   signOut(req: Request, res: Response): Promise<void>;
   /** The account's live sessions, most recently active first. */

@@ -88,8 +88,9 @@ export function authRoutes({ config, kit, users, activity, passwords, rateLimitS
     }
     // Raise an old hash to today's cost while the password is at hand.
     const current = passwords.needsRehash(user.passwordHash) ? ((await users.update(user.id, { passwordHash: await passwords.hash(secret) })) ?? user) : user;
-    await kit.signIn(req, accountOf(current), { remember: remember !== undefined && remember !== "" });
-    res.redirect(303, next);
+    const outcome = await kit.signIn(req, accountOf(current), { remember: remember !== undefined && remember !== "", next });
+    // At the per-account cap with SESSION_LIMIT_POLICY=ask: the person picks a session to end first.
+    res.redirect(303, outcome === "choose" ? "/settings/sessions/choose" : next);
   });
 
   router.post("/logout", async (req, res) => {

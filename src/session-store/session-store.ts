@@ -100,6 +100,11 @@ declare module "express-session" {
     passwordFailures?: number;
     /** The sign-in notice (its time) this session dismissed. */
     noticeSeen?: number;
+    /**
+     * A sign-in waiting for its owner to pick sessions to end (SESSION_LIMIT_POLICY=ask): the
+     * password was right, but the account is at the cap. Nothing is signed in until then.
+     */
+    pendingSignIn?: { userId: string; remember: boolean; at: number; next: string };
     flash?: Flash;
   }
 }

@@ -3,14 +3,18 @@ import ejs from "ejs";
 import { type Request, type Response, Router } from "express";
 import { describeActivity } from "../activity/describe-activity";
 import { withoutControlCharacters } from "../control-characters";
+import { userAgentOf } from "../middleware/client-info";
 import { setFlash } from "../middleware/flash";
 import { isHandle } from "../session-store/session-record";
 import type { SessionPagesOptions, Sessions } from "../surface";
+import { describeDevice } from "./device";
 import { answerRefusal } from "./password-checks";
 import { sessionRows } from "./session-rows";
 
 const PACKAGE_VIEWS = path.join(__dirname, "..", "..", "views", "sessions");
 const NOT_FOUND = "That session was not found. It may have ended already.";
+/** How long a sign-in may wait for its owner to choose a session to end. */
+export const PENDING_SIGN_IN_MS = 10 * 60 * 1000;
 /** The longest name a device may be given. */
 const MAX_NAME_LENGTH = 40;
 export const ACTIVITY_PAGE_SIZE = 20;
@@ -72,6 +76,38 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions = 
     if (!outcome.value) return sessionsPage(req, res, 404, NOT_FOUND);
     setFlash(req, "success", "Signed out that session.");
     res.redirect(303, back(req));
+  });
+
+  // SESSION_LIMIT_POLICY=ask: a sign-in at the cap waits here, in the visitor's session, for
+  // its owner to pick the sessions to end. Nothing is signed in until they do.
+  const pendingOf = (req: Request) => {
+    const pending = req.session.pendingSignIn;
+    return pending && now() - pending.at <= PENDING_SIGN_IN_MS ? pending : null;
+  };
+  async function choosePage(req: Request, res: Response, status: number, error: string | null = null) {
+    const pending = pendingOf(req);
+    if (!pending) return res.redirect(303, sessions.signInPath);
+    const rows = sessionRows(await store.listUserSessions(pending.userId), null, now());
+    const toEnd = Math.max(1, rows.length - config.maxSessionsPerUser + 1);
+    await page(req, res, status, "choose", "Choose a session to end", { rows, toEnd, max: config.maxSessionsPerUser, error, cancel: sessions.signInPath });
+  }
+
+  router.get("/sessions/choose", (req, res) => choosePage(req, res, 200));
+
+  router.post("/sessions/choose", async (req, res) => {
+    const pending = pendingOf(req);
+    if (!pending) return res.redirect(303, sessions.signInPath);
+    const picked = [req.body?.end].flat().filter((h): h is string => isHandle(h));
+    const theirs = new Set((await store.listUserSessions(pending.userId)).map((s) => s.handle));
+    const toEnd = Math.max(1, theirs.size - config.maxSessionsPerUser + 1);
+    if (picked.length < toEnd || picked.some((h) => !theirs.has(h))) {
+      return choosePage(req, res, 400, toEnd === 1 ? "Choose a session to end." : `Choose ${toEnd} sessions to end.`);
+    }
+    const device = describeDevice(userAgentOf(req)).label;
+    for (const handle of new Set(picked)) await store.endUserSession(pending.userId, handle, { reason: "other-device", at: Date.now(), device });
+    const next = pending.next;
+    if (!(await sessions.completeSignIn(req))) return res.redirect(303, sessions.signInPath);
+    res.redirect(303, next);
   });
 
   router.post("/sessions/:id/name", requireAuth, async (req, res) => {

@@ -98,7 +98,7 @@ describeInBrowser("two devices in Chromium without JavaScript", () => {
 
     await phone.goto(`${base}/dashboard`);
     expect(new URL(phone.url()).pathname).toBe("/login");
-    await expect(phone.locator(".flash").textContent()).resolves.toContain("Your session expired, please sign in again.");
+    await expect(phone.locator(".flash").textContent()).resolves.toContain("You were signed out from Chrome on Windows on");
   });
 
   test("when the laptop renames the account, then the phone shows the new name", async () => {
