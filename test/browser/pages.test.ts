@@ -21,7 +21,7 @@ interface PageCase {
   path: string;
   signedIn: boolean;
   /** Brings the page into the state worth looking at (a failed form, say). */
-  prepare?: (page: Page, base: string) => Promise<void>;
+  prepare?: (page: Page, base: string, t: TestApp) => Promise<void>;
 }
 
 const PAGES: PageCase[] = [
@@ -46,6 +46,23 @@ const PAGES: PageCase[] = [
       await page.getByLabel("Email").fill("nobody@example.com");
       await page.getByLabel("Password").fill("wrong password");
       await page.getByRole("button", { name: "Sign in" }).click();
+    },
+  },
+  {
+    name: "login-signed-out",
+    path: "/signup",
+    signedIn: false,
+    // Signed in, then signed out from another device: the sign-in page says so.
+    prepare: async (page, base, t) => {
+      const email = `gone-${Date.now()}-${Math.random().toString(36).slice(2)}@example.com`;
+      await page.getByLabel("Name").fill("Ada Lovelace");
+      await page.getByLabel("Email").fill(email);
+      await page.getByLabel("Password").fill("correct horse battery");
+      await page.getByRole("button", { name: "Create account" }).click();
+      const user = (await t.deps.users.findByEmail(email))!;
+      await t.deps.sessions.endUserSessions(user.id, undefined, { reason: "other-device", at: Date.now(), device: "Chrome on Windows" });
+      await page.goto(`${base}/dashboard`);
+      expect(await page.locator(".flash").textContent()).toContain("You were signed out from Chrome on Windows");
     },
   },
   { name: "not-found", path: "/no/such/page", signedIn: false },
@@ -83,7 +100,8 @@ describeInBrowser("every page in Chromium", () => {
 
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
-    harness = await browserHarness();
+    // Behind a "proxy" that names each device's public address, so that rows show a place.
+    harness = await browserHarness({ TRUST_PROXY: "1" });
     ({ t, base, browser } = harness);
   });
 
@@ -94,7 +112,7 @@ describeInBrowser("every page in Chromium", () => {
 
   /** A device signed in to a fresh account, with a second device so the sessions page has two rows. */
   async function signedInContext(options: Parameters<Browser["newContext"]>[0]): Promise<BrowserContext> {
-    const context = await browser.newContext(options);
+    const context = await browser.newContext({ ...options, extraHTTPHeaders: { "X-Forwarded-For": "89.160.20.112" } });
     const page = await context.newPage();
     const email = `pages-${Date.now()}-${Math.random().toString(36).slice(2)}@example.com`;
     await page.goto(`${base}/signup`);
@@ -102,7 +120,7 @@ describeInBrowser("every page in Chromium", () => {
     await page.getByLabel("Email").fill(email);
     await page.getByLabel("Password").fill("correct horse battery");
     await page.getByRole("button", { name: "Create account" }).click();
-    const other = await browser.newContext({ javaScriptEnabled: false, userAgent: SAFARI_IPHONE });
+    const other = await browser.newContext({ javaScriptEnabled: false, userAgent: SAFARI_IPHONE, extraHTTPHeaders: { "X-Forwarded-For": "216.160.83.56" } });
     const otherPage = await other.newPage();
     await otherPage.goto(`${base}/login`);
     await otherPage.getByLabel("Email").fill(email);
@@ -110,6 +128,13 @@ describeInBrowser("every page in Chromium", () => {
     await otherPage.getByLabel("Keep me signed in on this device").check();
     await otherPage.getByRole("button", { name: "Sign in" }).click();
     await other.close();
+    // The person names the phone, with a plain form (no script here either).
+    await page.goto(`${base}/settings/sessions`);
+    const phoneRow = page.locator("li.session:not(.current)");
+    await phoneRow.getByLabel("Name this device").fill("Ada's iPhone");
+    await phoneRow.getByRole("button", { name: /^Save name/ }).click();
+    expect(await page.locator("li.session:not(.current) .device-detected").textContent()).toBe("Mobile Safari on iOS");
+    expect(await page.locator("li.session:not(.current) .location").textContent()).toBe("Tacoma, United States");
     // An administrator, so the console's pages are in the tour too.
     await setRole(t.deps.users, t.deps.kit, email, "admin", OPERATOR);
     await page.close();
@@ -120,7 +145,7 @@ describeInBrowser("every page in Chromium", () => {
     const page = await context.newPage();
     const res = await page.goto(`${base}${pc.path}`);
     expect(res?.status()).toBeLessThan(pc.name === "not-found" ? 500 : 400);
-    await pc.prepare?.(page, base);
+    await pc.prepare?.(page, base, t);
     return page;
   }
 
@@ -143,7 +168,7 @@ describeInBrowser("every page in Chromium", () => {
       await page.screenshot({ path: file, fullPage: true });
       expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(viewport.width);
       expect(await page.locator("script").count()).toBe(0);
-      if (process.env.UPDATE_DOCS && (pc.name === "sessions" || pc.name === "login")) {
+      if (process.env.UPDATE_DOCS && ["sessions", "login", "login-signed-out"].includes(pc.name)) {
         mkdirSync(path.join(ROOT, "docs"), { recursive: true });
         copyFileSync(file, path.join(ROOT, "docs", `${pc.name}-${label}.png`));
       }
@@ -152,7 +177,7 @@ describeInBrowser("every page in Chromium", () => {
   });
 
   describe("at 320 px, the narrowest width", () => {
-    test.each(PAGES.filter((p) => ["login", "sessions", "signup-errors", "profile"].includes(p.name)))(
+    test.each(PAGES.filter((p) => ["login", "login-signed-out", "sessions", "signup-errors", "profile"].includes(p.name)))(
       "when $name is shown, then nothing overflows sideways",
       async (pc) => {
         const options = { javaScriptEnabled: false, viewport: { width: 320, height: 640 }, userAgent: SAFARI_IPHONE };

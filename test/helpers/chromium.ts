@@ -35,8 +35,8 @@ export function describeInBrowser(name: string, body: () => void): void {
 }
 
 /** The app served on a free port against a real Redis, and a Chromium to drive it. */
-export async function browserHarness(): Promise<{ t: TestApp; base: string; browser: Browser; close(): Promise<void> }> {
-  const t = await createTestApp("redis");
+export async function browserHarness(env: Record<string, string> = {}): Promise<{ t: TestApp; base: string; browser: Browser; close(): Promise<void> }> {
+  const t = await createTestApp("redis", { env });
   const server = await listen(t.app);
   const browser = await launchChromium();
   return {
