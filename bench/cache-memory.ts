@@ -1,7 +1,10 @@
 /**
- * What each cached session record costs a process: 10,000 signed-in sessions written to a
- * throwaway Redis, then read once each through a client with SESSION_CACHE_ENTRIES on; the
- * heap after a full GC, before and after, divided by the entries.
+ * Memory of two small things, on a throwaway Redis:
+ * - each cached session record in the process: 10,000 signed-in sessions written, then read
+ *   once each through a client with SESSION_CACHE_ENTRIES on; the heap after a full GC,
+ *   before and after, divided by the entries;
+ * - each tombstone in Redis (why a session ended): 10,000 sessions ended by another device,
+ *   Redis's used_memory before and after, against the records the ends removed.
  * npm run bench:cache   (runs node with --expose-gc)
  */
 import { randomBytes } from "node:crypto";
@@ -45,6 +48,18 @@ async function main() {
     const after = process.memoryUsage().heapUsed;
     console.log(`${ENTRIES} session records, each read once through a client with SESSION_CACHE_ENTRIES=${ENTRIES}`);
     console.log(`heap: +${((after - before) / 1024 / 1024).toFixed(1)} MB, ${Math.round((after - before) / ENTRIES)} bytes per cached session`);
+
+    // Tombstones: what Redis holds once every session has ended, against an empty keyspace.
+    const used = async () => Number(/used_memory:(\d+)/.exec(await client.info("memory"))![1]);
+    for (const sid of ids) await new Promise((resolve, reject) => store.destroy(sid, (err) => (err ? reject(err) : resolve(null))));
+    const empty = await used();
+    for (let i = 0; i < ENTRIES; i++) {
+      const sid = randomBytes(24).toString("base64url");
+      await store.set(sid, { cookie: {}, userId: `u${i}`, user: { name: "A", email: "a@example.com", role: "user", org: null, ver: 1, cv: 1 } } as unknown as SessionData);
+      await store.endUserSessions(`u${i}`, undefined, { reason: "other-device", at: Date.now(), device: "Chrome on Windows" });
+    }
+    const withTombstones = await used();
+    console.log(`${ENTRIES} tombstones ("signed out from Chrome on Windows"): ${Math.round((withTombstones - empty) / ENTRIES)} bytes of Redis each, expiry included`);
   } finally {
     await client.close();
     await server.stop();
