@@ -55,11 +55,17 @@ async function main() {
     const empty = await used();
     for (let i = 0; i < ENTRIES; i++) {
       const sid = randomBytes(24).toString("base64url");
-      await store.set(sid, { cookie: {}, userId: `u${i}`, user: { name: "A", email: "a@example.com", role: "user", org: null, ver: 1, cv: 1 } } as unknown as SessionData);
+      await store.set(sid, {
+        cookie: {},
+        userId: `u${i}`,
+        user: { name: "A", email: "a@example.com", role: "user", org: null, ver: 1, cv: 1 },
+      } as unknown as SessionData);
       await store.endUserSessions(`u${i}`, undefined, { reason: "other-device", at: Date.now(), device: "Chrome on Windows" });
     }
     const withTombstones = await used();
-    console.log(`${ENTRIES} tombstones ("signed out from Chrome on Windows"): ${Math.round((withTombstones - empty) / ENTRIES)} bytes of Redis each, expiry included`);
+    console.log(
+      `${ENTRIES} tombstones ("signed out from Chrome on Windows"): ${Math.round((withTombstones - empty) / ENTRIES)} bytes of Redis each, expiry included`,
+    );
   } finally {
     await client.close();
     await server.stop();

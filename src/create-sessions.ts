@@ -6,7 +6,7 @@ import { announceSignIn, startSession } from "./auth/sign-in";
 import { type Config, ConfigError, loadConfig, usesRedis } from "./config";
 import { csrfProtection } from "./middleware/csrf";
 import { currentUser, refreshSession } from "./middleware/current-user";
-import { endingNotice } from "./middleware/ending-notice";
+import { clearExpiryCookie, endingNotice, setExpiryCookie } from "./middleware/ending-notice";
 import { classifyError } from "./middleware/errors";
 import { pageLocals } from "./middleware/page-locals";
 import { authGuards, wantsJson } from "./middleware/require-auth";
@@ -69,7 +69,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
       saveBeforeRedirect,
       currentUser(accounts, config.lifetime, now, locate),
       pageLocals(config.cookieName, csrf, (req) => checks.needsPassword(req)),
-      endingNotice(config, store),
+      endingNotice(config, store, now),
       csrf.protection,
     ],
     async signIn(req, account, { remember = false, next = "/" } = {}) {
@@ -79,7 +79,10 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
       }
       await startSession(req, account, remember, config.lifetime, now(), locate);
       await announceSignIn(req, account, store, activity, now());
-      if (req.res) throttle.devices.remember(req, req.res, account.email);
+      if (req.res) {
+        throttle.devices.remember(req, req.res, account.email);
+        setExpiryCookie(req.res, config, now(), remember);
+      }
       return "signed-in";
     },
     async completeSignIn(req) {
@@ -90,7 +93,10 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
       if (!account || account.disabled) return false;
       await startSession(req, account, pending.remember, config.lifetime, now(), locate);
       await announceSignIn(req, account, store, activity, now());
-      if (req.res) throttle.devices.remember(req, req.res, account.email);
+      if (req.res) {
+        throttle.devices.remember(req, req.res, account.email);
+        setExpiryCookie(req.res, config, now(), pending.remember);
+      }
       return true;
     },
     renewSession: (req) => checks.renewSession(req),
@@ -108,6 +114,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
       if (req.user) await recordActivity(activity, req.user.id, req, "signed_out");
       await new Promise<void>((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
       clearSessionCookie(res, config.cookieName);
+      clearExpiryCookie(res, config);
       res.set("Clear-Site-Data", '"cookies"');
     },
     getUserSessions: (userId) => store.listUserSessions(userId),

@@ -1,5 +1,5 @@
 import signature from "cookie-signature";
-import type { RequestHandler } from "express";
+import type { RequestHandler, Response } from "express";
 import type { Config } from "../config";
 import { handleOf } from "../session-store/session-record";
 import type { Ending, SessionStore } from "../session-store/session-store";
@@ -27,12 +27,59 @@ export function endingMessage(ending: Ending, maxSessionsPerUser: number): strin
 }
 
 /**
+ * A small cookie beside the session's, set at sign-in: when the session's absolute lifetime
+ * ends, and whether it was remembered. When a session is gone with no tombstone, it expired:
+ * this tells an idle timeout from the absolute lifetime with no write at expiry. Not secret;
+ * a forged one only changes the wording its own browser reads.
+ */
+export function expiryCookieName(config: Config): string {
+  return config.production ? "__Host-sx" : "sx";
+}
+
+export function setExpiryCookie(res: Response, config: Config, signedInAt: number, remembered: boolean): void {
+  const ends = signedInAt + config.lifetime.absolute;
+  res.cookie(expiryCookieName(config), `${ends}.${remembered ? "r" : "b"}`, {
+    httpOnly: true,
+    sameSite: "lax",
+    path: "/",
+    secure: config.production,
+    // Outlives the session by as long as a tombstone would, so that the browser can be told.
+    maxAge: config.lifetime.absolute + config.tombstoneTtl * 1000,
+  });
+}
+
+export function clearExpiryCookie(res: Response, config: Config): void {
+  res.clearCookie(expiryCookieName(config), { httpOnly: true, sameSite: "lax", path: "/", secure: config.production });
+}
+
+function expiryMessage(sent: string | undefined, config: Config, now: number): string | null {
+  const m = /^(\d{1,16})\.([rb])$/.exec(sent ?? "");
+  if (!m) return null;
+  if (now >= Number(m[1])) return `Sessions last at most ${days(config.lifetime.absolute)} after signing in, however active: please sign in again.`;
+  const idle = m[2] === "r" ? config.lifetime.idle : Math.min(config.lifetime.idle, config.lifetime.browserIdle);
+  return `You were signed out after ${days(idle)} without activity: please sign in again.`;
+}
+
+/** "30 days", "12 hours", "15 minutes", "2 seconds". */
+function days(ms: number): string {
+  const [n, unit] =
+    ms >= 48 * 3_600_000
+      ? [Math.round(ms / 86_400_000), "day"]
+      : ms >= 2 * 3_600_000
+        ? [Math.round(ms / 3_600_000), "hour"]
+        : ms >= 120_000
+          ? [Math.round(ms / 60_000), "minute"]
+          : [Math.round(ms / 1000), "second"];
+  return `${n} ${unit}${n === 1 ? "" : "s"}`;
+}
+
+/**
  * A browser that sent a session cookie no stored session answered: when something ended that
  * session (another device, an administrator, a password change...), say so once, on this
  * page or the sign-in page it is sent to; the tombstone goes as it is read. Costs one read,
  * and only for requests with a dead cookie.
  */
-export function endingNotice(config: Config, store: SessionStore): RequestHandler {
+export function endingNotice(config: Config, store: SessionStore, now: () => number): RequestHandler {
   return (req, res, next) => {
     if (!res.locals.hadSessionCookie || !req.session || req.session.createdAt !== undefined || req.session.flash) return next();
     const sent = cookiesOf(req)[config.cookieName];
@@ -40,7 +87,9 @@ export function endingNotice(config: Config, store: SessionStore): RequestHandle
     const sid = signed ? config.sessionSecrets.map((secret) => signature.unsign(signed, secret)).find((v) => v !== false) : undefined;
     if (!sid) return next();
     store.takeEnding(handleOf(sid)).then((ending) => {
-      if (ending) setFlash(req, "info", endingMessage(ending, config.maxSessionsPerUser));
+      const message = ending ? endingMessage(ending, config.maxSessionsPerUser) : expiryMessage(cookiesOf(req)[expiryCookieName(config)], config, now());
+      if (message) setFlash(req, "info", message);
+      if (message) clearExpiryCookie(res, config);
       next();
     }, next);
   };

@@ -36,7 +36,7 @@ describe.each<BackendKind>(backendKinds())("expiry (%s)", (kind) => {
       const res = await agent.get("/settings/sessions");
       expect(res.status).toBe(303);
       expect(res.headers.location).toBe("/login?next=%2Fsettings%2Fsessions");
-      expect((await agent.get(res.headers.location)).text).toContain("Your session expired, please sign in again.");
+      expect((await agent.get(res.headers.location)).text).toContain("You were signed out after 2 seconds without activity: please sign in again.");
       expect(await t.deps.sessions.listUserSessions(user.id)).toEqual([]);
       if (t.redis) expect(await t.redis.exists(`${t.prefix}sess:user:{${user.id}}`)).toBe(0);
       // The expiry is noticed in the account's activity (written in the background).
@@ -60,10 +60,11 @@ describe.each<BackendKind>(backendKinds())("expiry (%s)", (kind) => {
         clock.advance(1100);
         expect((await agent.get("/dashboard")).status).toBe(200);
       }
-      // ...but at about 5.5 s the absolute lifetime (5 s) has ended the session.
+      // ...but at about 5.5 s the absolute lifetime (5 s) has ended the session, and it says so.
       clock.advance(2200);
       const res = await agent.get("/dashboard");
       expect(res.status).toBe(303);
+      expect((await agent.get(res.headers.location)).text).toContain("Sessions last at most 5 seconds after signing in, however active: please sign in again.");
     } finally {
       await t.close();
     }
