@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { ActivityLog } from "./activity/activity-log";
 import type { PasswordThrottle, RateLimitStoreFactory } from "./auth/password-throttle";
 import type { Config } from "./config";
+import type { Metrics } from "./metrics";
 import type { Csrf } from "./middleware/csrf";
 import type { SessionStore } from "./session-store/session-store";
 import type { PasswordChecks } from "./sessions/password-checks";
@@ -18,6 +19,8 @@ export interface AppDeps {
   users: UserRepository;
   passwords: PasswordHasher;
   logger: Logger;
+  /** Prometheus metrics (METRICS_PORT): request durations and what the routes count. */
+  metrics?: Metrics;
 }
 
 /** What the server's own routes get: the app's dependencies and the parts of the sessions they use. */

@@ -6,7 +6,7 @@ import { apiRoutes, openapiRoute } from "./api/api-routes";
 import type { AppDeps, RouteDeps } from "./app-deps";
 import { authRoutes } from "./auth/auth-routes";
 import { errorHandler, notFound } from "./middleware/errors";
-import { requestLogger } from "./middleware/request-logger";
+import { requestDurations, requestLogger } from "./middleware/request-logger";
 import { securityHeaders } from "./middleware/security-headers";
 import { healthRoutes, pagesRoutes } from "./pages-routes";
 import { settingsRoutes } from "./settings/settings-routes";
@@ -39,6 +39,7 @@ export function createApp(appDeps: AppDeps): express.Express {
 
   app.use(securityHeaders(deps.config.production));
   app.use(requestLogger(deps.logger));
+  if (deps.metrics) app.use(requestDurations(deps.metrics));
   // Only paths that name a file with an extension reach the disk: a page request costs no stat().
   const assets = express.static(path.join(ROOT, "public"), { index: false, maxAge: "1h" });
   app.use((req, res, next) => (/\.[a-z0-9]+$/i.test(req.path) ? assets(req, res, next) : next()));
@@ -61,7 +62,7 @@ export function createApp(appDeps: AppDeps): express.Express {
   app.use(adminRoutes(deps));
 
   app.use(notFound);
-  app.use(errorHandler(deps.logger));
+  app.use(errorHandler(deps.logger, deps.metrics));
   return app;
 }
 

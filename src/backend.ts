@@ -1,6 +1,7 @@
 import type { RedisClientType } from "redis";
 import { type Config, usesRedis } from "./config";
 import { createSessions } from "./create-sessions";
+import type { Metrics } from "./metrics";
 import { closeRedis, connectConfiguredRedis } from "./redis/connect";
 import { openReplicaWait } from "./redis/replica-wait";
 import type { BackendEvents } from "./session-backend";
@@ -30,6 +31,8 @@ export interface BackendOptions {
   now?: () => number;
   /** How passwords are checked; the product's cost by default. */
   passwords?: PasswordHasher;
+  /** Prometheus metrics to count into (METRICS_PORT). */
+  metrics?: Metrics;
 }
 
 /** The one place the server, the command-line tools, the tests and the benchmarks build their backend. */
@@ -48,6 +51,7 @@ export async function openBackend(config: Config, options: BackendOptions = {}):
     keyPrefix,
     now: options.now,
     events,
+    metrics: options.metrics,
     forbidden: (_req, res) => res.status(403).render("unauthorized", { title: "Not allowed" }),
   });
   return {

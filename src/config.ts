@@ -55,6 +55,9 @@ export interface Config {
   auditMax: number;
   /** Requests per minute one client IP may make to the JSON API. */
   apiLimitPerMinute: number;
+  /** Where /metrics (Prometheus) is served, apart from the site; off when the port is unset. */
+  metricsPort: number | undefined;
+  metricsHost: string;
   /** Derived from the above once, here: the session timeouts in ms, and the session cookie. */
   lifetime: Lifetime;
   cookie: CookieShape;
@@ -101,6 +104,8 @@ const schema = z.object({
   EMBEDDED_MAX_SESSIONS: z.coerce.number().int().min(10).default(50000),
   SESSION_CACHE_ENTRIES: z.coerce.number().int().min(0).max(10_000_000).default(10000),
   GEOIP_DATABASE: z.string().optional(),
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  METRICS_HOST: z.string().default("127.0.0.1"),
   TRUST_PROXY: z.string().optional(),
   SIGNIN_LIMIT_PER_IP: z.coerce.number().int().min(1).default(50),
   SIGNIN_LIMIT_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
@@ -217,6 +222,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     embeddedMaxSessions: e.EMBEDDED_MAX_SESSIONS,
     sessionCacheEntries: e.SESSION_CACHE_ENTRIES,
     geoipDatabase: e.GEOIP_DATABASE,
+    metricsPort: e.METRICS_PORT,
+    metricsHost: e.METRICS_HOST,
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     signinLimitPerIp: e.SIGNIN_LIMIT_PER_IP,
     signinLimitPerAccount: e.SIGNIN_LIMIT_PER_ACCOUNT,

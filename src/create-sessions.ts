@@ -4,6 +4,7 @@ import { DeviceCookies } from "./auth/device-cookie";
 import { PasswordThrottle } from "./auth/password-throttle";
 import { announceSignIn, startSession } from "./auth/sign-in";
 import { type Config, ConfigError, loadConfig, usesRedis } from "./config";
+import { watchCache } from "./metrics";
 import { csrfProtection } from "./middleware/csrf";
 import { currentUser, refreshSession } from "./middleware/current-user";
 import { clearExpiryCookie, endingNotice, setExpiryCookie } from "./middleware/ending-notice";
@@ -11,6 +12,7 @@ import { classifyError } from "./middleware/errors";
 import { pageLocals } from "./middleware/page-locals";
 import { authGuards, wantsJson } from "./middleware/require-auth";
 import { clearSessionCookie, saveBeforeRedirect, sessionMiddleware } from "./middleware/session";
+import { isRedisUnavailable } from "./redis/client";
 import { closeRedis, connectConfiguredRedis } from "./redis/connect";
 import { openSessionBackend } from "./session-backend";
 import { endOtherSessions, endSession } from "./sessions/end-sessions";
@@ -37,14 +39,25 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
   const owned = !options.redis && usesRedis(config) ? await connectConfiguredRedis(config) : undefined;
   if (owned) owned.on("error", (err: Error) => options.events?.redisError?.(err));
   const client = options.redis ?? owned;
-  const backend = await openSessionBackend(config, { client, keyPrefix: options.keyPrefix, now, events: options.events });
+  const { metrics } = options;
+  const backend = await openSessionBackend(config, { client, keyPrefix: options.keyPrefix, now, events: options.events, metrics });
+  if (metrics && client) watchCache(metrics, (client as unknown as { clientSideCache?: Parameters<typeof watchCache>[1] }).clientSideCache);
 
   const devices = new DeviceCookies(config.sessionSecrets, config.production ? "__Host-device" : "device", config.production);
   const throttle = new PasswordThrottle(config, backend.rateLimitStore, devices);
   const csrf = csrfProtection(config.sessionSecrets, config.production);
   const { store, activity } = backend;
   const locate = await openLocator(config.geoipDatabase);
-  const checks = passwordChecks({ accounts, activity, throttle, lifetime: config.lifetime, reauthWindow: config.reauthWindow, now, locate });
+  const checks = passwordChecks({
+    accounts,
+    activity,
+    throttle,
+    lifetime: config.lifetime,
+    reauthWindow: config.reauthWindow,
+    now,
+    locate,
+    onOutcome: metrics ? (outcome) => metrics.reauth.inc({ outcome }) : undefined,
+  });
   const guards = authGuards(
     options.signInPath ?? "/login",
     options.forbidden ??
@@ -61,6 +74,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
     throttle,
     passwordChecks: checks,
     config,
+    metrics,
     signInPath: options.signInPath ?? "/login",
     now,
     locate,
@@ -69,7 +83,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
       saveBeforeRedirect,
       currentUser(accounts, config.lifetime, now, locate),
       pageLocals(config.cookieName, csrf, (req) => checks.needsPassword(req)),
-      endingNotice(config, store, now),
+      endingNotice(config, store, now, metrics ? (limit) => metrics.ended.inc({ reason: limit }) : undefined),
       csrf.protection,
     ],
     async signIn(req, account, { remember = false, next = "/" } = {}) {
@@ -83,6 +97,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
         throttle.devices.remember(req, req.res, account.email);
         setExpiryCookie(req.res, config, now(), remember);
       }
+      metrics?.created.inc();
       return "signed-in";
     },
     async completeSignIn(req) {
@@ -97,6 +112,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
         throttle.devices.remember(req, req.res, account.email);
         setExpiryCookie(req.res, config, now(), pending.remember);
       }
+      metrics?.created.inc();
       return true;
     },
     renewSession: (req) => checks.renewSession(req),
@@ -111,7 +127,10 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
       if (req?.user?.id === userId) req.session.user = snapshot;
     },
     async signOut(req, res) {
-      if (req.user) await recordActivity(activity, req.user.id, req, "signed_out");
+      if (req.user) {
+        await recordActivity(activity, req.user.id, req, "signed_out");
+        metrics?.ended.inc({ reason: "sign_out" });
+      }
       await new Promise<void>((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
       clearSessionCookie(res, config.cookieName);
       clearExpiryCookie(res, config);
@@ -143,6 +162,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
       if (res.headersSent) return next(err);
       res.status(status);
       if (status === 503) res.set("Retry-After", "5");
+      if (status === 503 && isRedisUnavailable(err)) metrics?.unavailable.inc();
       if (wantsJson(req, res)) res.json({ error: code, message });
       else res.type("text").send(message);
     },

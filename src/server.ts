@@ -3,6 +3,8 @@ import pino from "pino";
 import { createApp } from "./app";
 import { type Backend, openBackend } from "./backend";
 import { type Config, ConfigError, loadConfig } from "./config";
+import { createMetrics } from "./metrics";
+import { serveMetrics } from "./metrics-server";
 import { PasswordHasher } from "./users/password";
 
 /** Reads the configuration, opens the backend, listens, and shuts down cleanly. */
@@ -30,9 +32,14 @@ async function main(): Promise<void> {
   else logger.info("session store: embedded, in this process (no REDIS_URL): sessions and accounts end when it stops");
   if (config.sessionSecretGenerated) logger.warn("SESSION_SECRET is not set: using a random one, so a restart signs everyone out");
 
+  const passwords = new PasswordHasher();
+  // Prometheus metrics, only when METRICS_PORT asks for them.
+  const metrics = config.metricsPort !== undefined ? createMetrics() : undefined;
   let backend: Backend;
   try {
     backend = await openBackend(config, {
+      passwords,
+      metrics,
       events: {
         redisError: (err) => logger.warn({ err: err.message }, "Redis connection problem"),
         replicaShortfall: (acknowledged, wanted) =>
@@ -49,7 +56,15 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  const app = createApp({ ...backend, config, logger, passwords: new PasswordHasher() });
+  const app = createApp({ ...backend, config, logger, passwords, metrics });
+  if (metrics && config.metricsPort !== undefined) {
+    const listener = await serveMetrics(metrics, config.metricsHost, config.metricsPort).catch((err: Error) => {
+      process.stderr.write(`Cannot serve metrics on ${config.metricsHost}:${config.metricsPort}: ${err.message}\n`);
+      process.exit(1);
+    });
+    listener.unref();
+    logger.info(`metrics on http://${config.metricsHost}:${config.metricsPort}/metrics`);
+  }
   const server = createServer(app);
   server.listen(config.port, config.host, () => {
     logger.info(`listening on http://${config.host}:${config.port}`);

@@ -4,12 +4,13 @@ import type { ActivityLog, ActivityLogOptions } from "./activity/activity-log";
 import { EmbeddedActivityLog } from "./activity/embedded-activity-log";
 import { RedisActivityLog } from "./activity/redis-activity-log";
 import type { Config } from "./config";
+import type { EndedReason, Metrics } from "./metrics";
 import { closeRedis } from "./redis/connect";
 import { redisRateLimitStore } from "./redis/rate-limit-store";
 import { openReplicaWait, type ReplicaWait } from "./redis/replica-wait";
 import { EmbeddedSessionStore } from "./session-store/embedded-session-store";
 import { RedisSessionStore } from "./session-store/redis-session-store";
-import type { SessionStore } from "./session-store/session-store";
+import type { Ending, SessionStore } from "./session-store/session-store";
 
 /** Where sessions and their activity live: one Redis, or this process's memory. */
 export interface SessionBackend {
@@ -36,7 +37,18 @@ export interface SessionBackendOptions {
   /** The clock the stores read (ms since the epoch). */
   now?: () => number;
   events?: BackendEvents;
+  metrics?: Metrics;
 }
+
+/** How an ending's reason is counted. */
+const COUNTED_AS: Record<Ending["reason"], EndedReason> = {
+  "other-device": "revoked",
+  admin: "admin",
+  password: "password",
+  disabled: "disabled",
+  deleted: "deleted",
+  cap: "cap",
+};
 
 /** Opens the session store, the activity log and the password-failure counters on one backend. */
 export async function openSessionBackend(config: Config, options: SessionBackendOptions): Promise<SessionBackend> {
@@ -50,6 +62,7 @@ export async function openSessionBackend(config: Config, options: SessionBackend
   const onExpired = (userId: string, handle: string) => {
     void activity?.record(userId, { type: "session_expired", ip: "", userAgent: "", session: handle }).catch(() => {});
   };
+  const { metrics } = options;
   const rules = {
     lifetime: config.lifetime,
     cookie: config.cookie,
@@ -57,6 +70,13 @@ export async function openSessionBackend(config: Config, options: SessionBackend
     onExpired,
     now: options.now,
     tombstoneTtl: config.tombstoneTtl * 1000,
+    onEnded: metrics ? (reason: Ending["reason"], count: number) => metrics.ended.inc({ reason: COUNTED_AS[reason] }, count) : undefined,
+    observe: metrics
+      ? (operation: string, seconds: number, failed: boolean) => {
+          metrics.store.observe({ operation }, seconds);
+          if (failed) metrics.storeErrors.inc({ operation });
+        }
+      : undefined,
   };
   const { client, keyPrefix = "", events = {} } = options;
 

@@ -4,6 +4,7 @@ import type { RedisClientType } from "redis";
 import type { ActivityLog } from "./activity/activity-log";
 import type { PasswordThrottle } from "./auth/password-throttle";
 import type { Config } from "./config";
+import type { Metrics } from "./metrics";
 import type { Csrf } from "./middleware/csrf";
 import type { AuthGuards } from "./middleware/require-auth";
 import type { BackendEvents } from "./session-backend";
@@ -45,6 +46,8 @@ export interface SessionsOptions {
   now?: () => number;
   /** Connection problems and replica shortfalls, for your logs. */
   events?: BackendEvents;
+  /** Prometheus metrics (prom-client) to count into: sign-ins, sessions created and ended, re-authentications, store timings, the cache. */
+  metrics?: Metrics;
 }
 
 /** Everything the package offers a site, built once at start. */
@@ -59,6 +62,8 @@ export interface Sessions extends AuthGuards {
   throttle: PasswordThrottle;
   /** Re-authentication: the password entered again before ending sessions. */
   passwordChecks: PasswordChecks;
+  /** The metrics it counts into, when given. */
+  metrics?: Metrics;
   /** Where requireAuth sends visitors (the `signInPath` option). */
   signInPath: string;
   /** The settings in force. */

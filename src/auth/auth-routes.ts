@@ -26,7 +26,7 @@ const loginForm = z.object({
 /** One message for every wrong email or password, so the form reveals no accounts. */
 const WRONG_CREDENTIALS = "That email and password do not match an account.";
 
-export function authRoutes({ config, kit, users, activity, passwords, rateLimitStore, throttle }: RouteDeps): Router {
+export function authRoutes({ config, kit, users, activity, passwords, rateLimitStore, throttle, metrics }: RouteDeps): Router {
   const router = Router();
 
   router.get("/signup", (req, res) => {
@@ -67,12 +67,16 @@ export function authRoutes({ config, kit, users, activity, passwords, rateLimitS
     }
     const { email: address, password: secret, remember } = form.data;
     const throttled = await throttle.check(req, address);
-    if (throttled) return tooMany(res, throttled);
+    if (throttled) {
+      metrics?.signIns.inc({ outcome: "throttled" });
+      return tooMany(res, throttled);
+    }
     const user = await users.findByEmail(address);
     const valid = user ? await passwords.verify(secret, user.passwordHash) : await passwords.verifyDummy(secret);
     if (!valid) await throttle.failed(req, address);
     if (user && !valid) await recordActivity(activity, user.id, req, "sign_in_failed");
     if (!user || !valid) {
+      metrics?.signIns.inc({ outcome: "wrong_password" });
       return res.status(401).render("auth/login", {
         title: "Sign in",
         input: { email: address, next },
@@ -80,6 +84,7 @@ export function authRoutes({ config, kit, users, activity, passwords, rateLimitS
       });
     }
     if (user.disabled) {
+      metrics?.signIns.inc({ outcome: "disabled" });
       return res.status(403).render("auth/login", {
         title: "Sign in",
         input: { email: address, next },
@@ -89,6 +94,7 @@ export function authRoutes({ config, kit, users, activity, passwords, rateLimitS
     // Raise an old hash to today's cost while the password is at hand.
     const current = passwords.needsRehash(user.passwordHash) ? ((await users.update(user.id, { passwordHash: await passwords.hash(secret) })) ?? user) : user;
     const outcome = await kit.signIn(req, accountOf(current), { remember: remember !== undefined && remember !== "", next });
+    metrics?.signIns.inc({ outcome: "ok" });
     // At the per-account cap with SESSION_LIMIT_POLICY=ask: the person picks a session to end first.
     res.redirect(303, outcome === "choose" ? "/settings/sessions/choose" : next);
   });

@@ -52,12 +52,14 @@ export function clearExpiryCookie(res: Response, config: Config): void {
   res.clearCookie(expiryCookieName(config), { httpOnly: true, sameSite: "lax", path: "/", secure: config.production });
 }
 
-function expiryMessage(sent: string | undefined, config: Config, now: number): string | null {
+function expiryOf(sent: string | undefined, config: Config, now: number): { limit: "idle" | "absolute"; message: string } | null {
   const m = /^(\d{1,16})\.([rb])$/.exec(sent ?? "");
   if (!m) return null;
-  if (now >= Number(m[1])) return `Sessions last at most ${days(config.lifetime.absolute)} after signing in, however active: please sign in again.`;
+  if (now >= Number(m[1])) {
+    return { limit: "absolute", message: `Sessions last at most ${days(config.lifetime.absolute)} after signing in, however active: please sign in again.` };
+  }
   const idle = m[2] === "r" ? config.lifetime.idle : Math.min(config.lifetime.idle, config.lifetime.browserIdle);
-  return `You were signed out after ${days(idle)} without activity: please sign in again.`;
+  return { limit: "idle", message: `You were signed out after ${days(idle)} without activity: please sign in again.` };
 }
 
 /** "30 days", "12 hours", "15 minutes", "2 seconds". */
@@ -79,7 +81,7 @@ function days(ms: number): string {
  * page or the sign-in page it is sent to; the tombstone goes as it is read. Costs one read,
  * and only for requests with a dead cookie.
  */
-export function endingNotice(config: Config, store: SessionStore, now: () => number): RequestHandler {
+export function endingNotice(config: Config, store: SessionStore, now: () => number, onExpiry?: (limit: "idle" | "absolute") => void): RequestHandler {
   return (req, res, next) => {
     if (!res.locals.hadSessionCookie || !req.session || req.session.createdAt !== undefined || req.session.flash) return next();
     const sent = cookiesOf(req)[config.cookieName];
@@ -87,7 +89,9 @@ export function endingNotice(config: Config, store: SessionStore, now: () => num
     const sid = signed ? config.sessionSecrets.map((secret) => signature.unsign(signed, secret)).find((v) => v !== false) : undefined;
     if (!sid) return next();
     store.takeEnding(handleOf(sid)).then((ending) => {
-      const message = ending ? endingMessage(ending, config.maxSessionsPerUser) : expiryMessage(cookiesOf(req)[expiryCookieName(config)], config, now());
+      const expiry = ending ? null : expiryOf(cookiesOf(req)[expiryCookieName(config)], config, now());
+      if (expiry) onExpiry?.(expiry.limit);
+      const message = ending ? endingMessage(ending, config.maxSessionsPerUser) : (expiry?.message ?? null);
       if (message) setFlash(req, "info", message);
       if (message) clearExpiryCookie(res, config);
       next();

@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from "express";
 import type { Logger } from "pino";
+import type { Metrics } from "../metrics";
 import { isRedisUnavailable } from "../redis/client";
 import { HashingBusyError } from "../users/password";
 
@@ -63,9 +64,10 @@ export const notFound: RequestHandler = (_req, _res, next) => {
 };
 
 /** The one error handler: a friendly page (or JSON under /api/), never a stack trace. */
-export function errorHandler(logger: Logger): ErrorRequestHandler {
+export function errorHandler(logger: Logger, metrics?: Metrics): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const { status, message, code } = classifyError(err);
+    if (status === 503 && isRedisUnavailable(err)) metrics?.unavailable.inc();
     if (status >= 500) logger.error({ err, url: req.originalUrl }, "request failed");
     if (res.headersSent) return;
     res.status(status);

@@ -1,5 +1,6 @@
 import type { RequestHandler } from "express";
 import type { Logger } from "pino";
+import type { Metrics } from "../metrics";
 
 /**
  * One line per request, written when the response is done: method, URL, status, time, the
@@ -27,4 +28,32 @@ export function requestLogger(logger: Logger): RequestHandler {
     });
     next();
   };
+}
+
+/**
+ * Request durations for the metrics, by route pattern ("/settings/sessions/:id/revoke") and
+ * status class, never by the URL itself: a handle or an email is not a label.
+ */
+export function requestDurations(metrics: Metrics): RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.once("finish", () => {
+      const pattern = req.route?.path;
+      const route = typeof pattern === "string" ? withMount(pattern, req.originalUrl.split("?")[0]) : /\.[a-z0-9]+$/i.test(req.path) ? "static" : "unmatched";
+      metrics.requests.observe({ route, status: `${Math.floor(res.statusCode / 100)}xx` }, Number(process.hrtime.bigint() - started) / 1e9);
+    });
+    next();
+  };
+}
+
+/**
+ * The route pattern with the path its router is mounted at: by the time a response is done,
+ * Express has put back `req.baseUrl`, so the mount is the part of the path the pattern does
+ * not cover ("/sessions/:id/revoke" on "/settings/sessions/x/revoke": "/settings").
+ */
+function withMount(pattern: string, path: string): string {
+  const segments = path.split("/").filter(Boolean);
+  const covered = pattern.split("/").filter(Boolean).length;
+  const mount = segments.slice(0, Math.max(0, segments.length - covered)).join("/");
+  return mount ? `/${mount}${pattern}` : pattern;
 }

@@ -51,6 +51,7 @@ export class EmbeddedSessionStore extends SessionStoreCore {
         for (const [h] of [...sessions].sort((a, b) => a[1] - b[1]).slice(0, over)) {
           this.drop(h);
           this.bury(h, { reason: "cap", at: now });
+          this.onEnded?.("cap", 1);
         }
       }
     }

@@ -131,7 +131,8 @@ export class RedisSessionStore extends SessionStoreCore {
         this.lifetime.absolute,
       ])) as string[];
       if (over.length > 0) {
-        await this.removeUserRecords(record.uid, over, { reason: "cap", at: now });
+        const ended = await this.removeUserRecords(record.uid, over, { reason: "cap", at: now });
+        if (ended > 0) this.onEnded?.("cap", ended);
         await this.writeNames(
           record.uid,
           over.map((h) => [h, null]),

@@ -26,6 +26,10 @@ export interface StoreRules {
   now?: () => number;
   /** How long a tombstone says why its session ended (ms); 7 days when not given. */
   tombstoneTtl?: number;
+  /** Told of sessions ended with a reason, and how many (for metrics). */
+  onEnded?: (reason: Ending["reason"], count: number) => void;
+  /** Told how long each operation took, and whether it failed (for metrics). */
+  observe?: (operation: "read" | "write" | "end" | "list", seconds: number, failed: boolean) => void;
 }
 
 /** One entry of a user's index, with the record the backend holds for it (null: none). */
@@ -52,6 +56,8 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
   protected readonly now: () => number;
   protected readonly tombstoneTtl: number;
   protected readonly onExpired?: (userId: string, handle: string) => void;
+  protected readonly onEnded?: (reason: Ending["reason"], count: number) => void;
+  private readonly observe?: StoreRules["observe"];
 
   constructor(rules: StoreRules) {
     super();
@@ -59,6 +65,8 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
     this.cookie = rules.cookie;
     this.maxSessionsPerUser = rules.maxSessionsPerUser;
     this.onExpired = rules.onExpired;
+    this.onEnded = rules.onEnded;
+    this.observe = rules.observe;
     this.now = rules.now ?? Date.now;
     this.tombstoneTtl = rules.tombstoneTtl ?? 7 * 24 * 3600 * 1000;
   }
@@ -96,15 +104,31 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
   abstract ping(): Promise<void>;
   abstract close(): Promise<void>;
 
-  override get(sid: string, cb?: Callback<SessionData | null>): any {
-    return settle(
-      this.readRecord(handleOf(sid)).then((record) => decode(record, this.cookie, this.lifetime, this.now())),
-      cb,
+  /** Times an operation for `observe`, when there is one; otherwise the work as it is. */
+  private timed<T>(operation: "read" | "write" | "end" | "list", work: Promise<T>): Promise<T> {
+    const observe = this.observe;
+    if (!observe) return work;
+    const started = process.hrtime.bigint();
+    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+    return work.then(
+      (value) => {
+        observe(operation, seconds(), false);
+        return value;
+      },
+      (err) => {
+        observe(operation, seconds(), true);
+        throw err;
+      },
     );
   }
 
+  override get(sid: string, cb?: Callback<SessionData | null>): any {
+    const read = this.readRecord(handleOf(sid)).then((record) => decode(record, this.cookie, this.lifetime, this.now()));
+    return settle(this.timed("read", read), cb);
+  }
+
   override set(sid: string, sess: SessionData, cb?: Callback): any {
-    return settle(this.write(handleOf(sid), sess), cb);
+    return settle(this.timed("write", this.write(handleOf(sid), sess)), cb);
   }
 
   override touch(sid: string, sess: SessionData, cb?: Callback): any {
@@ -113,11 +137,11 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
     // request at one round trip.
     if (!sess.userId || !isActivityStale(sess, this.lifetime, now)) return settle(Promise.resolve(), cb);
     sess.lastActiveAt = now;
-    return settle(this.write(handleOf(sid), sess), cb);
+    return settle(this.timed("write", this.write(handleOf(sid), sess)), cb);
   }
 
   override destroy(sid: string, cb?: Callback): any {
-    return settle(this.removeRecord(handleOf(sid)), cb);
+    return settle(this.timed("end", this.removeRecord(handleOf(sid))), cb);
   }
 
   private async write(handle: string, sess: SessionData): Promise<void> {
@@ -132,7 +156,11 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
     else await this.updateRecord(handle, record, expiresAt, lastActiveAt);
   }
 
-  async listUserSessions(userId: string): Promise<SessionInfo[]> {
+  listUserSessions(userId: string): Promise<SessionInfo[]> {
+    return this.timed("list", this.list(userId));
+  }
+
+  private async list(userId: string): Promise<SessionInfo[]> {
     const [entries, names] = await Promise.all([this.readIndex(userId), this.readNames(userId)]);
     const now = this.now();
     const live: SessionInfo[] = [];
@@ -159,19 +187,21 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
 
   async endUserSession(userId: string, handle: string, ending?: Ending): Promise<boolean> {
     if (!(await this.indexedHandles(userId)).includes(handle)) return false;
-    const ended = (await this.removeUserRecords(userId, [handle], ending)) === 1;
+    const ended = (await this.timed("end", this.removeUserRecords(userId, [handle], ending))) === 1;
     await this.writeNames(userId, [[handle, null]]);
+    if (ended && ending) this.onEnded?.(ending.reason, 1);
     return ended;
   }
 
   async endUserSessions(userId: string, exceptHandle?: string, ending?: Ending): Promise<number> {
     const handles = (await this.indexedHandles(userId)).filter((h) => h !== exceptHandle);
     if (handles.length === 0) return 0;
-    const ended = await this.removeUserRecords(userId, handles, ending);
+    const ended = await this.timed("end", this.removeUserRecords(userId, handles, ending));
     await this.writeNames(
       userId,
       handles.map((h) => [h, null]),
     );
+    if (ended > 0 && ending) this.onEnded?.(ending.reason, ended);
     return ended;
   }
 

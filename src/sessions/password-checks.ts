@@ -33,6 +33,8 @@ export interface PasswordChecksDeps {
   reauthWindow: number;
   now: () => number;
   locate: Locate;
+  /** Told of each check's outcome (for metrics). */
+  onOutcome?: (outcome: "ok" | "wrong" | "throttled" | "signed_out") => void;
 }
 
 /**
@@ -43,7 +45,7 @@ export interface PasswordChecksDeps {
  * stolen cookie must not be a way to guess the password that re-authentication asks for.
  */
 export function passwordChecks(deps: PasswordChecksDeps) {
-  const { accounts, activity, throttle, lifetime, reauthWindow, now, locate } = deps;
+  const { accounts, activity, throttle, lifetime, reauthWindow, now, locate, onOutcome } = deps;
 
   /** Whether the password was entered longer ago than the re-authentication window. */
   function needsPassword(req: Request): boolean {
@@ -55,8 +57,12 @@ export function passwordChecks(deps: PasswordChecksDeps) {
     if (typeof password !== "string" || password.length === 0) return { status: 401, message: "Enter your password to continue." };
     const user = req.user!;
     const throttled = await throttle.check(req, user.email);
-    if (throttled) return { status: 429, message: throttled.message, retryAfter: throttled.retryAfter };
+    if (throttled) {
+      onOutcome?.("throttled");
+      return { status: 429, message: throttled.message, retryAfter: throttled.retryAfter };
+    }
     const right = password.length <= 256 && (await accounts.verifyPassword(user.id, password));
+    onOutcome?.(right ? "ok" : "wrong");
     if (right) {
       delete req.session.passwordFailures;
       req.session.authAt = now();
@@ -70,6 +76,7 @@ export function passwordChecks(deps: PasswordChecksDeps) {
       return { status: 401, message: "That password is not correct." };
     }
     await recordActivity(activity, user.id, req, "signed_out_wrong_passwords", { detail: String(failures) });
+    onOutcome?.("signed_out");
     await regenerate(req);
     setFlash(req, "error", `You were signed out after ${failures} wrong passwords. Sign in again to continue.`);
     return { status: 401, message: "Signed out after too many wrong passwords.", signedOut: true };

@@ -11,6 +11,7 @@ import { createApp } from "../../src/app";
 import type { AppDeps } from "../../src/app-deps";
 import { type Backend, openBackend } from "../../src/backend";
 import { type Config, loadConfig } from "../../src/config";
+import type { Metrics } from "../../src/metrics";
 import type { SessionStore } from "../../src/session-store/session-store";
 import { PasswordHasher } from "../../src/users/password";
 import { connectTestRedis, type TestClock, uniquePrefix } from "./stores";
@@ -40,6 +41,8 @@ export interface TestAppOptions {
   shareWith?: TestApp;
   /** The clock of the app and its stores: tests of timeouts move it rather than sleep. */
   clock?: TestClock;
+  /** Prometheus metrics to count into, as with METRICS_PORT. */
+  metrics?: Metrics;
 }
 
 /** The configuration tests run with: a fixed secret, and room for the many sign-ins from one test IP. */
@@ -67,8 +70,9 @@ export async function createTestApp(kind: BackendKind, options: TestAppOptions =
   const cacheEntries = options.env?.SESSION_CACHE_ENTRIES;
   const redis = kind === "redis" ? await connectTestRedis(cacheEntries ? { SESSION_CACHE_ENTRIES: cacheEntries } : {}) : undefined;
   const now = options.clock?.now;
-  const backend = shared ?? (await openBackend(config, { client: redis, keyPrefix: prefix, now, passwords: testPasswords }));
-  const deps: TestDeps = { ...backend, config, passwords: testPasswords, logger, sessions: backend.kit.store, activity: backend.kit.activity };
+  const { metrics } = options;
+  const backend = shared ?? (await openBackend(config, { client: redis, keyPrefix: prefix, now, passwords: testPasswords, metrics }));
+  const deps: TestDeps = { ...backend, config, passwords: testPasswords, logger, metrics, sessions: backend.kit.store, activity: backend.kit.activity };
   return {
     app: createApp(deps),
     deps,
