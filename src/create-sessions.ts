@@ -86,7 +86,10 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
       endingNotice(config, store, now, metrics ? (limit) => metrics.ended.inc({ reason: limit }) : undefined),
       csrf.protection,
     ],
-    async signIn(req, account, { remember = false, next = "/" } = {}) {
+    async signIn(req, given, { remember = false, next = "/" } = {}) {
+      // The account as findById gives it, whatever object the site passed: the credential
+      // version and role a session starts with are then the ones every later refresh reads.
+      const account = (await accounts.findById(given.id)) ?? given;
       if (config.sessionLimitPolicy === "ask" && (await store.listUserSessions(account.id)).length >= config.maxSessionsPerUser) {
         req.session.pendingSignIn = { userId: account.id, remember, at: now(), next };
         return "choose";

@@ -4,6 +4,9 @@ const path = require("node:path");
 const express = require("express");
 const { createSessions } = require("session-server");
 
+/** A user row as the sessions see it: a new password bumps password_version, which ends older sessions. */
+const toAccount = (user) => user && { id: user.id, name: user.name, email: user.email, credentialVersion: user.passwordVersion };
+
 /** Builds the site on an accounts store (accounts.js) and, optionally, a connected Redis client. */
 async function createSite({ accounts, redis, secret, env, keyPrefix }) {
   const app = express();
@@ -14,10 +17,7 @@ async function createSite({ accounts, redis, secret, env, keyPrefix }) {
   // --- sessions: start -----------------------------------------------------------------
   const sessions = await createSessions({
     accounts: {
-      findById: async (id) => {
-        const user = await accounts.findById(id);
-        return user && { id: user.id, name: user.name, email: user.email, credentialVersion: user.passwordVersion };
-      },
+      findById: async (id) => toAccount(await accounts.findById(id)),
       verifyPassword: async (id, password) => accounts.checkPassword(await accounts.findById(id), password),
     },
     redis,
@@ -30,7 +30,7 @@ async function createSite({ accounts, redis, secret, env, keyPrefix }) {
   app.use("/account", sessions.router({ layout: "layout" })); // /account/sessions, /account/activity
   app.use("/api", sessions.apiRouter()); // the same as JSON
   const signIn = async (req, res, user) => {
-    await sessions.signIn(req, user, { remember: req.body.remember === "on" });
+    await sessions.signIn(req, toAccount(user), { remember: req.body.remember === "on" });
     res.redirect(303, "/account/sessions");
   };
   app.post("/signout", async (req, res) => {
