@@ -4,7 +4,7 @@ import request from "supertest";
 import { type AccountSource, ConfigError, createSessions, type SessionAccount } from "../src/index";
 import { browser, csrfFrom } from "./helpers/app";
 
-const ada: SessionAccount = { id: "u-ada", name: "Ada Lovelace", email: "ada@example.com" };
+const ada: SessionAccount = { id: "u-ada", name: "Ada Lovelace", email: "ada@example.com", credentialVersion: 3 };
 const accounts: AccountSource = {
   findById: async (id) => (id === ada.id ? ada : null),
   verifyPassword: async (id, password) => id === ada.id && password === "right password",
@@ -42,7 +42,8 @@ describe("createSessions on a bare Express app, with the package's own pages", (
       app.use(sessions.middleware());
       app.get("/signin", (_req, res) => res.send(`<form><input name="_csrf" value="${res.locals.csrfToken()}"></form>`));
       app.post("/signin", async (req, res) => {
-        await sessions.signIn(req, ada);
+        // A site's own row, not mapped: signIn takes the account as findById gives it.
+        await sessions.signIn(req, { id: ada.id, name: "row", email: ada.email, passwordHash: "x" } as SessionAccount);
         res.redirect(303, "/account/sessions");
       });
       app.use("/account", sessions.router());
@@ -66,6 +67,9 @@ describe("createSessions on a bare Express app, with the package's own pages", (
       expect(page.text).toContain("Chrome on Windows");
       expect(page.text).toContain('href="/account/activity"');
       expect((await sessions.getUserSessions(ada.id)).map((s) => s.handle)).toHaveLength(1);
+      // The account changes; the session started with findById's credential version, so it stays.
+      await sessions.accountChanged(ada.id);
+      expect((await agent.get("/account/sessions")).status).toBe(200);
       expect((await request(app).post("/account/sessions/revoke-others")).status).toBe(403);
     } finally {
       await sessions.close();
