@@ -33,10 +33,9 @@ export function createMetrics() {
     name: "session_sessions_net_created",
     help: "Sessions this process created minus those it ended, since it started: a trend, not a count of live sessions (no keyspace is scanned).",
     registers: [registry],
-    collect() {
-      const made = (created as unknown as { hashMap: Record<string, { value: number }> }).hashMap[""]?.value ?? 0;
-      const gone = Object.values((ended as unknown as { hashMap: Record<string, { value: number }> }).hashMap).reduce((sum, v) => sum + v.value, 0);
-      this.set(made - gone);
+    async collect() {
+      const sum = async (counter: Counter<string>) => (await counter.get()).values.reduce((total, v) => total + v.value, 0);
+      this.set((await sum(created)) - (await sum(ended)));
     },
   });
   const requests = new Histogram({
