@@ -57,6 +57,9 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
     now,
     locate,
     onOutcome: metrics ? (outcome) => metrics.reauth.inc({ outcome }) : undefined,
+    onRenewed: (req) => {
+      if (req.res) setExpiryCookie(req.res, config, now(), req.session.persistent === true);
+    },
   });
   const guards = authGuards(
     options.signInPath ?? "/login",

@@ -35,6 +35,8 @@ export interface PasswordChecksDeps {
   locate: Locate;
   /** Told of each check's outcome (for metrics). */
   onOutcome?: (outcome: "ok" | "wrong" | "throttled" | "signed_out") => void;
+  /** Told when a session got a new id and a new sign-in time (the expiry cookie follows it). */
+  onRenewed?: (req: Request) => void;
 }
 
 /**
@@ -45,7 +47,7 @@ export interface PasswordChecksDeps {
  * stolen cookie must not be a way to guess the password that re-authentication asks for.
  */
 export function passwordChecks(deps: PasswordChecksDeps) {
-  const { accounts, activity, throttle, lifetime, reauthWindow, now, locate, onOutcome } = deps;
+  const { accounts, activity, throttle, lifetime, reauthWindow, now, locate, onOutcome, onRenewed } = deps;
 
   /** Whether the password was entered longer ago than the re-authentication window. */
   function needsPassword(req: Request): boolean {
@@ -103,6 +105,7 @@ export function passwordChecks(deps: PasswordChecksDeps) {
     const account = req.user ? await accounts.findById(req.user.id) : null;
     if (!account) return;
     await startSession(req, account, req.session.persistent === true, lifetime, now(), locate);
+    onRenewed?.(req);
     req.user!.sessionHandle = handleOf(req.sessionID);
   }
 

@@ -4,7 +4,7 @@ import { useViews } from "../../src/app";
 import { OPERATOR } from "../../src/cli/cli";
 import { parseRecord } from "../../src/session-store/session-record";
 import { setRole } from "../../src/users/account-admin";
-import { type BackendKind, browser, SAFARI_IPHONE, signIn, signUp, submit, useTestApp } from "../helpers/app";
+import { type BackendKind, browser, cookieOf, SAFARI_IPHONE, signIn, signUp, submit, useTestApp } from "../helpers/app";
 import { backendKinds, scanKeys } from "../helpers/topology";
 
 describe.each<BackendKind>(backendKinds())("settings (%s)", (kind) => {
@@ -50,7 +50,7 @@ describe.each<BackendKind>(backendKinds())("settings (%s)", (kind) => {
       new_password: "a brand new passphrase",
     });
     expect(res.status).toBe(303);
-    expect(res.headers["set-cookie"]?.[0]).toMatch(/^sid=/);
+    expect(cookieOf(res)).toMatch(/^sid=/);
     expect((await laptop.get("/settings/password")).text).toContain("Every other session was signed out.");
     expect((await phone.get("/dashboard")).status).toBe(303);
     expect((await signIn(browser(ctx().app), account)).status).toBe(401);
