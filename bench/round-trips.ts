@@ -1,7 +1,7 @@
 /**
  * Redis commands per signed-in page view, counted with MONITOR on every master that serves,
  * over 10,000 requests, on one server and on a 3-master Cluster, with each process's cache of
- * session records (SESSION_CACHE_ENTRIES) on and off.
+ * session records (SESSION_CACHE_ENTRIES) on and off, and the Prometheus metrics on.
  * npm run bench:round-trips   (one server: REDIS_URL if set, otherwise throwaway servers)
  * A Lua script counts as one command; the commands it runs inside are not counted.
  */
@@ -12,6 +12,7 @@ import pino from "pino";
 import { createApp } from "../src/app";
 import { openBackend } from "../src/backend";
 import { loadConfig } from "../src/config";
+import { createMetrics } from "../src/metrics";
 import { PasswordHasher } from "../src/users/password";
 import { startRedisCluster } from "../test/helpers/redis-cluster";
 import { startRedisServer } from "../test/helpers/redis-server";
@@ -41,8 +42,10 @@ async function count(label: string, env: Record<string, string>) {
   const prefix = `bench${Date.now()}:`;
   const config = loadConfig({ SESSION_SECRET: "bench-secret-bench-secret-bench-secret", ...env });
   // The server's own wiring, on this run's keys.
-  const backend = await openBackend(config, { keyPrefix: prefix });
-  const app = createApp({ ...backend, config, logger: pino({ level: "silent" }), passwords: new PasswordHasher() });
+  // With the Prometheus metrics on, as an operator runs it: they must not cost a round trip.
+  const metrics = createMetrics();
+  const backend = await openBackend(config, { keyPrefix: prefix, metrics });
+  const app = createApp({ ...backend, config, logger: pino({ level: "silent" }), passwords: new PasswordHasher(), metrics });
   const server = createServer(app).listen(0, "127.0.0.1");
   await once(server, "listening");
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -84,6 +87,7 @@ async function count(label: string, env: Record<string, string>) {
   const named = [...byName].map(([n, c]) => `${n} ${c}`).join(", ") || "none";
   console.log(`${label}: ${REQUESTS} signed-in GET /dashboard inside the update window (${config.updateAge} s)`);
   console.log(`  Redis commands: ${commands.length} (${named}); per page view: ${(commands.length / REQUESTS).toFixed(4)}`);
+  await metrics.registry.metrics(); // a scrape, as Prometheus would make one
 
   server.close();
   await backend.close();
