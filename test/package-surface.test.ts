@@ -33,6 +33,26 @@ describe("createSessions: mistakes fail the start, with a message that names the
   });
 });
 
+describe("createSessions and locations", () => {
+  test("when GEOIP_DATABASE is off, then no address is placed; otherwise a public one is", async () => {
+    const off = await createSessions({ accounts, secret, env: { GEOIP_DATABASE: "off" } });
+    const on = await createSessions({ accounts, secret, env: {} });
+    try {
+      expect(off.locate("81.2.69.160")).toBeNull();
+      expect(on.locate("81.2.69.160")).toBe("Bracknell, United Kingdom");
+      expect(on.locate("10.0.0.1")).toBeNull();
+    } finally {
+      await Promise.all([off.close(), on.close()]);
+    }
+  });
+
+  test("when GEOIP_DATABASE names no readable file, then the start fails saying so", async () => {
+    await expect(createSessions({ accounts, secret, env: { GEOIP_DATABASE: "/nonexistent/city.mmdb" } })).rejects.toThrow(
+      /GEOIP_DATABASE: cannot read \/nonexistent\/city.mmdb/,
+    );
+  });
+});
+
 describe("createSessions on a bare Express app, with the package's own pages", () => {
   test("when an account signs in through the site's route, then /account/sessions lists it in the package's layout", async () => {
     const sessions = await createSessions({ accounts, secret, env: {} });
