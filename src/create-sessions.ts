@@ -21,7 +21,7 @@ import { passwordChecks } from "./sessions/password-checks";
 import { sessionApi } from "./sessions/session-api";
 import { PENDING_SIGN_IN_MS, sessionPages } from "./sessions/session-pages";
 import type { Sessions, SessionsOptions } from "./surface";
-import { snapshotOf } from "./users/account";
+import { type SessionAccount, snapshotOf } from "./users/account";
 
 /**
  * Sessions for a site that has its own accounts, sign-in form and layout: opaque cookies,
@@ -69,6 +69,17 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
       }),
   );
 
+  /** A new session for the account on this request, its device remembered and its sign-in told. */
+  async function signInNow(req: Request, account: SessionAccount, remember: boolean): Promise<void> {
+    await startSession(req, account, remember, config.lifetime, now(), locate);
+    await announceSignIn(req, account, store, activity, now());
+    if (req.res) {
+      throttle.devices.remember(req, req.res, account.email);
+      setExpiryCookie(req.res, config, now(), remember);
+    }
+    metrics?.created.inc();
+  }
+
   const sessions: Sessions = {
     ...guards,
     store,
@@ -97,13 +108,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
         req.session.pendingSignIn = { userId: account.id, remember, at: now(), next };
         return "choose";
       }
-      await startSession(req, account, remember, config.lifetime, now(), locate);
-      await announceSignIn(req, account, store, activity, now());
-      if (req.res) {
-        throttle.devices.remember(req, req.res, account.email);
-        setExpiryCookie(req.res, config, now(), remember);
-      }
-      metrics?.created.inc();
+      await signInNow(req, account, remember);
       return "signed-in";
     },
     async completeSignIn(req) {
@@ -112,13 +117,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
       if (!pending || now() - pending.at > PENDING_SIGN_IN_MS) return false;
       const account = await accounts.findById(pending.userId);
       if (!account || account.disabled) return false;
-      await startSession(req, account, pending.remember, config.lifetime, now(), locate);
-      await announceSignIn(req, account, store, activity, now());
-      if (req.res) {
-        throttle.devices.remember(req, req.res, account.email);
-        setExpiryCookie(req.res, config, now(), pending.remember);
-      }
-      metrics?.created.inc();
+      await signInNow(req, account, pending.remember);
       return true;
     },
     renewSession: (req) => checks.renewSession(req),

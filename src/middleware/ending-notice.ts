@@ -92,8 +92,10 @@ export function endingNotice(config: Config, store: SessionStore, now: () => num
       const expiry = ending ? null : expiryOf(cookiesOf(req)[expiryCookieName(config)], config, now());
       if (expiry) onExpiry?.(expiry.limit);
       const message = ending ? endingMessage(ending, config.maxSessionsPerUser) : (expiry?.message ?? null);
-      if (message) setFlash(req, "info", message);
-      if (message) clearExpiryCookie(res, config);
+      if (message) {
+        setFlash(req, "info", message);
+        clearExpiryCookie(res, config);
+      }
       next();
     }, next);
   };

@@ -80,6 +80,8 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions = 
 
   // SESSION_LIMIT_POLICY=ask: a sign-in at the cap waits here, in the visitor's session, for
   // its owner to pick the sessions to end. Nothing is signed in until they do.
+  /** How many of `count` sessions must end for one more to fit under the cap. */
+  const sessionsToEnd = (count: number) => Math.max(1, count - config.maxSessionsPerUser + 1);
   const pendingOf = (req: Request) => {
     const pending = req.session.pendingSignIn;
     return pending && now() - pending.at <= PENDING_SIGN_IN_MS ? pending : null;
@@ -88,7 +90,7 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions = 
     const pending = pendingOf(req);
     if (!pending) return res.redirect(303, sessions.signInPath);
     const rows = sessionRows(await store.listUserSessions(pending.userId), null, now());
-    const toEnd = Math.max(1, rows.length - config.maxSessionsPerUser + 1);
+    const toEnd = sessionsToEnd(rows.length);
     await page(req, res, status, "choose", "Choose a session to end", { rows, toEnd, max: config.maxSessionsPerUser, error, cancel: sessions.signInPath });
   }
 
@@ -99,7 +101,7 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions = 
     if (!pending) return res.redirect(303, sessions.signInPath);
     const picked = [req.body?.end].flat().filter((h): h is string => isHandle(h));
     const theirs = new Set((await store.listUserSessions(pending.userId)).map((s) => s.handle));
-    const toEnd = Math.max(1, theirs.size - config.maxSessionsPerUser + 1);
+    const toEnd = sessionsToEnd(theirs.size);
     if (picked.length < toEnd || picked.some((h) => !theirs.has(h))) {
       return choosePage(req, res, 400, toEnd === 1 ? "Choose a session to end." : `Choose ${toEnd} sessions to end.`);
     }
