@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import proxyAddr from "proxy-addr";
 import { z } from "zod";
+import { isTooWidePublicRange } from "./addresses";
 import type { CookieShape, Lifetime } from "./session-store/session-record";
 
 /** Everything the server reads from its environment, parsed once at start. */
@@ -45,6 +46,9 @@ export interface Config {
   /** Password throttling: failed attempts per client IP, per account (or known device), per window (s). */
   signinLimitPerIp: number;
   signinLimitPerAccount: number;
+  /** Password checks, right or wrong, per client address (an IPv6 /64) and per account (or known device) in the window. */
+  signinChecksPerIp: number;
+  signinChecksPerAccount: number;
   /** Sign-up attempts per client IP per window. */
   signupLimitPerIp: number;
   signinLimitWindow: number;
@@ -109,6 +113,8 @@ const schema = z.object({
   TRUST_PROXY: z.string().optional(),
   SIGNIN_LIMIT_PER_IP: z.coerce.number().int().min(1).default(50),
   SIGNIN_LIMIT_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
+  SIGNIN_CHECKS_PER_IP: z.coerce.number().int().min(1).default(200),
+  SIGNIN_CHECKS_PER_ACCOUNT: z.coerce.number().int().min(1).default(30),
   SIGNUP_LIMIT_PER_IP: z.coerce.number().int().min(1).default(20),
   SIGNIN_LIMIT_WINDOW: seconds(900),
   ACTIVITY_MAX_PER_USER: z.coerce.number().int().min(1).max(100000).default(200),
@@ -143,6 +149,12 @@ function parseTrustProxy(value: string | undefined): Config["trustProxy"] {
     .filter(Boolean);
   if (list.some((s) => /\/0+$/.test(s))) {
     throw new ConfigError(`TRUST_PROXY=${value} covers every address, so any client would choose its own IP. ${advice}`);
+  }
+  const wide = list.filter(isTooWidePublicRange);
+  if (wide.length > 0) {
+    throw new ConfigError(
+      `TRUST_PROXY=${value} would let any client choose its own IP address with X-Forwarded-For: ${wide.join(", ")} trusts public addresses wider than a /16 (IPv4) or /32 (IPv6). ${advice}`,
+    );
   }
   try {
     proxyAddr.compile(list);
@@ -227,6 +239,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     signinLimitPerIp: e.SIGNIN_LIMIT_PER_IP,
     signinLimitPerAccount: e.SIGNIN_LIMIT_PER_ACCOUNT,
+    signinChecksPerIp: e.SIGNIN_CHECKS_PER_IP,
+    signinChecksPerAccount: e.SIGNIN_CHECKS_PER_ACCOUNT,
     signupLimitPerIp: e.SIGNUP_LIMIT_PER_IP,
     signinLimitWindow: e.SIGNIN_LIMIT_WINDOW,
     activityMaxPerUser: e.ACTIVITY_MAX_PER_USER,

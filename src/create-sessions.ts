@@ -1,12 +1,14 @@
+import { randomBytes } from "node:crypto";
 import type { Request } from "express";
 import { recordActivity } from "./activity/record";
 import { DeviceCookies } from "./auth/device-cookie";
-import { PasswordThrottle } from "./auth/password-throttle";
+import { openCounter, PasswordThrottle } from "./auth/password-throttle";
+import { safeNext } from "./auth/safe-next";
 import { announceSignIn, startSession } from "./auth/sign-in";
 import { type Config, ConfigError, loadConfig, usesRedis } from "./config";
 import { watchCache } from "./metrics";
 import { csrfProtection } from "./middleware/csrf";
-import { currentUser, refreshSession } from "./middleware/current-user";
+import { currentUser, refreshSession, regenerate } from "./middleware/current-user";
 import { clearExpiryCookie, endingNotice, setExpiryCookie } from "./middleware/ending-notice";
 import { classifyError } from "./middleware/errors";
 import { pageLocals } from "./middleware/page-locals";
@@ -22,6 +24,9 @@ import { sessionApi } from "./sessions/session-api";
 import { PENDING_SIGN_IN_MS, sessionPages } from "./sessions/session-pages";
 import type { Sessions, SessionsOptions } from "./surface";
 import { type SessionAccount, snapshotOf } from "./users/account";
+
+/** How long a session's wrong passwords (entered to confirm actions) are remembered. */
+const SESSION_FAILURES_WINDOW_MS = 24 * 3600 * 1000;
 
 /**
  * Sessions for a site that has its own accounts, sign-in form and layout: opaque cookies,
@@ -45,6 +50,9 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
 
   const devices = new DeviceCookies(config.sessionSecrets, config.production ? "__Host-device" : "device", config.production);
   const throttle = new PasswordThrottle(config, backend.rateLimitStore, devices);
+  // Counted in the store, so that every instance sees one count.
+  const sessionFailures = openCounter(backend.rateLimitStore, "rl:session:", SESSION_FAILURES_WINDOW_MS);
+  const claims = openCounter(backend.rateLimitStore, "rl:claim:", PENDING_SIGN_IN_MS);
   const csrf = csrfProtection(config.sessionSecrets, config.production);
   const { store, activity } = backend;
   const locate = await openLocator(config.geoipDatabase);
@@ -52,6 +60,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
     accounts,
     activity,
     throttle,
+    sessionFailures,
     lifetime: config.lifetime,
     reauthWindow: config.reauthWindow,
     now,
@@ -74,7 +83,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
     await startSession(req, account, remember, config.lifetime, now(), locate);
     await announceSignIn(req, account, store, activity, now());
     if (req.res) {
-      throttle.devices.remember(req, req.res, account.email);
+      throttle.devices.remember(req, req.res, account.email, account.credentialVersion ?? 0);
       setExpiryCookie(req.res, config, now(), remember);
     }
     metrics?.created.inc();
@@ -100,23 +109,40 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
       endingNotice(config, store, now, metrics ? (limit) => metrics.ended.inc({ reason: limit }) : undefined),
       csrf.protection,
     ],
-    async signIn(req, given, { remember = false, next = "/" } = {}) {
+    async signIn(req, given, { remember = false, next: asked } = {}) {
+      // A form's `next` is the visitor's to set: only a path on this site is followed.
+      const next = safeNext(asked, "/");
       // The account as findById gives it, whatever object the site passed: the credential
       // version and role a session starts with are then the ones every later refresh reads.
       const account = (await accounts.findById(given.id)) ?? given;
       if (config.sessionLimitPolicy === "ask" && (await store.listUserSessions(account.id)).length >= config.maxSessionsPerUser) {
-        req.session.pendingSignIn = { userId: account.id, remember, at: now(), next };
+        // The password was right: an authentication step, so the browser gets a new id now
+        // (a session id planted before it cannot complete this sign-in).
+        await regenerate(req);
+        req.session.pendingSignIn = {
+          userId: account.id,
+          remember,
+          at: now(),
+          next,
+          credVersion: account.credentialVersion ?? 0,
+          claim: randomBytes(16).toString("base64url"),
+        };
         return "choose";
       }
       await signInNow(req, account, remember);
       return "signed-in";
     },
-    async completeSignIn(req) {
+    async completeSignIn(req, beforeSignIn) {
       const pending = req.session.pendingSignIn;
       delete req.session.pendingSignIn;
       if (!pending || now() - pending.at > PENDING_SIGN_IN_MS) return false;
       const account = await accounts.findById(pending.userId);
-      if (!account || account.disabled) return false;
+      // A password change (or a disabled or deleted account) since the password was entered
+      // voids the waiting sign-in: whoever entered it may be who the change was against.
+      if (!account || account.disabled || (account.credentialVersion ?? 0) !== pending.credVersion) return false;
+      // Once, whatever requests carry the same waiting sign-in at the same time.
+      if ((await claims.increment(pending.claim)).totalHits !== 1) return false;
+      await beforeSignIn?.(account.id);
       await signInNow(req, account, pending.remember);
       return true;
     },
@@ -188,7 +214,9 @@ function signedIn(req: Request) {
 }
 
 function settingsOf(options: SessionsOptions): Config {
-  const env = { ...(options.env ?? process.env) };
+  // Over the process's environment, not instead of it: NODE_ENV=production (and with it
+  // Secure cookies and the refusal of the embedded store) holds whatever a site passes here.
+  const env = { ...process.env, ...options.env };
   if (options.secret !== undefined) env.SESSION_SECRET = [options.secret].flat().join(",");
   return loadConfig(env, { redisGiven: options.redis !== undefined });
 }

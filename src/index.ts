@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 
+export { safeNext } from "./auth/safe-next";
 export type { Config } from "./config";
 export { ConfigError, loadConfig } from "./config";
 export { createSessions } from "./create-sessions";

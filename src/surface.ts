@@ -32,7 +32,11 @@ export interface SessionsOptions {
   redis?: RedisClientType;
   /** Signs the cookie; several rotate (the first signs, all verify). Default: SESSION_SECRET. */
   secret?: string | string[];
-  /** Settings by their environment variable names (see the README's table). Default: process.env. */
+  /**
+   * Settings by their environment variable names (see the README's table), over process.env:
+   * what is given here wins, the rest comes from the process (NODE_ENV included). A key given
+   * as undefined unsets it.
+   */
   env?: Record<string, string | undefined>;
   /** Settings already read with loadConfig(); when given, `env` and `secret` are not read. */
   config?: Config;
@@ -82,7 +86,9 @@ export interface Sessions extends AuthGuards {
    * notice to its other sessions. With SESSION_LIMIT_POLICY=ask and the account at the cap,
    * nothing is signed in yet: the answer is "choose", and you send the browser to the
    * router's `/sessions/choose` (where you mounted it), where the person picks which session
-   * to end; `next` is where they go once signed in.
+   * to end; `next` is where they go once signed in, if it is a path on this site (judged by
+   * `safeNext`, which the package exports: judge your own redirect after "signed-in" with it too;
+   * anything else goes to "/").
    */
   signIn(req: Request, account: SessionAccount, options?: { remember?: boolean; next?: string }): Promise<"signed-in" | "choose">;
   /** A new id for this request's session (after a password change, say); the old id ends. Same sign-in, same expiry. */
@@ -93,8 +99,13 @@ export interface Sessions extends AuthGuards {
    * request when it is the account's own, so this session shows it too.
    */
   accountChanged(userId: string, req?: Request): Promise<void>;
-  /** Completes a sign-in that was waiting for a choice (see signIn); false when there is none, or it is too old. */
-  completeSignIn(req: Request): Promise<boolean>;
+  /**
+   * Completes a sign-in that was waiting for a choice (see signIn); false when there is none,
+   * it is too old, it was already completed, or the account's password changed (or it was
+   * disabled or deleted) since. `beforeSignIn` runs only when it will complete, before the
+   * new session starts: end the chosen sessions there.
+   */
+  completeSignIn(req: Request, beforeSignIn?: (userId: string) => Promise<unknown>): Promise<boolean>;
   /** Ends this request's session on the server and clears its cookie. */
   signOut(req: Request, res: Response): Promise<void>;
   /** The account's live sessions, most recently active first. */

@@ -27,6 +27,21 @@ describe("createSessions: mistakes fail the start, with a message that names the
     await expect(createSessions(given as never)).rejects.toThrow(message);
   });
 
+  test("when the process runs with NODE_ENV=production and env names only a setting, then production still holds", async () => {
+    const before = process.env.NODE_ENV;
+    process.env.NODE_ENV = "production";
+    try {
+      // The embedded store and development cookies would be a silent downgrade: refused.
+      await expect(createSessions({ accounts, secret: "s".repeat(40), env: { SESSION_IDLE_TIMEOUT: "3600" } })).rejects.toThrow(/REDIS_URL is required/);
+    } finally {
+      process.env.NODE_ENV = before;
+    }
+    const development = await createSessions({ accounts, secret, env: { SESSION_IDLE_TIMEOUT: "3600", NODE_ENV: undefined } });
+    expect(development.config.production).toBe(false);
+    expect(development.config.idleTimeout).toBe(3600);
+    await development.close();
+  });
+
   test("when the Redis client is not connected yet, then it says so", async () => {
     const client = createClient() as RedisClientType;
     await expect(createSessions({ accounts, secret, redis: client, env: {} })).rejects.toThrow(/not connected: await client.connect\(\) first/);

@@ -1,4 +1,5 @@
 import fc from "fast-check";
+import { addressKey } from "../src/addresses";
 import { safeNext } from "../src/auth/safe-next";
 import { ConfigError, loadConfig } from "../src/config";
 import { describeDevice } from "../src/sessions/device";
@@ -52,6 +53,18 @@ describe("configuration", () => {
     expect(loadConfig({ TRUST_PROXY: "0" }).trustProxy).toBe(false);
   });
 
+  test.each(["0.0.0.0/1,128.0.0.0/1", "8.0.0.0/7", "203.0.0.0/12", "2000::/3", "2001:db8::/16", "::ffff:0.0.0.0/97", "10.0.0.0/8,64.0.0.0/2"])(
+    "when TRUST_PROXY trusts public space wider than a /16 or a /32 (%s), then start-up stops as for true",
+    (value) => {
+      expect(() => loadConfig({ TRUST_PROXY: value })).toThrow(/would let any client choose its own IP address with X-Forwarded-For/);
+    },
+  );
+
+  test("when TRUST_PROXY names private space of any width or narrow public ranges, then it is accepted", () => {
+    const ranges = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,127.0.0.0/8,fc00::/7,fe80::/10,203.0.113.0/24,198.51.0.0/16,2001:db8::/32,loopback";
+    expect(loadConfig({ TRUST_PROXY: ranges }).trustProxy).toHaveLength(11);
+  });
+
   test.each(["true", "TRUE", "yes", "*", "0.0.0.0/0", "10.0.0.0/8,::/0", "proxy.example", "11"])(
     "when TRUST_PROXY is %s, then start-up stops with a message that says what to set",
     (value) => {
@@ -59,6 +72,16 @@ describe("configuration", () => {
       expect(() => loadConfig({ TRUST_PROXY: value })).toThrow(/TRUST_PROXY=.*number of proxies/);
     },
   );
+});
+
+describe("per-address keys", () => {
+  test("when addresses are counted, then IPv4 stands alone and IPv6 counts by its /64", () => {
+    expect(addressKey("203.0.113.7")).toBe("203.0.113.7");
+    expect(addressKey("2001:db8:1:2:aaaa::1")).toBe("2001:db8:1:2::/64");
+    expect(addressKey("2001:db8:1:2:ffff:ffff:ffff:ffff")).toBe("2001:db8:1:2::/64");
+    expect(addressKey("2001:db8:1:3::1")).not.toBe(addressKey("2001:db8:1:2::1"));
+    expect(addressKey("::ffff:198.51.100.1")).toBe("198.51.100.1");
+  });
 });
 
 describe("password hashing", () => {

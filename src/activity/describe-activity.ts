@@ -1,13 +1,20 @@
 import { formatDistanceToNow } from "date-fns";
+import { withoutInvisibleCharacters } from "../control-characters";
 import { describeDevice } from "../sessions/device";
 import { formatTime } from "../sessions/format-time";
 import type { ActivityEntry, AuditEntry } from "./activity-log";
 
-const SENTENCES: Record<ActivityEntry["type"], (e: ActivityEntry) => string> = {
+/** A sentence in parts: a name someone typed is a part of its own, which the page isolates in `<bdi>`. */
+type Sentence = string | (string | { name: string })[];
+
+const SENTENCES: Record<ActivityEntry["type"], (e: ActivityEntry) => Sentence> = {
   signed_in: () => "Signed in",
   sign_in_failed: () => "Failed sign-in attempt",
   signed_out: () => "Signed out",
-  session_ended: (e) => `Session ${e.device ? `on ${e.device} ` : ""}signed out${e.by ? ` by ${e.by}` : ""}`,
+  session_ended: (e) =>
+    e.device
+      ? ["Session on ", { name: withoutInvisibleCharacters(e.device) }, ` signed out${e.by ? ` by ${e.by}` : ""}`]
+      : `Session signed out${e.by ? ` by ${e.by}` : ""}`,
   other_sessions_ended: (e) => `${e.by ? `All sessions signed out by ${e.by}` : "All other sessions signed out"}${e.detail ? ` (${e.detail})` : ""}`,
   session_expired: () => "A session expired",
   password_changed: () => "Password changed",
@@ -21,6 +28,8 @@ const SENTENCES: Record<ActivityEntry["type"], (e: ActivityEntry) => string> = {
 
 export interface ActivityRow {
   text: string;
+  /** The same sentence in parts, names apart (`{ name }`), for a page to isolate them. */
+  parts: (string | { name: string })[];
   where: string;
   ago: string;
   at: string;
@@ -33,8 +42,11 @@ export function describeActivity(entry: ActivityEntry, locate?: (ip: string) => 
   const device = entry.userAgent ? describeDevice(entry.userAgent).label : "";
   const place = entry.ip && locate ? locate(entry.ip) : null;
   const where = [device && `from ${device}`, entry.ip, place].filter(Boolean).join(", ");
+  const sentence = (SENTENCES[entry.type] ?? (() => entry.type))(entry);
+  const parts = typeof sentence === "string" ? [sentence] : sentence;
   return {
-    text: (SENTENCES[entry.type] ?? (() => entry.type))(entry),
+    text: parts.map((p) => (typeof p === "string" ? p : p.name)).join(""),
+    parts,
     where,
     ago: formatDistanceToNow(Math.min(entry.at, now), { addSuffix: true }),
     at: formatTime(entry.at),

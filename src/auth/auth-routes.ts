@@ -66,14 +66,16 @@ export function authRoutes({ config, kit, users, activity, passwords, rateLimitS
       return res.status(400).render("auth/login", { title: "Sign in", input: { ...form.input, next }, errors: form.errors });
     }
     const { email: address, password: secret, remember } = form.data;
-    const throttled = await throttle.check(req, address);
-    if (throttled) {
-      metrics?.signIns.inc({ outcome: "throttled" });
-      return tooMany(res, throttled);
-    }
     const user = await users.findByEmail(address);
-    const valid = user ? await passwords.verify(secret, user.passwordHash) : await passwords.verifyDummy(secret);
-    if (!valid) await throttle.failed(req, address);
+    // Counted before the hash runs; the right password gives its failure back.
+    const checked = await throttle.check(req, { email: address, credentialVersion: user?.cv }, () =>
+      user ? passwords.verify(secret, user.passwordHash) : passwords.verifyDummy(secret),
+    );
+    if (checked.outcome === "throttled") {
+      metrics?.signIns.inc({ outcome: "throttled" });
+      return tooMany(res, checked.throttled);
+    }
+    const valid = checked.outcome === "right";
     if (user && !valid) await recordActivity(activity, user.id, req, "sign_in_failed");
     if (!user || !valid) {
       metrics?.signIns.inc({ outcome: "wrong_password" });

@@ -17,8 +17,9 @@ const MAC = /^[A-Za-z0-9_-]{22}$/;
  * out of the devices they use (ASVS 6.1.1); unknown devices are throttled per account as before.
  *
  * One cookie holds a token per account, `nonce.mac` joined by `~`, where the MAC covers the
- * nonce and a hash of the account's email: the cookie names no account, and a token is worth
- * nothing for another one.
+ * nonce, a hash of the account's email and the account's credential version: the cookie names
+ * no account, a token is worth nothing for another one, and every token saved before a
+ * password change is worth nothing after it (whoever saved them had the old password).
  */
 export class DeviceCookies {
   private readonly keys: Buffer[];
@@ -32,16 +33,17 @@ export class DeviceCookies {
     this.keys = secrets.map((s) => createHmac("sha256", s).update("device-cookie").digest());
   }
 
-  /** The nonce of this browser's token for the account, when it carries a valid one. */
-  knownDevice(req: Request, email: string): string | null {
-    const account = accountKey(email);
+  /** The nonce of this browser's token for the account at this credential version, when it carries a valid one. */
+  knownDevice(req: Request, email: string, credentialVersion: number): string | null {
+    const account = `${accountKey(email)}:${credentialVersion}`;
     const token = this.tokens(req).find((t) => this.isFor(t, account));
     return token ? token.split(".")[0] : null;
   }
 
   /** After a successful sign-in: this browser is now a known device of the account. */
-  remember(req: Request, res: Response, email: string): void {
-    const account = accountKey(email);
+  remember(req: Request, res: Response, email: string, credentialVersion: number): void {
+    const account = `${accountKey(email)}:${credentialVersion}`;
+    // Tokens of older credential versions are worth nothing; the newest go first, so they fall off the end.
     const kept = this.tokens(req).filter((t) => !this.isFor(t, account));
     const nonce = randomBytes(12).toString("base64url");
     const tokens = [`${nonce}.${sign(this.keys[0], nonce, account)}`, ...kept].slice(0, MAX_ACCOUNTS);

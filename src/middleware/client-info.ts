@@ -1,12 +1,12 @@
 import cookieParser from "cookie-parser";
 import type { Request } from "express";
-import { withoutControlCharacters } from "../control-characters";
+import { withoutInvisibleCharacters } from "../control-characters";
 
 /** User agents longer than this are cut: a header is no place to store a novel. */
 export const MAX_USER_AGENT_LENGTH = 512;
 
 export function userAgentOf(req: Request): string {
-  return withoutControlCharacters(req.get("user-agent") ?? "").slice(0, MAX_USER_AGENT_LENGTH);
+  return withoutInvisibleCharacters(req.get("user-agent") ?? "").slice(0, MAX_USER_AGENT_LENGTH);
 }
 
 /** The socket address, or X-Forwarded-For only when TRUST_PROXY says so (Express's req.ip). */

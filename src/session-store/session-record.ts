@@ -107,7 +107,6 @@ const DATA_AT_REST: Record<string, string> = {
   csrfToken: "t",
   flash: "f",
   noticeSeen: "ns",
-  passwordFailures: "pf",
 };
 const SNAPSHOT_AT_REST: Record<string, string> = { name: "n", email: "e", role: "r", org: "o", ver: "v", cv: "c", disabled: "x", signIn: "s" };
 

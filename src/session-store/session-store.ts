@@ -96,15 +96,15 @@ declare module "express-session" {
     location?: string;
     /** "Remember me": the cookie outlives the browser. */
     persistent?: boolean;
-    /** Wrong passwords entered in this session to confirm actions since the last right one. */
-    passwordFailures?: number;
     /** The sign-in notice (its time) this session dismissed. */
     noticeSeen?: number;
     /**
      * A sign-in waiting for its owner to pick sessions to end (SESSION_LIMIT_POLICY=ask): the
-     * password was right, but the account is at the cap. Nothing is signed in until then.
+     * password was right, but the account is at the cap. Nothing is signed in until then. It
+     * completes only under the credential version it was made under, and only once (`claim`
+     * is taken in the store).
      */
-    pendingSignIn?: { userId: string; remember: boolean; at: number; next: string };
+    pendingSignIn?: { userId: string; remember: boolean; at: number; next: string; credVersion: number; claim: string };
     flash?: Flash;
   }
 }

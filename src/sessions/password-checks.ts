@@ -1,7 +1,8 @@
 import type { Request, Response } from "express";
+import type { Store as RateLimitStore } from "express-rate-limit";
 import type { ActivityLog } from "../activity/activity-log";
 import { recordActivity } from "../activity/record";
-import type { PasswordThrottle } from "../auth/password-throttle";
+import type { CheckOutcome, PasswordThrottle } from "../auth/password-throttle";
 import { startSession } from "../auth/sign-in";
 import { regenerate } from "../middleware/current-user";
 import { setFlash } from "../middleware/flash";
@@ -28,6 +29,8 @@ export interface PasswordChecksDeps {
   accounts: AccountSource;
   activity: ActivityLog;
   throttle: PasswordThrottle;
+  /** Wrong passwords per session (by handle), counted in the store: see openCounter. */
+  sessionFailures: RateLimitStore;
   lifetime: Lifetime;
   /** SESSION_REAUTH_WINDOW, in seconds. */
   reauthWindow: number;
@@ -47,7 +50,7 @@ export interface PasswordChecksDeps {
  * stolen cookie must not be a way to guess the password that re-authentication asks for.
  */
 export function passwordChecks(deps: PasswordChecksDeps) {
-  const { accounts, activity, throttle, lifetime, reauthWindow, now, locate, onOutcome, onRenewed } = deps;
+  const { accounts, activity, throttle, sessionFailures, lifetime, reauthWindow, now, locate, onOutcome, onRenewed } = deps;
 
   /** Whether the password was entered longer ago than the re-authentication window. */
   function needsPassword(req: Request): boolean {
@@ -58,27 +61,43 @@ export function passwordChecks(deps: PasswordChecksDeps) {
   async function verify(req: Request, password: unknown): Promise<PasswordRefusal | null> {
     if (typeof password !== "string" || password.length === 0) return { status: 401, message: "Enter your password to continue." };
     const user = req.user!;
-    const throttled = await throttle.check(req, user.email);
-    if (throttled) {
-      onOutcome?.("throttled");
-      return { status: 429, message: throttled.message, retryAfter: throttled.retryAfter };
+    // This session's wrong passwords are counted in the store, and before the check runs, as
+    // the throttle's are: concurrent guesses with one stolen cookie cannot all pass a count
+    // that each request would otherwise read from its own copy of the session.
+    const handle = handleOf(req.sessionID);
+    const tries = (await sessionFailures.increment(handle)).totalHits;
+    if (tries > MAX_PASSWORD_FAILURES_PER_SESSION) return signOutAfter(req, MAX_PASSWORD_FAILURES_PER_SESSION, false);
+    let checked: CheckOutcome;
+    try {
+      checked = await throttle.check(req, { email: user.email, credentialVersion: req.session.credVersion }, async () =>
+        password.length <= 256 ? accounts.verifyPassword(user.id, password) : false,
+      );
+    } catch (err) {
+      await Promise.resolve(sessionFailures.decrement(handle)).catch(() => {});
+      throw err;
     }
-    const right = password.length <= 256 && (await accounts.verifyPassword(user.id, password));
-    onOutcome?.(right ? "ok" : "wrong");
-    if (right) {
-      delete req.session.passwordFailures;
+    if (checked.outcome === "throttled") {
+      await sessionFailures.decrement(handle);
+      onOutcome?.("throttled");
+      return { status: 429, message: checked.throttled.message, retryAfter: checked.throttled.retryAfter };
+    }
+    onOutcome?.(checked.outcome === "right" ? "ok" : "wrong");
+    if (checked.outcome === "right") {
+      await sessionFailures.resetKey(handle);
       req.session.authAt = now();
       return null;
     }
-    await throttle.failed(req, user.email);
     await recordActivity(activity, user.id, req, "password_check_failed");
-    const failures = (req.session.passwordFailures ?? 0) + 1;
-    if (failures < MAX_PASSWORD_FAILURES_PER_SESSION) {
-      req.session.passwordFailures = failures;
-      return { status: 401, message: "That password is not correct." };
+    if (tries < MAX_PASSWORD_FAILURES_PER_SESSION) return { status: 401, message: "That password is not correct." };
+    return signOutAfter(req, tries, true);
+  }
+
+  /** Signs this session out after too many wrong passwords; the request that reached the limit records it. */
+  async function signOutAfter(req: Request, failures: number, record: boolean): Promise<PasswordRefusal> {
+    if (record) {
+      await recordActivity(activity, req.user!.id, req, "signed_out_wrong_passwords", { detail: String(failures) });
+      onOutcome?.("signed_out");
     }
-    await recordActivity(activity, user.id, req, "signed_out_wrong_passwords", { detail: String(failures) });
-    onOutcome?.("signed_out");
     await regenerate(req);
     setFlash(req, "error", `You were signed out after ${failures} wrong passwords. Sign in again to continue.`);
     return { status: 401, message: "Signed out after too many wrong passwords.", signedOut: true };

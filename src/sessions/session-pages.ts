@@ -2,7 +2,7 @@ import path from "node:path";
 import ejs from "ejs";
 import { type Request, type Response, Router } from "express";
 import { describeActivity } from "../activity/describe-activity";
-import { withoutControlCharacters } from "../control-characters";
+import { withoutInvisibleCharacters } from "../control-characters";
 import { userAgentOf } from "../middleware/client-info";
 import { setFlash } from "../middleware/flash";
 import { isHandle } from "../session-store/session-record";
@@ -99,22 +99,29 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions = 
   router.post("/sessions/choose", async (req, res) => {
     const pending = pendingOf(req);
     if (!pending) return res.redirect(303, sessions.signInPath);
-    const picked = [req.body?.end].flat().filter((h): h is string => isHandle(h));
+    const picked = new Set([req.body?.end].flat().filter((h): h is string => isHandle(h)));
     const theirs = new Set((await store.listUserSessions(pending.userId)).map((s) => s.handle));
     const toEnd = sessionsToEnd(theirs.size);
-    if (picked.length < toEnd || picked.some((h) => !theirs.has(h))) {
+    // Distinct sessions: one picked twice is still one.
+    if (picked.size < toEnd || [...picked].some((h) => !theirs.has(h))) {
       return choosePage(req, res, 400, toEnd === 1 ? "Choose a session to end." : `Choose ${toEnd} sessions to end.`);
     }
     const device = describeDevice(userAgentOf(req)).label;
-    for (const handle of new Set(picked)) await store.endUserSession(pending.userId, handle, { reason: "other-device", at: Date.now(), device });
     const next = pending.next;
-    if (!(await sessions.completeSignIn(req))) return res.redirect(303, sessions.signInPath);
+    // Nothing is ended unless the sign-in will complete (still valid, and taken by this request only).
+    const completed = await sessions.completeSignIn(req, async (userId) => {
+      for (const handle of picked) await store.endUserSession(userId, handle, { reason: "other-device", at: Date.now(), device });
+    });
+    if (!completed) {
+      setFlash(req, "info", "That sign-in can no longer be completed. Please sign in again.");
+      return res.redirect(303, sessions.signInPath);
+    }
     res.redirect(303, next);
   });
 
   router.post("/sessions/:id/name", requireAuth, async (req, res) => {
     const handle = req.params.id;
-    const name = typeof req.body?.name === "string" ? withoutControlCharacters(req.body.name).trim() : null;
+    const name = typeof req.body?.name === "string" ? withoutInvisibleCharacters(req.body.name).trim() : null;
     if (name === null || name.length > MAX_NAME_LENGTH) return sessionsPage(req, res, 400, `A device name is at most ${MAX_NAME_LENGTH} characters.`);
     if (!isHandle(handle) || !(await store.nameUserSession(req.user!.id, handle, name || null))) return sessionsPage(req, res, 404, NOT_FOUND);
     setFlash(req, "success", name ? `Named it "${name}".` : "The name was removed.");

@@ -1,4 +1,5 @@
 import { formatDistanceToNow } from "date-fns";
+import { withoutInvisibleCharacters } from "../control-characters";
 import type { SessionInfo } from "../session-store/session-store";
 import { describeDevice } from "./device";
 import { formatTime } from "./format-time";
@@ -30,7 +31,8 @@ export function sessionRows(infos: SessionInfo[], currentHandle: string | null, 
     const device = describeDevice(s.userAgent);
     return {
       handle: s.handle,
-      name: s.name ?? null,
+      // Names given before invisible characters were refused read as they are shown now.
+      name: s.name ? withoutInvisibleCharacters(s.name) || null : null,
       device: device.label,
       deviceType: device.type,
       ip: s.ip || "unknown",

@@ -48,7 +48,13 @@ export interface TestAppOptions {
 /** The configuration tests run with: a fixed secret, and room for the many sign-ins from one test IP. */
 export function testConfig(env: Record<string, string> = {}): Config {
   // The throttling tests set their own limits.
-  return loadConfig({ SESSION_SECRET: "test-secret-test-secret-test-secret", SIGNIN_LIMIT_PER_IP: "10000", SIGNUP_LIMIT_PER_IP: "10000", ...env });
+  return loadConfig({
+    SESSION_SECRET: "test-secret-test-secret-test-secret",
+    SIGNIN_LIMIT_PER_IP: "10000",
+    SIGNIN_CHECKS_PER_IP: "10000",
+    SIGNUP_LIMIT_PER_IP: "10000",
+    ...env,
+  });
 }
 
 export async function createTestApp(kind: BackendKind, options: TestAppOptions = {}): Promise<TestApp> {

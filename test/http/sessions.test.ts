@@ -125,13 +125,32 @@ describe.each<BackendKind>(backendKinds())("naming devices (%s)", (kind) => {
     const res = await submit(laptop, "/settings/sessions", `/settings/sessions/${handle}/name`, { name: "  Ada's <b>phone</b>  " });
     expect(res.status).toBe(303);
     const after = await laptop.get("/settings/sessions");
-    expect(after.text).toContain('<strong>Ada&#39;s &lt;b&gt;phone&lt;/b&gt;</strong> <span class="device-detected">Mobile Safari on iOS</span>');
+    expect(after.text).toContain('<strong><bdi>Ada&#39;s &lt;b&gt;phone&lt;/b&gt;</bdi></strong> <span class="device-detected">Mobile Safari on iOS</span>');
     expect(after.text).not.toContain("<b>phone</b>");
     const api = await laptop.get("/api/sessions");
     expect(api.body.sessions.find((s: { id: string }) => s.id === handle).name).toBe("Ada's <b>phone</b>");
     // Ending it says the name in the activity; the name goes with the session.
     await submit(laptop, "/settings/sessions", `/settings/sessions/${handle}/revoke`, {});
-    expect((await laptop.get("/settings/activity")).text).toContain("Session on Ada&#39;s &lt;b&gt;phone&lt;/b&gt; (Mobile Safari on iOS) signed out");
+    expect((await laptop.get("/settings/activity")).text).toContain(
+      "Session on <bdi>Ada&#39;s &lt;b&gt;phone&lt;/b&gt; (Mobile Safari on iOS)</bdi> signed out",
+    );
+  });
+
+  test("when a name holds bidi overrides, invisible or C1 characters or line separators, then they are stripped and the name is isolated in <bdi>", async () => {
+    const laptop = browser(ctx().app);
+    const phone = browser(ctx().app, SAFARI_IPHONE);
+    const account = await signUp(laptop);
+    await signIn(phone, account);
+    const page = await laptop.get("/settings/sessions");
+    const handle = /action="\/settings\/sessions\/([A-Za-z0-9_-]{22})\/revoke"/.exec(page.text)![1];
+    const hostile = "\u202eenohp\u202c \u2066x\u2069\u200b\u200f\u0085\u2028\u2029\ufeffmy";
+    expect((await submit(laptop, "/settings/sessions", `/settings/sessions/${handle}/name`, { name: hostile })).status).toBe(303);
+    const api = await laptop.get("/api/sessions");
+    expect(api.body.sessions.find((s: { id: string }) => s.id === handle).name).toBe("enohp xmy");
+    await submit(laptop, "/settings/sessions", `/settings/sessions/${handle}/revoke`, {});
+    const activity = (await laptop.get("/settings/activity")).text;
+    expect(activity).toContain("Session on <bdi>enohp xmy (Mobile Safari on iOS)</bdi> signed out");
+    expect(activity).not.toMatch(/[\u202a-\u202e\u2066-\u2069\u200b-\u200f\u2028\u2029\u0080-\u009f]/);
   });
 
   test("when a name is too long, not a string, or for a session that is not theirs, then nothing is named", async () => {
@@ -144,7 +163,7 @@ describe.each<BackendKind>(backendKinds())("naming devices (%s)", (kind) => {
     await signUp(stranger);
     expect((await submit(stranger, "/settings/sessions", `/settings/sessions/${own}/name`, { name: "Mine now" })).status).toBe(404);
     expect((await submit(laptop, "/settings/sessions", `/settings/sessions/${own}/name`, { name: "This laptop" })).status).toBe(303);
-    expect((await laptop.get("/settings/sessions")).text).toContain("<strong>This laptop</strong>");
+    expect((await laptop.get("/settings/sessions")).text).toContain("<strong><bdi>This laptop</bdi></strong>");
     expect((await submit(laptop, "/settings/sessions", `/settings/sessions/${own}/name`, { name: "" })).status).toBe(303);
     expect((await laptop.get("/settings/sessions")).text).not.toContain("This laptop");
   });
