@@ -66,8 +66,11 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
     now,
     locate,
     onOutcome: metrics ? (outcome) => metrics.reauth.inc({ outcome }) : undefined,
-    onRenewed: (req) => {
-      if (req.res) setExpiryCookie(req.res, config, now(), req.session.persistent === true);
+    onRenewed: (req, account) => {
+      if (!req.res) return;
+      setExpiryCookie(req.res, config, now(), req.session.persistent === true);
+      // After a password change this device stays known: its token is for the new credentials.
+      throttle.devices.remember(req, req.res, account.email, account.credentialVersion ?? 0);
     },
   });
   const guards = authGuards(

@@ -7,7 +7,7 @@ import { startSession } from "../auth/sign-in";
 import { regenerate } from "../middleware/current-user";
 import { setFlash } from "../middleware/flash";
 import { handleOf, type Lifetime } from "../session-store/session-record";
-import type { AccountSource } from "../users/account";
+import type { AccountSource, SessionAccount } from "../users/account";
 import type { Locate } from "./location";
 
 /** Wrong passwords one session may enter to confirm actions before it is signed out. */
@@ -38,8 +38,11 @@ export interface PasswordChecksDeps {
   locate: Locate;
   /** Told of each check's outcome (for metrics). */
   onOutcome?: (outcome: "ok" | "wrong" | "throttled" | "signed_out") => void;
-  /** Told when a session got a new id and a new sign-in time (the expiry cookie follows it). */
-  onRenewed?: (req: Request) => void;
+  /**
+   * Told when a session got a new id and a new sign-in time, with the account as it is now:
+   * the expiry cookie follows it, and the device cookie its credential version.
+   */
+  onRenewed?: (req: Request, account: SessionAccount) => void;
 }
 
 /**
@@ -124,7 +127,7 @@ export function passwordChecks(deps: PasswordChecksDeps) {
     const account = req.user ? await accounts.findById(req.user.id) : null;
     if (!account) return;
     await startSession(req, account, req.session.persistent === true, lifetime, now(), locate);
-    onRenewed?.(req);
+    onRenewed?.(req, account);
     req.user!.sessionHandle = handleOf(req.sessionID);
   }
 

@@ -1,7 +1,7 @@
 import request from "supertest";
 import { createApp } from "../../src/app";
 import { PasswordHasher } from "../../src/users/password";
-import { type BackendKind, browser, cookieOf, createTestApp, csrfFrom, newAccount, SAFARI_IPHONE, signIn, signUp, submit } from "../helpers/app";
+import { type BackendKind, browser, cookieOf, createTestApp, csrfFrom, newAccount, SAFARI_IPHONE, signIn, signUp, submit, type TestApp } from "../helpers/app";
 import { sleep } from "../helpers/stores";
 import { backendKinds } from "../helpers/topology";
 
@@ -179,9 +179,173 @@ describe.each<BackendKind>(backendKinds())("password throttling (%s)", (kind) =>
       await t.close();
     }
   });
+  const failures = async (t: TestApp, email: string, type: string) => {
+    const userId = (await t.deps.users.findByEmail(email))!.id;
+    return (await t.deps.activity.list(userId, { limit: 200 })).entries.filter((e) => e.type === type).length;
+  };
+
+  test("when 34 wrong passwords arrive at once with a limit of 10, then exactly 10 are checked and the rest answer 429", async () => {
+    const t = await createTestApp(kind, { env: { SIGNIN_LIMIT_PER_ACCOUNT: "10", TRUST_PROXY: "loopback" } });
+    try {
+      const account = await signUp(browser(t.app));
+      // From 34 addresses, as a guesser with many would.
+      const agents = Array.from({ length: 34 }, (_, i) => browser(t.app).set("X-Forwarded-For", `203.0.113.${i + 1}`));
+      const forms = await Promise.all(agents.map((a) => a.get("/login")));
+      const answers = await Promise.all(
+        agents.map((a, i) =>
+          a
+            .post("/login")
+            .type("form")
+            .send({ _csrf: csrfFrom(forms[i].text), email: account.email, password: `wrong ${i} password` }),
+        ),
+      );
+      const statuses = answers.map((r) => r.status);
+      expect(statuses.filter((s) => s === 401)).toHaveLength(10);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(24);
+      expect(await failures(t, account.email, "sign_in_failed")).toBe(10);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test("when a stolen cookie sends 20 re-authentications at once, then at most 5 passwords are checked and the session is signed out", async () => {
+    const t = await createTestApp(kind, { env: { SESSION_REAUTH_WINDOW: "1", TRUST_PROXY: "loopback" } });
+    try {
+      const phone = browser(t.app, SAFARI_IPHONE);
+      const account = await signUp(phone);
+      const thief = browser(t.app);
+      await signIn(thief, account);
+      await sleep(1100);
+      const token = csrfFrom((await thief.get("/settings/sessions")).text);
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          thief
+            .post("/settings/sessions/revoke-others")
+            .set("X-Forwarded-For", `203.0.113.${i + 1}`)
+            .type("form")
+            .send({ _csrf: token, password: `guess ${i} password` }),
+        ),
+      );
+      // Wrong (401), signed out (303 to sign in), or, once the session is gone, refused by CSRF (403): none acted.
+      const outcomes = answers.map((r) => (r.status === 303 ? r.headers.location : r.status));
+      expect(outcomes.filter((o) => ![401, 403, "/login"].includes(o))).toEqual([]);
+      expect(outcomes).toContain("/login");
+      expect(await failures(t, account.email, "password_check_failed")).toBeLessThanOrEqual(5);
+      expect(await failures(t, account.email, "signed_out_wrong_passwords")).toBe(1);
+      expect((await thief.get("/dashboard")).status).toBe(303);
+      expect((await phone.get("/dashboard")).status).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test("when device cookies were saved before a password change, then after it they count as unknown devices, on the account's one budget", async () => {
+    const t = await createTestApp(kind, { env: { SIGNIN_LIMIT_PER_ACCOUNT: "3" } });
+    try {
+      const owner = browser(t.app);
+      const account = await signUp(owner);
+      const saved = Array.from({ length: 5 }, () => browser(t.app));
+      for (const device of saved) {
+        await signIn(device, account);
+        await signOut(device);
+      }
+      await submit(owner, "/settings/password", "/settings/password", { current_password: account.password, new_password: "an entirely new passphrase" });
+      const statuses = [];
+      for (const [i, device] of saved.entries()) statuses.push((await signIn(device, { ...account, password: `old guess ${i} password` })).status);
+      expect(statuses).toEqual([401, 401, 401, 429, 429]);
+      // The device the password was changed on is known under the new one: the budget spent on the account does not hold it back.
+      await signOut(owner);
+      expect((await signIn(owner, { ...account, password: "an entirely new passphrase" })).status).toBe(303);
+      expect((await signIn(saved[0], { ...account, password: "an entirely new passphrase" })).status).toBe(429);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test("when wrong passwords come from many addresses of one IPv6 /64, then they share one address budget", async () => {
+    const t = await createTestApp(kind, { env: { SIGNIN_LIMIT_PER_IP: "3", TRUST_PROXY: "loopback" } });
+    try {
+      const statuses = [];
+      for (let i = 1; i <= 5; i++) {
+        const agent = browser(t.app).set("X-Forwarded-For", `2001:db8:5:6::${i.toString(16)}`);
+        statuses.push((await signIn(agent, newAccount())).status);
+      }
+      expect(statuses).toEqual([401, 401, 401, 429, 429]);
+      const elsewhere = browser(t.app).set("X-Forwarded-For", "2001:db8:5:7::1");
+      expect((await signIn(elsewhere, newAccount())).status).toBe(401);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test("when an address is held back for wrong passwords, then a known device behind it still signs in", async () => {
+    const t = await createTestApp(kind, { env: { SIGNIN_LIMIT_PER_IP: "3" } });
+    try {
+      const laptop = browser(t.app);
+      const account = await signUp(laptop);
+      await signOut(laptop);
+      for (let i = 0; i < 3; i++) expect((await signIn(browser(t.app), newAccount())).status).toBe(401);
+      expect((await signIn(browser(t.app), account)).status).toBe(429);
+      expect((await signIn(laptop, account)).status).toBe(303);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test("when one address signs in again and again with a right password, then its budget of checks runs out; the account's own devices and other addresses are not affected", async () => {
+    const t = await createTestApp(kind, { env: { SIGNIN_CHECKS_PER_IP: "3", SIGNIN_CHECKS_PER_ACCOUNT: "4", TRUST_PROXY: "loopback" } });
+    try {
+      const home = browser(t.app).set("X-Forwarded-For", "198.51.100.20");
+      const account = await signUp(home);
+      await signOut(home);
+      const from = (ip: string) => browser(t.app).set("X-Forwarded-For", ip);
+      const statuses = [];
+      for (let i = 0; i < 4; i++) statuses.push((await signIn(from("203.0.113.5"), account)).status);
+      expect(statuses).toEqual([303, 303, 303, 429]);
+      const held = await signIn(from("203.0.113.5"), account);
+      expect(held.text).toContain("Too many sign-in attempts from your network.");
+      // The account's budget: one more from elsewhere, then held, but not its known device.
+      expect((await signIn(from("192.0.2.7"), account)).status).toBe(303);
+      const account429 = await signIn(from("192.0.2.8"), account);
+      expect(account429.status).toBe(429);
+      expect(account429.text).toContain("Too many sign-in attempts on this account.");
+      expect((await signIn(home, account)).status).toBe(303);
+    } finally {
+      await t.close();
+    }
+  });
 });
 
 describe("password hashing under load", () => {
+  test("when one address floods the hashing queue with right passwords, then people at other addresses still sign in", async () => {
+    const t = await createTestApp("embedded", { env: { TRUST_PROXY: "loopback" } });
+    try {
+      const flooder = await signUp(browser(t.app));
+      const other = await signUp(browser(t.app));
+      // One hash at a time and eight waiting; a cost high enough for the sign-ins to overlap.
+      const app = createApp({ ...t.deps, passwords: new PasswordHasher({ logN: 14, r: 8, p: 1 }, { concurrent: 1, queued: 8 }) });
+      const from = (ip: string) => browser(app).set("X-Forwarded-For", ip);
+      const flood = Array.from({ length: 40 }, () => from("203.0.113.66"));
+      const forms = await Promise.all(flood.map((a) => a.get("/login")));
+      const flooding = Promise.all(
+        flood.map((a, i) =>
+          a
+            .post("/login")
+            .type("form")
+            .send({ _csrf: csrfFrom(forms[i].text), email: flooder.email, password: flooder.password }),
+        ),
+      );
+      const statuses = [];
+      for (let i = 0; i < 3; i++) statuses.push((await signIn(from(`198.51.100.${i + 1}`), other)).status);
+      const flooded = (await flooding).map((r) => r.status);
+      expect(statuses).toEqual([303, 303, 303]);
+      expect(flooded.filter((s) => s === 429).length).toBeGreaterThanOrEqual(30);
+      expect(flooded).not.toContain(503);
+    } finally {
+      await t.close();
+    }
+  });
+
   test("when more sign-ins arrive than the hashing queue holds, then the extra ones answer 503 with Retry-After at once", async () => {
     const t = await createTestApp("embedded");
     try {
