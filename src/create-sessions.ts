@@ -11,6 +11,7 @@ import { csrfProtection } from "./middleware/csrf";
 import { currentUser, refreshSession, regenerate } from "./middleware/current-user";
 import { clearExpiryCookie, endingNotice, setExpiryCookie } from "./middleware/ending-notice";
 import { classifyError } from "./middleware/errors";
+import { visitorFlashes } from "./middleware/flash";
 import { pageLocals } from "./middleware/page-locals";
 import { authGuards, wantsJson } from "./middleware/require-auth";
 import { clearSessionCookie, saveBeforeRedirect, sessionMiddleware } from "./middleware/session";
@@ -107,6 +108,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
     middleware: () => [
       sessionMiddleware(config, store),
       saveBeforeRedirect,
+      visitorFlashes(config.sessionSecrets, config.production),
       currentUser(accounts, config.lifetime, now, locate),
       pageLocals(config.cookieName, csrf, (req) => checks.needsPassword(req)),
       endingNotice(config, store, now, metrics ? (limit) => metrics.ended.inc({ reason: limit }) : undefined),

@@ -4,6 +4,7 @@ import { expiryOf, handleOf, isActivityStale } from "../session-store/session-re
 import type { Locate } from "../sessions/location";
 import { type AccountSource, snapshotOf } from "../users/account";
 import { clientIp, userAgentOf } from "./client-info";
+import { setFlash } from "./flash";
 
 export interface CurrentUser {
   id: string;
@@ -115,6 +116,6 @@ async function renewId(req: Request, lifetime: Lifetime, now: number): Promise<v
 /** Signs this request out: a fresh visitor's session, with a notice saying why. */
 async function signOutHere(req: Request, next: (err?: unknown) => void, text = "Your session has ended. Please sign in again."): Promise<void> {
   await regenerate(req);
-  req.session.flash = { kind: "info", text };
+  setFlash(req, "info", text);
   next();
 }

@@ -5,7 +5,8 @@ import { handleOf } from "../session-store/session-record";
 import type { Ending, SessionStore } from "../session-store/session-store";
 import { formatTime } from "../sessions/format-time";
 import { cookiesOf } from "./client-info";
-import { setFlash } from "./flash";
+import { hasFlash, setFlash } from "./flash";
+import { clearSessionCookie } from "./session";
 
 /** What the person reads on the next page after their session was ended elsewhere. */
 export function endingMessage(ending: Ending, maxSessionsPerUser: number): string {
@@ -83,7 +84,11 @@ function days(ms: number): string {
  */
 export function endingNotice(config: Config, store: SessionStore, now: () => number, onExpiry?: (limit: "idle" | "absolute") => void): RequestHandler {
   return (req, res, next) => {
-    if (!res.locals.hadSessionCookie || !req.session || req.session.createdAt !== undefined || req.session.flash) return next();
+    if (!res.locals.hadSessionCookie || !req.session || req.session.createdAt !== undefined) return next();
+    // No stored session answers the cookie: the browser need not send it again (nothing is
+    // stored in its place; a session this request starts sets its own cookie after this).
+    clearSessionCookie(res, config.cookieName);
+    if (hasFlash(req)) return next();
     const sent = cookiesOf(req)[config.cookieName];
     const signed = typeof sent === "string" && sent.startsWith("s:") ? sent.slice(2) : undefined;
     const sid = signed ? config.sessionSecrets.map((secret) => signature.unsign(signed, secret)).find((v) => v !== false) : undefined;

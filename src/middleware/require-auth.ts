@@ -1,5 +1,5 @@
 import type { Request, RequestHandler, Response } from "express";
-import { setFlash } from "./flash";
+import { hasFlash, setFlash } from "./flash";
 
 export interface AuthGuards {
   /** Signed-out visitors go to the sign-in page and come back; scripts get 401 JSON. */
@@ -22,7 +22,7 @@ export function authGuards(signInPath: string, forbidden: (req: Request, res: Re
       return;
     }
     // The browser sent a cookie, but no stored session answered it: it expired or was ended.
-    if (res.locals.hadSessionCookie && req.session && req.session.createdAt === undefined && !req.session.flash) {
+    if (res.locals.hadSessionCookie && req.session && req.session.createdAt === undefined && !hasFlash(req)) {
       setFlash(req, "info", "Your session expired, please sign in again.");
     }
     const back = req.method === "GET" ? `?next=${encodeURIComponent(req.originalUrl)}` : "";

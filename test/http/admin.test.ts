@@ -114,7 +114,7 @@ describe.each<BackendKind>(backendKinds())("admin console (%s)", (kind) => {
     expect(res.status).toBe(303);
     expect((await phone.get("/dashboard")).status).toBe(303);
     expect((await laptop.get("/dashboard")).status).toBe(200);
-    expect((await laptop.get("/settings/activity")).text).toContain("Session on Mobile Safari on iOS signed out by an administrator");
+    expect((await laptop.get("/settings/activity")).text).toContain("Session on <bdi>Mobile Safari on iOS</bdi> signed out by an administrator");
     const roleRes = await submit(admin, `/admin/users/${id}`, `/admin/users/${id}/role`, { role: "admin" });
     expect(roleRes.status).toBe(303);
     expect((await laptop.get("/dashboard")).text).toContain("Administrator");

@@ -1,4 +1,8 @@
+import { randomBytes } from "node:crypto";
+import signature from "cookie-signature";
+import request from "supertest";
 import { OPERATOR } from "../../src/cli/cli";
+import type { EmbeddedSessionStore } from "../../src/session-store/embedded-session-store";
 import { handleOf } from "../../src/session-store/session-record";
 import { setDisabled, setRole } from "../../src/users/account-admin";
 import {
@@ -6,6 +10,7 @@ import {
   type BackendKind,
   browser,
   CHROME_WINDOWS,
+  cookieOf,
   createTestApp,
   newAccount,
   SAFARI_IPHONE,
@@ -16,7 +21,7 @@ import {
   type TestApp,
   useTestApp,
 } from "../helpers/app";
-import { backendKinds } from "../helpers/topology";
+import { backendKinds, scanKeys } from "../helpers/topology";
 
 /** What a browser whose session was ended reads next: the page it asked for sends it to sign in, which says why. */
 async function nextPageSays(agent: Agent): Promise<string> {
@@ -51,6 +56,34 @@ describe.each<BackendKind>(backendKinds())("why a session ended (%s)", (kind) =>
     const again = await phone.get("/dashboard");
     expect(again.status).toBe(303);
     expect((await phone.get("/login")).text).not.toContain("You were signed out from");
+  });
+
+  test("when requests bring a junk, forged or dead session cookie, then nothing is stored for them, and an ended session is still told why", async () => {
+    const { laptop, phone } = await twoDevices(ctx().app);
+    const handle = await handleOfAgent(phone);
+    expect((await submit(laptop, "/settings/sessions", `/settings/sessions/${handle}/revoke`, {})).status).toBe(303);
+    const stored = async () => (ctx().redis ? (await scanKeys(ctx().redis!, `${ctx().prefix}*`)).length : (ctx().deps.sessions as EmbeddedSessionStore).size);
+    const before = await stored();
+    const dead = `s:${signature.sign(randomBytes(24).toString("base64url"), "test-secret-test-secret-test-secret")}`;
+    for (const cookie of ["junk", "s:forged.signature", encodeURIComponent(dead)]) {
+      for (const path of ["/", "/login", "/dashboard", "/settings/sessions", "/signup"]) {
+        const res = await request(ctx().app).get(path).set("Cookie", `sid=${cookie}`);
+        expect(res.status).toBeLessThan(400);
+        // The dead cookie is cleared, and no session cookie is given in its place.
+        expect(cookieOf(res)).toMatch(/^sid=;.*Expires=Thu, 01 Jan 1970/);
+      }
+    }
+    expect(await stored()).toBe(before);
+    // A visitor still reads why they were signed out, from a short signed cookie of its own.
+    const expired = await request(ctx().app)
+      .get("/dashboard")
+      .set("Cookie", `sid=${encodeURIComponent(dead)}`);
+    const message = cookieOf(expired, "flash")!.split(";")[0];
+    expect((await request(ctx().app).get("/login").set("Cookie", message)).text).toContain("Your session expired, please sign in again.");
+    const forgedMessage = `flash=${encodeURIComponent(`${Buffer.from(JSON.stringify({ kind: "info", text: "Call 555-0100" })).toString("base64url")}.forged`)}`;
+    expect((await request(ctx().app).get("/login").set("Cookie", forgedMessage)).text).not.toContain("Call 555-0100");
+    expect(await nextPageSays(phone)).toContain("You were signed out from Chrome on Windows on");
+    expect(await stored()).toBeLessThanOrEqual(before);
   });
 
   test("when every other session is signed out, then each says so too", async () => {
