@@ -151,6 +151,8 @@ async function main() {
         LOG_LEVEL: "info",
         SIGNIN_LIMIT_PER_IP: "1000000",
         SIGNIN_LIMIT_PER_ACCOUNT: "1000000",
+        SIGNIN_CHECKS_PER_IP: "1000000",
+        SIGNIN_CHECKS_PER_ACCOUNT: "1000000",
         SIGNUP_LIMIT_PER_IP: "1000000",
       },
       signIn: productSignIn,

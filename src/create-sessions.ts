@@ -54,7 +54,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
   // Counted in the store, so that every instance sees one count.
   const sessionFailures = openCounter(backend.rateLimitStore, "rl:session:", SESSION_FAILURES_WINDOW_MS);
   const claims = openCounter(backend.rateLimitStore, "rl:claim:", PENDING_SIGN_IN_MS);
-  const csrf = csrfProtection(config.sessionSecrets, config.production);
+  const csrf = csrfProtection(config.sessionSecrets, config.production, now);
   const { store, activity } = backend;
   const locate = await openLocator(config.geoipDatabase);
   const checks = passwordChecks({

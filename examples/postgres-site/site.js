@@ -54,14 +54,14 @@ async function createSite({ accounts, redis, secret, env, keyPrefix }) {
   app.get("/signin", (_req, res) => res.render("signin", { title: "Sign in", error: null }));
   app.post("/signin", async (req, res) => {
     const [email, password] = [field(req.body.email), field(req.body.password)];
-    // Wrong passwords are counted per address and per account, as the sessions page's are.
-    const wait = await sessions.throttle.check(req, email);
-    if (wait) return res.status(429).set("Retry-After", String(wait.retryAfter)).render("signin", { title: "Sign in", error: wait.message });
     const user = await accounts.findByEmail(email);
-    if (!(await accounts.checkPassword(user, password))) {
-      await sessions.throttle.failed(req, email);
-      return res.status(401).render("signin", { title: "Sign in", error: "That email and password do not match." });
+    // Counted per address and per account before the password is hashed, as the sessions page's checks are.
+    const checked = await sessions.throttle.check(req, { email, credentialVersion: user?.passwordVersion }, () => accounts.checkPassword(user, password));
+    if (checked.outcome === "throttled") {
+      const { retryAfter, message } = checked.throttled;
+      return res.status(429).set("Retry-After", String(retryAfter)).render("signin", { title: "Sign in", error: message });
     }
+    if (checked.outcome === "wrong") return res.status(401).render("signin", { title: "Sign in", error: "That email and password do not match." });
     await signIn(req, res, user);
   });
   app.use(sessions.errorHandler()); // a forged form: 403; Redis away: 503; never a stack trace

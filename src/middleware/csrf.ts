@@ -23,6 +23,11 @@ export interface Csrf {
   tokenFor(req: Request, res: Response): string;
 }
 
+/** A signed-out form's token is good in the hour it was issued and the next: at most two hours. */
+const VISITOR_TOKEN_PERIOD_MS = 3600 * 1000;
+const PERIOD = Symbol("csrf period");
+type WithPeriod = Request & { [PERIOD]?: number };
+
 /**
  * Anti-forgery tokens on every state change, by one of two patterns:
  *
@@ -31,34 +36,59 @@ export interface Csrf {
  * - A visitor with no stored session (the sign-in and sign-up forms) gets a signed
  *   double-submit token (csrf-csrf): an HMAC with the session secret in a cookie of its own,
  *   repeated in the form. Showing those forms then stores nothing, so cookieless page views
- *   cannot fill Redis; the cookie is `__Host-` prefixed in production, `SameSite=Strict` and
- *   ends with the browser.
+ *   cannot fill Redis. The HMAC covers the hour it was issued in, and a token is refused once
+ *   the next hour is over, so a pair obtained once (and planted in a victim's browser for a
+ *   login CSRF) does not work for ever. The cookie is `__Host-` prefixed whenever the request
+ *   came over HTTPS (always in production), `SameSite=Strict`, and lasts two hours at most.
  *
  * The pattern follows from the request's session, the same on the page and on its POST; a
  * forged POST cannot pick the weaker one, since a victim's browser sends its session cookie.
  */
-export function csrfProtection(secrets: string[], production: boolean): Csrf {
+export function csrfProtection(secrets: string[], production: boolean, now: () => number = Date.now): Csrf {
   const sync = csrfSync({ size: 16, getTokenFromRequest: tokenOf }); // 128 bits, as hex
-  const double = doubleCsrf({
-    getSecret: () => secrets,
-    // A visitor has no session to bind the token to; the HMAC binds it to this site's secret.
-    getSessionIdentifier: () => "visitor",
-    cookieName: production ? "__Host-csrf" : "csrf",
-    cookieOptions: { sameSite: "strict", path: "/", secure: production, httpOnly: true },
-    size: 16,
-    getCsrfTokenFromRequest: tokenOf,
-    errorConfig: { statusCode: 403, message: "invalid csrf token", code: "EBADCSRFTOKEN" },
-  });
+  const visitor = (secure: boolean) =>
+    doubleCsrf({
+      getSecret: () => secrets,
+      // A visitor has no session to bind the token to; the HMAC binds it to this site's secret and its hour.
+      getSessionIdentifier: (req) => `visitor:${(req as WithPeriod)[PERIOD] ?? periodOf(now())}`,
+      cookieName: secure ? "__Host-csrf" : "csrf",
+      cookieOptions: { sameSite: "strict", path: "/", secure, httpOnly: true, maxAge: 2 * VISITOR_TOKEN_PERIOD_MS },
+      size: 16,
+      getCsrfTokenFromRequest: tokenOf,
+      errorConfig: { statusCode: 403, message: "invalid csrf token", code: "EBADCSRFTOKEN" },
+    });
+  const overHttps = visitor(true);
+  const plain = visitor(false);
+  const doubleFor = (req: Request) => (production || req.secure ? overHttps : plain);
   return {
     protection: (req, res, next) => {
       if (hasStoredSession(req)) return sync.csrfSynchronisedProtection(req, res, next);
+      if (SAFE_METHODS.has(req.method)) return next();
       cookiesOf(req);
-      double.doubleCsrfProtection(req, res, next);
+      const double = doubleFor(req);
+      const current = periodOf(now());
+      // This hour's token, or the last hour's: never older.
+      for (const period of [current, current - 1]) {
+        (req as WithPeriod)[PERIOD] = period;
+        if (double.validateRequest(req)) {
+          delete (req as WithPeriod)[PERIOD];
+          return next();
+        }
+      }
+      delete (req as WithPeriod)[PERIOD];
+      next(double.invalidCsrfTokenError);
     },
     tokenFor: (req, res) => {
       if (hasStoredSession(req)) return sync.generateToken(req);
       cookiesOf(req);
-      return double.generateCsrfToken(req, res);
+      // A cookie from an earlier hour is replaced; this hour's is kept, so tabs share one.
+      return doubleFor(req).generateCsrfToken(req, res);
     },
   };
+}
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+function periodOf(ms: number): number {
+  return Math.floor(ms / VISITOR_TOKEN_PERIOD_MS);
 }

@@ -30,16 +30,29 @@ export function requestLogger(logger: Logger): RequestHandler {
   };
 }
 
+/** Route labels one process keeps; any further one is counted as "other", so a scrape stays small whatever is requested. */
+const MAX_ROUTE_LABELS = 200;
+
 /**
  * Request durations for the metrics, by route pattern ("/settings/sessions/:id/revoke") and
- * status class, never by the URL itself: a handle or an email is not a label.
+ * status class, never by the URL itself: a handle or an email is not a label. Express matches
+ * paths case-insensitively, so the mount is lowercased (`/SeTtInGs/sessions` is
+ * `/settings/sessions`), and the set of labels is bounded.
  */
 export function requestDurations(metrics: Metrics): RequestHandler {
+  const labels = new Set<string>();
+  const bounded = (route: string) => {
+    if (labels.has(route)) return route;
+    if (labels.size >= MAX_ROUTE_LABELS) return "other";
+    labels.add(route);
+    return route;
+  };
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     res.once("finish", () => {
       const pattern = req.route?.path;
-      const route = typeof pattern === "string" ? withMount(pattern, req.originalUrl.split("?")[0]) : /\.[a-z0-9]+$/i.test(req.path) ? "static" : "unmatched";
+      const route =
+        typeof pattern === "string" ? bounded(withMount(pattern, req.originalUrl.split("?")[0])) : /\.[a-z0-9]+$/i.test(req.path) ? "static" : "unmatched";
       metrics.requests.observe({ route, status: `${Math.floor(res.statusCode / 100)}xx` }, Number(process.hrtime.bigint() - started) / 1e9);
     });
     next();
@@ -54,6 +67,9 @@ export function requestDurations(metrics: Metrics): RequestHandler {
 function withMount(pattern: string, path: string): string {
   const segments = path.split("/").filter(Boolean);
   const covered = pattern.split("/").filter(Boolean).length;
-  const mount = segments.slice(0, Math.max(0, segments.length - covered)).join("/");
+  const mount = segments
+    .slice(0, Math.max(0, segments.length - covered))
+    .join("/")
+    .toLowerCase();
   return mount ? `/${mount}${pattern}` : pattern;
 }

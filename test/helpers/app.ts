@@ -52,6 +52,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
     SESSION_SECRET: "test-secret-test-secret-test-secret",
     SIGNIN_LIMIT_PER_IP: "10000",
     SIGNIN_CHECKS_PER_IP: "10000",
+    SIGNIN_CHECKS_PER_ACCOUNT: "10000",
     SIGNUP_LIMIT_PER_IP: "10000",
     ...env,
   });

@@ -1,6 +1,7 @@
 import { request as httpRequest } from "node:http";
 import request from "supertest";
 import { type BackendKind, browser, cookieOf, createTestApp, csrfFrom, listen, newAccount, signIn, signUp, submit, useTestApp } from "../helpers/app";
+import { testClock } from "../helpers/stores";
 import { backendKinds, testRedisEnv } from "../helpers/topology";
 
 describe.each<BackendKind>(backendKinds())("accounts and sign-in (%s)", (kind) => {
@@ -170,7 +171,8 @@ describe("in production", () => {
       expect(cookieOf(form, "__Host-sid")).toBeUndefined();
       const csrf = cookieOf(form, "__Host-csrf")!;
       for (const flag of [/; Secure/, /HttpOnly/, /SameSite=Strict/, /Path=\//]) expect(csrf).toMatch(flag);
-      expect(csrf).not.toMatch(/Domain=|Expires=/);
+      expect(csrf).not.toMatch(/Domain=/);
+      expect(csrf).toMatch(/Max-Age=7200/);
       const res = await https(request(t.app).post("/signup"))
         .set("Cookie", csrf.split(";")[0])
         .type("form")
@@ -184,6 +186,69 @@ describe("in production", () => {
       expect(cookie).not.toMatch(/Domain=/);
       const device = cookieOf(res, "__Host-device")!;
       for (const flag of [/; Secure/, /HttpOnly/, /SameSite=Strict/, /Path=\//, /Expires=/]) expect(device).toMatch(flag);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe("the signed-out form's token", () => {
+  test("when it was issued more than two hours ago, then it is refused; issued within the hour, it works", async () => {
+    const clock = testClock();
+    const hour = 3600 * 1000;
+    // A minute into an hour, so that what follows lands in known hours.
+    clock.advance(hour - (clock.now() % hour) + 60 * 1000);
+    const t = await createTestApp("embedded", { clock });
+    try {
+      const account = await signUp(browser(t.app));
+      const old = browser(t.app);
+      const oldForm = await old.get("/login");
+      const fresh = browser(t.app);
+      clock.advance(61 * 60 * 1000);
+      const freshForm = await fresh.get("/login");
+      clock.advance(61 * 60 * 1000);
+      // The first was issued two hours and two minutes ago (two hour periods back); the second an hour ago.
+      const refused = await old
+        .post("/login")
+        .type("form")
+        .send({ _csrf: csrfFrom(oldForm.text), email: account.email, password: account.password });
+      expect(refused.status).toBe(403);
+      const accepted = await fresh
+        .post("/login")
+        .type("form")
+        .send({ _csrf: csrfFrom(freshForm.text), email: account.email, password: account.password });
+      expect(accepted.status).toBe(303);
+      // A page shown now gives the old browser a new token that works.
+      expect((await signIn(old, account)).status).toBe(303);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test("when a development site is reached over HTTPS, then the token's cookie is __Host-csrf and Secure; over HTTP it is plain csrf", async () => {
+    const t = await createTestApp("embedded", { env: { TRUST_PROXY: "loopback" } });
+    try {
+      const overHttps = await request(t.app).get("/login").set("X-Forwarded-Proto", "https");
+      const cookie = cookieOf(overHttps, "__Host-csrf")!;
+      expect(cookie).toMatch(/; Secure/);
+      expect(cookieOf(overHttps, "csrf")).toBeUndefined();
+      const signedUp = await request(t.app)
+        .post("/signup")
+        .set("X-Forwarded-Proto", "https")
+        .set("Cookie", cookie.split(";")[0])
+        .type("form")
+        .send({ _csrf: csrfFrom(overHttps.text), ...newAccount() });
+      expect(signedUp.status).toBe(303);
+      const overHttp = await request(t.app).get("/login");
+      expect(cookieOf(overHttp, "csrf")).not.toMatch(/Secure/);
+      // A plain-HTTP cookie (one a neighbour could have set) is no token for an HTTPS form.
+      const plain = await request(t.app)
+        .post("/signup")
+        .set("X-Forwarded-Proto", "https")
+        .set("Cookie", cookieOf(overHttp, "csrf")!.split(";")[0])
+        .type("form")
+        .send({ _csrf: csrfFrom(overHttp.text), ...newAccount() });
+      expect(plain.status).toBe(403);
     } finally {
       await t.close();
     }

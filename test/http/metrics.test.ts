@@ -70,6 +70,19 @@ describe.each(backendKinds())("Prometheus metrics (%s)", (kind) => {
     expect(text).not.toMatch(/127\.0\.0\.1|::ffff/);
   });
 
+  test("when a router's mount is asked for in many spellings, then the route label is one, and the labels stay a bounded set", async () => {
+    const agent = browser(t.app);
+    await signUp(agent);
+    const spellings = ["/SeTtInGs/sessions", "/SETTINGS/sessions", "/settings/SESSIONS", "/sEttings/sessions/"];
+    for (const path of spellings) expect((await agent.get(path)).status).toBe(200);
+    for (let i = 0; i < 300; i++) await agent.get(`/no-such-page-${i}`);
+    const routes = new Set(
+      (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === "http_request_duration_seconds")!.values.map((v) => String(v.labels.route)),
+    );
+    expect([...routes].filter((r) => r.toLowerCase() === "/settings/sessions")).toEqual(["/settings/sessions"]);
+    expect(routes.size).toBeLessThanOrEqual(202);
+  });
+
   test("when /metrics is asked of the site, then it is not there; on its own listener it is, and promtool accepts it", async () => {
     expect((await request(t.app).get("/metrics")).status).toBe(404);
     const listener = await serveMetrics(metrics, "127.0.0.1", 0);
