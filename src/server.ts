@@ -42,6 +42,7 @@ async function main(): Promise<void> {
       metrics,
       events: {
         redisError: (err) => logger.warn({ err: err.message }, "Redis connection problem"),
+        redisStalled: () => logger.error("Redis stopped answering (no reply, no error): session reads answer 503 until it does"),
         replicaShortfall: (acknowledged, wanted) =>
           logger.warn({ acknowledged, wanted }, "a write was answered before REDIS_WAIT_REPLICAS replicas had it; a failover now could lose it"),
       },

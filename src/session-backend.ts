@@ -27,6 +27,8 @@ export interface BackendEvents {
   redisError?(err: Error): void;
   /** A write answered with fewer replicas than REDIS_WAIT_REPLICAS asked for. */
   replicaShortfall?(acknowledged: number, wanted: number): void;
+  /** The link to Redis stopped answering without closing: session reads answer 503 until it answers again. */
+  redisStalled?(): void;
 }
 
 export interface SessionBackendOptions {
@@ -87,7 +89,14 @@ export async function openSessionBackend(config: Config, options: SessionBackend
   }
   const replicaWait: ReplicaWait = await openReplicaWait(client, config.redisWaitReplicas, events);
   activity = new RedisActivityLog(client, activityOptions, `${keyPrefix}activity:`);
-  const store = new RedisSessionStore({ ...rules, client, prefix: `${keyPrefix}sess:`, replicaWait, readRetryMs: config.redisReadRetryMs });
+  const store = new RedisSessionStore({
+    ...rules,
+    client,
+    prefix: `${keyPrefix}sess:`,
+    replicaWait,
+    readRetryMs: config.redisReadRetryMs,
+    onStall: () => events.redisStalled?.(),
+  });
   return {
     store,
     activity,

@@ -25,7 +25,7 @@ export function isRedisUnavailable(err: unknown): boolean {
   // node-redis names its errors by class (ClientOfflineError, ...), not by err.name.
   const text = `${err.constructor.name} ${err.name} ${err.message} ${(err as { code?: string }).code ?? ""}`;
   if (
-    /ClientOffline|ClientClosed|SocketClosed|ConnectionTimeout|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|client is (offline|closed)|Socket closed|LOADING|READONLY|CLUSTERDOWN|MASTERDOWN|TRYAGAIN/.test(
+    /RedisStalled|ClientOffline|ClientClosed|SocketClosed|ConnectionTimeout|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|client is (offline|closed)|Socket closed|LOADING|READONLY|CLUSTERDOWN|MASTERDOWN|TRYAGAIN/.test(
       text,
     )
   )

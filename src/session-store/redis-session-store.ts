@@ -1,6 +1,7 @@
 import type { RedisClientType } from "redis";
 import { isCluster, retryRead } from "../redis/client";
 import { durableClient, type ReplicaWait, waitForReplicas } from "../redis/replica-wait";
+import { RedisStalledError, type StallWatch, watchForStalls } from "../redis/stall-watch";
 import { indexSession, writeSession, writeSnapshot } from "./redis-scripts";
 import { encodeEnding, parseRecord, type SessionRecord } from "./session-record";
 import type { Ending } from "./session-store";
@@ -18,6 +19,10 @@ export interface RedisSessionStoreOptions extends StoreRules {
   replicaWait?: ReplicaWait;
   /** How long a session read is tried again while Redis is unavailable (a failover), in ms. */
   readRetryMs?: number;
+  /** How often the link is checked for a stall, and how long a PING may take (ms); see stall-watch.ts. */
+  stallCheck?: { intervalMs: number; timeoutMs: number };
+  /** Told when the link to Redis stalls (no answer, no error), for the logs. */
+  onStall?: () => void;
 }
 
 /**
@@ -37,7 +42,8 @@ export class RedisSessionStore extends SessionStoreCore {
   private readonly replicaWait?: ReplicaWait;
   private readonly readRetryMs: number;
   /** The client's server-assisted cache (connect.ts), when it has one. */
-  private readonly cache?: { invalidate(key: string): void };
+  private readonly cache?: { invalidate(key: string): void; clear(): void };
+  private readonly stallWatch: StallWatch;
 
   constructor(options: RedisSessionStoreOptions) {
     super(options);
@@ -45,7 +51,18 @@ export class RedisSessionStore extends SessionStoreCore {
     this.prefix = options.prefix ?? "sess:";
     this.replicaWait = options.replicaWait;
     this.readRetryMs = options.readRetryMs ?? 0;
-    this.cache = (options.client as { clientSideCache?: { invalidate(key: string): void } }).clientSideCache;
+    this.cache = (options.client as { clientSideCache?: { invalidate(key: string): void; clear(): void } }).clientSideCache;
+    const { intervalMs, timeoutMs } = options.stallCheck ?? {};
+    this.stallWatch = watchForStalls(
+      () => this.ping(),
+      () => {
+        // Nothing in the cache can be trusted: invalidations may be stuck in the stalled link.
+        this.cache?.clear();
+        options.onStall?.();
+      },
+      intervalMs,
+      timeoutMs,
+    );
   }
 
   /**
@@ -106,6 +123,8 @@ export class RedisSessionStore extends SessionStoreCore {
     // applied before the cache is asked. The push travels one hop from Redis; the browser's
     // next request, after the answer to whoever ended the session, at least two.
     if (this.cache) await new Promise((resolve) => setImmediate(resolve));
+    // A stalled link answers nothing, and the cache may hold a session ended meanwhile: refuse (503).
+    if (this.stallWatch.stalled) throw new RedisStalledError();
     return parseRecord(await retryRead(() => this.redis.get(key), this.readRetryMs));
   }
 
@@ -205,5 +224,6 @@ export class RedisSessionStore extends SessionStoreCore {
 
   async close(): Promise<void> {
     // The caller owns the client and closes it.
+    this.stallWatch.stop();
   }
 }
