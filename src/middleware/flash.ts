@@ -75,8 +75,9 @@ function hasStoredSession(req: Request): boolean {
 export function setFlash(req: Request, kind: Flash["kind"], text: string): void {
   const carrier = (req as WithCarrier)[CARRIER];
   if (carrier && !hasStoredSession(req)) {
-    delete req.session?.flash;
-    return carrier.set({ kind, text });
+    if (req.session) delete req.session.flash;
+    carrier.set({ kind, text });
+    return;
   }
   req.session.flash = { kind, text };
 }
