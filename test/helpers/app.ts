@@ -153,6 +153,16 @@ export function sentSessionCookie(res: object, name = "sid"): string | undefined
     : undefined;
 }
 
+/** An app for one test: built, handed to `run`, closed whatever `run` did. */
+export async function withTestApp<T>(kind: BackendKind, options: TestAppOptions, run: (t: TestApp) => Promise<T>): Promise<T> {
+  const t = await createTestApp(kind, options);
+  try {
+    return await run(t);
+  } finally {
+    await t.close();
+  }
+}
+
 /** One app for the enclosing describe block: built before its tests, closed after them. */
 export function useTestApp(kind: BackendKind, options: TestAppOptions = {}): () => TestApp {
   let t: TestApp | undefined;

@@ -1,12 +1,39 @@
 import request from "supertest";
 import { createApp } from "../../src/app";
 import { PasswordHasher } from "../../src/users/password";
-import { type BackendKind, browser, cookieOf, createTestApp, csrfFrom, newAccount, SAFARI_IPHONE, signIn, signUp, submit, type TestApp } from "../helpers/app";
+import {
+  type Agent,
+  type BackendKind,
+  browser,
+  cookieOf,
+  createTestApp,
+  csrfFrom,
+  newAccount,
+  SAFARI_IPHONE,
+  signIn,
+  signUp,
+  submit,
+  type TestApp,
+  withTestApp,
+} from "../helpers/app";
 import { sleep } from "../helpers/stores";
 import { backendKinds } from "../helpers/topology";
 
 async function signOut(agent: ReturnType<typeof browser>) {
   expect((await submit(agent, "/dashboard", "/logout", {})).status).toBe(303);
+}
+
+/** Each browser loads the sign-in form, then all post it at once: `password(i)` for the i-th. */
+async function signInAtOnce(agents: Agent[], email: string, password: (i: number) => string) {
+  const forms = await Promise.all(agents.map((a) => a.get("/login")));
+  return Promise.all(
+    agents.map((a, i) =>
+      a
+        .post("/login")
+        .type("form")
+        .send({ _csrf: csrfFrom(forms[i].text), email, password: password(i) }),
+    ),
+  );
 }
 
 describe.each<BackendKind>(backendKinds())("password throttling (%s)", (kind) => {
@@ -185,32 +212,20 @@ describe.each<BackendKind>(backendKinds())("password throttling (%s)", (kind) =>
   };
 
   test("when 34 wrong passwords arrive at once with a limit of 10, then exactly 10 are checked and the rest answer 429", async () => {
-    const t = await createTestApp(kind, { env: { SIGNIN_LIMIT_PER_ACCOUNT: "10", TRUST_PROXY: "loopback" } });
-    try {
+    await withTestApp(kind, { env: { SIGNIN_LIMIT_PER_ACCOUNT: "10", TRUST_PROXY: "loopback" } }, async (t) => {
       const account = await signUp(browser(t.app));
       // From 34 addresses, as a guesser with many would.
       const agents = Array.from({ length: 34 }, (_, i) => browser(t.app).set("X-Forwarded-For", `203.0.113.${i + 1}`));
-      const forms = await Promise.all(agents.map((a) => a.get("/login")));
-      const answers = await Promise.all(
-        agents.map((a, i) =>
-          a
-            .post("/login")
-            .type("form")
-            .send({ _csrf: csrfFrom(forms[i].text), email: account.email, password: `wrong ${i} password` }),
-        ),
-      );
+      const answers = await signInAtOnce(agents, account.email, (i) => `wrong ${i} password`);
       const statuses = answers.map((r) => r.status);
       expect(statuses.filter((s) => s === 401)).toHaveLength(10);
       expect(statuses.filter((s) => s === 429)).toHaveLength(24);
       expect(await failures(t, account.email, "sign_in_failed")).toBe(10);
-    } finally {
-      await t.close();
-    }
+    });
   });
 
   test("when a stolen cookie sends 20 re-authentications at once, then at most 5 passwords are checked and the session is signed out", async () => {
-    const t = await createTestApp(kind, { env: { SESSION_REAUTH_WINDOW: "1", TRUST_PROXY: "loopback" } });
-    try {
+    await withTestApp(kind, { env: { SESSION_REAUTH_WINDOW: "1", TRUST_PROXY: "loopback" } }, async (t) => {
       const phone = browser(t.app, SAFARI_IPHONE);
       const account = await signUp(phone);
       const thief = browser(t.app);
@@ -234,14 +249,11 @@ describe.each<BackendKind>(backendKinds())("password throttling (%s)", (kind) =>
       expect(await failures(t, account.email, "signed_out_wrong_passwords")).toBe(1);
       expect((await thief.get("/dashboard")).status).toBe(303);
       expect((await phone.get("/dashboard")).status).toBe(200);
-    } finally {
-      await t.close();
-    }
+    });
   });
 
   test("when device cookies were saved before a password change, then after it they count as unknown devices, on the account's one budget", async () => {
-    const t = await createTestApp(kind, { env: { SIGNIN_LIMIT_PER_ACCOUNT: "3" } });
-    try {
+    await withTestApp(kind, { env: { SIGNIN_LIMIT_PER_ACCOUNT: "3" } }, async (t) => {
       const owner = browser(t.app);
       const account = await signUp(owner);
       const saved = Array.from({ length: 5 }, () => browser(t.app));
@@ -257,14 +269,11 @@ describe.each<BackendKind>(backendKinds())("password throttling (%s)", (kind) =>
       await signOut(owner);
       expect((await signIn(owner, { ...account, password: "an entirely new passphrase" })).status).toBe(303);
       expect((await signIn(saved[0], { ...account, password: "an entirely new passphrase" })).status).toBe(429);
-    } finally {
-      await t.close();
-    }
+    });
   });
 
   test("when wrong passwords come from many addresses of one IPv6 /64, then they share one address budget", async () => {
-    const t = await createTestApp(kind, { env: { SIGNIN_LIMIT_PER_IP: "3", TRUST_PROXY: "loopback" } });
-    try {
+    await withTestApp(kind, { env: { SIGNIN_LIMIT_PER_IP: "3", TRUST_PROXY: "loopback" } }, async (t) => {
       const statuses = [];
       for (let i = 1; i <= 5; i++) {
         const agent = browser(t.app).set("X-Forwarded-For", `2001:db8:5:6::${i.toString(16)}`);
@@ -273,28 +282,22 @@ describe.each<BackendKind>(backendKinds())("password throttling (%s)", (kind) =>
       expect(statuses).toEqual([401, 401, 401, 429, 429]);
       const elsewhere = browser(t.app).set("X-Forwarded-For", "2001:db8:5:7::1");
       expect((await signIn(elsewhere, newAccount())).status).toBe(401);
-    } finally {
-      await t.close();
-    }
+    });
   });
 
   test("when an address is held back for wrong passwords, then a known device behind it still signs in", async () => {
-    const t = await createTestApp(kind, { env: { SIGNIN_LIMIT_PER_IP: "3" } });
-    try {
+    await withTestApp(kind, { env: { SIGNIN_LIMIT_PER_IP: "3" } }, async (t) => {
       const laptop = browser(t.app);
       const account = await signUp(laptop);
       await signOut(laptop);
       for (let i = 0; i < 3; i++) expect((await signIn(browser(t.app), newAccount())).status).toBe(401);
       expect((await signIn(browser(t.app), account)).status).toBe(429);
       expect((await signIn(laptop, account)).status).toBe(303);
-    } finally {
-      await t.close();
-    }
+    });
   });
 
   test("when one address signs in again and again with a right password, then its budget of checks runs out; the account's own devices and other addresses are not affected", async () => {
-    const t = await createTestApp(kind, { env: { SIGNIN_CHECKS_PER_IP: "3", SIGNIN_CHECKS_PER_ACCOUNT: "4", TRUST_PROXY: "loopback" } });
-    try {
+    await withTestApp(kind, { env: { SIGNIN_CHECKS_PER_IP: "3", SIGNIN_CHECKS_PER_ACCOUNT: "4", TRUST_PROXY: "loopback" } }, async (t) => {
       const home = browser(t.app).set("X-Forwarded-For", "198.51.100.20");
       const account = await signUp(home);
       await signOut(home);
@@ -310,9 +313,7 @@ describe.each<BackendKind>(backendKinds())("password throttling (%s)", (kind) =>
       expect(account429.status).toBe(429);
       expect(account429.text).toContain("Too many sign-in attempts on this account.");
       expect((await signIn(home, account)).status).toBe(303);
-    } finally {
-      await t.close();
-    }
+    });
   });
 });
 
@@ -326,15 +327,7 @@ describe("password hashing under load", () => {
       const app = createApp({ ...t.deps, passwords: new PasswordHasher({ logN: 14, r: 8, p: 1 }, { concurrent: 1, queued: 8 }) });
       const from = (ip: string) => browser(app).set("X-Forwarded-For", ip);
       const flood = Array.from({ length: 40 }, () => from("203.0.113.66"));
-      const forms = await Promise.all(flood.map((a) => a.get("/login")));
-      const flooding = Promise.all(
-        flood.map((a, i) =>
-          a
-            .post("/login")
-            .type("form")
-            .send({ _csrf: csrfFrom(forms[i].text), email: flooder.email, password: flooder.password }),
-        ),
-      );
+      const flooding = signInAtOnce(flood, flooder.email, () => flooder.password);
       const statuses = [];
       for (let i = 0; i < 3; i++) statuses.push((await signIn(from(`198.51.100.${i + 1}`), other)).status);
       const flooded = (await flooding).map((r) => r.status);
@@ -353,15 +346,7 @@ describe("password hashing under load", () => {
       // One hash at a time and none waiting; a cost high enough for the sign-ins to overlap.
       const app = createApp({ ...t.deps, passwords: new PasswordHasher({ logN: 15, r: 8, p: 1 }, { concurrent: 1, queued: 0 }) });
       const agents = Array.from({ length: 4 }, () => browser(app));
-      const pages = await Promise.all(agents.map((a) => a.get("/login")));
-      const answers = await Promise.all(
-        agents.map((a, i) =>
-          a
-            .post("/login")
-            .type("form")
-            .send({ _csrf: csrfFrom(pages[i].text), email: account.email, password: account.password }),
-        ),
-      );
+      const answers = await signInAtOnce(agents, account.email, () => account.password);
       const statuses = answers.map((r) => r.status).sort();
       expect(statuses).toContain(303);
       expect(statuses).toContain(503);

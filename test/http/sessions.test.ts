@@ -115,13 +115,16 @@ describe.each<BackendKind>(backendKinds())("the sessions page (%s)", (kind) => {
 describe.each<BackendKind>(backendKinds())("naming devices (%s)", (kind) => {
   const ctx = useTestApp(kind);
 
-  test("when a person names their phone, then the name shows first on the sessions page with the detected device beside it, escaped", async () => {
+  /** An account on a laptop and a phone, and the handle of the phone's session, as the laptop's sessions page shows it. */
+  const laptopAndPhone = async () => {
     const laptop = browser(ctx().app);
-    const phone = browser(ctx().app, SAFARI_IPHONE);
-    const account = await signUp(laptop);
-    await signIn(phone, account);
+    await signIn(browser(ctx().app, SAFARI_IPHONE), await signUp(laptop));
     const page = await laptop.get("/settings/sessions");
-    const handle = /action="\/settings\/sessions\/([A-Za-z0-9_-]{22})\/revoke"/.exec(page.text)![1];
+    return { laptop, handle: /action="\/settings\/sessions\/([A-Za-z0-9_-]{22})\/revoke"/.exec(page.text)![1] };
+  };
+
+  test("when a person names their phone, then the name shows first on the sessions page with the detected device beside it, escaped", async () => {
+    const { laptop, handle } = await laptopAndPhone();
     const res = await submit(laptop, "/settings/sessions", `/settings/sessions/${handle}/name`, { name: "  Ada's <b>phone</b>  " });
     expect(res.status).toBe(303);
     const after = await laptop.get("/settings/sessions");
@@ -137,12 +140,7 @@ describe.each<BackendKind>(backendKinds())("naming devices (%s)", (kind) => {
   });
 
   test("when a name holds bidi overrides, invisible or C1 characters or line separators, then they are stripped and the name is isolated in <bdi>", async () => {
-    const laptop = browser(ctx().app);
-    const phone = browser(ctx().app, SAFARI_IPHONE);
-    const account = await signUp(laptop);
-    await signIn(phone, account);
-    const page = await laptop.get("/settings/sessions");
-    const handle = /action="\/settings\/sessions\/([A-Za-z0-9_-]{22})\/revoke"/.exec(page.text)![1];
+    const { laptop, handle } = await laptopAndPhone();
     const hostile = "\u202eenohp\u202c \u2066x\u2069\u200b\u200f\u0085\u2028\u2029\ufeffmy";
     expect((await submit(laptop, "/settings/sessions", `/settings/sessions/${handle}/name`, { name: hostile })).status).toBe(303);
     const api = await laptop.get("/api/sessions");
