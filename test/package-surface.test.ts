@@ -1,7 +1,7 @@
 import express from "express";
 import { createClient, type RedisClientType } from "redis";
 import request from "supertest";
-import { type AccountSource, ConfigError, createSessions, type SessionAccount } from "../src/index";
+import { type AccountSource, ConfigError, createSessions, type SessionAccount, safeNext } from "../src/index";
 import { browser, csrfFrom } from "./helpers/app";
 
 const ada: SessionAccount = { id: "u-ada", name: "Ada Lovelace", email: "ada@example.com", credentialVersion: 3 };
@@ -106,6 +106,47 @@ describe("createSessions on a bare Express app, with the package's own pages", (
       await sessions.accountChanged(ada.id);
       expect((await agent.get("/account/sessions")).status).toBe(200);
       expect((await request(app).post("/account/sessions/revoke-others")).status).toBe(403);
+    } finally {
+      await sessions.close();
+    }
+  });
+});
+
+describe("createSessions judges where a sign-in goes next", () => {
+  test("when a site passes a form's next to signIn and the sign-in waits at the cap, then the choice leads to a path on this site, never another host", async () => {
+    const sessions = await createSessions({ accounts, secret, env: { SESSION_MAX_PER_USER: "1", SESSION_LIMIT_POLICY: "ask" } });
+    try {
+      const app = express();
+      app.use(express.urlencoded({ extended: false }));
+      app.use(sessions.middleware());
+      app.get("/signin", (_req, res) => res.send(`<form><input name="_csrf" value="${res.locals.csrfToken()}"></form>`));
+      app.post("/signin", async (req, res) => {
+        // The site passes the form's next as it came.
+        const outcome = await sessions.signIn(req, ada, { next: req.body.next });
+        res.redirect(303, outcome === "choose" ? "/account/sessions/choose" : safeNext(req.body.next, "/"));
+      });
+      app.use("/account", sessions.router());
+      app.use(sessions.errorHandler());
+      const signInWith = async (agent: ReturnType<typeof browser>, next: string) => {
+        const form = await agent.get("/signin");
+        return agent
+          .post("/signin")
+          .type("form")
+          .send({ _csrf: csrfFrom(form.text), next });
+      };
+      const first = browser(app);
+      expect((await signInWith(first, "//evil.example/first")).headers.location).toBe("/");
+      const second = browser(app);
+      expect((await signInWith(second, "/\\evil.example")).headers.location).toBe("/account/sessions/choose");
+      const page = await second.get("/account/sessions/choose");
+      const handle = /name="end" value="([A-Za-z0-9_-]{22})"/.exec(page.text)![1];
+      const chosen = await second
+        .post("/account/sessions/choose")
+        .type("form")
+        .send({ _csrf: csrfFrom(page.text), end: handle });
+      expect(chosen.status).toBe(303);
+      expect(chosen.headers.location).toBe("/");
+      expect(safeNext("/account/activity?x=1", "/")).toBe("/account/activity?x=1");
     } finally {
       await sessions.close();
     }
