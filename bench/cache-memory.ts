@@ -9,9 +9,9 @@
  */
 import { randomBytes } from "node:crypto";
 import type { SessionData } from "express-session";
-import { loadConfig } from "../src/config";
-import { connectRedis } from "../src/redis/connect";
-import { RedisSessionStore } from "../src/session-store/redis-session-store";
+import { loadConfig } from "../src/package/config";
+import { connectRedis } from "../src/package/redis/connect";
+import { RedisSessionStore } from "../src/package/session-store/redis-session-store";
 import { startRedisServer } from "../test/helpers/redis-server";
 
 const ENTRIES = Number(process.env.ENTRIES ?? 10_000);

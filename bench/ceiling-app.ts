@@ -1,5 +1,5 @@
 import express from "express";
-import { useViews } from "../src/app";
+import { useViews } from "../src/site/app";
 
 const app = express();
 // The same views, rendered the same way as the product renders them.

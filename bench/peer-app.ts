@@ -3,9 +3,9 @@ import express from "express";
 import session from "express-session";
 import pino from "pino";
 import { createClient } from "redis";
-import { useViews } from "../src/app";
-import { requestLogger } from "../src/middleware/request-logger";
-import { securityHeaders } from "../src/middleware/security-headers";
+import { useViews } from "../src/site/app";
+import { requestLogger } from "../src/site/middleware/request-logger";
+import { securityHeaders } from "../src/site/middleware/security-headers";
 
 declare module "express-session" {
   interface SessionData {

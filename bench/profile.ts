@@ -1,5 +1,5 @@
 /**
- * Where a signed-in page view's CPU goes, by layer: the real server (dist/server.js,
+ * Where a signed-in page view's CPU goes, by layer: the real server (dist/site/server.js,
  * NODE_ENV=production) under `node --cpu-prof`, signed in, then REQUESTS signed-in
  * GET /dashboard from autocannon; the profile's self time per layer, in µs per request.
  * npm run bench:profile   (builds first; a throwaway redis-server; taskset when there is one)
@@ -47,7 +47,7 @@ async function main() {
   const port = await freePort();
   let server: ChildProcess | undefined;
   try {
-    server = spawn(process.execPath, ["--cpu-prof", `--cpu-prof-dir=${dir}`, path.join(ROOT, "dist", "server.js")], {
+    server = spawn(process.execPath, ["--cpu-prof", `--cpu-prof-dir=${dir}`, path.join(ROOT, "dist", "site", "server.js")], {
       env: {
         ...process.env,
         NODE_ENV: "production",

@@ -142,7 +142,7 @@ async function main() {
   const targets: Target[] = [
     {
       name: "product",
-      script: [path.join(ROOT, "dist", "server.js")],
+      script: [path.join(ROOT, "dist", "site", "server.js")],
       env: {
         ...common,
         SESSION_SECRET: "bench-secret-bench-secret-bench-secret",
@@ -162,7 +162,7 @@ async function main() {
     { name: "ceiling", script: ["--import", TSX, path.join(__dirname, "ceiling-app.ts")], env: common, signIn: async () => ({}), rounds: [] },
     {
       name: "product on Redis Cluster",
-      script: [path.join(ROOT, "dist", "server.js")],
+      script: [path.join(ROOT, "dist", "site", "server.js")],
       env: {
         NODE_ENV: "production",
         REDIS_CLUSTER_NODES: cluster.nodes.map((n) => `${n.host}:${n.port}`).join(","),

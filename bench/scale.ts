@@ -6,8 +6,8 @@
 import { randomBytes } from "node:crypto";
 import type { SessionData } from "express-session";
 import { createClient, type RedisClientType } from "redis";
-import { RedisSessionStore } from "../src/session-store/redis-session-store";
-import { newUserId } from "../src/users/user-repository";
+import { RedisSessionStore } from "../src/package/session-store/redis-session-store";
+import { newUserId } from "../src/site/users/user-repository";
 import { startRedisServer } from "../test/helpers/redis-server";
 
 const TIERS = (process.env.BENCH_TIERS ?? "10000,100000,1000000").split(",").map(Number);

@@ -5,9 +5,9 @@
  */
 import { randomBytes } from "node:crypto";
 import type { SessionData } from "express-session";
-import { openBackend } from "../src/backend";
-import { loadConfig } from "../src/config";
-import { handleOf } from "../src/session-store/session-record";
+import { loadConfig } from "../src/package/config";
+import { handleOf } from "../src/package/session-store/session-record";
+import { openBackend } from "../src/site/backend";
 import { startRedisCluster } from "../test/helpers/redis-cluster";
 
 (async () => {

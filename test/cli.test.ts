@@ -1,8 +1,8 @@
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import request from "supertest";
-import { type Backend, openBackend } from "../src/backend";
-import { loadConfig } from "../src/config";
+import { loadConfig } from "../src/package/config";
+import { type Backend, openBackend } from "../src/site/backend";
 import { appOn, browser, newAccount, SAFARI_IPHONE, signIn, signUp } from "./helpers/app";
 import { type RedisServer, startRedisServer } from "./helpers/redis-server";
 
@@ -16,7 +16,7 @@ describe("operators' command line", () => {
   let app: ReturnType<typeof appOn>;
   const run = (script: string, ...args: string[]) => {
     const env = { ...process.env, REDIS_URL: redis.url, NODE_ENV: "" };
-    const result = spawnSync(TSX, [`src/cli/${script}.ts`, ...args], { cwd: ROOT, env, encoding: "utf8" });
+    const result = spawnSync(TSX, [`src/site/cli/${script}.ts`, ...args], { cwd: ROOT, env, encoding: "utf8" });
     return { code: result.status, out: result.stdout, err: result.stderr };
   };
 
@@ -77,7 +77,11 @@ describe("operators' command line", () => {
     const usage = run("sessions", "explode");
     expect(usage.code).toBe(2);
     expect(usage.err).toContain("usage: npm run sessions");
-    const noRedis = spawnSync(TSX, ["src/cli/sessions.ts", "list", "a@example.com"], { cwd: ROOT, env: { ...process.env, REDIS_URL: "" }, encoding: "utf8" });
+    const noRedis = spawnSync(TSX, ["src/site/cli/sessions.ts", "list", "a@example.com"], {
+      cwd: ROOT,
+      env: { ...process.env, REDIS_URL: "" },
+      encoding: "utf8",
+    });
     expect(noRedis.status).toBe(2);
     expect(noRedis.stderr).toContain("REDIS_URL is not set");
     expect((await request(app).get("/healthz")).status).toBe(200);

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import request from "supertest";
-import { handleOf, parseRecord } from "../src/session-store/session-record";
+import { handleOf, parseRecord } from "../src/package/session-store/session-record";
 import { type Agent, browser, cookieOf, createTestApp, csrfFrom, newAccount, SAFARI_IPHONE, signIn, signUp, type TestApp } from "./helpers/app";
 import { scanKeys } from "./helpers/topology";
 

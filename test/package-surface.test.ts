@@ -1,7 +1,7 @@
 import express from "express";
 import { createClient, type RedisClientType } from "redis";
 import request from "supertest";
-import { type AccountSource, ConfigError, createSessions, type SessionAccount, safeNext } from "../src/index";
+import { type AccountSource, ConfigError, createSessions, type SessionAccount, safeNext } from "../src/package/index";
 import { browser, csrfFrom } from "./helpers/app";
 
 const ada: SessionAccount = { id: "u-ada", name: "Ada Lovelace", email: "ada@example.com", credentialVersion: 3 };

@@ -1,7 +1,7 @@
-import { openBackend } from "../src/backend";
-import { loadConfig } from "../src/config";
-import { connectRedis } from "../src/redis/connect";
-import { STALL_CHECK_MS, STALL_TIMEOUT_MS } from "../src/redis/stall-watch";
+import { loadConfig } from "../src/package/config";
+import { connectRedis } from "../src/package/redis/connect";
+import { STALL_CHECK_MS, STALL_TIMEOUT_MS } from "../src/package/redis/stall-watch";
+import { openBackend } from "../src/site/backend";
 import { appOn, browser, SAFARI_IPHONE, signIn, signUp, testPasswords } from "./helpers/app";
 import { stallingProxy } from "./helpers/stalling-proxy";
 import { sleep, uniquePrefix } from "./helpers/stores";

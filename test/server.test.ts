@@ -9,7 +9,7 @@ function startServer(env: Record<string, string>): { child: ChildProcessWithoutN
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(REDIS_URL|SESSION_|NODE_ENV|PORT|HOST|TRUST_PROXY)/.test(k)));
   // Its own process group: tsx runs the server in a child of its own, and a test that fails
   // midway must stop both (stop() below), or the server outlives the run.
-  const child = spawn(TSX, ["src/server.ts"], { cwd: ROOT, env: { ...clean, ...env } as NodeJS.ProcessEnv, detached: true });
+  const child = spawn(TSX, ["src/site/server.ts"], { cwd: ROOT, env: { ...clean, ...env } as NodeJS.ProcessEnv, detached: true });
   let out = "";
   child.stdout.on("data", (d) => (out += d));
   child.stderr.on("data", (d) => (out += d));

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { SessionData } from "express-session";
-import { handleOf } from "../src/session-store/session-record";
-import type { UserSnapshot } from "../src/users/account";
+import { handleOf } from "../src/package/session-store/session-record";
+import type { UserSnapshot } from "../src/package/users/account";
 import { readSession, type StoreFactory, type StoreUnderTest } from "./helpers/stores";
 
 /**

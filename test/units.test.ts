@@ -1,9 +1,9 @@
 import fc from "fast-check";
-import { addressKey } from "../src/addresses";
-import { safeNext } from "../src/auth/safe-next";
-import { ConfigError, loadConfig } from "../src/config";
-import { describeDevice } from "../src/sessions/device";
-import { PasswordHasher } from "../src/users/password";
+import { addressKey } from "../src/package/addresses";
+import { safeNext } from "../src/package/auth/safe-next";
+import { ConfigError, loadConfig } from "../src/package/config";
+import { describeDevice } from "../src/package/sessions/device";
+import { PasswordHasher } from "../src/site/users/password";
 
 describe("configuration", () => {
   test("when nothing is set, then the documented defaults apply and a random secret is made", () => {

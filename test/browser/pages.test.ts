@@ -1,8 +1,8 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { OPERATOR } from "../../src/cli/cli";
-import { setRole } from "../../src/users/account-admin";
+import { OPERATOR } from "../../src/site/cli/cli";
+import { setRole } from "../../src/site/users/account-admin";
 import { CHROME_WINDOWS, SAFARI_IPHONE, type TestApp } from "../helpers/app";
 import { browserHarness, describeInBrowser } from "../helpers/chromium";
 

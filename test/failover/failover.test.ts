@@ -1,9 +1,9 @@
 import { spawnSync } from "node:child_process";
 import { createClient } from "redis";
 import request from "supertest";
-import { type Backend, openBackend } from "../../src/backend";
-import { loadConfig } from "../../src/config";
-import { handleOf } from "../../src/session-store/session-record";
+import { loadConfig } from "../../src/package/config";
+import { handleOf } from "../../src/package/session-store/session-record";
+import { type Backend, openBackend } from "../../src/site/backend";
 import { appOn, browser, cookieOf, newAccount, submit } from "../helpers/app";
 import { startRedisCluster } from "../helpers/redis-cluster";
 import { startRedisSentinel } from "../helpers/redis-sentinel";

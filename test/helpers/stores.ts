@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
 import type { SessionData } from "express-session";
 import type { RedisClientType } from "redis";
-import { loadConfig } from "../../src/config";
-import { connectConfiguredRedis } from "../../src/redis/connect";
-import { EmbeddedSessionStore } from "../../src/session-store/embedded-session-store";
-import { RedisSessionStore } from "../../src/session-store/redis-session-store";
-import type { CookieShape, Lifetime } from "../../src/session-store/session-record";
-import type { SessionStore } from "../../src/session-store/session-store";
+import { loadConfig } from "../../src/package/config";
+import { connectConfiguredRedis } from "../../src/package/redis/connect";
+import { EmbeddedSessionStore } from "../../src/package/session-store/embedded-session-store";
+import { RedisSessionStore } from "../../src/package/session-store/redis-session-store";
+import type { CookieShape, Lifetime } from "../../src/package/session-store/session-record";
+import type { SessionStore } from "../../src/package/session-store/session-store";
 import { testRedisEnv } from "./topology";
 
 export const testCookie: CookieShape = { httpOnly: true, path: "/", sameSite: "lax", secure: false };

@@ -1,5 +1,5 @@
 import { createClient, type RedisClientType } from "redis";
-import { isCluster } from "../../src/redis/client";
+import { isCluster } from "../../src/package/redis/client";
 import { startRedisCluster } from "./redis-cluster";
 import { startRedisSentinel } from "./redis-sentinel";
 import { startRedisServer } from "./redis-server";

@@ -1,6 +1,6 @@
-import type { ActivityLog } from "../../src/activity/activity-log";
-import { EmbeddedActivityLog } from "../../src/activity/embedded-activity-log";
-import { RedisActivityLog } from "../../src/activity/redis-activity-log";
+import type { ActivityLog } from "../../src/package/activity/activity-log";
+import { EmbeddedActivityLog } from "../../src/package/activity/embedded-activity-log";
+import { RedisActivityLog } from "../../src/package/activity/redis-activity-log";
 import { type BackendKind, browser, newAccount, SAFARI_IPHONE, signIn, signUp, submit, useTestApp } from "../helpers/app";
 import { connectTestRedis, uniquePrefix } from "../helpers/stores";
 import { backendKinds } from "../helpers/topology";

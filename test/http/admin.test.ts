@@ -1,6 +1,6 @@
 import request from "supertest";
-import { OPERATOR } from "../../src/cli/cli";
-import { setRole } from "../../src/users/account-admin";
+import { OPERATOR } from "../../src/site/cli/cli";
+import { setRole } from "../../src/site/users/account-admin";
 import {
   type Agent,
   type BackendKind,

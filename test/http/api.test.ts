@@ -1,7 +1,7 @@
 import Ajv2020 from "ajv/dist/2020";
 import addFormats from "ajv-formats";
 import request from "supertest";
-import openapi from "../../src/api/openapi.json";
+import openapi from "../../src/site/api/openapi.json";
 import { type Agent, type BackendKind, browser, createTestApp, newAccount, SAFARI_IPHONE, signIn, signUp, useTestApp } from "../helpers/app";
 import { testClock } from "../helpers/stores";
 import { backendKinds } from "../helpers/topology";

@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
 import type { SessionData } from "express-session";
 import request from "supertest";
-import { openBackend } from "../../src/backend";
-import { loadConfig } from "../../src/config";
-import { isCluster } from "../../src/redis/client";
-import { handleOf } from "../../src/session-store/session-record";
+import { loadConfig } from "../../src/package/config";
+import { isCluster } from "../../src/package/redis/client";
+import { handleOf } from "../../src/package/session-store/session-record";
+import { openBackend } from "../../src/site/backend";
 import { appOn, browser, csrfFrom, newAccount, SAFARI_IPHONE, signIn, signUp, submit } from "../helpers/app";
 import { connectTestRedis, readSession } from "../helpers/stores";
 import { connectMasters, masterUrls, redisName, testRedisEnv, topology } from "../helpers/topology";

@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
 import signature from "cookie-signature";
 import request from "supertest";
-import { OPERATOR } from "../../src/cli/cli";
-import type { EmbeddedSessionStore } from "../../src/session-store/embedded-session-store";
-import { handleOf } from "../../src/session-store/session-record";
-import { setDisabled, setRole } from "../../src/users/account-admin";
+import type { EmbeddedSessionStore } from "../../src/package/session-store/embedded-session-store";
+import { handleOf } from "../../src/package/session-store/session-record";
+import { OPERATOR } from "../../src/site/cli/cli";
+import { setDisabled, setRole } from "../../src/site/users/account-admin";
 import {
   type Agent,
   type BackendKind,

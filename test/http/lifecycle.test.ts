@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import request from "supertest";
-import { createApp } from "../../src/app";
-import { openBackend } from "../../src/backend";
-import { PasswordHasher } from "../../src/users/password";
+import { createApp } from "../../src/site/app";
+import { openBackend } from "../../src/site/backend";
+import { PasswordHasher } from "../../src/site/users/password";
 import {
   appOn,
   type BackendKind,

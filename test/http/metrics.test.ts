@@ -1,10 +1,10 @@
 import { spawnSync } from "node:child_process";
 import type { AddressInfo } from "node:net";
 import request from "supertest";
-import { OPERATOR } from "../../src/cli/cli";
-import { createMetrics, type Metrics } from "../../src/metrics";
-import { serveMetrics } from "../../src/metrics-server";
-import { setRole } from "../../src/users/account-admin";
+import { createMetrics, type Metrics } from "../../src/package/metrics";
+import { OPERATOR } from "../../src/site/cli/cli";
+import { serveMetrics } from "../../src/site/metrics-server";
+import { setRole } from "../../src/site/users/account-admin";
 import { browser, createTestApp, newAccount, SAFARI_IPHONE, signIn, signUp, submit, type TestApp } from "../helpers/app";
 import { backendKinds } from "../helpers/topology";
 

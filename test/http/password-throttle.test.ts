@@ -1,6 +1,6 @@
 import request from "supertest";
-import { createApp } from "../../src/app";
-import { PasswordHasher } from "../../src/users/password";
+import { createApp } from "../../src/site/app";
+import { PasswordHasher } from "../../src/site/users/password";
 import {
   type Agent,
   type BackendKind,

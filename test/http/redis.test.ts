@@ -1,5 +1,5 @@
 import request from "supertest";
-import { openBackend } from "../../src/backend";
+import { openBackend } from "../../src/site/backend";
 import { appOn, browser, cookieOf, createTestApp, csrfFrom, listen, newAccount, submit, type TestApp, testConfig } from "../helpers/app";
 import { startRedisServer } from "../helpers/redis-server";
 import { monitorCommands, redisName, scanKeys } from "../helpers/topology";

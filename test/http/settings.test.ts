@@ -1,9 +1,9 @@
 import express from "express";
 import request from "supertest";
-import { useViews } from "../../src/app";
-import { OPERATOR } from "../../src/cli/cli";
-import { parseRecord } from "../../src/session-store/session-record";
-import { setRole } from "../../src/users/account-admin";
+import { parseRecord } from "../../src/package/session-store/session-record";
+import { useViews } from "../../src/site/app";
+import { OPERATOR } from "../../src/site/cli/cli";
+import { setRole } from "../../src/site/users/account-admin";
 import { type BackendKind, browser, cookieOf, SAFARI_IPHONE, signIn, signUp, submit, useTestApp } from "../helpers/app";
 import { backendKinds, scanKeys } from "../helpers/topology";
 

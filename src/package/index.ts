@@ -1,0 +1,48 @@
+/**
+ * Sessions people can see and end, for an Express site that already has its own accounts,
+ * sign-in form and layout. Start with createSessions(); docs/adopting.md walks through it.
+ *
+ * This file is the package's one door: a site, the reference site in src/site included,
+ * imports nothing else (npm run lint checks it).
+ *
+ * @packageDocumentation
+ */
+
+export type { ActivityEntry, ActivityLog, AuditEntry } from "./activity/activity-log";
+export { describeActivity, describeAudit } from "./activity/describe-activity";
+export { recordActivity } from "./activity/record";
+export { addressKey } from "./addresses";
+// Password checks through the throttle, and who is asking.
+export type { CheckedAccount, CheckOutcome, PasswordThrottle, RateLimitStoreFactory, Throttled } from "./auth/password-throttle";
+export { safeNext } from "./auth/safe-next";
+// Starting: the sessions, their settings, their types.
+export type { Config } from "./config";
+export { ConfigError, loadConfig, usesRedis } from "./config";
+export { hasControlCharacters } from "./control-characters";
+export { createSessions } from "./create-sessions";
+// Metrics (prom-client) and Redis as the package connects it, for a site's own data beside the sessions.
+export { createMetrics, type Metrics } from "./metrics";
+export { clientIp, userAgentOf } from "./middleware/client-info";
+export type { Csrf } from "./middleware/csrf";
+export { apiError, classifyError, STATUS_TITLES } from "./middleware/errors";
+// Pages of a site's own around the sessions: messages, redirects, refusals, errors.
+export { setFlash } from "./middleware/flash";
+export { isRedisUnavailable } from "./redis/client";
+export { closeRedis, connectConfiguredRedis } from "./redis/connect";
+export { durableClient, openReplicaWait, type ReplicaWait, waitForReplicas } from "./redis/replica-wait";
+export { Script } from "./redis/script";
+export type { BackendEvents } from "./session-backend";
+// The stores, for a site's own express-session or tests of its own.
+export { EmbeddedSessionStore, type EmbeddedSessionStoreOptions } from "./session-store/embedded-session-store";
+export { RedisSessionStore, type RedisSessionStoreOptions } from "./session-store/redis-session-store";
+export { isHandle } from "./session-store/session-record";
+export type { SessionInfo, SessionStore } from "./session-store/session-store";
+export { describeDevice } from "./sessions/device";
+export { formatTime } from "./sessions/format-time";
+export { answerRefusal, type PasswordChecks, type PasswordRefusal } from "./sessions/password-checks";
+export { cursorOf } from "./sessions/session-pages";
+// Reading sessions and activity out, for an administrators' console or a command line.
+export { type SessionRow, sessionRows } from "./sessions/session-rows";
+export type { OnBehalfOf, SessionPagesOptions, Sessions, SessionsOptions } from "./surface";
+// Accounts as the sessions see them: the contract a site implements, roles, one email form.
+export { type AccountSource, isRole, normalizeEmail, ROLES, type Role, type SessionAccount } from "./users/account";

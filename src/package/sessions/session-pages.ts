@@ -1,0 +1,142 @@
+import path from "node:path";
+import ejs from "ejs";
+import { type Request, type Response, Router } from "express";
+import { describeActivity } from "../activity/describe-activity";
+import { withoutInvisibleCharacters } from "../control-characters";
+import { userAgentOf } from "../middleware/client-info";
+import { setFlash } from "../middleware/flash";
+import { isHandle } from "../session-store/session-record";
+import type { SessionPagesOptions, Sessions } from "../surface";
+import { describeDevice } from "./device";
+import { answerRefusal } from "./password-checks";
+import { sessionRows } from "./session-rows";
+
+const PACKAGE_VIEWS = path.join(__dirname, "..", "..", "..", "views", "sessions");
+const NOT_FOUND = "That session was not found. It may have ended already.";
+/** How long a sign-in may wait for its owner to choose a session to end. */
+export const PENDING_SIGN_IN_MS = 10 * 60 * 1000;
+/** The longest name a device may be given. */
+const MAX_NAME_LENGTH = 40;
+export const ACTIVITY_PAGE_SIZE = 20;
+
+/** A `before` cursor from a query string: a positive whole number, or nothing. */
+export function cursorOf(value: unknown): number | undefined {
+  return typeof value === "string" && /^\d{1,16}$/.test(value) ? Number(value) : undefined;
+}
+
+/**
+ * The sessions page (list, sign out one, sign out all others) and the activity page, under
+ * wherever the site mounts the router: `app.use("/account", sessions.router())` serves
+ * /account/sessions and /account/activity. Plain HTML forms; no script.
+ */
+export function sessionPages(sessions: Sessions, options: SessionPagesOptions = {}): Router {
+  const { store, activity, passwordChecks, requireAuth, config, now } = sessions;
+  const router = Router();
+
+  async function page(req: Request, res: Response, status: number, view: string, title: string, locals: Record<string, unknown>) {
+    const shared = { ...res.locals, ...locals, title, base: req.baseUrl };
+    const body = await ejs.renderFile(path.join(options.views ?? PACKAGE_VIEWS, `${view}.ejs`), shared);
+    if (options.layout) return res.status(status).render(options.layout, { ...locals, title, base: req.baseUrl, body });
+    res.status(status).send(await ejs.renderFile(path.join(PACKAGE_VIEWS, "layout.ejs"), { ...shared, body }));
+  }
+
+  async function sessionsPage(req: Request, res: Response, status: number, error: string | null = null) {
+    const user = req.user!;
+    const rows = sessionRows(await store.listUserSessions(user.id), user.sessionHandle, now());
+    await page(req, res, status, "sessions", "Your sessions", {
+      rows,
+      others: rows.filter((r) => !r.current).length,
+      askPassword: passwordChecks.needsPassword(req),
+      error,
+    });
+  }
+  const back = (req: Request) => `${req.baseUrl}/sessions`;
+
+  router.get("/sessions", requireAuth, (req, res) => {
+    // Reviewing the sessions is what the new-sign-in notice asks for: it stays away afterwards.
+    const notice = req.session.user?.signIn;
+    if (notice && req.session.noticeSeen !== notice.at) req.session.noticeSeen = notice.at;
+    return sessionsPage(req, res, 200);
+  });
+
+  router.post("/sessions/revoke-others", requireAuth, async (req, res) => {
+    const outcome = await passwordChecks.withReauth(req, req.body?.password, () => sessions.revokeAllOtherSessions(req));
+    if (outcome.refused) return answerRefusal(res, outcome.refused, (status, message) => sessionsPage(req, res, status, message));
+    const ended = outcome.value;
+    setFlash(req, "success", ended === 1 ? "Signed out 1 other session." : `Signed out ${ended} other sessions.`);
+    res.redirect(303, back(req));
+  });
+
+  router.post("/sessions/:id/revoke", requireAuth, async (req, res) => {
+    const handle = req.params.id;
+    if (!isHandle(handle)) return sessionsPage(req, res, 404, NOT_FOUND);
+    if (handle === req.user!.sessionHandle) return sessionsPage(req, res, 400, "That is this device. Use Sign out to end it.");
+    const outcome = await passwordChecks.withReauth(req, req.body?.password, () => sessions.revokeSession(req, handle));
+    if (outcome.refused) return answerRefusal(res, outcome.refused, (status, message) => sessionsPage(req, res, status, message));
+    if (!outcome.value) return sessionsPage(req, res, 404, NOT_FOUND);
+    setFlash(req, "success", "Signed out that session.");
+    res.redirect(303, back(req));
+  });
+
+  // SESSION_LIMIT_POLICY=ask: a sign-in at the cap waits here, in the visitor's session, for
+  // its owner to pick the sessions to end. Nothing is signed in until they do.
+  /** How many of `count` sessions must end for one more to fit under the cap. */
+  const sessionsToEnd = (count: number) => Math.max(1, count - config.maxSessionsPerUser + 1);
+  const pendingOf = (req: Request) => {
+    const pending = req.session.pendingSignIn;
+    return pending && now() - pending.at <= PENDING_SIGN_IN_MS ? pending : null;
+  };
+  async function choosePage(req: Request, res: Response, status: number, error: string | null = null) {
+    const pending = pendingOf(req);
+    if (!pending) return res.redirect(303, sessions.signInPath);
+    const rows = sessionRows(await store.listUserSessions(pending.userId), null, now());
+    const toEnd = sessionsToEnd(rows.length);
+    await page(req, res, status, "choose", "Choose a session to end", { rows, toEnd, max: config.maxSessionsPerUser, error, cancel: sessions.signInPath });
+  }
+
+  router.get("/sessions/choose", (req, res) => choosePage(req, res, 200));
+
+  router.post("/sessions/choose", async (req, res) => {
+    const pending = pendingOf(req);
+    if (!pending) return res.redirect(303, sessions.signInPath);
+    const picked = new Set([req.body?.end].flat().filter((h): h is string => isHandle(h)));
+    const theirs = new Set((await store.listUserSessions(pending.userId)).map((s) => s.handle));
+    const toEnd = sessionsToEnd(theirs.size);
+    // Distinct sessions: one picked twice is still one.
+    if (picked.size < toEnd || [...picked].some((h) => !theirs.has(h))) {
+      return choosePage(req, res, 400, toEnd === 1 ? "Choose a session to end." : `Choose ${toEnd} sessions to end.`);
+    }
+    const device = describeDevice(userAgentOf(req)).label;
+    const next = pending.next;
+    // Nothing is ended unless the sign-in will complete (still valid, and taken by this request only).
+    const completed = await sessions.completeSignIn(req, async (userId) => {
+      for (const handle of picked) await store.endUserSession(userId, handle, { reason: "other-device", at: Date.now(), device });
+    });
+    if (!completed) {
+      setFlash(req, "info", "That sign-in can no longer be completed. Please sign in again.");
+      return res.redirect(303, sessions.signInPath);
+    }
+    res.redirect(303, next);
+  });
+
+  router.post("/sessions/:id/name", requireAuth, async (req, res) => {
+    const handle = req.params.id;
+    const name = typeof req.body?.name === "string" ? withoutInvisibleCharacters(req.body.name).trim() : null;
+    if (name === null || name.length > MAX_NAME_LENGTH) return sessionsPage(req, res, 400, `A device name is at most ${MAX_NAME_LENGTH} characters.`);
+    if (!isHandle(handle) || !(await store.nameUserSession(req.user!.id, handle, name || null))) return sessionsPage(req, res, 404, NOT_FOUND);
+    setFlash(req, "success", name ? `Named it "${name}".` : "The name was removed.");
+    res.redirect(303, back(req));
+  });
+
+  router.get("/activity", requireAuth, async (req, res) => {
+    const list = await activity.list(req.user!.id, { before: cursorOf(req.query.before), limit: ACTIVITY_PAGE_SIZE });
+    await page(req, res, 200, "activity", "Security activity", {
+      rows: list.entries.map((e) => ({ ...describeActivity(e, sessions.locate), thisDevice: e.session === req.user!.sessionHandle })),
+      next: list.next ?? null,
+      first: req.query.before === undefined,
+      retentionDays: Math.round(config.activityRetention / 86400),
+    });
+  });
+
+  return router;
+}

@@ -1,0 +1,31 @@
+import type { RequestHandler } from "express";
+import type { Logger } from "pino";
+import type { ActivityLog, Config, Csrf, Metrics, PasswordChecks, PasswordThrottle, RateLimitStoreFactory, SessionStore, Sessions } from "../package";
+import type { PasswordHasher } from "./users/password";
+import type { UserRepository } from "./users/user-repository";
+
+/** What createApp() takes: configuration, the sessions (the package) and this server's accounts, passed in. */
+export interface AppDeps {
+  config: Config;
+  /** The sessions, built by createSessions() as any site builds them. */
+  kit: Sessions;
+  users: UserRepository;
+  passwords: PasswordHasher;
+  logger: Logger;
+  /** Prometheus metrics (METRICS_PORT): request durations and what the routes count. */
+  metrics?: Metrics;
+}
+
+/** What the server's own routes get: the app's dependencies and the parts of the sessions they use. */
+export interface RouteDeps extends AppDeps {
+  sessions: SessionStore;
+  activity: ActivityLog;
+  csrf: Csrf;
+  /** Every password check (sign-in and re-authentication) is counted here. */
+  throttle: PasswordThrottle;
+  passwordChecks: PasswordChecks;
+  rateLimitStore: RateLimitStoreFactory;
+  requireAuth: RequestHandler;
+  requireRole(...roles: string[]): RequestHandler;
+  now: () => number;
+}

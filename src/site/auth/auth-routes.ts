@@ -1,0 +1,108 @@
+import { Router } from "express";
+import { z } from "zod";
+import { recordActivity, safeNext, setFlash } from "../../package";
+import type { RouteDeps } from "../app-deps";
+import { csrfField, email, newPassword, parseForm, text } from "../forms";
+import { accountOf } from "../users/user-repository";
+import { signUpLimit, tooMany } from "./limits";
+
+const signupForm = z.object({
+  ...csrfField,
+  name: text("Name", 100),
+  email,
+  password: newPassword(),
+});
+
+const loginForm = z.object({
+  ...csrfField,
+  email: z.string({ error: "Enter your email address." }).trim().min(1, "Enter your email address.").max(254, "Email must be at most 254 characters."),
+  password: z.string({ error: "Enter your password." }).min(1, "Enter your password.").max(256, "That password is too long."),
+  remember: z.unknown().optional(),
+  next: z.unknown().optional(),
+});
+
+/** One message for every wrong email or password, so the form reveals no accounts. */
+const WRONG_CREDENTIALS = "That email and password do not match an account.";
+
+export function authRoutes({ config, kit, users, activity, passwords, rateLimitStore, throttle, metrics }: RouteDeps): Router {
+  const router = Router();
+
+  router.get("/signup", (req, res) => {
+    if (req.user) return res.redirect(303, "/dashboard");
+    res.render("auth/signup", { title: "Create your account", input: {}, errors: {} });
+  });
+
+  router.post("/signup", signUpLimit(config, rateLimitStore), async (req, res) => {
+    const form = parseForm(signupForm, req.body);
+    if (!form.ok) {
+      return res.status(400).render("auth/signup", { title: "Create your account", input: form.input, errors: form.errors });
+    }
+    const { name, email: address, password: secret } = form.data;
+    const user = await users.create({ name, email: address, passwordHash: await passwords.hash(secret) });
+    if (!user) {
+      return res.status(409).render("auth/signup", {
+        title: "Create your account",
+        input: { name, email: address },
+        errors: { email: "An account with this email already exists. Sign in instead." },
+      });
+    }
+    await kit.signIn(req, accountOf(user));
+    setFlash(req, "success", `Welcome, ${user.name}. Your account is ready.`);
+    res.redirect(303, "/dashboard");
+  });
+
+  router.get("/login", (req, res) => {
+    const next = typeof req.query.next === "string" ? safeNext(req.query.next) : "";
+    if (req.user) return res.redirect(303, next || "/dashboard");
+    res.render("auth/login", { title: "Sign in", input: { next }, errors: {} });
+  });
+
+  router.post("/login", async (req, res) => {
+    const form = parseForm(loginForm, req.body);
+    const next = safeNext((req.body as Record<string, unknown> | undefined)?.next);
+    if (!form.ok) {
+      return res.status(400).render("auth/login", { title: "Sign in", input: { ...form.input, next }, errors: form.errors });
+    }
+    const { email: address, password: secret, remember } = form.data;
+    const user = await users.findByEmail(address);
+    // Counted before the hash runs; the right password gives its failure back.
+    const checked = await throttle.check(req, { email: address, credentialVersion: user?.cv }, () =>
+      user ? passwords.verify(secret, user.passwordHash) : passwords.verifyDummy(secret),
+    );
+    if (checked.outcome === "throttled") {
+      metrics?.signIns.inc({ outcome: "throttled" });
+      return tooMany(res, checked.throttled);
+    }
+    const valid = checked.outcome === "right";
+    if (user && !valid) await recordActivity(activity, user.id, req, "sign_in_failed");
+    if (!user || !valid) {
+      metrics?.signIns.inc({ outcome: "wrong_password" });
+      return res.status(401).render("auth/login", {
+        title: "Sign in",
+        input: { email: address, next },
+        errors: { form: WRONG_CREDENTIALS },
+      });
+    }
+    if (user.disabled) {
+      metrics?.signIns.inc({ outcome: "disabled" });
+      return res.status(403).render("auth/login", {
+        title: "Sign in",
+        input: { email: address, next },
+        errors: { form: "This account has been disabled. Please contact the site's administrators." },
+      });
+    }
+    // Raise an old hash to today's cost while the password is at hand.
+    const current = passwords.needsRehash(user.passwordHash) ? ((await users.update(user.id, { passwordHash: await passwords.hash(secret) })) ?? user) : user;
+    const outcome = await kit.signIn(req, accountOf(current), { remember: remember !== undefined && remember !== "", next });
+    metrics?.signIns.inc({ outcome: "ok" });
+    // At the per-account cap with SESSION_LIMIT_POLICY=ask: the person picks a session to end first.
+    res.redirect(303, outcome === "choose" ? "/settings/sessions/choose" : next);
+  });
+
+  router.post("/logout", async (req, res) => {
+    await kit.signOut(req, res);
+    res.redirect(303, "/login");
+  });
+
+  return router;
+}

@@ -1,0 +1,95 @@
+import { randomBytes } from "node:crypto";
+import type { AccountSource, Role, SessionAccount } from "../../package";
+import type { PasswordHasher } from "./password";
+
+export interface User {
+  id: string;
+  /** Stored lower-cased: emails are compared case-insensitively. */
+  email: string;
+  name: string;
+  passwordHash: string;
+  role: Role;
+  org: string | null;
+  /** Bumped at every change, so sessions can tell a newer account snapshot from an older one. */
+  ver: number;
+  /** Bumped at every password change: sessions signed in before it are no longer valid. */
+  cv: number;
+  createdAt: number;
+  /** Disabled by an administrator: cannot sign in. */
+  disabled: boolean;
+}
+
+export interface NewUser {
+  email: string;
+  name: string;
+  passwordHash: string;
+  role?: Role;
+  org?: string | null;
+}
+
+export interface UserChanges {
+  name?: string;
+  passwordHash?: string;
+  role?: Role;
+  org?: string | null;
+  disabled?: boolean;
+  /** A password change: bump the credential version as well. */
+  newCredentials?: boolean;
+}
+
+/** Where accounts live: the same backend as the sessions (Redis, or the embedded store). */
+export interface UserRepository {
+  /** null when the email is taken. */
+  create(input: NewUser): Promise<User | null>;
+  findById(id: string): Promise<User | null>;
+  findByEmail(email: string): Promise<User | null>;
+  /** The changed user, or null when there is no such user. */
+  update(id: string, changes: UserChanges): Promise<User | null>;
+  delete(id: string): Promise<void>;
+  /** The ids of the enabled administrators (for the last-administrator guard). */
+  activeAdmins(): Promise<string[]>;
+  /** Accounts whose email starts with the prefix, in email order, from an index (never a scan). */
+  findByEmailPrefix(prefix: string, options: { offset: number; limit: number }): Promise<User[]>;
+}
+
+/** 128 random bits, base64url: shorter than a UUID in every key and session that holds it. */
+export function newUserId(): string {
+  return randomBytes(16).toString("base64url");
+}
+
+/** Whether the account is an administrator who can act as one. */
+export function isActiveAdmin(user: User): boolean {
+  return user.role === "admin" && !user.disabled;
+}
+
+/** Whether the account is the one enabled administrator left (the last-administrator guard). */
+export async function isLastActiveAdmin(users: UserRepository, userId: string): Promise<boolean> {
+  const admins = await users.activeAdmins();
+  return admins.length > 0 && admins.every((id) => id === userId);
+}
+
+/** This server's accounts as the sessions see them: the same interface any site implements. */
+export function accountsOf(users: UserRepository, passwords: PasswordHasher): AccountSource {
+  return {
+    findById: async (id) => {
+      const user = await users.findById(id);
+      return user && accountOf(user);
+    },
+    verifyPassword: async (id, password) => {
+      const user = await users.findById(id);
+      return user !== null && (await passwords.verify(password, user.passwordHash));
+    },
+  };
+}
+
+/** The account as the sessions see it. */
+export function accountOf(user: User): SessionAccount {
+  return { id: user.id, name: user.name, email: user.email, role: user.role, credentialVersion: user.cv, disabled: user.disabled, org: user.org };
+}
+
+/** Applies changes to a user the way both repositories must. */
+export function applyChanges(user: User, changes: UserChanges): User {
+  const { newCredentials, ...fields } = changes;
+  const defined = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+  return { ...user, ...defined, ver: user.ver + 1, cv: newCredentials ? user.cv + 1 : user.cv };
+}
