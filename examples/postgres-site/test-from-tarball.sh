@@ -1,10 +1,45 @@
 #!/usr/bin/env bash
-# Installs the package as a site would, from the tarball `npm pack` makes, and runs this
-# site's tests (PostgreSQL and Redis from DATABASE_URL and REDIS_URL, or throwaway servers).
+# Installs the package as a site would, from the tarball `npm run pack:package` makes, into a
+# copy of this site on Express 4 and on Express 5, and runs the site's tests on each. On each it
+# also checks what the package brings: one Express in the site (its own), and how much it adds
+# to node_modules (at most 50 MB). PostgreSQL and Redis come from DATABASE_URL and REDIS_URL, or
+# are throwaway servers. Results, TAP: test-results.tap.
 set -euo pipefail
 cd "$(dirname "$0")"
-tarball=$(cd ../.. && npm pack --silent --pack-destination "$OLDPWD" | tail -n 1)
-mv -f "$tarball" session-server.tgz
-rm -rf node_modules/session-server
-npm install --no-audit --no-fund --no-package-lock
-npm test
+here=$(pwd)
+(cd ../.. && npm run --silent pack:package >/dev/null)
+mv -f "$(ls -t ../../express-user-sessions-*.tgz | head -n 1)" express-user-sessions.tgz
+: > test-results.tap
+status=0
+checks=0
+check() { # check <ok:0|1> <description>
+  checks=$((checks + 1))
+  if [ "$1" -eq 0 ]; then echo "ok $checks - $2" | tee -a test-results.tap; else echo "not ok $checks - $2" | tee -a test-results.tap; status=1; fi
+}
+for major in 4 5; do
+  work=$(mktemp -d)
+  cp -r accounts.js site.js server.js views test express-user-sessions.tgz "$work/"
+  # The site before it takes the package: its own dependencies, on this Express.
+  node -e '
+    const p = require("./package.json");
+    delete p.dependencies["express-user-sessions"];
+    p.dependencies.express = process.argv[1];
+    require("fs").writeFileSync(process.argv[2] + "/package.json", JSON.stringify(p, null, 2));
+  ' "^$major" "$work"
+  (cd "$work" && npm install --no-audit --no-fund --no-package-lock --loglevel=error)
+  before=$(du -sk "$work/node_modules" | cut -f1)
+  (cd "$work" && npm install --no-audit --no-fund --no-package-lock --loglevel=error ./express-user-sessions.tgz)
+  after=$(du -sk "$work/node_modules" | cut -f1)
+  added_mb=$(( (after - before + 1023) / 1024 ))
+  expresses=$(find "$work/node_modules" -path "*/express/package.json" -not -path "*/express/node_modules/*" | wc -l)
+  version=$(node -p "require('$work/node_modules/express/package.json').version")
+  echo "Express $version: the package adds ${added_mb} MB (${before} KB before, ${after} KB after); Express copies: $expresses"
+  [ "$expresses" -eq 1 ] && ok=0 || ok=1
+  check $ok "Express $major: one Express after installing the package ($expresses found)"
+  [ "$added_mb" -le 50 ] && ok=0 || ok=1
+  check $ok "Express $major: the package adds at most 50 MB to node_modules (${added_mb} MB)"
+  (cd "$work" && npm test) || status=1
+  sed -E "s/^(not )?ok [0-9]+ - /&Express $major: /" "$work/test-results.tap" | grep -E '^(not )?ok [0-9]' >> test-results.tap || true
+  rm -rf "$work"
+done
+exit $status

@@ -1,4 +1,16 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type * as PromClient from "prom-client";
+
+/**
+ * prom-client, loaded when metrics are asked for: it is an optional peer dependency, so a site
+ * that counts nothing installs nothing for it.
+ */
+function promClient(): typeof PromClient {
+  try {
+    return require("prom-client");
+  } catch {
+    throw new Error('Metrics need prom-client: run "npm install prom-client" in your site.');
+  }
+}
 
 /** What ended a session, as counted: only bounded values, never a user, address or handle. */
 export type EndedReason = "sign_out" | "revoked" | "admin" | "password" | "disabled" | "deleted" | "cap" | "idle" | "absolute" | "wrong_passwords";
@@ -8,6 +20,7 @@ export type EndedReason = "sign_out" | "revoked" | "admin" | "password" | "disab
  * value is from a short fixed list or a route pattern; nothing here reads Redis on a scrape.
  */
 export function createMetrics() {
+  const { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } = promClient();
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const signIns = new Counter({
@@ -34,7 +47,7 @@ export function createMetrics() {
     help: "Sessions this process created minus those it ended, since it started: a trend, not a count of live sessions (no keyspace is scanned).",
     registers: [registry],
     async collect() {
-      const sum = async (counter: Counter<string>) => (await counter.get()).values.reduce((total, v) => total + v.value, 0);
+      const sum = async (counter: PromClient.Counter<string>) => (await counter.get()).values.reduce((total, v) => total + v.value, 0);
       this.set((await sum(created)) - (await sum(ended)));
     },
   });
@@ -73,6 +86,7 @@ type CacheStatsSource = {
 
 export function watchCache(metrics: Metrics, cache: CacheStatsSource | undefined): void {
   if (!cache) return;
+  const { Counter, Gauge } = promClient();
   const invalidations = new Counter({
     name: "session_cache_invalidations_total",
     help: "Keys Redis told this process had changed (or this process dropped after a write on another connection).",

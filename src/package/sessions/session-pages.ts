@@ -11,7 +11,7 @@ import { describeDevice } from "./device";
 import { answerRefusal } from "./password-checks";
 import { sessionRows } from "./session-rows";
 
-const PACKAGE_VIEWS = path.join(__dirname, "..", "..", "..", "views", "sessions");
+const PACKAGE_VIEWS = path.join(__dirname, "..", "views");
 const NOT_FOUND = "That session was not found. It may have ended already.";
 /** How long a sign-in may wait for its owner to choose a session to end. */
 export const PENDING_SIGN_IN_MS = 10 * 60 * 1000;
@@ -34,7 +34,9 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions = 
   const router = Router();
 
   async function page(req: Request, res: Response, status: number, view: string, title: string, locals: Record<string, unknown>) {
-    const shared = { ...res.locals, ...locals, title, base: req.baseUrl };
+    // In the package's own layout the page's heading is its one h1; in a site's, the site has the h1.
+    const standalone = !options.layout;
+    const shared = { ...res.locals, ...locals, title, base: req.baseUrl, standalone };
     const body = await ejs.renderFile(path.join(options.views ?? PACKAGE_VIEWS, `${view}.ejs`), shared);
     if (options.layout) return res.status(status).render(options.layout, { ...locals, title, base: req.baseUrl, body });
     res.status(status).send(await ejs.renderFile(path.join(PACKAGE_VIEWS, "layout.ejs"), { ...shared, body }));
@@ -51,6 +53,11 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions = 
     });
   }
   const back = (req: Request) => `${req.baseUrl}/sessions`;
+
+  // The package's own layout links its few rules; a site with a layout of its own styles the pages itself.
+  router.get("/sessions.css", (_req, res) => {
+    res.set("Cache-Control", "public, max-age=3600").type("text/css").sendFile(path.join(PACKAGE_VIEWS, "sessions.css"));
+  });
 
   router.get("/sessions", requireAuth, (req, res) => {
     // Reviewing the sessions is what the new-sign-in notice asks for: it stays away afterwards.
