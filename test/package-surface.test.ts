@@ -1,8 +1,10 @@
+import signature from "cookie-signature";
 import express from "express";
 import { createClient, type RedisClientType } from "redis";
 import request from "supertest";
 import { type AccountSource, ConfigError, createSessions, type SessionAccount, safeNext } from "../src/package/index";
 import { browser, csrfFrom } from "./helpers/app";
+import { startRedisServer } from "./helpers/redis-server";
 
 const ada: SessionAccount = { id: "u-ada", name: "Ada Lovelace", email: "ada@example.com", credentialVersion: 3 };
 const accounts: AccountSource = {
@@ -40,6 +42,49 @@ describe("createSessions: mistakes fail the start, with a message that names the
     expect(development.config.production).toBe(false);
     expect(development.config.idleTimeout).toBe(3600);
     await development.close();
+  });
+
+  test("when a site's client keeps node-redis's offline queue, then the start is refused saying what to set", async () => {
+    const server = await startRedisServer();
+    const client = (await createClient({ url: server.url }).connect()) as RedisClientType;
+    try {
+      await expect(createSessions({ accounts, secret, redis: client, env: {} })).rejects.toThrow(/disableOfflineQueue: true/);
+    } finally {
+      await client.close();
+      await server.stop();
+    }
+  });
+
+  test("when Redis stops under a site's own client that has no error listener, then pages answer 503 and the process lives on", async () => {
+    const server = await startRedisServer();
+    const client = (await createClient({ url: server.url, disableOfflineQueue: true }).connect()) as RedisClientType;
+    const heard: string[] = [];
+    const sessions = await createSessions({ accounts, secret, redis: client, env: {}, events: { redisError: (err) => heard.push(err.message) } });
+    try {
+      expect(client.listenerCount("error")).toBe(1);
+      const app = express();
+      app.use(sessions.middleware());
+      app.get("/", (_req, res) => res.send("home"));
+      app.use("/account", sessions.router());
+      app.use(sessions.errorHandler());
+      const agent = browser(app);
+      expect((await agent.get("/")).status).toBe(200);
+      await server.stop();
+      // A signed session cookie makes the request read the store, which cannot answer.
+      const cookie = `sid=${encodeURIComponent(`s:${signature.sign("a".repeat(32), secret)}`)}`;
+      for (const path of ["/", "/account/sessions"]) {
+        const res = await request(app).get(path).set("Cookie", cookie);
+        expect(res.status).toBe(503);
+        expect(res.headers["retry-after"]).toBe("5");
+        expect(res.text).toContain("cannot be reached right now");
+        expect(res.text).not.toMatch(/at \w+ \(/);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(heard.length).toBeGreaterThan(0);
+    } finally {
+      await sessions.close();
+      client.destroy();
+    }
   });
 
   test("when the Redis client is not connected yet, then it says so", async () => {

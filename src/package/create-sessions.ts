@@ -39,7 +39,12 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
   if (!accounts || typeof accounts.findById !== "function" || typeof accounts.verifyPassword !== "function") {
     throw new ConfigError("createSessions: `accounts` must have findById(id) and verifyPassword(id, password), both returning promises.");
   }
-  if (options.redis !== undefined) checkRedisClient(options.redis);
+  if (options.redis !== undefined) {
+    checkRedisClient(options.redis);
+    // A client with no `error` listener crashes the process at the first lost connection
+    // (an unhandled 'error' event): the package listens, and tells `events`.
+    if (options.redis.listenerCount("error") === 0) options.redis.on("error", (err: Error) => options.events?.redisError?.(err));
+  }
   const config = options.config ?? settingsOf(options);
   const now = options.now ?? Date.now;
   const owned = !options.redis && usesRedis(config) ? await connectConfiguredRedis(config) : undefined;
@@ -237,5 +242,13 @@ function checkRedisClient(client: unknown): void {
   }
   if ((client as { isOpen?: boolean }).isOpen === false) {
     throw new ConfigError("createSessions: the `redis` client is not connected: await client.connect() first.");
+  }
+  // With node-redis's offline queue, every request waits while Redis is away (then fails
+  // however it fails) instead of answering 503 at once. Readable on a one-server client.
+  const { options } = client as { options?: { disableOfflineQueue?: boolean } };
+  if (options && options.disableOfflineQueue !== true) {
+    throw new ConfigError(
+      "createSessions: create the `redis` client with `disableOfflineQueue: true` (createClient({ url, disableOfflineQueue: true })), so that while Redis is away pages answer 503 at once rather than wait.",
+    );
   }
 }
