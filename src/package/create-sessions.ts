@@ -43,7 +43,8 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
     checkRedisClient(options.redis);
     // A client with no `error` listener crashes the process at the first lost connection
     // (an unhandled 'error' event): the package listens, and tells `events`.
-    if (options.redis.listenerCount("error") === 0) options.redis.on("error", (err: Error) => options.events?.redisError?.(err));
+    const emitter = options.redis as { listenerCount?(event: string): number; on?(event: string, listener: (err: Error) => void): unknown };
+    if (emitter.listenerCount?.("error") === 0) emitter.on?.("error", (err) => options.events?.redisError?.(err));
   }
   const config = options.config ?? settingsOf(options);
   const now = options.now ?? Date.now;
