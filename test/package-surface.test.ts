@@ -2,7 +2,7 @@ import signature from "cookie-signature";
 import express from "express";
 import { createClient, type RedisClientType } from "redis";
 import request from "supertest";
-import { type AccountSource, ConfigError, createSessions, type SessionAccount, safeNext } from "../src/package/index";
+import { type AccountSource, ConfigError, createSessions, type SessionAccount, type Sessions, safeNext } from "../src/package/index";
 import { browser, csrfFrom } from "./helpers/app";
 import { startRedisServer } from "./helpers/redis-server";
 
@@ -113,14 +113,20 @@ describe("createSessions and locations", () => {
   });
 });
 
+/** A site with nothing but the package's middleware and a sign-in form that shows its token; the test adds its POST. */
+function bareSite(sessions: Sessions): express.Express {
+  const app = express();
+  app.use(express.urlencoded({ extended: false }));
+  app.use(sessions.middleware());
+  app.get("/signin", (_req, res) => res.send(`<form><input name="_csrf" value="${res.locals.csrfToken()}"></form>`));
+  return app;
+}
+
 describe("createSessions on a bare Express app, with the package's own pages", () => {
   test("when an account signs in through the site's route, then /account/sessions lists it in the package's layout", async () => {
     const sessions = await createSessions({ accounts, secret, env: {} });
     try {
-      const app = express();
-      app.use(express.urlencoded({ extended: false }));
-      app.use(sessions.middleware());
-      app.get("/signin", (_req, res) => res.send(`<form><input name="_csrf" value="${res.locals.csrfToken()}"></form>`));
+      const app = bareSite(sessions);
       app.post("/signin", async (req, res) => {
         // A site's own row, not mapped: signIn takes the account as findById gives it.
         await sessions.signIn(req, { id: ada.id, name: "row", email: ada.email, passwordHash: "x" } as SessionAccount);
@@ -169,10 +175,7 @@ describe("createSessions judges where a sign-in goes next", () => {
   test("when a site passes a form's next to signIn and the sign-in waits at the cap, then the choice leads to a path on this site, never another host", async () => {
     const sessions = await createSessions({ accounts, secret, env: { SESSION_MAX_PER_USER: "1", SESSION_LIMIT_POLICY: "ask" } });
     try {
-      const app = express();
-      app.use(express.urlencoded({ extended: false }));
-      app.use(sessions.middleware());
-      app.get("/signin", (_req, res) => res.send(`<form><input name="_csrf" value="${res.locals.csrfToken()}"></form>`));
+      const app = bareSite(sessions);
       app.post("/signin", async (req, res) => {
         // The site passes the form's next as it came.
         const outcome = await sessions.signIn(req, ada, { next: req.body.next });
