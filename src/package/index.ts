@@ -13,7 +13,14 @@ export { describeActivity, describeAudit } from "./activity/describe-activity";
 export { recordActivity } from "./activity/record";
 export { addressKey } from "./addresses";
 // Password checks through the throttle, and who is asking.
-export type { CheckedAccount, CheckOutcome, PasswordThrottle, RateLimitStoreFactory, Throttled } from "./auth/password-throttle";
+export {
+  type CheckedAccount,
+  type CheckOutcome,
+  type PasswordThrottle,
+  type RateLimitStoreFactory,
+  type Throttled,
+  throttledUntil,
+} from "./auth/password-throttle";
 export { safeNext } from "./auth/safe-next";
 // Starting: the sessions, their settings, their types.
 export type { Config } from "./config";

@@ -100,18 +100,20 @@ export class PasswordThrottle {
     try {
       const own = this.ownCounters(req, account);
       // Known devices spend only their own budgets; everyone else the address's too.
-      const checks: [Store, string, number, string][] = [[own.checks, own.key, this.config.signinChecksPerAccount, own.where]];
-      const failures: [Store, string, number, string][] = [[own.failures, own.key, this.config.signinLimitPerAccount, own.where]];
+      const network = "from your network";
+      const checks: Count[] = [{ store: own.checks, key: own.key, limit: this.config.signinChecksPerAccount, where: own.where }];
+      const failures: Count[] = [{ store: own.failures, key: own.key, limit: this.config.signinLimitPerAccount, where: own.where }];
       if (!own.known) {
-        checks.push([this.checksPerIp, address, this.config.signinChecksPerIp, "from your network"]);
-        failures.push([this.failuresPerIp, address, this.config.signinLimitPerIp, "from your network"]);
+        checks.push({ store: this.checksPerIp, key: address, limit: this.config.signinChecksPerIp, where: network });
+        failures.push({ store: this.failuresPerIp, key: address, limit: this.config.signinLimitPerIp, where: network });
       }
       const overChecks = await reserve(checks, this.windowMs);
-      if (overChecks) return { outcome: "throttled", throttled: throttled(overChecks.reset, this.windowMs, `Too many sign-in attempts ${overChecks.where}.`) };
+      if (overChecks)
+        return { outcome: "throttled", throttled: throttledUntil(overChecks.reset, this.windowMs, `Too many sign-in attempts ${overChecks.where}.`) };
       const overFailures = await reserve(failures, this.windowMs);
       if (overFailures) {
         await giveBack(checks);
-        return { outcome: "throttled", throttled: throttled(overFailures.reset, this.windowMs, `Too many wrong passwords ${overFailures.where}.`) };
+        return { outcome: "throttled", throttled: throttledUntil(overFailures.reset, this.windowMs, `Too many wrong passwords ${overFailures.where}.`) };
       }
       let right: boolean;
       try {
@@ -137,24 +139,32 @@ export class PasswordThrottle {
   }
 }
 
+/** One count a check spends: which counter, under which key, up to which limit, and how a refusal names it. */
+interface Count {
+  store: Store;
+  key: string;
+  limit: number;
+  where: string;
+}
+
 /**
  * Counts one on each counter; when any is then past its limit, every count is given back and
  * the first such counter is answered (with when it resets).
  */
-async function reserve(counters: [Store, string, number, string][], windowMs: number): Promise<{ reset: Date | undefined; where: string } | null> {
-  const counts = await Promise.all(counters.map(([store, key]) => store.increment(key)));
-  const over = counters.findIndex(([, , limit], i) => counts[i].totalHits > limit);
+async function reserve(counts: Count[], windowMs: number): Promise<{ reset: Date | undefined; where: string } | null> {
+  const totals = await Promise.all(counts.map(({ store, key }) => store.increment(key)));
+  const over = counts.findIndex(({ limit }, i) => totals[i].totalHits > limit);
   if (over === -1) return null;
-  await giveBack(counters);
-  return { reset: counts[over].resetTime ?? new Date(Date.now() + windowMs), where: counters[over][3] };
+  await giveBack(counts);
+  return { reset: totals[over].resetTime ?? new Date(Date.now() + windowMs), where: counts[over].where };
 }
 
-async function giveBack(counters: [Store, string, number, string][]): Promise<void> {
-  await Promise.all(counters.map(([store, key]) => store.decrement(key)));
+async function giveBack(counts: Count[]): Promise<void> {
+  await Promise.all(counts.map(({ store, key }) => store.decrement(key)));
 }
 
 /** "Please wait 3 minutes", with the seconds for Retry-After, until a counter's window resets. */
-function throttled(resetTime: Date | undefined, windowMs: number, what: string): Throttled {
+export function throttledUntil(resetTime: Date | undefined, windowMs: number, what: string): Throttled {
   const reset = resetTime?.getTime() ?? Date.now() + windowMs;
   const retryAfter = Math.max(1, Math.ceil((reset - Date.now()) / 1000));
   const minutes = Math.ceil(retryAfter / 60);

@@ -6,17 +6,22 @@ import { cookiesOf } from "./client-info";
 /** How long a visitor's message waits for the page it is meant for. */
 const VISITOR_FLASH_MAX_AGE_MS = 5 * 60 * 1000;
 const KINDS = new Set<Flash["kind"]>(["success", "error", "info"]);
-const CARRIER = Symbol("visitor flash");
+const VISITOR_FLASH = Symbol("visitor flash");
 
-/** A visitor's message, in a cookie of its own, for requests that have no stored session. */
+/** The cookie's settings, built once, and what this request set or read (undefined: the cookie is not read yet). */
 interface VisitorFlash {
-  set(flash: Flash): void;
-  take(): Flash | null;
-  /** Whether a message is set on this request or waiting in its cookie. */
-  pending(): boolean;
+  cookie: VisitorFlashCookie;
+  res: Response;
+  current: Flash | null | undefined;
 }
 
-type WithCarrier = Request & { [CARRIER]?: VisitorFlash };
+interface VisitorFlashCookie {
+  name: string;
+  options: { httpOnly: true; sameSite: "lax"; path: "/"; secure: boolean };
+  secrets: string[];
+}
+
+type WithVisitorFlash = Request & { [VISITOR_FLASH]?: VisitorFlash };
 
 /**
  * Messages for visitors travel in a short signed cookie, never in a stored session: a
@@ -25,66 +30,63 @@ type WithCarrier = Request & { [CARRIER]?: VisitorFlash };
  * session secret: a cookie set by a neighbouring host cannot put words on this site's pages.
  */
 export function visitorFlashes(secrets: string[], production: boolean): RequestHandler {
-  const name = production ? "__Host-flash" : "flash";
-  const options = { httpOnly: true, sameSite: "lax" as const, path: "/", secure: production };
-  const read = (req: Request): Flash | null => {
-    const sent = cookiesOf(req)[name];
-    if (typeof sent !== "string" || sent.length > 2048) return null;
-    const value = secrets.map((s) => signature.unsign(sent, s)).find((v) => v !== false);
-    if (!value) return null;
-    try {
-      const { kind, text } = JSON.parse(Buffer.from(value, "base64url").toString("utf8")) as Partial<Flash>;
-      return typeof text === "string" && KINDS.has(kind as Flash["kind"]) ? { kind: kind as Flash["kind"], text } : null;
-    } catch {
-      return null;
-    }
+  const cookie: VisitorFlashCookie = {
+    name: production ? "__Host-flash" : "flash",
+    options: { httpOnly: true, sameSite: "lax", path: "/", secure: production },
+    secrets,
   };
   return (req, res, next) => {
-    let current: Flash | null | undefined; // undefined: the cookie is not read yet
-    const clear = (r: Response) => r.clearCookie(name, options);
-    (req as WithCarrier)[CARRIER] = {
-      set(flash) {
-        current = flash;
-        res.cookie(name, signature.sign(Buffer.from(JSON.stringify(flash)).toString("base64url"), secrets[0]), {
-          ...options,
-          maxAge: VISITOR_FLASH_MAX_AGE_MS,
-        });
-      },
-      take() {
-        if (current === undefined) current = read(req);
-        const flash = current;
-        if (flash || cookiesOf(req)[name] !== undefined) clear(res);
-        current = null;
-        return flash;
-      },
-      pending() {
-        if (current === undefined) current = read(req);
-        return current !== null;
-      },
-    };
+    (req as WithVisitorFlash)[VISITOR_FLASH] = { cookie, res, current: undefined };
     next();
   };
 }
 
+/** The message in the visitor's cookie, when it is one this site signed. */
+function readCookie(req: Request, { name, secrets }: VisitorFlashCookie): Flash | null {
+  const sent = cookiesOf(req)[name];
+  if (typeof sent !== "string" || sent.length > 2048) return null;
+  const value = secrets.map((s) => signature.unsign(sent, s)).find((v) => v !== false);
+  if (!value) return null;
+  try {
+    const { kind, text } = JSON.parse(Buffer.from(value, "base64url").toString("utf8")) as Partial<Flash>;
+    return typeof text === "string" && KINDS.has(kind as Flash["kind"]) ? { kind: kind as Flash["kind"], text } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** This request's visitor message: set on it, or else read from its cookie (once). */
+function visitorMessage(req: Request, visitor: VisitorFlash): Flash | null {
+  if (visitor.current === undefined) visitor.current = readCookie(req, visitor.cookie);
+  return visitor.current;
+}
+
 /** Whether the person is signed in or mid sign-in: their session is stored anyway, and carries the message. */
-function hasStoredSession(req: Request): boolean {
+function sessionIsStored(req: Request): boolean {
   return req.session?.userId !== undefined || req.session?.pendingSignIn !== undefined;
 }
 
 /** Shows a message once, on the page a redirect leads to. */
 export function setFlash(req: Request, kind: Flash["kind"], text: string): void {
-  const carrier = (req as WithCarrier)[CARRIER];
-  if (carrier && !hasStoredSession(req)) {
-    if (req.session) delete req.session.flash;
-    carrier.set({ kind, text });
+  const visitor = (req as WithVisitorFlash)[VISITOR_FLASH];
+  if (!visitor || sessionIsStored(req)) {
+    req.session.flash = { kind, text };
     return;
   }
-  req.session.flash = { kind, text };
+  if (req.session) delete req.session.flash;
+  const { name, options, secrets } = visitor.cookie;
+  visitor.current = { kind, text };
+  visitor.res.cookie(name, signature.sign(Buffer.from(JSON.stringify(visitor.current)).toString("base64url"), secrets[0]), {
+    ...options,
+    maxAge: VISITOR_FLASH_MAX_AGE_MS,
+  });
 }
 
 /** Whether a message is waiting to be shown on this request. */
 export function hasFlash(req: Request): boolean {
-  return req.session?.flash !== undefined || ((req as WithCarrier)[CARRIER]?.pending() ?? false);
+  if (req.session?.flash !== undefined) return true;
+  const visitor = (req as WithVisitorFlash)[VISITOR_FLASH];
+  return visitor !== undefined && visitorMessage(req, visitor) !== null;
 }
 
 /**
@@ -97,5 +99,10 @@ export function takeFlash(req: Request): Flash | null {
     delete req.session.flash;
     return message;
   }
-  return (req as WithCarrier)[CARRIER]?.take() ?? null;
+  const visitor = (req as WithVisitorFlash)[VISITOR_FLASH];
+  if (!visitor) return null;
+  const flash = visitorMessage(req, visitor);
+  if (flash || cookiesOf(req)[visitor.cookie.name] !== undefined) visitor.res.clearCookie(visitor.cookie.name, visitor.cookie.options);
+  visitor.current = null;
+  return flash;
 }

@@ -1,6 +1,6 @@
 import type { Request, RequestHandler, Response } from "express";
 import { rateLimit } from "express-rate-limit";
-import { addressKey, type Config, clientIp, type RateLimitStoreFactory, type Throttled } from "../../package";
+import { addressKey, type Config, clientIp, type RateLimitStoreFactory, type Throttled, throttledUntil } from "../../package";
 
 /** Answers a throttled form: 429 with Retry-After and the reason. */
 export function tooMany(res: Response, throttled: Throttled): void {
@@ -24,13 +24,8 @@ export function signUpLimit(config: Config, store: RateLimitStoreFactory): Reque
     // X-Forwarded-For is ignored on purpose unless TRUST_PROXY is set; no need to warn about it.
     validate: { xForwardedForHeader: false },
     handler: (req, res) => {
-      const reset = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime?.getTime() ?? Date.now() + windowMs;
-      const retryAfter = Math.max(1, Math.ceil((reset - Date.now()) / 1000));
-      const minutes = Math.ceil(retryAfter / 60);
-      tooMany(res, {
-        retryAfter,
-        message: `Too many accounts were created from your network. Please wait ${minutes === 1 ? "a minute" : `${minutes} minutes`} and try again.`,
-      });
+      const reset = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
+      tooMany(res, throttledUntil(reset, windowMs, "Too many accounts were created from your network."));
     },
   });
 }
