@@ -32,11 +32,13 @@ async function main() {
       const user = { name: `Person ${i}`, email: `person${i}@example.com`, role: "user", org: null, ver: Date.now() * 1000, cv: 1 };
       const sess = {
         cookie: {},
-        userId: randomBytes(16).toString("base64url"),
-        user,
-        userAgent: CHROME,
-        ip: "203.0.113.7",
-        csrfToken: randomBytes(16).toString("hex"),
+        userSessions: {
+          userId: randomBytes(16).toString("base64url"),
+          user,
+          userAgent: CHROME,
+          ip: "203.0.113.7",
+          csrfToken: randomBytes(16).toString("hex"),
+        },
       };
       await store.set(sid, sess as unknown as SessionData);
     }
@@ -57,8 +59,7 @@ async function main() {
       const sid = randomBytes(24).toString("base64url");
       await store.set(sid, {
         cookie: {},
-        userId: `u${i}`,
-        user: { name: "A", email: "a@example.com", role: "user", org: null, ver: 1, cv: 1 },
+        userSessions: { userId: `u${i}`, user: { name: "A", email: "a@example.com", role: "user", org: null, ver: 1, cv: 1 } },
       } as unknown as SessionData);
       await store.endUserSessions(`u${i}`, undefined, { reason: "other-device", at: Date.now(), device: "Chrome on Windows" });
     }

@@ -20,15 +20,17 @@ function session(userId: string): SessionData {
   const now = Date.now();
   return {
     cookie: {} as SessionData["cookie"],
-    userId,
-    user: { name: "Ada Lovelace", email: `${userId.slice(0, 8)}@example.com`, role: "user", org: null, ver: 1, cv: 1 },
-    credVersion: 1,
-    authAt: now,
-    lastActiveAt: now,
-    userAgent: UA,
-    ip: "203.0.113.45",
-    persistent: true,
-    csrfToken: randomBytes(16).toString("hex"),
+    userSessions: {
+      userId,
+      user: { name: "Ada Lovelace", email: `${userId.slice(0, 8)}@example.com`, role: "user", org: null, ver: 1, cv: 1 },
+      credVersion: 1,
+      authAt: now,
+      lastActiveAt: now,
+      userAgent: UA,
+      ip: "203.0.113.45",
+      persistent: true,
+      csrfToken: randomBytes(16).toString("hex"),
+    },
   };
 }
 

@@ -28,7 +28,7 @@ import { startRedisCluster } from "../test/helpers/redis-cluster";
         const uid = `u${i % 30}`;
         let t = process.hrtime.bigint();
         await new Promise<void>((r, j) =>
-          b.kit.store.set(sid, { cookie: {}, userId: uid, user, credVersion: 1 } as unknown as SessionData, (e) => (e ? j(e) : r())),
+          b.kit.store.set(sid, { cookie: {}, userSessions: { userId: uid, user, credVersion: 1 } } as unknown as SessionData, (e) => (e ? j(e) : r())),
         );
         create.push(Number(process.hrtime.bigint() - t) / 1e6);
         t = process.hrtime.bigint();

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { SessionData } from "express-session";
 import { handleOf } from "../src/package/session-store/session-record";
+import type { SessionState } from "../src/package/session-store/session-store";
 import type { UserSnapshot } from "../src/package/users/account";
 import { readSession, type StoreFactory, type StoreUnderTest } from "./helpers/stores";
 
@@ -23,8 +24,8 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
       cv: 1,
       ...over,
     });
-    const signedIn = (userId: string, over: Partial<SessionData> = {}): SessionData =>
-      ({ cookie: {} as SessionData["cookie"], userId, user: snapshot(), userAgent: "UA", ip: "192.0.2.1", ...over }) as SessionData;
+    const signedIn = (userId: string, over: Partial<SessionState> = {}): SessionData =>
+      ({ cookie: {} as SessionData["cookie"], userSessions: { userId, user: snapshot(), userAgent: "UA", ip: "192.0.2.1", ...over } }) as SessionData;
 
     test("when a session was never written, then get answers null", async () => {
       subject = await factory();
@@ -34,10 +35,10 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
     test("when a visitor's session is written, then it reads back with a rebuilt cookie", async () => {
       subject = await factory();
       const id = sid();
-      await subject.store.set(id, { cookie: {} as SessionData["cookie"], csrfToken: "tok" } as SessionData);
+      await subject.store.set(id, { cookie: {} as SessionData["cookie"], userSessions: { csrfToken: "tok" } } as SessionData);
       const got = (await readSession(subject.store, id))!;
-      expect(got.csrfToken).toBe("tok");
-      expect(got.createdAt).toEqual(expect.any(Number));
+      expect(got.userSessions?.csrfToken).toBe("tok");
+      expect(got.userSessions?.createdAt).toEqual(expect.any(Number));
       expect(got.cookie).toMatchObject({ httpOnly: true, path: "/", sameSite: "lax", originalMaxAge: null });
     });
 
@@ -67,8 +68,8 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
       await subject.store.set(id, signedIn("u1"));
       const inFlight = (await readSession(subject.store, id))!;
       expect(await subject.store.endUserSession("u1", handleOf(id))).toBe(true);
-      inFlight.flash = { kind: "info", text: "changed by the slow request" };
-      inFlight.lastActiveAt = subject.clock.now();
+      inFlight.userSessions!.flash = { kind: "info", text: "changed by the slow request" };
+      inFlight.userSessions!.lastActiveAt = subject.clock.now();
       await subject.store.set(id, inFlight);
       await subject.store.touch!(id, inFlight);
       expect(await readSession(subject.store, id)).toBeNull();
@@ -81,7 +82,7 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
       await subject.store.set(id, signedIn("u1"));
       const inFlight = (await readSession(subject.store, id))!;
       await subject.store.destroy(id);
-      await subject.store.set(id, { ...inFlight, csrfToken: "late" } as SessionData);
+      await subject.store.set(id, { ...inFlight, cart: ["late"] } as SessionData);
       expect(await readSession(subject.store, id)).toBeNull();
       expect(await subject.store.listUserSessions("u1")).toEqual([]);
     });
@@ -162,7 +163,7 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
         subject.clock.advance(300);
         const sess = await readSession(subject.store, id);
         if (!sess) break;
-        sess.lastActiveAt = subject.clock.now();
+        sess.userSessions!.lastActiveAt = subject.clock.now();
         await subject.store.set(id, sess);
       }
       expect(await readSession(subject.store, id)).toBeNull();
@@ -188,13 +189,13 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
       await subject.store.set(b, signedIn("u1"));
       const stale = (await readSession(subject.store, a))!;
       await subject.store.updateUserSnapshot("u1", snapshot({ name: "Grace", role: "admin", ver: 2 }));
-      stale.csrfToken = "written after the rename";
+      stale.userSessions!.csrfToken = "written after the rename";
       await subject.store.set(a, stale);
       for (const id of [a, b]) {
         const got = (await readSession(subject.store, id))!;
-        expect(got.user).toMatchObject({ name: "Grace", role: "admin", ver: 2 });
+        expect(got.userSessions?.user).toMatchObject({ name: "Grace", role: "admin", ver: 2 });
       }
-      expect((await readSession(subject.store, a))!.csrfToken).toBe("written after the rename");
+      expect((await readSession(subject.store, a))!.userSessions?.csrfToken).toBe("written after the rename");
     });
 
     test("when a session is named, then listings carry the name until the session ends; another user's session cannot be named", async () => {
@@ -221,7 +222,7 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
       const got = await new Promise<SessionData | null | undefined>((resolve, reject) =>
         subject.store.get(id, (err, sess) => (err ? reject(err) : resolve(sess))),
       );
-      expect(got?.userId).toBe("u1");
+      expect(got?.userSessions?.userId).toBe("u1");
     });
   });
 }

@@ -15,7 +15,7 @@ describeSessionStore(redisName(), redisStoreFactory);
 if (topology() === "single") describeSessionStore("embedded", embeddedStoreFactory);
 
 const user = { name: "Ada", email: "a@example.com", role: "user" as const, org: null, ver: 1, cv: 1 };
-const signedIn = (userId: string) => ({ cookie: {}, userId, user, userAgent: "UA", ip: "192.0.2.1" }) as unknown as SessionData;
+const signedIn = (userId: string) => ({ cookie: {}, userSessions: { userId, user, userAgent: "UA", ip: "192.0.2.1" } }) as unknown as SessionData;
 
 describe(`${redisName()} store against a real server`, () => {
   test("when a naive connect-redis store meets the revoke race, then the session comes back (the bug this store prevents)", async () => {

@@ -171,7 +171,11 @@ function hostPorts(list: string | undefined): string[] {
     .filter(Boolean);
 }
 
-export function loadConfig(env: Record<string, string | undefined> = process.env, options: { redisGiven?: boolean } = {}): Config {
+/**
+ * The settings from environment variables. `secrets`, when given (createSessions' `secret`),
+ * are the session secrets as they are: a secret given there may hold a comma.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env, options: { redisGiven?: boolean; secrets?: string[] } = {}): Config {
   // Empty variables count as unset, as most shells and compose files produce them.
   const defined = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
   const parsed = schema.safeParse(defined);
@@ -193,10 +197,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         "or REDIS_SENTINELS=host1:26379,host2:26379 with REDIS_SENTINEL_NAME).",
     );
   }
-  const secrets = (e.SESSION_SECRET ?? "")
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
+  const secrets = (options.secrets ?? (e.SESSION_SECRET ?? "").split(",").map((s) => s.trim())).filter(Boolean);
   if (production && secrets.length === 0) {
     throw new ConfigError(
       "SESSION_SECRET is required when NODE_ENV=production. Set it to a random string of at least " +

@@ -15,9 +15,11 @@ import { visitorFlashes } from "./middleware/flash";
 import { pageLocals } from "./middleware/page-locals";
 import { authGuards, wantsJson } from "./middleware/require-auth";
 import { clearSessionCookie, saveBeforeRedirect, sessionMiddleware } from "./middleware/session";
+import { track } from "./middleware/track";
 import { isRedisUnavailable } from "./redis/client";
 import { closeRedis, connectConfiguredRedis } from "./redis/connect";
 import { openSessionBackend } from "./session-backend";
+import { stateOf } from "./session-store/session-store";
 import { endOtherSessions, endSession } from "./sessions/end-sessions";
 import { openLocator } from "./sessions/location";
 import { passwordChecks } from "./sessions/password-checks";
@@ -46,13 +48,24 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
     const emitter = options.redis as { listenerCount?(event: string): number; on?(event: string, listener: (err: Error) => void): unknown };
     if (emitter.listenerCount?.("error") === 0) emitter.on?.("error", (err) => options.events?.redisError?.(err));
   }
+  const { userIdOf } = options;
+  if (userIdOf !== undefined && typeof userIdOf !== "function") {
+    throw new ConfigError("createSessions: `userIdOf` must be a function of the request that returns the signed-in user's id, or nothing.");
+  }
   const config = options.config ?? settingsOf(options);
   const now = options.now ?? Date.now;
   const owned = !options.redis && usesRedis(config) ? await connectConfiguredRedis(config) : undefined;
   if (owned) owned.on("error", (err: Error) => options.events?.redisError?.(err));
   const client = options.redis ?? owned;
   const { metrics } = options;
-  const backend = await openSessionBackend(config, { client, keyPrefix: options.keyPrefix, now, events: options.events, metrics });
+  const backend = await openSessionBackend(config, {
+    client,
+    keyPrefix: options.keyPrefix,
+    now,
+    events: options.events,
+    metrics,
+    keepCookie: userIdOf !== undefined,
+  });
   if (metrics && client) watchCache(metrics, (client as unknown as { clientSideCache?: Parameters<typeof watchCache>[1] }).clientSideCache);
 
   const devices = new DeviceCookies(config.sessionSecrets, config.production ? "__Host-device" : "device", config.production);
@@ -72,10 +85,11 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
     reauthWindow: config.reauthWindow,
     now,
     locate,
+    ownsCookie: userIdOf === undefined,
     onOutcome: metrics ? (outcome) => metrics.reauth.inc({ outcome }) : undefined,
     onRenewed: (req, account) => {
       if (!req.res) return;
-      setExpiryCookie(req.res, config, now(), req.session.persistent === true);
+      setExpiryCookie(req.res, config, now(), req.session.userSessions?.persistent === true);
       // After a password change this device stays known: its token is for the new credentials.
       throttle.devices.remember(req, req.res, account.email, account.credentialVersion ?? 0);
     },
@@ -99,8 +113,15 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
     metrics?.created.inc();
   }
 
+  const identifyAs = { accounts, lifetime: config.lifetime, now, locate };
+  const siteCookieName = options.cookieName ?? "connect.sid";
+  const locals = pageLocals(userIdOf ? siteCookieName : config.cookieName, csrf, (req) => checks.needsPassword(req));
+  const noticeOfEnding = (cookieName: string, clear: Parameters<typeof endingNotice>[4]["clear"]) =>
+    endingNotice(config, store, now, metrics ? (limit) => metrics.ended.inc({ reason: limit }) : undefined, { cookieName, clear });
+
   const sessions: Sessions = {
     ...guards,
+    keepsSiteSignIn: userIdOf !== undefined,
     store,
     activity,
     csrf,
@@ -111,15 +132,53 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
     signInPath: options.signInPath ?? "/login",
     now,
     locate,
-    middleware: () => [
-      sessionMiddleware(config, store),
-      saveBeforeRedirect,
-      visitorFlashes(config.sessionSecrets, config.production),
-      currentUser(accounts, config.lifetime, now, locate),
-      pageLocals(config.cookieName, csrf, (req) => checks.needsPassword(req)),
-      endingNotice(config, store, now, metrics ? (limit) => metrics.ended.inc({ reason: limit }) : undefined),
-      csrf.protection,
-    ],
+    middleware: () => {
+      if (userIdOf) {
+        throw new ConfigError(
+          "sessions.middleware() is for sites that sign in with sessions.signIn. With `userIdOf`, use your own session({ store: sessions.store, ... }) and app.use(sessions.track()) after your authentication.",
+        );
+      }
+      return [
+        sessionMiddleware(config, store),
+        saveBeforeRedirect,
+        visitorFlashes(config.sessionSecrets, config.production),
+        currentUser({ ...identifyAs, ownsCookie: true }),
+        locals.everyPage,
+        noticeOfEnding(config.cookieName, (res) => clearSessionCookie(res, config.cookieName)),
+        csrf.protection,
+      ];
+    },
+    track: () => {
+      if (!userIdOf) {
+        throw new ConfigError("sessions.track() follows a site's own sign-in: pass `userIdOf` to createSessions (see docs/adopting.md).");
+      }
+      return [
+        visitorFlashes(config.sessionSecrets, config.production),
+        locals.sessionCookie,
+        // A dead cookie of the site's is told before the session may move to a new id, and
+        // cleared as the site set it (its path and domain).
+        noticeOfEnding(siteCookieName, (res, req) => {
+          const { path = "/", domain, secure, sameSite, httpOnly } = req.session?.cookie ?? {};
+          res.clearCookie(siteCookieName, { path, domain, secure: secure === true, sameSite, httpOnly });
+        }),
+        track({
+          userIdOf,
+          identify: { ...identifyAs, ownsCookie: false },
+          store,
+          activity,
+          claim: async (key) => (await claims.increment(key)).totalHits === 1,
+          onSignedIn: (req) => {
+            if (!req.res) return;
+            const account = req.session.userSessions?.user;
+            if (account) throttle.devices.remember(req, req.res, account.email, account.cv);
+            setExpiryCookie(req.res, config, now(), req.session.userSessions?.persistent === true);
+            metrics?.created.inc();
+          },
+          onSignedOut: () => metrics?.ended.inc({ reason: "sign_out" }),
+        }),
+        locals.siteLayout,
+      ];
+    },
     async signIn(req, given, { remember = false, next: asked } = {}) {
       // A form's `next` is the visitor's to set: only a path on this site is followed.
       const next = safeNext(asked, "/");
@@ -130,7 +189,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
         // The password was right: an authentication step, so the browser gets a new id now
         // (a session id planted before it cannot complete this sign-in).
         await regenerate(req);
-        req.session.pendingSignIn = {
+        stateOf(req.session).pendingSignIn = {
           userId: account.id,
           remember,
           at: now(),
@@ -144,8 +203,8 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
       return "signed-in";
     },
     async completeSignIn(req, beforeSignIn) {
-      const pending = req.session.pendingSignIn;
-      delete req.session.pendingSignIn;
+      const pending = req.session.userSessions?.pendingSignIn;
+      if (pending) delete stateOf(req.session).pendingSignIn;
       if (!pending || now() - pending.at > PENDING_SIGN_IN_MS) return false;
       const account = await accounts.findById(pending.userId);
       // A password change (or a disabled or deleted account) since the password was entered
@@ -166,11 +225,15 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
       }
       const snapshot = snapshotOf(account, now());
       await store.updateUserSnapshot(userId, snapshot);
-      if (req?.user?.id === userId) req.session.user = snapshot;
+      if (req?.sessionUser?.id === userId) stateOf(req.session).user = snapshot;
+    },
+    dismissSignInNotice(req) {
+      const notice = req.session?.userSessions?.user?.signIn;
+      if (notice && req.session.userSessions!.noticeSeen !== notice.at) stateOf(req.session).noticeSeen = notice.at;
     },
     async signOut(req, res) {
-      if (req.user) {
-        await recordActivity(activity, req.user.id, req, "signed_out");
+      if (req.sessionUser) {
+        await recordActivity(activity, req.sessionUser.id, req, "signed_out");
         metrics?.ended.inc({ reason: "sign_out" });
       }
       await new Promise<void>((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
@@ -183,14 +246,14 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
       if (onBehalfOf) return endSession(store, activity, req, onBehalfOf.userId, handle, onBehalfOf.by);
       const ended = await endSession(store, activity, req, signedIn(req).id, handle);
       // The new-sign-in notice was about that session: it has been dealt with, everywhere.
-      if (ended && req.session.user?.signIn?.session === handle) await sessions.accountChanged(signedIn(req).id, req);
+      if (ended && req.session.userSessions?.user?.signIn?.session === handle) await sessions.accountChanged(signedIn(req).id, req);
       return ended;
     },
     async revokeAllOtherSessions(req, onBehalfOf) {
       if (onBehalfOf) return endOtherSessions(store, activity, req, onBehalfOf.userId, undefined, onBehalfOf.by);
       const user = signedIn(req);
       const ended = await endOtherSessions(store, activity, req, user.id, user.sessionHandle);
-      const notice = req.session.user?.signIn;
+      const notice = req.session.userSessions?.user?.signIn;
       if (notice && notice.session !== user.sessionHandle) await sessions.accountChanged(user.id, req);
       return ended;
     },
@@ -220,16 +283,16 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
 }
 
 function signedIn(req: Request) {
-  if (!req.user) throw new Error("not signed in: put requireAuth before this route");
-  return req.user;
+  if (!req.sessionUser) throw new Error("not signed in: put requireAuth before this route");
+  return req.sessionUser;
 }
 
 function settingsOf(options: SessionsOptions): Config {
   // Over the process's environment, not instead of it: NODE_ENV=production (and with it
   // Secure cookies and the refusal of the embedded store) holds whatever a site passes here.
   const env = { ...process.env, ...options.env };
-  if (options.secret !== undefined) env.SESSION_SECRET = [options.secret].flat().join(",");
-  return loadConfig(env, { redisGiven: options.redis !== undefined });
+  const secrets = options.secret === undefined ? undefined : [options.secret].flat();
+  return loadConfig(env, { redisGiven: options.redis !== undefined, secrets });
 }
 
 /** node-redis v5 clients (one server, Cluster, Sentinel) have these; ioredis and older node-redis do not. */

@@ -40,6 +40,8 @@ export interface SessionBackendOptions {
   now?: () => number;
   events?: BackendEvents;
   metrics?: Metrics;
+  /** The store serves the site's own session middleware: it keeps the cookies it is given. */
+  keepCookie?: boolean;
 }
 
 /** How an ending's reason is counted. */
@@ -68,6 +70,7 @@ export async function openSessionBackend(config: Config, options: SessionBackend
   const rules = {
     lifetime: config.lifetime,
     cookie: config.cookie,
+    keepCookie: options.keepCookie,
     maxSessionsPerUser: config.maxSessionsPerUser,
     onExpired,
     now: options.now,

@@ -30,6 +30,15 @@ export interface SessionsOptions {
    * in `env`), sessions live in this process: for development only, refused in production.
    */
   redis?: RedisClientType;
+  /**
+   * For a site that signs people in itself (Passport, or `req.session.userId = id`): who is
+   * signed in on a request, by the site's own word, e.g. `(req) => req.user?.id`. With it, the
+   * site keeps its own `session({ store: sessions.store, ... })` and authentication, and adds
+   * `sessions.track()` after them; `middleware()` and `signIn` are not used.
+   */
+  userIdOf?: (req: Request) => string | number | null | undefined | false;
+  /** With `userIdOf`: the name of the site's session cookie (express-session's `name`). Default: "connect.sid". */
+  cookieName?: string;
   /** Signs the cookie; several rotate (the first signs, all verify). Default: SESSION_SECRET. */
   secret?: string | string[];
   /**
@@ -56,8 +65,14 @@ export interface SessionsOptions {
 
 /** Everything the package offers a site, built once at start. */
 export interface Sessions extends AuthGuards {
-  /** The express-session store: Redis (one server, Cluster or Sentinel) or embedded. */
+  /**
+   * The express-session store: Redis (one server, Cluster or Sentinel) or embedded. With
+   * `userIdOf` it is the store for the site's own `session({ store: sessions.store })`, and
+   * keeps each session's cookie as the site set it.
+   */
   store: SessionStore;
+  /** Whether the site keeps its own sign-in (`userIdOf` was given). */
+  keepsSiteSignIn: boolean;
   /** The security activity of each account (sign-ins, sessions ended, ...), shown on the activity page. */
   activity: ActivityLog;
   /** Anti-forgery tokens: `protection` checks every unsafe request, `tokenFor` gives a form its token. */
@@ -81,6 +96,14 @@ export interface Sessions extends AuthGuards {
    * (`csrfToken()`, `flash()`, `currentUser`), then CSRF protection on every unsafe method.
    */
   middleware(): RequestHandler[];
+  /**
+   * With `userIdOf`, after the site's session and authentication middleware: the session of a
+   * request the site names an account on is indexed under it (at the first such request after
+   * the sign-in), described, and kept fresh; the site's sign-out (req.logout, destroy,
+   * regenerate) ends it in the index and the activity. Sets req.sessionUser, never req.user;
+   * and `flash()` and `signInNotice` in res.locals for the site's layout.
+   */
+  track(): RequestHandler[];
   /**
    * Signs the account in on this request: a new session id, device data, the index, the
    * notice to its other sessions. With SESSION_LIMIT_POLICY=ask and the account at the cap,
@@ -106,6 +129,8 @@ export interface Sessions extends AuthGuards {
    * new session starts: end the chosen sessions there.
    */
   completeSignIn(req: Request, beforeSignIn?: (userId: string) => Promise<unknown>): Promise<boolean>;
+  /** Hides the "new sign-in" notice (`signInNotice` in res.locals) on this session until the next sign-in. */
+  dismissSignInNotice(req: Request): void;
   /** Ends this request's session on the server and clears its cookie. */
   signOut(req: Request, res: Response): Promise<void>;
   /** The account's live sessions, most recently active first. */

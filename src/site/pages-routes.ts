@@ -3,15 +3,14 @@ import { safeNext } from "../package";
 import type { RouteDeps } from "./app-deps";
 
 /** The landing page, the dashboard, the unauthorized page, and dismissing the sign-in notice. */
-export function pagesRoutes({ requireAuth }: RouteDeps): Router {
+export function pagesRoutes({ requireAuth, kit }: RouteDeps): Router {
   const router = Router();
   router.get("/", (_req, res) => res.render("index", { title: "Sessions you can see and end" }));
   router.get("/dashboard", requireAuth, (_req, res) => res.render("dashboard", { title: "Dashboard" }));
   router.get("/unauthorized", (_req, res) => res.render("unauthorized", { title: "Not allowed" }));
   // The "new sign-in" notice stays on every page of this session until it is dismissed here.
   router.post("/notices/sign-in/dismiss", requireAuth, (req, res) => {
-    const notice = req.session.user?.signIn;
-    if (notice) req.session.noticeSeen = notice.at;
+    kit.dismissSignInNotice(req);
     res.redirect(303, safeNext(req.body?.back));
   });
   return router;

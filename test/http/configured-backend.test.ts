@@ -72,7 +72,9 @@ describe(`REDIS_WAIT_REPLICAS on ${redisName()}`, () => {
       const user = { name: "Wait Walt", email: "w@example.com", role: "user", org: null, ver: 1, cv: 1 };
       for (const sid of sids) {
         await new Promise<void>((resolve, reject) =>
-          backend.kit.store.set(sid, { cookie: {}, userId, user, credVersion: 1 } as unknown as SessionData, (err) => (err ? reject(err) : resolve())),
+          backend.kit.store.set(sid, { cookie: {}, userSessions: { userId, user, credVersion: 1 } } as unknown as SessionData, (err) =>
+            err ? reject(err) : resolve(),
+          ),
         );
       }
       const ending = backend.kit.store.endUserSession(userId, handleOf(sids[1])).then(() => "ending answered");

@@ -138,8 +138,8 @@ describe("requireRole", () => {
     const app = express();
     useViews(app);
     app.use((req, res, next) => {
-      if (role) req.user = { id: "u1", name: "A", email: "a@example.com", role, org: null, sessionHandle: "h" };
-      res.locals.currentUser = req.user ?? null;
+      if (role) req.sessionUser = { id: "u1", name: "A", email: "a@example.com", role, org: null, sessionHandle: "h" };
+      res.locals.currentUser = req.sessionUser ?? null;
       res.locals.csrfToken = () => "t";
       res.locals.flash = () => null;
       res.locals.path = req.path;

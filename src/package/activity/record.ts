@@ -10,7 +10,7 @@ export function recordActivity(log: ActivityLog, userId: string, req: Request, t
     type,
     ip: clientIp(req),
     userAgent: userAgentOf(req),
-    session: req.user?.sessionHandle ?? null,
+    session: req.sessionUser?.sessionHandle ?? null,
     ...extra,
   });
 }

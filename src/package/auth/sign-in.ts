@@ -4,7 +4,7 @@ import { clientIp, userAgentOf } from "../middleware/client-info";
 import { regenerate } from "../middleware/current-user";
 import type { Lifetime } from "../session-store/session-record";
 import { handleOf } from "../session-store/session-record";
-import type { SessionStore } from "../session-store/session-store";
+import { type SessionStore, stateOf } from "../session-store/session-store";
 import { describeDevice } from "../sessions/device";
 import type { Locate } from "../sessions/location";
 import { type SessionAccount, snapshotOf } from "../users/account";
@@ -16,22 +16,31 @@ import { type SessionAccount, snapshotOf } from "../users/account";
  */
 export async function startSession(req: Request, account: SessionAccount, remember: boolean, lifetime: Lifetime, now: number, locate: Locate): Promise<void> {
   await regenerate(req);
-  const sess = req.session;
-  sess.userId = account.id;
+  describeSignIn(req, account, remember, now, locate);
+  if (remember) {
+    const maxAge = Math.min(lifetime.idle, lifetime.absolute);
+    req.session.cookie.originalMaxAge = maxAge;
+    req.session.cookie.maxAge = maxAge;
+  }
+}
+
+/**
+ * The package's state of a session that signs in now: the account (and its snapshot), the
+ * device and the address. The store indexes it under the account when it first writes it.
+ */
+export function describeSignIn(req: Request, account: SessionAccount, remember: boolean, now: number, locate: Locate, passwordEntered = true): void {
+  const sess = stateOf(req.session);
+  sess.userId = String(account.id);
   sess.user = snapshotOf(account, now);
   sess.credVersion = account.credentialVersion ?? 0;
-  sess.authAt = now;
+  // Only a password entered here opens the re-authentication window; a site's own sign-in is not seen.
+  if (passwordEntered) sess.authAt = now;
   sess.lastActiveAt = now;
   sess.userAgent = userAgentOf(req);
   sess.ip = clientIp(req);
   sess.location = locate(sess.ip) ?? undefined;
   sess.persistent = remember;
   sess.idRole = sess.user.role;
-  if (remember) {
-    const maxAge = Math.min(lifetime.idle, lifetime.absolute);
-    sess.cookie.originalMaxAge = maxAge;
-    sess.cookie.maxAge = maxAge;
-  }
 }
 
 /**
@@ -43,7 +52,7 @@ export async function announceSignIn(req: Request, account: SessionAccount, sess
   const session = handleOf(req.sessionID);
   const notice = { at: now, session, device: describeDevice(userAgentOf(req)).label, ip: clientIp(req) };
   const snapshot = snapshotOf(account, now, notice);
-  req.session.user = snapshot;
-  await sessions.updateUserSnapshot(account.id, snapshot);
-  await activity.record(account.id, { type: "signed_in", ip: notice.ip, userAgent: userAgentOf(req), session });
+  stateOf(req.session).user = snapshot;
+  await sessions.updateUserSnapshot(String(account.id), snapshot);
+  await activity.record(String(account.id), { type: "signed_in", ip: notice.ip, userAgent: userAgentOf(req), session });
 }

@@ -1,6 +1,7 @@
 import { doubleCsrf } from "csrf-csrf";
 import { csrfSync } from "csrf-sync";
 import type { Request, RequestHandler, Response } from "express";
+import { stateOf } from "../session-store/session-store";
 import { cookiesOf } from "./client-info";
 
 /** Where a form or a script sends its token: the `_csrf` field, or the X-CSRF-Token header. */
@@ -13,7 +14,7 @@ function tokenOf(req: Request): string | undefined {
 
 /** A session that keeps state: signed in, or already holding a synchronizer token. */
 function hasStoredSession(req: Request): boolean {
-  return req.session?.userId !== undefined || req.session?.csrfToken !== undefined;
+  return req.session?.userSessions?.userId !== undefined || req.session?.userSessions?.csrfToken !== undefined;
 }
 
 export interface Csrf {
@@ -45,7 +46,15 @@ type WithPeriod = Request & { [PERIOD]?: number };
  * forged POST cannot pick the weaker one, since a victim's browser sends its session cookie.
  */
 export function csrfProtection(secrets: string[], production: boolean, now: () => number = Date.now): Csrf {
-  const sync = csrfSync({ size: 16, getTokenFromRequest: tokenOf }); // 128 bits, as hex
+  const sync = csrfSync({
+    size: 16, // 128 bits, as hex
+    getTokenFromRequest: tokenOf,
+    // In the package's part of the session: a site's own csrf-sync keeps its token apart.
+    getTokenFromState: (req) => req.session?.userSessions?.csrfToken,
+    storeTokenInState: (req, token) => {
+      stateOf(req.session).csrfToken = token ?? undefined;
+    },
+  });
   const visitor = (secure: boolean) =>
     doubleCsrf({
       getSecret: () => secrets,

@@ -1,6 +1,7 @@
 import type { Request, RequestHandler } from "express";
 import type { Lifetime } from "../session-store/session-record";
 import { expiryOf, handleOf, isActivityStale } from "../session-store/session-record";
+import { stateOf } from "../session-store/session-store";
 import type { Locate } from "../sessions/location";
 import { type AccountSource, snapshotOf } from "../users/account";
 import { clientIp, userAgentOf } from "./client-info";
@@ -19,47 +20,83 @@ export interface CurrentUser {
 declare global {
   namespace Express {
     interface Request {
-      user?: CurrentUser;
+      /** The account signed in on this session, as the package knows it (set by its middleware or track()). */
+      sessionUser?: CurrentUser;
     }
   }
 }
 
+const OWN_REGENERATE = Symbol("the package's own regenerate");
+type Marked = Request & { [OWN_REGENERATE]?: boolean };
+
 /** Replaces the session with a fresh visitor's one: the old id ends in the store. */
 export function regenerate(req: Request): Promise<void> {
-  return new Promise((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
+  (req as Marked)[OWN_REGENERATE] = true;
+  return new Promise((resolve, reject) =>
+    req.session.regenerate((err) => {
+      delete (req as Marked)[OWN_REGENERATE];
+      if (err) reject(err);
+      else resolve();
+    }),
+  );
+}
+
+/** Whether the package itself is replacing this request's session (a new id, not a sign-out). */
+export function isOwnRegenerate(req: Request): boolean {
+  return (req as Marked)[OWN_REGENERATE] === true;
+}
+
+/** What checking a signed-in session needs. */
+export interface Identify {
+  accounts: AccountSource;
+  lifetime: Lifetime;
+  now: () => number;
+  locate: Locate;
+  /**
+   * The package made the cookie (its own sign-in), so it slides a remembered cookie's expiry.
+   * A site's own session middleware keeps its cookie as it set it.
+   */
+  ownsCookie: boolean;
 }
 
 /**
- * Makes the signed-in user available as req.user and to every view, from the account snapshot
- * the session carries: no extra read per request. Once per update age it refreshes that
- * snapshot from the account and records last activity, user agent and IP (one write).
- * A session from before a password change, or of a deleted account, ends here.
+ * Sets req.sessionUser from the account snapshot the session carries: no extra read per
+ * request. Once per update age it refreshes that snapshot from the account and records last
+ * activity, user agent and IP (one write). A session from before a password change, or of a
+ * disabled or deleted account, ends here.
  */
-export function currentUser(accounts: AccountSource, lifetime: Lifetime, clock: () => number, locate: Locate): RequestHandler {
-  return async (req, _res, next) => {
-    const sess = req.session;
-    if (!sess?.userId || !sess.user) return next();
-    const now = clock();
-    if (isActivityStale(sess, lifetime, now)) {
-      const refreshed = await refreshSession(req, accounts, lifetime, now, locate);
-      if (refreshed === "gone") return signOutHere(req, next);
-      if (refreshed === "disabled") return signOutHere(req, next, "This account has been disabled.");
-    }
-    if (sess.user.cv !== sess.credVersion) return signOutHere(req, next);
-    if (sess.user.disabled) return signOutHere(req, next, "This account has been disabled.");
-    // A session from before idRole existed learns it once; a changed role means a new id.
-    if (sess.idRole === undefined) sess.idRole = sess.user.role;
-    else if (sess.idRole !== sess.user.role) await renewId(req, lifetime, now);
+export async function identify(req: Request, how: Identify): Promise<void> {
+  const sess = req.session?.userSessions;
+  if (!sess?.userId || !sess.user) return;
+  const now = how.now();
+  if (isActivityStale(sess, how.lifetime, now)) {
+    const refreshed = await refreshSession(req, how.accounts, how.lifetime, now, how.locate, how.ownsCookie);
+    if (refreshed === "gone") return signOutHere(req);
+    if (refreshed === "disabled") return signOutHere(req, "This account has been disabled.");
+  }
+  if (sess.user.cv !== sess.credVersion) return signOutHere(req);
+  if (sess.user.disabled) return signOutHere(req, "This account has been disabled.");
+  // A session from before idRole existed learns it once; a changed role means a new id.
+  if (sess.idRole === undefined) sess.idRole = sess.user.role;
+  else if (sess.idRole !== sess.user.role) await renewId(req, how.lifetime, now, how.ownsCookie);
 
-    req.user = {
-      id: sess.userId,
-      name: sess.user.name,
-      email: sess.user.email,
-      role: sess.user.role,
-      org: sess.user.org,
-      sessionHandle: handleOf(req.sessionID),
-    };
-    next();
+  req.sessionUser = {
+    id: sess.userId,
+    name: sess.user.name,
+    email: sess.user.email,
+    role: sess.user.role,
+    org: sess.user.org,
+    sessionHandle: handleOf(req.sessionID),
+  };
+}
+
+/** The package's own sign-in: req.sessionUser, and req.user the same account (see docs/adopting.md). */
+export function currentUser(how: Identify): RequestHandler {
+  return (req, _res, next) => {
+    identify(req, how).then(() => {
+      if (req.sessionUser) (req as { user?: unknown }).user = req.sessionUser;
+      next();
+    }, next);
   };
 }
 
@@ -74,8 +111,9 @@ export async function refreshSession(
   lifetime: Lifetime,
   now: number,
   locate: Locate,
+  ownsCookie = true,
 ): Promise<"refreshed" | "gone" | "disabled"> {
-  const sess = req.session;
+  const sess = stateOf(req.session);
   const account = sess.userId ? await accounts.findById(sess.userId) : null;
   if (!account) return "gone";
   if (account.disabled) return "disabled";
@@ -86,10 +124,11 @@ export async function refreshSession(
   // The place is looked up when the address is new, not at every refresh.
   if (ip !== sess.ip || sess.location === undefined) sess.location = locate(ip) ?? undefined;
   sess.ip = ip;
-  if (sess.persistent) {
+  if (!ownsCookie) sess.persistent = hasExpiry(req);
+  else if (sess.persistent) {
     const maxAge = expiryOf(sess, lifetime, now) - now;
-    sess.cookie.originalMaxAge = maxAge;
-    sess.cookie.maxAge = maxAge;
+    req.session.cookie.originalMaxAge = maxAge;
+    req.session.cookie.maxAge = maxAge;
   }
   return "refreshed";
 }
@@ -100,22 +139,40 @@ export async function refreshSession(
  * lands is not refused); the old id ends in the store. The sign-in time, and with it the
  * absolute lifetime, stay those of the sign-in.
  */
-async function renewId(req: Request, lifetime: Lifetime, now: number): Promise<void> {
-  const { cookie: _cookie, createdAt, ...data } = req.session;
-  await regenerate(req);
-  const sess = Object.assign(req.session, data);
-  sess.signedInAt = data.signedInAt ?? createdAt;
-  sess.idRole = data.user!.role;
-  if (sess.persistent) {
+async function renewId(req: Request, lifetime: Lifetime, now: number, ownsCookie: boolean): Promise<void> {
+  const { createdAt, ...state } = req.session.userSessions ?? {};
+  await moveToNewId(req);
+  const sess = Object.assign(stateOf(req.session), state);
+  sess.signedInAt = state.signedInAt ?? createdAt;
+  sess.idRole = state.user!.role;
+  if (ownsCookie && sess.persistent) {
     const maxAge = expiryOf(sess, lifetime, now) - now;
-    sess.cookie.originalMaxAge = maxAge;
-    sess.cookie.maxAge = maxAge;
+    req.session.cookie.originalMaxAge = maxAge;
+    req.session.cookie.maxAge = maxAge;
   }
 }
 
+/**
+ * The same session under a new id: the old id ends in the store; the site's keys and the
+ * cookie (a site's "remember me" expiry included) come along. The package's state is the
+ * caller's to carry over or not.
+ */
+export async function moveToNewId(req: Request): Promise<void> {
+  const { cookie, userSessions: _state, ...site } = req.session;
+  const { originalMaxAge, expires } = cookie;
+  await regenerate(req);
+  Object.assign(req.session, site);
+  req.session.cookie.expires = expires ? new Date(expires) : undefined;
+  req.session.cookie.originalMaxAge = originalMaxAge;
+}
+
+/** Whether the session's cookie outlives the browser ("remember me", as the site set it). */
+export function hasExpiry(req: Request): boolean {
+  return req.session.cookie?.expires != null;
+}
+
 /** Signs this request out: a fresh visitor's session, with a notice saying why. */
-async function signOutHere(req: Request, next: (err?: unknown) => void, text = "Your session has ended. Please sign in again."): Promise<void> {
+async function signOutHere(req: Request, text = "Your session has ended. Please sign in again."): Promise<void> {
   await regenerate(req);
   setFlash(req, "info", text);
-  next();
 }

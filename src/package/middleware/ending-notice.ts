@@ -1,12 +1,11 @@
 import signature from "cookie-signature";
-import type { RequestHandler, Response } from "express";
+import type { Request, RequestHandler, Response } from "express";
 import type { Config } from "../config";
 import { handleOf } from "../session-store/session-record";
 import type { Ending, SessionStore } from "../session-store/session-store";
 import { formatTime } from "../sessions/format-time";
 import { cookiesOf } from "./client-info";
 import { hasFlash, setFlash } from "./flash";
-import { clearSessionCookie } from "./session";
 
 /** What the person reads on the next page after their session was ended elsewhere. */
 export function endingMessage(ending: Ending, maxSessionsPerUser: number): string {
@@ -82,14 +81,20 @@ function days(ms: number): string {
  * page or the sign-in page it is sent to; the tombstone goes as it is read. Costs one read,
  * and only for requests with a dead cookie.
  */
-export function endingNotice(config: Config, store: SessionStore, now: () => number, onExpiry?: (limit: "idle" | "absolute") => void): RequestHandler {
+export function endingNotice(
+  config: Config,
+  store: SessionStore,
+  now: () => number,
+  onExpiry: ((limit: "idle" | "absolute") => void) | undefined,
+  cookie: { cookieName: string; clear: (res: Response, req: Request) => void },
+): RequestHandler {
   return (req, res, next) => {
-    if (!res.locals.hadSessionCookie || !req.session || req.session.createdAt !== undefined) return next();
+    if (!res.locals.hadSessionCookie || !req.session || req.session.userSessions?.createdAt !== undefined) return next();
     // No stored session answers the cookie: the browser need not send it again (nothing is
     // stored in its place; a session this request starts sets its own cookie after this).
-    clearSessionCookie(res, config.cookieName);
+    cookie.clear(res, req);
     if (hasFlash(req)) return next();
-    const sent = cookiesOf(req)[config.cookieName];
+    const sent = cookiesOf(req)[cookie.cookieName];
     const signed = typeof sent === "string" && sent.startsWith("s:") ? sent.slice(2) : undefined;
     const sid = signed ? config.sessionSecrets.map((secret) => signature.unsign(signed, secret)).find((v) => v !== false) : undefined;
     if (!sid) return next();

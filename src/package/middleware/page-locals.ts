@@ -3,25 +3,43 @@ import type { Request, RequestHandler } from "express";
 import type { Csrf } from "./csrf";
 import { takeFlash } from "./flash";
 
-/**
- * What every page and the views need, in one step: private caching off, the CSRF token and
- * the one-time message as functions (so only pages that show them pay for them), the current
- * user, and whether the browser sent a session cookie (so a signed-in page can tell "your
- * session expired" from a first visit).
- */
-export function pageLocals(cookieName: string, csrf: Csrf, needsPassword: (req: Request) => boolean): RequestHandler {
+export interface PageLocals {
+  /** Whether the browser sent a session cookie (so a page can tell "your session expired" from a first visit). */
+  sessionCookie: RequestHandler;
+  /**
+   * For a site the package signs in: on every page, private caching off, the CSRF token and
+   * the one-time message as functions (so only pages that show them pay for them), the
+   * current user, the sign-in notice, and whether the browser sent a session cookie.
+   */
+  everyPage: RequestHandler;
+  /**
+   * For a site that keeps its own sign-in: only what its layout may show, `flash()` and
+   * `signInNotice`. The site's caching, its `csrfToken` and its
+   * `currentUser` stay its own.
+   */
+  siteLayout: RequestHandler;
+}
+
+export function pageLocals(cookieName: string, csrf: Csrf, needsPassword: (req: Request) => boolean): PageLocals {
   const sentCookie = new RegExp(`(?:^|;\\s*)${cookieName.replace(/[^\w-]/g, "\\$&")}=`);
-  return (req, res, next) => {
-    // Pages carry per-session tokens and private data: no cache may keep them.
-    res.setHeader("Cache-Control", "no-store");
+  const sessionCookie: RequestHandler = (req, res, next) => {
     res.locals.hadSessionCookie = sentCookie.test(req.headers.cookie ?? "");
-    res.locals.csrfToken = () => csrf.tokenFor(req, res);
+    next();
+  };
+  const siteLayout: RequestHandler = (req, res, next) => {
     res.locals.flash = () => takeFlash(req);
-    res.locals.currentUser = req.user ?? null;
-    res.locals.path = req.path;
     res.locals.signInNotice = signInNotice(req, needsPassword);
     next();
   };
+  const everyPage: RequestHandler = (req, res, next) => {
+    // Pages carry per-session tokens and private data: no cache may keep them.
+    res.setHeader("Cache-Control", "no-store");
+    res.locals.csrfToken = () => csrf.tokenFor(req, res);
+    res.locals.currentUser = req.sessionUser ?? null;
+    res.locals.path = req.path;
+    sessionCookie(req, res, () => siteLayout(req, res, next));
+  };
+  return { sessionCookie, everyPage, siteLayout };
 }
 
 /**
@@ -29,9 +47,9 @@ export function pageLocals(cookieName: string, csrf: Csrf, needsPassword: (req: 
  * with the account snapshot the session already reads: no extra read per page.
  */
 function signInNotice(req: Request, needsPassword: (req: Request) => boolean) {
-  const notice = req.user && req.session.user?.signIn;
-  if (!notice || notice.session === req.user!.sessionHandle) return null;
-  if (notice.at <= (req.session.createdAt ?? 0) || req.session.noticeSeen === notice.at) return null;
+  const notice = req.sessionUser && req.session.userSessions?.user?.signIn;
+  if (!notice || notice.session === req.sessionUser!.sessionHandle) return null;
+  if (notice.at <= (req.session.userSessions?.createdAt ?? 0) || req.session.userSessions?.noticeSeen === notice.at) return null;
   return {
     device: notice.device,
     ip: notice.ip,

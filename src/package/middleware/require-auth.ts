@@ -16,13 +16,13 @@ export function wantsJson(req: Request, res: Response): boolean {
 /** The guards, sending visitors to `signInPath`; `forbidden` answers a page that the role does not allow. */
 export function authGuards(signInPath: string, forbidden: (req: Request, res: Response) => void): AuthGuards {
   const requireAuth: RequestHandler = (req, res, next) => {
-    if (req.user) return next();
+    if (req.sessionUser) return next();
     if (wantsJson(req, res)) {
       res.status(401).json({ error: "not_signed_in", message: "Sign in first: this API uses the same cookie session as the pages." });
       return;
     }
     // The browser sent a cookie, but no stored session answered it: it expired or was ended.
-    if (res.locals.hadSessionCookie && req.session && req.session.createdAt === undefined && !hasFlash(req)) {
+    if (res.locals.hadSessionCookie && req.session && req.session.userSessions?.createdAt === undefined && !hasFlash(req)) {
       setFlash(req, "info", "Your session expired, please sign in again.");
     }
     const back = req.method === "GET" ? `?next=${encodeURIComponent(req.originalUrl)}` : "";
@@ -31,8 +31,8 @@ export function authGuards(signInPath: string, forbidden: (req: Request, res: Re
   const requireRole =
     (...roles: string[]): RequestHandler =>
     (req, res, next) => {
-      if (!req.user) return requireAuth(req, res, next);
-      if (roles.includes(req.user.role)) return next();
+      if (!req.sessionUser) return requireAuth(req, res, next);
+      if (roles.includes(req.sessionUser.role)) return next();
       if (wantsJson(req, res)) {
         res.status(403).json({ error: "forbidden", message: "Your account's role does not allow this." });
         return;

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { SessionData } from "express-session";
 import type { UserSnapshot } from "../users/account";
-import type { Ending, SessionInfo } from "./session-store";
+import type { Ending, SessionInfo, SessionState } from "./session-store";
 
 /**
  * How a session is laid out at rest, shared by both stores so they cannot drift apart.
@@ -76,18 +76,24 @@ export function isHandle(value: unknown): value is string {
  * When the session ends: the idle timeout from last activity, never past the absolute lifetime.
  * A session without "remember me" has the shorter browser idle timeout: its cookie ends with
  * the browser, and a browser that restores its tabs must not keep it for the long one.
+ * `cookieExpiresAt` is the expiry of a site's own cookie (a store that keeps the site's
+ * cookies): the product's lifetime caps it, and a visitor's session lives as long as it does.
  */
-export function expiryOf(sess: SessionData, lifetime: Lifetime, now: number): number {
-  if (!sess.userId) return (sess.lastActiveAt ?? now) + lifetime.anonymous;
-  const createdAt = sess.createdAt ?? now;
-  const lastActiveAt = sess.lastActiveAt ?? createdAt;
-  const idle = sess.persistent ? lifetime.idle : Math.min(lifetime.idle, lifetime.browserIdle);
-  return Math.min(lastActiveAt + idle, (sess.signedInAt ?? createdAt) + lifetime.absolute);
+export function expiryOf(state: SessionState | undefined, lifetime: Lifetime, now: number, cookieExpiresAt?: number | null): number {
+  const s = state ?? {};
+  if (!s.userId) {
+    if (cookieExpiresAt === undefined) return (s.lastActiveAt ?? now) + lifetime.anonymous;
+    return cookieExpiresAt ?? (s.lastActiveAt ?? now) + lifetime.idle;
+  }
+  const createdAt = s.createdAt ?? now;
+  const lastActiveAt = s.lastActiveAt ?? createdAt;
+  const idle = s.persistent ? lifetime.idle : Math.min(lifetime.idle, lifetime.browserIdle);
+  return Math.min(lastActiveAt + idle, (s.signedInAt ?? createdAt) + lifetime.absolute, cookieExpiresAt ?? Number.POSITIVE_INFINITY);
 }
 
 /** Whether this session's last-active time is old enough to be written again. */
-export function isActivityStale(sess: SessionData, lifetime: Lifetime, now: number): boolean {
-  return now - (sess.lastActiveAt ?? 0) >= lifetime.updateAge;
+export function isActivityStale(state: SessionState | undefined, lifetime: Lifetime, now: number): boolean {
+  return now - (state?.lastActiveAt ?? 0) >= lifetime.updateAge;
 }
 
 /**
@@ -126,51 +132,79 @@ export function encodeSnapshot(snapshot: UserSnapshot): string {
   return JSON.stringify(snapshotNames.toRest(snapshot));
 }
 
-export function encode(sess: SessionData): SessionRecord {
-  const { cookie: _cookie, user, userId, ...data } = sess;
+/** Where the package's state sits in a record's data, beside the site's own keys. */
+const STATE_AT_REST = "~";
+
+/**
+ * The record of a session. Its data holds the site's keys as they are, the package's state
+ * under "~", and (`keepCookie`, for a site's own session middleware) the cookie as the site
+ * set it, as connect-redis keeps it.
+ */
+export function encode(sess: SessionData, keepCookie = false): SessionRecord {
+  const { cookie, userSessions, ...site } = sess;
+  const { user, userId, ...own } = userSessions ?? {};
+  const data: Record<string, unknown> = { ...site, [STATE_AT_REST]: dataNames.toRest(own) };
+  if (keepCookie && cookie) data.cookie = cookie;
   return {
     uv: user?.ver ?? 0,
     uid: userId ?? "",
     u: user ? encodeSnapshot(user) : "",
-    d: JSON.stringify(dataNames.toRest(data)),
+    d: JSON.stringify(data),
   };
 }
 
 /**
  * The session express-session gets back, or null when the record is unreadable or past its
  * expiry (the store's TTL normally removed it already; this holds whatever the clock did).
+ * The cookie is the one the record kept (`keepCookie`), or else built from `cookie`.
  */
-export function decode(record: SessionRecord | null, cookie: CookieShape, lifetime: Lifetime, now: number): SessionData | null {
+export function decode(record: SessionRecord | null, cookie: CookieShape, lifetime: Lifetime, now: number, keepCookie = false): SessionData | null {
   if (!record?.d) return null;
-  let data: SessionData;
+  let state: SessionState;
+  let site: Record<string, unknown> = {};
+  let kept: { expires?: string | null } | undefined;
   try {
-    data = dataNames.fromRest(JSON.parse(record.d)) as unknown as SessionData;
-    if (record.uid) data.userId = record.uid;
-    if (record.u) data.user = snapshotNames.fromRest(JSON.parse(record.u)) as unknown as UserSnapshot;
+    const parsed = JSON.parse(record.d) as Record<string, unknown>;
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return null;
+    if (Object.hasOwn(parsed, STATE_AT_REST)) {
+      const { [STATE_AT_REST]: own, cookie: storedCookie, ...rest } = parsed;
+      state = dataNames.fromRest(own as object) as SessionState;
+      site = rest;
+      if (keepCookie && storedCookie && typeof storedCookie === "object") kept = storedCookie as typeof kept;
+    } else {
+      // A record written before the package's state had a key of its own: it is all state.
+      state = dataNames.fromRest(parsed) as SessionState;
+    }
+    if (record.uid) state.userId = record.uid;
+    if (record.u) state.user = snapshotNames.fromRest(JSON.parse(record.u)) as unknown as UserSnapshot;
   } catch {
     return null;
   }
-  const expiresAt = expiryOf(data, lifetime, now);
+  if (kept) {
+    const cookieExpiresAt = kept.expires ? Date.parse(kept.expires) : null;
+    if (expiryOf(state, lifetime, now, Number.isNaN(cookieExpiresAt) ? null : cookieExpiresAt) <= now) return null;
+    return { ...site, userSessions: state, cookie: kept } as unknown as SessionData;
+  }
+  const expiresAt = expiryOf(state, lifetime, now, keepCookie ? null : undefined);
   if (expiresAt <= now) return null;
-  const maxAge = data.persistent ? expiresAt - now : null;
-  data.cookie = {
-    ...cookie,
-    originalMaxAge: maxAge,
-    expires: maxAge === null ? undefined : new Date(expiresAt),
-  } as SessionData["cookie"];
-  return data;
+  const maxAge = state.persistent ? expiresAt - now : null;
+  return {
+    ...site,
+    userSessions: state,
+    cookie: { ...cookie, originalMaxAge: maxAge, expires: maxAge === null ? undefined : new Date(expiresAt) },
+  } as unknown as SessionData;
 }
 
-export function infoOf(handle: string, sess: SessionData, lifetime: Lifetime, now: number): SessionInfo {
+export function infoOf(handle: string, state: SessionState, lifetime: Lifetime, now: number): SessionInfo {
   return {
     handle,
-    userAgent: sess.userAgent ?? "",
-    ip: sess.ip ?? "",
-    ...(sess.location ? { location: sess.location } : {}),
-    createdAt: sess.signedInAt ?? sess.createdAt ?? now,
-    lastActiveAt: sess.lastActiveAt ?? sess.createdAt ?? now,
-    expiresAt: expiryOf(sess, lifetime, now),
-    persistent: sess.persistent === true,
+    userAgent: state.userAgent ?? "",
+    ip: state.ip ?? "",
+    ...(state.location ? { location: state.location } : {}),
+    createdAt: state.signedInAt ?? state.createdAt ?? now,
+    lastActiveAt: state.lastActiveAt ?? state.createdAt ?? now,
+    expiresAt: expiryOf(state, lifetime, now),
+    persistent: state.persistent === true,
   };
 }
 
@@ -178,11 +212,11 @@ export function infoOf(handle: string, sess: SessionData, lifetime: Lifetime, no
  * Marks a session that has never been written as created now. Returns whether it is new:
  * the store then creates it; otherwise it may only update an existing record.
  */
-export function stampNew(sess: SessionData, now: number): boolean {
-  if (sess.createdAt !== undefined) return false;
+export function stampNew(state: SessionState, now: number): boolean {
+  if (state.createdAt !== undefined) return false;
   // A sign-in stamps its time on the session before the response is sent; that is the start.
-  sess.createdAt = sess.lastActiveAt ?? now;
-  sess.lastActiveAt ??= now;
+  state.createdAt = state.lastActiveAt ?? now;
+  state.lastActiveAt ??= now;
   return true;
 }
 

@@ -1,5 +1,4 @@
-import type {} from "csrf-sync"; // its SessionData.csrfToken
-import type { Store } from "express-session";
+import type { SessionData, Store } from "express-session";
 import type { UserSnapshot } from "../users/account";
 
 /**
@@ -75,36 +74,54 @@ export interface Flash {
   text: string;
 }
 
+/**
+ * What the package keeps in a session, all under one key of its own (`req.session.userSessions`):
+ * the session belongs to the site, whose code and libraries (Passport, connect-flash, a cart)
+ * keep their own keys beside it. The package neither reads nor rewrites those.
+ */
+export interface SessionState {
+  /** The account signed in on this session; set once, when the session is indexed under it. */
+  userId?: string;
+  user?: UserSnapshot;
+  /** Set by the store when it first writes the session (the sign-in time for signed-in ones). */
+  createdAt?: number;
+  /** The sign-in time, kept when the session moved to a new id without a sign-in (a role change). */
+  signedInAt?: number;
+  /** The role this session id was issued with: another role means a new id (privilege change). */
+  idRole?: string;
+  lastActiveAt?: number;
+  /** When the password was last entered in this session (re-authentication window). */
+  authAt?: number;
+  /** The account's credential version when this session signed in. */
+  credVersion?: number;
+  userAgent?: string;
+  ip?: string;
+  /** Where `ip` is, roughly ("Berlin, Germany"), looked up when the address was recorded. */
+  location?: string;
+  /** "Remember me": the cookie outlives the browser. */
+  persistent?: boolean;
+  /** The sign-in notice (its time) this session dismissed. */
+  noticeSeen?: number;
+  /**
+   * A sign-in waiting for its owner to pick sessions to end (SESSION_LIMIT_POLICY=ask): the
+   * password was right, but the account is at the cap. Nothing is signed in until then. It
+   * completes only under the credential version it was made under, and only once (`claim`
+   * is taken in the store).
+   */
+  pendingSignIn?: { userId: string; remember: boolean; at: number; next: string; credVersion: number; claim: string };
+  flash?: Flash;
+  /** The synchronizer token of the package's forms. */
+  csrfToken?: string;
+}
+
+/** The package's part of this session, made when first needed. */
+export function stateOf(sess: SessionData): SessionState {
+  sess.userSessions ??= {};
+  return sess.userSessions;
+}
+
 declare module "express-session" {
   interface SessionData {
-    userId?: string;
-    user?: UserSnapshot;
-    /** Set by the store when it first writes the session (the sign-in time for signed-in ones). */
-    createdAt?: number;
-    /** The sign-in time, kept when the session moved to a new id without a sign-in (a role change). */
-    signedInAt?: number;
-    /** The role this session id was issued with: another role means a new id (privilege change). */
-    idRole?: string;
-    lastActiveAt?: number;
-    /** When the password was last entered in this session (re-authentication window). */
-    authAt?: number;
-    /** The account's credential version when this session signed in. */
-    credVersion?: number;
-    userAgent?: string;
-    ip?: string;
-    /** Where `ip` is, roughly ("Berlin, Germany"), looked up when the address was recorded. */
-    location?: string;
-    /** "Remember me": the cookie outlives the browser. */
-    persistent?: boolean;
-    /** The sign-in notice (its time) this session dismissed. */
-    noticeSeen?: number;
-    /**
-     * A sign-in waiting for its owner to pick sessions to end (SESSION_LIMIT_POLICY=ask): the
-     * password was right, but the account is at the cap. Nothing is signed in until then. It
-     * completes only under the credential version it was made under, and only once (`claim`
-     * is taken in the store).
-     */
-    pendingSignIn?: { userId: string; remember: boolean; at: number; next: string; credVersion: number; claim: string };
-    flash?: Flash;
+    userSessions?: SessionState;
   }
 }

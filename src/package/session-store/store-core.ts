@@ -14,7 +14,7 @@ import {
   type SessionRecord,
   stampNew,
 } from "./session-record";
-import type { Ending, SessionInfo, SessionStore } from "./session-store";
+import { type Ending, type SessionInfo, type SessionStore, stateOf } from "./session-store";
 
 export interface StoreRules {
   lifetime: Lifetime;
@@ -26,6 +26,11 @@ export interface StoreRules {
   now?: () => number;
   /** How long a tombstone says why its session ended (ms); 7 days when not given. */
   tombstoneTtl?: number;
+  /**
+   * Keep the cookie a session arrives with (a site's own session middleware: its domain, its
+   * "remember me" maxAge), as connect-redis does, rather than build it from `cookie`.
+   */
+  keepCookie?: boolean;
   /** Told of sessions ended with a reason, and how many (for metrics). */
   onEnded?: (reason: Ending["reason"], count: number) => void;
   /** Told how long each operation took, and whether it failed (for metrics). */
@@ -55,6 +60,7 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
   protected readonly maxSessionsPerUser: number;
   protected readonly now: () => number;
   protected readonly tombstoneTtl: number;
+  protected readonly keepCookie: boolean;
   protected readonly onExpired?: (userId: string, handle: string) => void;
   protected readonly onEnded?: (reason: Ending["reason"], count: number) => void;
   private readonly observe?: StoreRules["observe"];
@@ -69,6 +75,7 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
     this.observe = rules.observe;
     this.now = rules.now ?? Date.now;
     this.tombstoneTtl = rules.tombstoneTtl ?? 7 * 24 * 3600 * 1000;
+    this.keepCookie = rules.keepCookie === true;
   }
 
   /** The record, or null. It may be past its expiry: decode() refuses those. */
@@ -123,7 +130,7 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
   }
 
   override get(sid: string, cb?: Callback<SessionData | null>): any {
-    const read = this.readRecord(handleOf(sid)).then((record) => decode(record, this.cookie, this.lifetime, this.now()));
+    const read = this.readRecord(handleOf(sid)).then((record) => decode(record, this.cookie, this.lifetime, this.now(), this.keepCookie));
     return settle(this.timed("read", read), cb);
   }
 
@@ -135,8 +142,10 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
     const now = this.now();
     // Inside the update window a touch writes nothing: that is what keeps a signed-in
     // request at one round trip.
-    if (!sess.userId || !isActivityStale(sess, this.lifetime, now)) return settle(Promise.resolve(), cb);
-    sess.lastActiveAt = now;
+    const state = sess.userSessions;
+    // A site's own visitor session (a cart) slides too; the package's visitor sessions do not.
+    if ((!state?.userId && !this.keepCookie) || !isActivityStale(state, this.lifetime, now)) return settle(Promise.resolve(), cb);
+    stateOf(sess).lastActiveAt = now;
     return settle(this.timed("write", this.write(handleOf(sid), sess)), cb);
   }
 
@@ -146,12 +155,13 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
 
   private async write(handle: string, sess: SessionData): Promise<void> {
     const now = this.now();
-    const creating = stampNew(sess, now);
-    if (!sess.userId) sess.lastActiveAt = now; // a visitor's session slides with each write
-    const expiresAt = expiryOf(sess, this.lifetime, now);
+    const state = stateOf(sess);
+    const creating = stampNew(state, now);
+    if (!state.userId) state.lastActiveAt = now; // a visitor's session slides with each write
+    const expiresAt = expiryOf(state, this.lifetime, now, this.keepCookie ? cookieExpiry(sess) : undefined);
     if (expiresAt <= now) return this.removeRecord(handle);
-    const record = encode(sess);
-    const lastActiveAt = sess.lastActiveAt ?? now;
+    const record = encode(sess, this.keepCookie);
+    const lastActiveAt = state.lastActiveAt ?? now;
     if (creating) await this.createRecord(handle, record, expiresAt, lastActiveAt, now);
     else await this.updateRecord(handle, record, expiresAt, lastActiveAt);
   }
@@ -166,9 +176,9 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
     const live: SessionInfo[] = [];
     const dead: string[] = [];
     for (const { handle, lastActiveAt, record } of entries) {
-      const sess = decode(record, this.cookie, this.lifetime, now);
-      if (sess && sess.userId === userId)
-        live.push(names[handle] ? { ...infoOf(handle, sess, this.lifetime, now), name: names[handle] } : infoOf(handle, sess, this.lifetime, now));
+      const state = decode(record, this.cookie, this.lifetime, now, this.keepCookie)?.userSessions;
+      if (state && state.userId === userId)
+        live.push(names[handle] ? { ...infoOf(handle, state, this.lifetime, now), name: names[handle] } : infoOf(handle, state, this.lifetime, now));
       // A fresh entry without its record is a session being created (index first): not dead.
       else if (record !== null || lastActiveAt <= now - Math.min(CREATION_GRACE_MS, this.lifetime.idle)) dead.push(handle);
     }
@@ -219,6 +229,14 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
     const handles = await this.indexedHandles(userId);
     if (handles.length > 0) await this.writeSnapshot(handles, snapshot.ver, encodeSnapshot(snapshot));
   }
+}
+
+/** When the site's cookie for this session expires (ms), or null when it ends with the browser. */
+function cookieExpiry(sess: SessionData): number | null {
+  const expires = sess.cookie?.expires;
+  if (!expires) return null;
+  const at = new Date(expires).getTime();
+  return Number.isNaN(at) ? null : at;
 }
 
 /** Promise for tests and the product, callback for express-session (as connect-redis does). */

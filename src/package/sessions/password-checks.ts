@@ -3,10 +3,11 @@ import type { Store as RateLimitStore } from "express-rate-limit";
 import type { ActivityLog } from "../activity/activity-log";
 import { recordActivity } from "../activity/record";
 import type { CheckOutcome, PasswordThrottle } from "../auth/password-throttle";
-import { startSession } from "../auth/sign-in";
-import { regenerate } from "../middleware/current-user";
+import { describeSignIn } from "../auth/sign-in";
+import { moveToNewId, regenerate } from "../middleware/current-user";
 import { setFlash } from "../middleware/flash";
 import { handleOf, type Lifetime } from "../session-store/session-record";
+import { stateOf } from "../session-store/session-store";
 import type { AccountSource, SessionAccount } from "../users/account";
 import type { Locate } from "./location";
 
@@ -43,6 +44,8 @@ export interface PasswordChecksDeps {
    * the expiry cookie follows it, and the device cookie its credential version.
    */
   onRenewed?: (req: Request, account: SessionAccount) => void;
+  /** The package made the cookie (its own sign-in): a remembered one gets the full lifetime again. */
+  ownsCookie: boolean;
 }
 
 /**
@@ -53,17 +56,17 @@ export interface PasswordChecksDeps {
  * stolen cookie must not be a way to guess the password that re-authentication asks for.
  */
 export function passwordChecks(deps: PasswordChecksDeps) {
-  const { accounts, activity, throttle, sessionFailures, lifetime, reauthWindow, now, locate, onOutcome, onRenewed } = deps;
+  const { accounts, activity, throttle, sessionFailures, lifetime, reauthWindow, now, locate, onOutcome, onRenewed, ownsCookie } = deps;
 
   /** Whether the password was entered longer ago than the re-authentication window. */
   function needsPassword(req: Request): boolean {
-    return now() - (req.session.authAt ?? 0) > reauthWindow * 1000;
+    return now() - (req.session.userSessions?.authAt ?? 0) > reauthWindow * 1000;
   }
 
   /** Checks the password always: null when it is right (and the window restarts). */
   async function verify(req: Request, password: unknown): Promise<PasswordRefusal | null> {
     if (typeof password !== "string" || password.length === 0) return { status: 401, message: "Enter your password to continue." };
-    const user = req.user!;
+    const user = req.sessionUser!;
     // This session's wrong passwords are counted in the store, and before the check runs, as
     // the throttle's are: concurrent guesses with one stolen cookie cannot all pass a count
     // that each request would otherwise read from its own copy of the session.
@@ -72,7 +75,7 @@ export function passwordChecks(deps: PasswordChecksDeps) {
     if (tries > MAX_PASSWORD_FAILURES_PER_SESSION) return signOutAfter(req, MAX_PASSWORD_FAILURES_PER_SESSION, false);
     let checked: CheckOutcome;
     try {
-      checked = await throttle.check(req, { email: user.email, credentialVersion: req.session.credVersion }, async () =>
+      checked = await throttle.check(req, { email: user.email, credentialVersion: req.session.userSessions?.credVersion }, async () =>
         password.length <= 256 ? accounts.verifyPassword(user.id, password) : false,
       );
     } catch (err) {
@@ -87,7 +90,7 @@ export function passwordChecks(deps: PasswordChecksDeps) {
     onOutcome?.(checked.outcome === "right" ? "ok" : "wrong");
     if (checked.outcome === "right") {
       await sessionFailures.resetKey(handle);
-      req.session.authAt = now();
+      stateOf(req.session).authAt = now();
       return null;
     }
     await recordActivity(activity, user.id, req, "password_check_failed");
@@ -98,7 +101,7 @@ export function passwordChecks(deps: PasswordChecksDeps) {
   /** Signs this session out after too many wrong passwords; the request that reached the limit records it. */
   async function signOutAfter(req: Request, failures: number, record: boolean): Promise<PasswordRefusal> {
     if (record) {
-      await recordActivity(activity, req.user!.id, req, "signed_out_wrong_passwords", { detail: String(failures) });
+      await recordActivity(activity, req.sessionUser!.id, req, "signed_out_wrong_passwords", { detail: String(failures) });
       onOutcome?.("signed_out");
     }
     await regenerate(req);
@@ -124,11 +127,19 @@ export function passwordChecks(deps: PasswordChecksDeps) {
 
   /** A new session id for the signed-in person; the old id ends. */
   async function renewSession(req: Request): Promise<void> {
-    const account = req.user ? await accounts.findById(req.user.id) : null;
+    const account = req.sessionUser ? await accounts.findById(req.sessionUser.id) : null;
     if (!account) return;
-    await startSession(req, account, req.session.persistent === true, lifetime, now(), locate);
+    const persistent = req.session.userSessions?.persistent === true;
+    // The site's keys (its own sign-in among them) and its cookie come along to the new id.
+    await moveToNewId(req);
+    describeSignIn(req, account, persistent, now(), locate);
+    if (ownsCookie && persistent) {
+      const maxAge = Math.min(lifetime.idle, lifetime.absolute);
+      req.session.cookie.originalMaxAge = maxAge;
+      req.session.cookie.maxAge = maxAge;
+    }
     onRenewed?.(req, account);
-    req.user!.sessionHandle = handleOf(req.sessionID);
+    req.sessionUser!.sessionHandle = handleOf(req.sessionID);
   }
 
   return { needsPassword, verify, withReauth, renewSession };
@@ -140,8 +151,8 @@ export type PasswordChecks = ReturnType<typeof passwordChecks>;
  * A refused password on a page: signed out, to the sign-in page; throttled, 429 with
  * Retry-After; otherwise the page again, with the message, as `render` shows it.
  */
-export function answerRefusal(res: Response, refused: PasswordRefusal, render: (status: number, message: string) => unknown): unknown {
-  if (refused.signedOut) return res.redirect(303, "/login");
+export function answerRefusal(res: Response, refused: PasswordRefusal, render: (status: number, message: string) => unknown, signInPath = "/login"): unknown {
+  if (refused.signedOut) return res.redirect(303, signInPath);
   if (refused.retryAfter !== undefined) res.set("Retry-After", String(refused.retryAfter));
   return render(refused.status, refused.message);
 }

@@ -1,4 +1,5 @@
 import { type Request, type Response, Router } from "express";
+import asyncHandler from "express-async-handler";
 import { describeActivity } from "../activity/describe-activity";
 import { apiError } from "../middleware/errors";
 import { isHandle } from "../session-store/session-record";
@@ -18,28 +19,33 @@ export function sessionApi(sessions: Sessions): Router {
     res.locals.jsonApi = true;
     next();
   }, requireAuth);
+  // With the site's own sign-in, the site's CSRF checks are its own: the API checks its token here.
+  if (sessions.keepsSiteSignIn) router.use(sessions.csrf.protection);
 
-  router.get("/sessions", async (req, res) => {
-    const list = await store.listUserSessions(req.user!.id);
-    res.json({
-      sessions: list.map((s) => {
-        const device = describeDevice(s.userAgent);
-        return {
-          id: s.handle,
-          name: s.name ?? null,
-          device: device.label,
-          deviceType: device.type,
-          ip: s.ip,
-          location: s.location ?? null,
-          current: s.handle === req.user!.sessionHandle,
-          createdAt: new Date(s.createdAt).toISOString(),
-          lastActiveAt: new Date(s.lastActiveAt).toISOString(),
-          expiresAt: new Date(s.expiresAt).toISOString(),
-          persistent: s.persistent,
-        };
-      }),
-    });
-  });
+  router.get(
+    "/sessions",
+    asyncHandler(async (req, res) => {
+      const list = await store.listUserSessions(req.sessionUser!.id);
+      res.json({
+        sessions: list.map((s) => {
+          const device = describeDevice(s.userAgent);
+          return {
+            id: s.handle,
+            name: s.name ?? null,
+            device: device.label,
+            deviceType: device.type,
+            ip: s.ip,
+            location: s.location ?? null,
+            current: s.handle === req.sessionUser!.sessionHandle,
+            createdAt: new Date(s.createdAt).toISOString(),
+            lastActiveAt: new Date(s.lastActiveAt).toISOString(),
+            expiresAt: new Date(s.expiresAt).toISOString(),
+            persistent: s.persistent,
+          };
+        }),
+      });
+    }),
+  );
 
   /**
    * The action behind the password (when the re-authentication window has passed); a refusal
@@ -58,40 +64,49 @@ export function sessionApi(sessions: Sessions): Router {
     return null;
   }
 
-  router.delete("/sessions/:id", async (req, res) => {
-    const user = req.user!;
-    const handle = req.params.id;
-    if (!isHandle(handle)) return apiError(res, 404, "not_found", "No such session.");
-    if (handle === user.sessionHandle) return apiError(res, 400, "current_session", "This is the current session; sign out to end it.");
-    const done = await reauthenticated(req, res, () => sessions.revokeSession(req, handle));
-    if (!done) return;
-    if (!done.value) return apiError(res, 404, "not_found", "No such session.");
-    res.status(204).end();
-  });
+  router.delete(
+    "/sessions/:id",
+    asyncHandler(async (req, res) => {
+      const user = req.sessionUser!;
+      const handle = req.params.id;
+      if (!isHandle(handle)) return apiError(res, 404, "not_found", "No such session.");
+      if (handle === user.sessionHandle) return apiError(res, 400, "current_session", "This is the current session; sign out to end it.");
+      const done = await reauthenticated(req, res, () => sessions.revokeSession(req, handle));
+      if (!done) return;
+      if (!done.value) return apiError(res, 404, "not_found", "No such session.");
+      res.status(204).end();
+    }),
+  );
 
-  router.post("/sessions/revoke-others", async (req, res) => {
-    const done = await reauthenticated(req, res, () => sessions.revokeAllOtherSessions(req));
-    if (done) res.json({ ended: done.value });
-  });
+  router.post(
+    "/sessions/revoke-others",
+    asyncHandler(async (req, res) => {
+      const done = await reauthenticated(req, res, () => sessions.revokeAllOtherSessions(req));
+      if (done) res.json({ ended: done.value });
+    }),
+  );
 
-  router.get("/activity", async (req, res) => {
-    const page = await activity.list(req.user!.id, { before: cursorOf(req.query.before), limit: 50 });
-    res.json({
-      entries: page.entries.map((e) => {
-        const row = describeActivity(e, sessions.locate);
-        return {
-          id: e.id,
-          at: row.iso,
-          type: e.type,
-          text: row.text,
-          ip: e.ip,
-          device: e.userAgent ? describeDevice(e.userAgent).label : "",
-          session: e.session,
-        };
-      }),
-      next: page.next ?? null,
-    });
-  });
+  router.get(
+    "/activity",
+    asyncHandler(async (req, res) => {
+      const page = await activity.list(req.sessionUser!.id, { before: cursorOf(req.query.before), limit: 50 });
+      res.json({
+        entries: page.entries.map((e) => {
+          const row = describeActivity(e, sessions.locate);
+          return {
+            id: e.id,
+            at: row.iso,
+            type: e.type,
+            text: row.text,
+            ip: e.ip,
+            device: e.userAgent ? describeDevice(e.userAgent).label : "",
+            session: e.session,
+          };
+        }),
+        next: page.next ?? null,
+      });
+    }),
+  );
 
   return router;
 }

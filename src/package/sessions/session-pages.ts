@@ -1,10 +1,11 @@
 import path from "node:path";
 import ejs from "ejs";
-import { type Request, type Response, Router } from "express";
+import express, { type Request, type Response, Router } from "express";
+import asyncHandler from "express-async-handler";
 import { describeActivity } from "../activity/describe-activity";
 import { withoutInvisibleCharacters } from "../control-characters";
 import { userAgentOf } from "../middleware/client-info";
-import { setFlash } from "../middleware/flash";
+import { setFlash, takeFlash } from "../middleware/flash";
 import { isHandle } from "../session-store/session-record";
 import type { SessionPagesOptions, Sessions } from "../surface";
 import { describeDevice } from "./device";
@@ -30,20 +31,33 @@ export function cursorOf(value: unknown): number | undefined {
  * /account/sessions and /account/activity. Plain HTML forms; no script.
  */
 export function sessionPages(sessions: Sessions, options: SessionPagesOptions = {}): Router {
-  const { store, activity, passwordChecks, requireAuth, config, now } = sessions;
+  const { store, activity, passwordChecks, requireAuth, config, now, csrf } = sessions;
   const router = Router();
+  router.use((_req, res, next) => {
+    // Pages carry per-session tokens and private data: no cache may keep them.
+    res.setHeader("Cache-Control", "no-store");
+    next();
+  });
+  // A site that keeps its own sign-in keeps its own forms and their checks; the package's
+  // forms are read and checked here.
+  if (sessions.keepsSiteSignIn) router.use(express.urlencoded({ extended: false, limit: "16kb" }), csrf.protection);
 
   async function page(req: Request, res: Response, status: number, view: string, title: string, locals: Record<string, unknown>) {
     // In the package's own layout the page's heading is its one h1; in a site's, the site has the h1.
     const standalone = !options.layout;
-    const shared = { ...res.locals, ...locals, title, base: req.baseUrl, standalone };
-    const body = await ejs.renderFile(path.join(options.views ?? PACKAGE_VIEWS, `${view}.ejs`), shared);
-    if (options.layout) return res.status(status).render(options.layout, { ...locals, title, base: req.baseUrl, body });
-    res.status(status).send(await ejs.renderFile(path.join(PACKAGE_VIEWS, "layout.ejs"), { ...shared, body }));
+    // The package's own values for its views, whatever the site keeps under the same names.
+    const own = { csrfToken: () => csrf.tokenFor(req, res), flash: () => takeFlash(req), currentUser: req.sessionUser ?? null };
+    const shared = { ...res.locals, ...own, ...locals, title, base: req.baseUrl, standalone };
+    const html = await ejs.renderFile(path.join(options.views ?? PACKAGE_VIEWS, `${view}.ejs`), shared);
+    if (!options.layout) return res.status(status).send(await ejs.renderFile(path.join(PACKAGE_VIEWS, "layout.ejs"), { ...shared, body: html }));
+    // The page's own message comes with it, whether or not the site's layout shows flash().
+    const message = takeFlash(req);
+    const body = message ? `<p class="flash flash-${message.kind}" role="status">${ejs.escapeXML(message.text)}</p>\n${html}` : html;
+    res.status(status).render(options.layout, { ...locals, title, base: req.baseUrl, body });
   }
 
   async function sessionsPage(req: Request, res: Response, status: number, error: string | null = null) {
-    const user = req.user!;
+    const user = req.sessionUser!;
     const rows = sessionRows(await store.listUserSessions(user.id), user.sessionHandle, now());
     await page(req, res, status, "sessions", "Your sessions", {
       rows,
@@ -59,38 +73,55 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions = 
     res.set("Cache-Control", "public, max-age=3600").type("text/css").sendFile(path.join(PACKAGE_VIEWS, "sessions.css"));
   });
 
-  router.get("/sessions", requireAuth, (req, res) => {
-    // Reviewing the sessions is what the new-sign-in notice asks for: it stays away afterwards.
-    const notice = req.session.user?.signIn;
-    if (notice && req.session.noticeSeen !== notice.at) req.session.noticeSeen = notice.at;
-    return sessionsPage(req, res, 200);
-  });
+  router.get(
+    "/sessions",
+    requireAuth,
+    asyncHandler(async (req, res) => {
+      // Reviewing the sessions is what the new-sign-in notice asks for: it stays away afterwards.
+      sessions.dismissSignInNotice(req);
+      await sessionsPage(req, res, 200);
+    }),
+  );
 
-  router.post("/sessions/revoke-others", requireAuth, async (req, res) => {
-    const outcome = await passwordChecks.withReauth(req, req.body?.password, () => sessions.revokeAllOtherSessions(req));
-    if (outcome.refused) return answerRefusal(res, outcome.refused, (status, message) => sessionsPage(req, res, status, message));
-    const ended = outcome.value;
-    setFlash(req, "success", ended === 1 ? "Signed out 1 other session." : `Signed out ${ended} other sessions.`);
-    res.redirect(303, back(req));
-  });
+  router.post(
+    "/sessions/revoke-others",
+    requireAuth,
+    asyncHandler(async (req, res) => {
+      const outcome = await passwordChecks.withReauth(req, req.body?.password, () => sessions.revokeAllOtherSessions(req));
+      if (outcome.refused) {
+        await answerRefusal(res, outcome.refused, (status, message) => sessionsPage(req, res, status, message), sessions.signInPath);
+        return;
+      }
+      const ended = outcome.value;
+      setFlash(req, "success", ended === 1 ? "Signed out 1 other session." : `Signed out ${ended} other sessions.`);
+      res.redirect(303, back(req));
+    }),
+  );
 
-  router.post("/sessions/:id/revoke", requireAuth, async (req, res) => {
-    const handle = req.params.id;
-    if (!isHandle(handle)) return sessionsPage(req, res, 404, NOT_FOUND);
-    if (handle === req.user!.sessionHandle) return sessionsPage(req, res, 400, "That is this device. Use Sign out to end it.");
-    const outcome = await passwordChecks.withReauth(req, req.body?.password, () => sessions.revokeSession(req, handle));
-    if (outcome.refused) return answerRefusal(res, outcome.refused, (status, message) => sessionsPage(req, res, status, message));
-    if (!outcome.value) return sessionsPage(req, res, 404, NOT_FOUND);
-    setFlash(req, "success", "Signed out that session.");
-    res.redirect(303, back(req));
-  });
+  router.post(
+    "/sessions/:id/revoke",
+    requireAuth,
+    asyncHandler(async (req, res) => {
+      const handle = req.params.id;
+      if (!isHandle(handle)) return sessionsPage(req, res, 404, NOT_FOUND);
+      if (handle === req.sessionUser!.sessionHandle) return sessionsPage(req, res, 400, "That is this device. Use Sign out to end it.");
+      const outcome = await passwordChecks.withReauth(req, req.body?.password, () => sessions.revokeSession(req, handle));
+      if (outcome.refused) {
+        await answerRefusal(res, outcome.refused, (status, message) => sessionsPage(req, res, status, message), sessions.signInPath);
+        return;
+      }
+      if (!outcome.value) return sessionsPage(req, res, 404, NOT_FOUND);
+      setFlash(req, "success", "Signed out that session.");
+      res.redirect(303, back(req));
+    }),
+  );
 
   // SESSION_LIMIT_POLICY=ask: a sign-in at the cap waits here, in the visitor's session, for
   // its owner to pick the sessions to end. Nothing is signed in until they do.
   /** How many of `count` sessions must end for one more to fit under the cap. */
   const sessionsToEnd = (count: number) => Math.max(1, count - config.maxSessionsPerUser + 1);
   const pendingOf = (req: Request) => {
-    const pending = req.session.pendingSignIn;
+    const pending = req.session.userSessions?.pendingSignIn;
     return pending && now() - pending.at <= PENDING_SIGN_IN_MS ? pending : null;
   };
   async function choosePage(req: Request, res: Response, status: number, error: string | null = null) {
@@ -101,49 +132,63 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions = 
     await page(req, res, status, "choose", "Choose a session to end", { rows, toEnd, max: config.maxSessionsPerUser, error, cancel: sessions.signInPath });
   }
 
-  router.get("/sessions/choose", (req, res) => choosePage(req, res, 200));
+  router.get(
+    "/sessions/choose",
+    asyncHandler((req, res) => choosePage(req, res, 200)),
+  );
 
-  router.post("/sessions/choose", async (req, res) => {
-    const pending = pendingOf(req);
-    if (!pending) return res.redirect(303, sessions.signInPath);
-    const picked = new Set([req.body?.end].flat().filter((h): h is string => isHandle(h)));
-    const theirs = new Set((await store.listUserSessions(pending.userId)).map((s) => s.handle));
-    const toEnd = sessionsToEnd(theirs.size);
-    // Distinct sessions: one picked twice is still one.
-    if (picked.size < toEnd || [...picked].some((h) => !theirs.has(h))) {
-      return choosePage(req, res, 400, toEnd === 1 ? "Choose a session to end." : `Choose ${toEnd} sessions to end.`);
-    }
-    const device = describeDevice(userAgentOf(req)).label;
-    const next = pending.next;
-    // Nothing is ended unless the sign-in will complete (still valid, and taken by this request only).
-    const completed = await sessions.completeSignIn(req, async (userId) => {
-      for (const handle of picked) await store.endUserSession(userId, handle, { reason: "other-device", at: Date.now(), device });
-    });
-    if (!completed) {
-      setFlash(req, "info", "That sign-in can no longer be completed. Please sign in again.");
-      return res.redirect(303, sessions.signInPath);
-    }
-    res.redirect(303, next);
-  });
+  router.post(
+    "/sessions/choose",
+    asyncHandler(async (req, res) => {
+      const pending = pendingOf(req);
+      if (!pending) return res.redirect(303, sessions.signInPath);
+      const picked = new Set([req.body?.end].flat().filter((h): h is string => isHandle(h)));
+      const theirs = new Set((await store.listUserSessions(pending.userId)).map((s) => s.handle));
+      const toEnd = sessionsToEnd(theirs.size);
+      // Distinct sessions: one picked twice is still one.
+      if (picked.size < toEnd || [...picked].some((h) => !theirs.has(h))) {
+        return choosePage(req, res, 400, toEnd === 1 ? "Choose a session to end." : `Choose ${toEnd} sessions to end.`);
+      }
+      const device = describeDevice(userAgentOf(req)).label;
+      const next = pending.next;
+      // Nothing is ended unless the sign-in will complete (still valid, and taken by this request only).
+      const completed = await sessions.completeSignIn(req, async (userId) => {
+        for (const handle of picked) await store.endUserSession(userId, handle, { reason: "other-device", at: Date.now(), device });
+      });
+      if (!completed) {
+        setFlash(req, "info", "That sign-in can no longer be completed. Please sign in again.");
+        return res.redirect(303, sessions.signInPath);
+      }
+      res.redirect(303, next);
+    }),
+  );
 
-  router.post("/sessions/:id/name", requireAuth, async (req, res) => {
-    const handle = req.params.id;
-    const name = typeof req.body?.name === "string" ? withoutInvisibleCharacters(req.body.name).trim() : null;
-    if (name === null || name.length > MAX_NAME_LENGTH) return sessionsPage(req, res, 400, `A device name is at most ${MAX_NAME_LENGTH} characters.`);
-    if (!isHandle(handle) || !(await store.nameUserSession(req.user!.id, handle, name || null))) return sessionsPage(req, res, 404, NOT_FOUND);
-    setFlash(req, "success", name ? `Named it "${name}".` : "The name was removed.");
-    res.redirect(303, back(req));
-  });
+  router.post(
+    "/sessions/:id/name",
+    requireAuth,
+    asyncHandler(async (req, res) => {
+      const handle = req.params.id;
+      const name = typeof req.body?.name === "string" ? withoutInvisibleCharacters(req.body.name).trim() : null;
+      if (name === null || name.length > MAX_NAME_LENGTH) return sessionsPage(req, res, 400, `A device name is at most ${MAX_NAME_LENGTH} characters.`);
+      if (!isHandle(handle) || !(await store.nameUserSession(req.sessionUser!.id, handle, name || null))) return sessionsPage(req, res, 404, NOT_FOUND);
+      setFlash(req, "success", name ? `Named it "${name}".` : "The name was removed.");
+      res.redirect(303, back(req));
+    }),
+  );
 
-  router.get("/activity", requireAuth, async (req, res) => {
-    const list = await activity.list(req.user!.id, { before: cursorOf(req.query.before), limit: ACTIVITY_PAGE_SIZE });
-    await page(req, res, 200, "activity", "Security activity", {
-      rows: list.entries.map((e) => ({ ...describeActivity(e, sessions.locate), thisDevice: e.session === req.user!.sessionHandle })),
-      next: list.next ?? null,
-      first: req.query.before === undefined,
-      retentionDays: Math.round(config.activityRetention / 86400),
-    });
-  });
+  router.get(
+    "/activity",
+    requireAuth,
+    asyncHandler(async (req, res) => {
+      const list = await activity.list(req.sessionUser!.id, { before: cursorOf(req.query.before), limit: ACTIVITY_PAGE_SIZE });
+      await page(req, res, 200, "activity", "Security activity", {
+        rows: list.entries.map((e) => ({ ...describeActivity(e, sessions.locate), thisDevice: e.session === req.sessionUser!.sessionHandle })),
+        next: list.next ?? null,
+        first: req.query.before === undefined,
+        retentionDays: Math.round(config.activityRetention / 86400),
+      });
+    }),
+  );
 
   return router;
 }

@@ -55,7 +55,7 @@ export function adminRoutes(deps: RouteDeps): Router {
     res.status(status).render("admin/user", {
       title: user.email,
       account: user,
-      rows: sessionRows(await sessions.listUserSessions(user.id), req.user!.sessionHandle, now()),
+      rows: sessionRows(await sessions.listUserSessions(user.id), req.sessionUser!.sessionHandle, now()),
       activity: page.entries.map((e) => describeActivity(e, kit.locate)),
       next: page.next ?? null,
       roles: ROLES,
@@ -85,8 +85,8 @@ export function adminRoutes(deps: RouteDeps): Router {
       const outcome = done.value;
       if (outcome === null) return renderUser(req, res, user, 404, "That session was not found. It may have ended already.");
       await activity.audit({
-        adminId: req.user!.id,
-        adminEmail: req.user!.email,
+        adminId: req.sessionUser!.id,
+        adminEmail: req.sessionUser!.email,
         action: name,
         targetUserId: user.id,
         targetEmail: user.email,
@@ -144,7 +144,7 @@ export function adminRoutes(deps: RouteDeps): Router {
         return "account disabled and every session ended";
       },
       async (req, user) => {
-        if (user.id === req.user!.id) return { status: 400, message: "You cannot disable your own account. Another administrator can." };
+        if (user.id === req.sessionUser!.id) return { status: 400, message: "You cannot disable your own account. Another administrator can." };
         return keepsAnAdmin(user, { disabled: true });
       },
     ),

@@ -34,7 +34,7 @@ export function apiRoutes(deps: RouteDeps): Router {
   );
 
   router.get("/api/me", (req, res) => {
-    const u = req.user!;
+    const u = req.sessionUser!;
     res.json({ id: u.id, name: u.name, email: u.email, role: u.role, org: u.org, csrfToken: deps.csrf.tokenFor(req, res) });
   });
 

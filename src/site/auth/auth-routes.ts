@@ -28,7 +28,7 @@ export function authRoutes({ config, kit, users, activity, passwords, rateLimitS
   const router = Router();
 
   router.get("/signup", (req, res) => {
-    if (req.user) return res.redirect(303, "/dashboard");
+    if (req.sessionUser) return res.redirect(303, "/dashboard");
     res.render("auth/signup", { title: "Create your account", input: {}, errors: {} });
   });
 
@@ -53,7 +53,7 @@ export function authRoutes({ config, kit, users, activity, passwords, rateLimitS
 
   router.get("/login", (req, res) => {
     const next = typeof req.query.next === "string" ? safeNext(req.query.next) : "";
-    if (req.user) return res.redirect(303, next || "/dashboard");
+    if (req.sessionUser) return res.redirect(303, next || "/dashboard");
     res.render("auth/login", { title: "Sign in", input: { next }, errors: {} });
   });
 

@@ -19,8 +19,8 @@ export function requestLogger(logger: Logger): RequestHandler {
         url: req.originalUrl,
         status,
         ms: Number(process.hrtime.bigint() - started) / 1e6,
-        userId: req.user?.id ?? null,
-        session: req.user?.sessionHandle ?? null,
+        userId: req.sessionUser?.id ?? null,
+        session: req.sessionUser?.sessionHandle ?? null,
       };
       if (status >= 500) logger.error(line, "request failed");
       else if (status >= 400) logger.warn(line, "request completed");

@@ -19,13 +19,13 @@ export function settingsRoutes({ kit, users, sessions, passwords, activity, pass
   router.get("/settings", (_req, res) => res.redirect(303, "/settings/profile"));
 
   router.get("/settings/profile", (req, res) => {
-    res.render("settings/profile", { title: "Profile", input: { name: req.user!.name }, errors: {} });
+    res.render("settings/profile", { title: "Profile", input: { name: req.sessionUser!.name }, errors: {} });
   });
 
   router.post("/settings/profile", async (req, res) => {
     const form = parseForm(profileForm, req.body);
     if (!form.ok) return res.status(400).render("settings/profile", { title: "Profile", input: form.input, errors: form.errors });
-    const updated = await users.update(req.user!.id, { name: form.data.name });
+    const updated = await users.update(req.sessionUser!.id, { name: form.data.name });
     if (!updated) return res.redirect(303, "/login");
     // Every session of the user shows the new name on its next request.
     await kit.accountChanged(updated.id, req);
@@ -47,7 +47,7 @@ export function settingsRoutes({ kit, users, sessions, passwords, activity, pass
         res.status(status).render("settings/password", { title: "Password", errors: { current_password: message } }),
       );
     }
-    const updated = await users.update(req.user!.id, {
+    const updated = await users.update(req.sessionUser!.id, {
       passwordHash: await passwords.hash(form.data.new_password),
       newCredentials: true,
     });
@@ -55,7 +55,7 @@ export function settingsRoutes({ kit, users, sessions, passwords, activity, pass
     // Sessions learn the new credential version first: one that survives a failed end below
     // is refused on its next request all the same.
     await kit.accountChanged(updated.id, req);
-    await sessions.endUserSessions(updated.id, req.user!.sessionHandle, { reason: "password", at: Date.now() });
+    await sessions.endUserSessions(updated.id, req.sessionUser!.sessionHandle, { reason: "password", at: Date.now() });
     await recordActivity(activity, updated.id, req, "password_changed");
     await kit.renewSession(req);
     setFlash(req, "success", "Your password was changed. Every other session was signed out.");
@@ -66,14 +66,14 @@ export function settingsRoutes({ kit, users, sessions, passwords, activity, pass
     const refused = await passwordChecks.verify(req, req.body?.password);
     if (refused) {
       return answerRefusal(res, refused, (status, message) =>
-        res.status(status).render("settings/profile", { title: "Profile", input: { name: req.user!.name }, errors: { delete_password: message } }),
+        res.status(status).render("settings/profile", { title: "Profile", input: { name: req.sessionUser!.name }, errors: { delete_password: message } }),
       );
     }
-    const userId = req.user!.id;
-    if (req.user!.role === "admin" && (await isLastActiveAdmin(users, userId))) {
+    const userId = req.sessionUser!.id;
+    if (req.sessionUser!.role === "admin" && (await isLastActiveAdmin(users, userId))) {
       return res.status(409).render("settings/profile", {
         title: "Profile",
-        input: { name: req.user!.name },
+        input: { name: req.sessionUser!.name },
         errors: { delete_password: "You are the only administrator. Make another account an administrator before deleting this one." },
       });
     }

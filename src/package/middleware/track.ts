@@ -1,0 +1,109 @@
+import type { Request, RequestHandler } from "express";
+import type { Session } from "express-session";
+import type { ActivityLog } from "../activity/activity-log";
+import { recordActivity } from "../activity/record";
+import { announceSignIn, describeSignIn } from "../auth/sign-in";
+import { handleOf } from "../session-store/session-record";
+import type { SessionStore } from "../session-store/session-store";
+import { hasExpiry, type Identify, identify, isOwnRegenerate, moveToNewId } from "./current-user";
+
+/** The longest user id the package keeps (ids are keys in the store). */
+const MAX_USER_ID_LENGTH = 200;
+
+export interface Tracking {
+  /** Who the site says is signed in on this request: an id, or nothing. */
+  userIdOf: (req: Request) => unknown;
+  identify: Identify;
+  store: SessionStore;
+  activity: ActivityLog;
+  /** Takes a one-time claim: true for the first request that asks for this key, false for the others. */
+  claim(key: string): Promise<boolean>;
+  /** After a session was indexed: the device remembered, the expiry cookie, the metrics. */
+  onSignedIn?: (req: Request) => void;
+  onSignedOut?: (req: Request) => void;
+}
+
+/**
+ * For a site that signs people in itself (Passport's req.login, or `req.session.userId = id`):
+ * after the site's session and authentication middleware, follows what `userIdOf` says.
+ *
+ * - The first request on which it names an account indexes the session under it: the same
+ *   session under a new id, with every key the site keeps (and its cookie's expiry), the
+ *   device described and the sign-in announced. Once: concurrent requests of the same session
+ *   leave it to the first.
+ * - A request on which it names nobody (or another account) while the session is indexed: the
+ *   site signed out without ending the session; the index and the activity learn it.
+ * - The site's own sign-out, `req.session.destroy()` or `regenerate()` (what `req.logout`
+ *   does), ends the session in the index as the store's destroy always does, and is written
+ *   to the activity here.
+ *
+ * It never sets or changes req.user; the package's own view of the account is req.sessionUser.
+ */
+export function track(t: Tracking): RequestHandler {
+  return (req, _res, next) => {
+    follow(req, t).then(() => next(), next);
+  };
+}
+
+async function follow(req: Request, t: Tracking): Promise<void> {
+  if (!req.session) return; // no session middleware before this, or the store failed it
+  const named = userIdFrom(t.userIdOf(req));
+  const indexedAs = req.session.userSessions?.userId;
+  if (indexedAs !== undefined && indexedAs !== named) await stopTracking(req, t, indexedAs);
+  if (named !== undefined && req.session.userSessions?.userId === undefined) await startTracking(req, t, named);
+  await identify(req, t.identify);
+  if (req.sessionUser) watchSignOut(req, t);
+}
+
+/** An id as the package keeps it: a non-empty string or a finite number, as a string. */
+function userIdFrom(value: unknown): string | undefined {
+  if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  if (typeof value === "string" && value !== "" && value.length <= MAX_USER_ID_LENGTH) return value;
+  return undefined;
+}
+
+async function startTracking(req: Request, t: Tracking, userId: string): Promise<void> {
+  const account = await t.identify.accounts.findById(userId);
+  // An account the package cannot find (or a disabled one) is the site's to refuse: not indexed.
+  if (!account || account.disabled) return;
+  if (!(await t.claim(`track:${handleOf(req.sessionID)}`))) return;
+  // A new id as the session becomes a signed-in one (ASVS 7.2.4), indexed as it is created.
+  await moveToNewId(req);
+  const now = t.identify.now();
+  describeSignIn(req, { ...account, id: userId }, hasExpiry(req), now, t.identify.locate, false);
+  await announceSignIn(req, { ...account, id: userId }, t.store, t.activity, now);
+  t.onSignedIn?.(req);
+}
+
+async function stopTracking(req: Request, t: Tracking, userId: string): Promise<void> {
+  req.sessionUser = undefined;
+  await recordActivity(t.activity, userId, req, "signed_out", { session: handleOf(req.sessionID) });
+  t.onSignedOut?.(req);
+  // The site's keys stay (a cart outlives a sign-out); the session leaves the index with its old id.
+  await moveToNewId(req);
+}
+
+/** The site's sign-out on this request (destroy, or regenerate as req.logout does) goes to the activity first. */
+function watchSignOut(req: Request, t: Tracking): void {
+  const sess = req.session;
+  const user = req.sessionUser!;
+  let recorded = false;
+  for (const method of ["destroy", "regenerate"] as const) {
+    const original = sess[method] as (this: Session, cb: (err?: unknown) => void) => Session;
+    Object.defineProperty(sess, method, {
+      configurable: true,
+      enumerable: false,
+      writable: true,
+      value(this: Session, cb: (err?: unknown) => void) {
+        if (recorded || isOwnRegenerate(req)) return original.call(this, cb);
+        recorded = true;
+        t.onSignedOut?.(req);
+        // The sign-out goes ahead whatever the activity log answers: it is the person's to make.
+        recordActivity(t.activity, user.id, req, "signed_out", { session: user.sessionHandle })
+          .catch(() => {})
+          .then(() => original.call(this, cb));
+        return this;
+      },
+    });
+  }
+}
