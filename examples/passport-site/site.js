@@ -1,0 +1,44 @@
+// The site: Passport's local strategy, its own sign-in form, Handlebars pages.
+const path = require("node:path");
+const express = require("express");
+const { engine } = require("express-handlebars");
+const session = require("express-session");
+const { Passport } = require("passport");
+const { Strategy: LocalStrategy } = require("passport-local");
+
+/** Builds the site on its users (users.js). */
+async function createSite({ users, secret }) {
+  const passport = new Passport();
+  passport.use(
+    new LocalStrategy({ usernameField: "email" }, (email, password, done) => {
+      const user = users.findByEmail(email);
+      done(null, users.checkPassword(user, password) ? user : false);
+    }),
+  );
+  passport.serializeUser((user, done) => done(null, user.id));
+  passport.deserializeUser((id, done) => done(null, users.findById(id) ?? false));
+
+  const app = express();
+  app.engine("handlebars", engine());
+  app.set("view engine", "handlebars");
+  app.set("views", path.join(__dirname, "views"));
+  app.use(express.urlencoded({ extended: false, limit: "16kb" }));
+  app.use(session({ secret, resave: false, saveUninitialized: false, cookie: { httpOnly: true, sameSite: "lax" } }));
+  app.use(passport.initialize());
+  app.use(passport.session());
+  app.use((req, res, next) => {
+    res.locals.user = req.user;
+    next();
+  });
+
+  app.get("/", (_req, res) => res.render("home", { title: "Home" }));
+  app.get("/login", (req, res) => res.render("login", { title: "Sign in", failed: req.query.failed !== undefined }));
+  app.post("/login", passport.authenticate("local", { failureRedirect: "/login?failed" }), (req, res) => {
+    if (req.body.remember === "on") req.session.cookie.maxAge = 30 * 24 * 3600 * 1000;
+    res.redirect(303, "/");
+  });
+  app.post("/logout", (req, res, next) => req.logout((err) => (err ? next(err) : res.redirect(303, "/"))));
+  return { app };
+}
+
+module.exports = { createSite };
