@@ -5,9 +5,13 @@ const { engine } = require("express-handlebars");
 const session = require("express-session");
 const { Passport } = require("passport");
 const { Strategy: LocalStrategy } = require("passport-local");
+const { createSessions } = require("express-user-sessions");
 
 /** Builds the site on its users (users.js). */
-async function createSite({ users, secret }) {
+async function createSite({ users, secret, redis, env, keyPrefix }) {
+  const toAccount = (user) => user && { id: user.id, name: user.name, email: user.email, credentialVersion: user.password_version };
+  const accounts = { findById: async (id) => toAccount(users.findById(id)), verifyPassword: async (id, pw) => users.checkPassword(users.findById(id), pw) };
+  const sessions = await createSessions({ accounts, redis, secret, env, keyPrefix, userIdOf: (req) => req.user?.id });
   const passport = new Passport();
   passport.use(
     new LocalStrategy({ usernameField: "email" }, (email, password, done) => {
@@ -23,9 +27,10 @@ async function createSite({ users, secret }) {
   app.set("view engine", "handlebars");
   app.set("views", path.join(__dirname, "views"));
   app.use(express.urlencoded({ extended: false, limit: "16kb" }));
-  app.use(session({ secret, resave: false, saveUninitialized: false, cookie: { httpOnly: true, sameSite: "lax" } }));
+  app.use(session({ store: sessions.store, secret, resave: false, saveUninitialized: false, cookie: { httpOnly: true, sameSite: "lax" } }));
   app.use(passport.initialize());
   app.use(passport.session());
+  app.use(sessions.track());
   app.use((req, res, next) => {
     res.locals.user = req.user;
     next();
@@ -38,7 +43,9 @@ async function createSite({ users, secret }) {
     res.redirect(303, "/");
   });
   app.post("/logout", (req, res, next) => req.logout((err) => (err ? next(err) : res.redirect(303, "/"))));
-  return { app };
+  app.use("/account", sessions.router({ layout: "sessions-wrapper" }));
+  app.use(sessions.errorHandler());
+  return { app, sessions };
 }
 
 module.exports = { createSite };

@@ -1,0 +1,197 @@
+// The Passport site, with the package installed from its npm tarball: devices sign in through
+// the site's own form (no CSRF token), see and end each other on the sessions page, sign out
+// with req.logout, and meet a Redis that has stopped.
+const { after, before, test } = require("node:test");
+const assert = require("node:assert/strict");
+const { spawn } = require("node:child_process");
+const { randomBytes } = require("node:crypto");
+const net = require("node:net");
+const { createClient } = require("redis");
+const { openUsers } = require("../users");
+const { createSite } = require("../site");
+
+const LAPTOP = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+const PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
+const TABLET = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0";
+const PASSWORD = "correct horse battery";
+const secret = "a secret for the passport site's tests";
+// This run's own key prefix: nothing else in Redis is touched.
+const keyPrefix = `passport_site_test_${randomBytes(6).toString("hex")}:`;
+
+/** A Redis of this test's own, on a free loopback port; REDIS_URL's is never stopped. */
+async function ownRedis() {
+  const port = await new Promise((resolve) => {
+    const probe = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+  const missing = new Promise((_, reject) =>
+    child.on("error", () => reject(new Error("redis-server not found: apt-get install redis-server (Debian/Ubuntu)"))),
+  );
+  const url = `redis://127.0.0.1:${port}`;
+  for (let tries = 0; ; tries++) {
+    const probe = createClient({ url, disableOfflineQueue: true, socket: { reconnectStrategy: false } }).on("error", () => {});
+    const up = await Promise.race([
+      missing,
+      probe.connect().then(
+        () => probe.close().then(() => true),
+        () => false,
+      ),
+    ]);
+    if (up) break;
+    if (tries > 100) throw new Error("redis-server did not start");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { url, stop: () => child.kill("SIGKILL") };
+}
+
+/** The site on a Redis, listening on a free port. */
+async function startSite(users, redisUrl) {
+  const redis = await createClient({ url: redisUrl, disableOfflineQueue: true }).connect();
+  const site = await createSite({ users, redis, secret, env: {}, keyPrefix });
+  const server = site.app.listen(0, "127.0.0.1");
+  await new Promise((resolve) => server.on("listening", resolve));
+  return {
+    ...site,
+    base: `http://127.0.0.1:${server.address().port}`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await site.sessions.close();
+      if (redis.isReady) {
+        for await (const keys of redis.scanIterator({ MATCH: `${keyPrefix}*` })) if (keys.length > 0) await redis.del(keys);
+        await redis.close();
+      } else redis.destroy();
+    },
+  };
+}
+
+/** A browser: its own cookies and user agent; redirects are not followed, so each answer can be read. */
+function device(site, userAgent) {
+  const cookies = new Map();
+  const go = async (path, form) => {
+    const headers = { "user-agent": userAgent, cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join("; ") };
+    const init = form
+      ? { method: "POST", body: new URLSearchParams(form).toString(), headers: { ...headers, "content-type": "application/x-www-form-urlencoded" } }
+      : { headers };
+    const res = await fetch(site.base + path, { ...init, redirect: "manual" });
+    for (const set of res.headers.getSetCookie()) {
+      const [name, value] = set.split(";")[0].split(/=(.*)/s);
+      if (/expires=Thu, 01 Jan 1970/i.test(set)) cookies.delete(name);
+      else cookies.set(name, value);
+    }
+    return { status: res.status, location: res.headers.get("location"), headers: res.headers, html: await res.text() };
+  };
+  return {
+    get: (path) => go(path),
+    post: (path, form = {}) => go(path, form),
+    /** Signs in through the site's own form: Passport's, with no token of the package's. */
+    signIn: (email) => go("/login", { email, password: PASSWORD }),
+  };
+}
+
+const tokenOn = (html) => /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
+const handlesOn = (html) => [...html.matchAll(/action="\/account\/sessions\/([A-Za-z0-9_-]{22})\/revoke"/g)].map((m) => m[1]);
+
+let users;
+let redisServer;
+let site;
+let ada;
+
+before(async () => {
+  users = openUsers();
+  ada = users.create("ada@example.com", "Ada Lovelace", PASSWORD, "pro");
+  redisServer = process.env.REDIS_URL ? { url: process.env.REDIS_URL, stop() {} } : await ownRedis();
+  site = await startSite(users, redisServer.url);
+});
+
+after(async () => {
+  await site?.close();
+  redisServer?.stop();
+  users?.close();
+});
+
+test("two devices sign in through the site's own form and see each other; req.user stays the site's row", async () => {
+  const [laptop, phone] = [device(site, LAPTOP), device(site, PHONE)];
+  for (const d of [laptop, phone]) {
+    const res = await d.signIn(ada.email);
+    assert.equal(res.status, 303, "the site's sign-in form needs no token of the package's");
+    const home = await d.get("/");
+    assert.match(home.html, /You are on the pro plan/);
+  }
+  const page = await laptop.get("/account/sessions");
+  assert.equal(page.status, 200);
+  assert.match(page.html, /<title>Your sessions · Passport site<\/title>/);
+  assert.match(page.html, /This device/);
+  assert.equal(handlesOn(page.html).length, 1, "the phone is listed, with its own sign-out form");
+  assert.match((await laptop.get("/account/activity")).html, /Signed in/);
+});
+
+test("one device ends another, then all others: those devices are signed out of the site and told why", async () => {
+  const [laptop, phone, tablet] = [device(site, LAPTOP), device(site, PHONE), device(site, TABLET)];
+  for (const d of [laptop, phone, tablet]) {
+    await d.signIn(ada.email);
+    await d.get("/");
+  }
+  const page = await laptop.get("/account/sessions");
+  const phoneHandle = (await site.sessions.getUserSessions(String(ada.id))).find((s) => s.userAgent === PHONE).handle;
+  const ended = await laptop.post(`/account/sessions/${phoneHandle}/revoke`, { _csrf: tokenOn(page.html), password: PASSWORD });
+  assert.equal(ended.status, 303);
+  const phoneHome = await phone.get("/");
+  assert.match(phoneHome.html, /Sign in<\/a>/);
+  assert.match(phoneHome.html, /role="status">You were signed out from Chrome on Windows/);
+
+  const again = await laptop.get("/account/sessions");
+  const all = await laptop.post("/account/sessions/revoke-others", { _csrf: tokenOn(again.html), password: PASSWORD });
+  assert.equal(all.status, 303);
+  assert.match((await tablet.get("/")).html, /Sign in<\/a>/);
+  assert.match((await laptop.get("/")).html, /You are on the pro plan/);
+  assert.equal((await site.sessions.getUserSessions(String(ada.id))).length, 1);
+});
+
+test("the site's own sign-out (req.logout) ends the session in the list and the activity", async () => {
+  const laptop = device(site, LAPTOP);
+  await laptop.signIn(ada.email);
+  await laptop.get("/");
+  const before = (await site.sessions.getUserSessions(String(ada.id))).length;
+  const out = await laptop.post("/logout");
+  assert.equal(out.status, 303);
+  assert.match((await laptop.get("/")).html, /Sign in<\/a>/);
+  assert.equal((await site.sessions.getUserSessions(String(ada.id))).length, before - 1);
+  const { entries } = await site.sessions.activity.list(String(ada.id), { limit: 1 });
+  assert.equal(entries[0].type, "signed_out");
+});
+
+test("a form of the package's without its token is refused; the site's own forms are not", async () => {
+  const laptop = device(site, LAPTOP);
+  await laptop.signIn(ada.email);
+  await laptop.get("/");
+  const forged = await laptop.post("/account/sessions/revoke-others", { password: PASSWORD });
+  assert.equal(forged.status, 403);
+  assert.doesNotMatch(forged.html, /at \w+ \(/);
+  assert.equal((await laptop.post("/logout")).status, 303);
+});
+
+test("Redis stops: pages answer 503 with no stack trace, and the process lives on", async () => {
+  const redis = await ownRedis();
+  const outage = await startSite(users, redis.url);
+  try {
+    const laptop = device(outage, LAPTOP);
+    await laptop.signIn(ada.email);
+    assert.match((await laptop.get("/")).html, /pro plan/);
+    redis.stop();
+    await new Promise((r) => setTimeout(r, 200));
+    for (const path of ["/", "/account/sessions", "/"]) {
+      const res = await laptop.get(path);
+      assert.equal(res.status, 503, `${path} while Redis is away`);
+      assert.equal(res.headers.get("retry-after"), "5");
+      assert.doesNotMatch(res.html, /at \w+ \(/);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await laptop.get("/")).status, 503, "still answering after the client's reconnect attempts");
+  } finally {
+    await outage.close();
+  }
+});

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs the package as a site would, from the tarball `npm run pack:package` makes, into a
+# copy of each example site on each Express it runs on, and runs the site's tests there. Each
+# copy also checks what the package brings: one Express in the site (its own), and how much it
+# adds to node_modules (at most 50 MB). The examples' services come from DATABASE_URL and
+# REDIS_URL, or are throwaway servers. Results, TAP: <example>/test-results.tap.
+#   postgres-site: its users in PostgreSQL, the package's own sign-in; Express 4 and 5.
+#   passport-site: Passport, Handlebars and SQLite, keeping its own sign-in; Express 4.
+set -euo pipefail
+cd "$(dirname "$0")"
+(cd .. && npm run --silent pack:package >/dev/null)
+tarball=$(pwd)/express-user-sessions.tgz
+mv -f "$(ls -t ../express-user-sessions-*.tgz | head -n 1)" "$tarball"
+status=0
+
+run_example() { # run_example <example> <express major>...
+  local example=$1
+  shift
+  local tap="$example/test-results.tap" checks=0
+  : > "$tap"
+  check() { # check <ok:0|1> <description>
+    checks=$((checks + 1))
+    if [ "$1" -eq 0 ]; then echo "ok $checks - $2" | tee -a "$tap"; else echo "not ok $checks - $2" | tee -a "$tap"; status=1; fi
+  }
+  for major in "$@"; do
+    local work
+    work=$(mktemp -d)
+    (cd "$example" && tar --exclude=node_modules --exclude='*.tgz' --exclude='*.tap' --exclude=package-lock.json --exclude='*.db' -cf - .) | tar -xf - -C "$work"
+    cp "$tarball" "$work/"
+    # The site before it takes the package: its own dependencies, on this Express.
+    node -e '
+      const p = require(process.argv[2] + "/package.json");
+      delete p.dependencies["express-user-sessions"];
+      p.dependencies.express = process.argv[1];
+      require("fs").writeFileSync(process.argv[2] + "/package.json", JSON.stringify(p, null, 2));
+    ' "^$major" "$work"
+    (cd "$work" && npm install --no-audit --no-fund --no-package-lock --loglevel=error)
+    local before after added_mb expresses version ok
+    before=$(du -sk "$work/node_modules" | cut -f1)
+    (cd "$work" && npm install --no-audit --no-fund --no-package-lock --loglevel=error ./express-user-sessions.tgz)
+    after=$(du -sk "$work/node_modules" | cut -f1)
+    added_mb=$(( (after - before + 1023) / 1024 ))
+    expresses=$(find "$work/node_modules" -path "*/express/package.json" -not -path "*/express/node_modules/*" | wc -l)
+    version=$(node -p "require('$work/node_modules/express/package.json').version")
+    echo "$example, Express $version: the package adds ${added_mb} MB (${before} KB before, ${after} KB after); Express copies: $expresses"
+    [ "$expresses" -eq 1 ] && ok=0 || ok=1
+    check $ok "Express $major: one Express after installing the package ($expresses found)"
+    [ "$added_mb" -le 50 ] && ok=0 || ok=1
+    check $ok "Express $major: the package adds at most 50 MB to node_modules (${added_mb} MB)"
+    (cd "$work" && npm test) || status=1
+    sed -E "s/^(not )?ok [0-9]+ - /&Express $major: /" "$work/test-results.tap" | grep -E '^(not )?ok [0-9]' >> "$tap" || true
+    rm -rf "$work"
+  done
+}
+
+run_example postgres-site 4 5
+run_example passport-site 4
+exit $status
