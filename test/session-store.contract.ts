@@ -214,6 +214,52 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
       expect((await subject.store.listUserSessions("u1"))[0]?.name).toBeUndefined();
     });
 
+    test("when a site keeps its own keys in the session, then they read back as they were, apart from the package's state", async () => {
+      subject = await factory();
+      const id = sid();
+      const site = { passport: { user: 42 }, userId: 7, user: { plan: "pro" }, cart: [{ sku: "tea", n: 2 }], flash: { error: ["x"] }, "~x": 1 };
+      const hostile = JSON.parse('{"__proto__": {"polluted": true}, "csrfToken": "the site\'s own"}');
+      await subject.store.set(id, { cookie: {} as SessionData["cookie"], ...site, ...hostile, userSessions: signedIn("u1").userSessions } as SessionData);
+      const got = (await readSession(subject.store, id))! as unknown as Record<string, unknown>;
+      expect(got).toMatchObject(site);
+      expect(got.csrfToken).toBe("the site's own");
+      expect(Object.getOwnPropertyDescriptor(got, "__proto__")?.value).toEqual({ polluted: true });
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+      expect((got.userSessions as SessionState).userId).toBe("u1");
+      expect((await subject.store.listUserSessions("u1")).map((r) => r.handle)).toEqual([handleOf(id)]);
+      // The site's own `userId` and `user` are not the package's: nothing is indexed under 7.
+      expect(await subject.store.listUserSessions("7")).toEqual([]);
+    });
+
+    test("when the store keeps a site's cookie, then it reads back as the site set it, and the product's lifetime caps the session", async () => {
+      subject = await factory({ keepCookie: true, lifetime: { idle: 60_000, browserIdle: 60_000, absolute: 120_000 } });
+      const [visitor, remembered] = [sid(), sid()];
+      const inAMonth = new Date(subject.clock.now() + 30 * 24 * 3600 * 1000);
+      const cookie = {
+        originalMaxAge: 30 * 24 * 3600 * 1000,
+        expires: inAMonth,
+        httpOnly: true,
+        path: "/app",
+        domain: "example.com",
+        sameSite: "strict",
+        secure: true,
+      };
+      await subject.store.set(visitor, JSON.parse(JSON.stringify({ cookie, cart: ["tea"] })));
+      await subject.store.set(remembered, JSON.parse(JSON.stringify({ cookie, passport: { user: 1 }, userSessions: signedIn("u1").userSessions })));
+      const got = (await readSession(subject.store, remembered))!;
+      expect(got.cookie).toMatchObject({
+        originalMaxAge: cookie.originalMaxAge,
+        expires: inAMonth.toISOString(),
+        path: "/app",
+        domain: "example.com",
+        sameSite: "strict",
+      });
+      // A visitor's session lives as long as the site's cookie; a signed-in one no longer than the product allows.
+      subject.clock.advance(130_000);
+      expect(await readSession(subject.store, remembered)).toBeNull();
+      expect((await readSession(subject.store, visitor)) as unknown as { cart: string[] }).toMatchObject({ cart: ["tea"] });
+    });
+
     test("when a session is written, then the store answers ping and keeps working with callbacks", async () => {
       subject = await factory();
       await expect(subject.store.ping()).resolves.toBeUndefined();

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { addressKey } from "../src/package/addresses";
 import { safeNext } from "../src/package/auth/safe-next";
 import { ConfigError, loadConfig } from "../src/package/config";
+import { decode, encode } from "../src/package/session-store/session-record";
 import { describeDevice } from "../src/package/sessions/device";
 import { PasswordHasher } from "../src/site/users/password";
 
@@ -185,5 +186,27 @@ describe("device names", () => {
     ["", "Unknown browser", "Unknown"],
   ])("when the user agent is %s, then it reads %s (%s)", (ua, label, type) => {
     expect(describeDevice(ua)).toEqual({ label, type });
+  });
+});
+
+describe("session records", () => {
+  const cookie = { httpOnly: true, path: "/", sameSite: "lax" as const, secure: false };
+  const life = { idle: 60_000, browserIdle: 60_000, absolute: 120_000, anonymous: 60_000, updateAge: 1_000 };
+
+  test("when a record was written before the package's state had a key of its own, then it reads as the package's state", () => {
+    const now = Date.now();
+    const older = { uv: 0, uid: "u1", u: "", d: JSON.stringify({ c: now - 1000, l: now - 500, ua: "UA", ip: "192.0.2.1", t: "token" }) };
+    const sess = decode(older, cookie, life, now)!;
+    expect(sess.userSessions).toEqual({ userId: "u1", createdAt: now - 1000, lastActiveAt: now - 500, userAgent: "UA", ip: "192.0.2.1", csrfToken: "token" });
+  });
+
+  test("when a session is encoded and decoded, then the site's keys come back as they were and the package's state apart", () => {
+    const now = Date.now();
+    const site = { passport: { user: 3 }, userId: 3, c: "a site key that is also a short name" };
+    const record = encode({ cookie: {}, ...site, userSessions: { userId: "3", createdAt: now, lastActiveAt: now } } as never);
+    expect(record.uid).toBe("3");
+    const sess = decode(record, cookie, life, now)! as unknown as Record<string, unknown>;
+    expect(sess).toMatchObject({ passport: { user: 3 }, userId: 3, c: "a site key that is also a short name" });
+    expect(sess.userSessions).toEqual({ userId: "3", createdAt: now, lastActiveAt: now });
   });
 });

@@ -31,6 +31,8 @@ export interface StoreOptions {
   lifetime?: Partial<Lifetime>;
   maxSessionsPerUser?: number;
   maxSessions?: number;
+  /** A store for a site's own session(): it keeps the cookies it is given. */
+  keepCookie?: boolean;
 }
 
 export interface StoreUnderTest {
@@ -67,6 +69,7 @@ export const redisStoreFactory: StoreFactory = async (options = {}) => {
     prefix: uniquePrefix(),
     lifetime: lifetime(options.lifetime),
     cookie: testCookie,
+    keepCookie: options.keepCookie,
     maxSessionsPerUser: options.maxSessionsPerUser ?? 100,
   });
   return { store, clock, close: () => client.close() };
@@ -78,6 +81,7 @@ export const embeddedStoreFactory: StoreFactory = async (options = {}) => {
     now: clock.now,
     lifetime: lifetime(options.lifetime),
     cookie: testCookie,
+    keepCookie: options.keepCookie,
     maxSessionsPerUser: options.maxSessionsPerUser ?? 100,
     maxSessions: options.maxSessions ?? 1000,
   });

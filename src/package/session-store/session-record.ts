@@ -11,8 +11,10 @@ import type { Ending, SessionInfo, SessionState } from "./session-store";
  *   uid  the user id, empty for a visitor who has not signed in; never changes;
  *   u    the account snapshot as JSON, owned by the server: a request's write never replaces
  *        it with an older one (uv orders them);
- *   d    the session's own data as JSON, without the cookie (rebuilt from configuration on
- *        read), the snapshot and the user id.
+ *   d    the session's data as JSON: the site's keys as they are, the package's state (short
+ *        names, without the snapshot and the user id) under "~" (a site key of that name would
+ *        be lost), and the cookie only when the store keeps the site's (otherwise it is rebuilt
+ *        from configuration on read).
  * Redis keeps them as one string, "uv\nuid\nu\nd" (JSON never holds a raw newline): a
  * string stays compact where a hash with a value over 64 bytes would not (docs/storage.md).
  */
