@@ -73,6 +73,7 @@ function passportSite(sessions: Sessions): Express {
     res.json({ user: req.user ?? null, greeting: req.session.greeting ?? null, cart: req.session.cart ?? [], message: message?.text ?? null });
   });
   app.use("/account", sessions.router());
+  app.use("/api", sessions.apiRouter());
   app.use(sessions.errorHandler());
   return app;
 }
@@ -218,6 +219,20 @@ describe.each(kinds)("a site that keeps its own sign-in (%s)", (kind) => {
     const refused = await laptop.post("/account/sessions/revoke-others").type("form").send({ password: rows[0].password });
     expect(refused.status).toBe(403);
     expect(refused.text).not.toMatch(/at \w+ \(/);
+  });
+
+  test("when a script of the site uses the JSON API, then it reads its JSON body and checks the token in its header", async () => {
+    const laptop = browser(app);
+    await signInThroughSite(laptop, rows[0]);
+    const list = await laptop.get("/api/sessions");
+    expect(list.status).toBe(200);
+    expect(list.body.sessions.some((s: { current: boolean }) => s.current)).toBe(true);
+    const forged = await laptop.post("/api/sessions/revoke-others").send({ password: rows[0].password });
+    expect(forged.status).toBe(403);
+    expect(forged.body.error).toBeDefined();
+    const token = csrfFrom((await laptop.get(SESSIONS_PAGE)).text);
+    const ended = await laptop.post("/api/sessions/revoke-others").set("X-CSRF-Token", token).send({ password: rows[0].password });
+    expect(ended.status).toBe(200);
   });
 
   test("when two requests are the first after a sign-in at once, then the session is indexed once", async () => {

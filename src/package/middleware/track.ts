@@ -72,6 +72,9 @@ async function startTracking(req: Request, t: Tracking, userId: string): Promise
   const now = t.identify.now();
   describeSignIn(req, { ...account, id: userId }, hasExpiry(req), now, t.identify.locate, false);
   await announceSignIn(req, { ...account, id: userId }, t.store, t.activity, now);
+  // Stored and indexed now, not when the response ends: this very request may be the
+  // sessions page, which lists it as "this device".
+  await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
   t.onSignedIn?.(req);
 }
 

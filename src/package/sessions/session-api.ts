@@ -1,4 +1,4 @@
-import { type Request, type Response, Router } from "express";
+import express, { type Request, type Response, Router } from "express";
 import asyncHandler from "express-async-handler";
 import { describeActivity } from "../activity/describe-activity";
 import { apiError } from "../middleware/errors";
@@ -19,8 +19,9 @@ export function sessionApi(sessions: Sessions): Router {
     res.locals.jsonApi = true;
     next();
   }, requireAuth);
-  // With the site's own sign-in, the site's CSRF checks are its own: the API checks its token here.
-  if (sessions.keepsSiteSignIn) router.use(sessions.csrf.protection);
+  // With the site's own sign-in, the site's body parsing and CSRF checks are its own: the API
+  // reads its bodies and checks its token here.
+  if (sessions.keepsSiteSignIn) router.use(express.json({ limit: "16kb" }), sessions.csrf.protection);
 
   router.get(
     "/sessions",
