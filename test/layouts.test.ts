@@ -5,7 +5,7 @@ import { create as handlebars } from "express-handlebars";
 import session from "express-session";
 import pug from "pug";
 import { type AccountSource, createSessions, type Sessions } from "../src/package/index";
-import { browser, csrfFrom } from "./helpers/app";
+import { browser, csrfFrom, quietMail } from "./helpers/app";
 
 declare module "express-session" {
   interface SessionData {
@@ -44,7 +44,7 @@ describe.each(Object.keys(engines))("the package's pages in a %s layout", (engin
   let sessions: Sessions;
   let app: Express;
   beforeAll(async () => {
-    sessions = await createSessions({ accounts, secret, env: {}, userIdOf: (req) => req.session?.userId });
+    sessions = await createSessions({ accounts, secret, env: {}, events: quietMail, userIdOf: (req) => req.session?.userId });
     app = express();
     engines[engine](app);
     app.use(session({ store: sessions.store, secret, resave: false, saveUninitialized: false }));

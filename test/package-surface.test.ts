@@ -3,7 +3,7 @@ import express from "express";
 import { createClient, type RedisClientType } from "redis";
 import request from "supertest";
 import { type AccountSource, ConfigError, createSessions, type SessionAccount, type Sessions, safeNext } from "../src/package/index";
-import { browser, csrfFrom } from "./helpers/app";
+import { browser, csrfFrom, quietMail } from "./helpers/app";
 import { startRedisServer } from "./helpers/redis-server";
 
 const ada: SessionAccount = { id: "u-ada", name: "Ada Lovelace", email: "ada@example.com", credentialVersion: 3 };
@@ -124,7 +124,7 @@ function bareSite(sessions: Sessions): express.Express {
 
 describe("createSessions on a bare Express app, with the package's own pages", () => {
   test("when an account signs in through the site's route, then /account/sessions lists it in the package's layout", async () => {
-    const sessions = await createSessions({ accounts, secret, env: {} });
+    const sessions = await createSessions({ accounts, secret, env: {}, events: quietMail });
     try {
       const app = bareSite(sessions);
       app.post("/signin", async (req, res) => {
@@ -173,7 +173,7 @@ describe("createSessions on a bare Express app, with the package's own pages", (
 
 describe("createSessions judges where a sign-in goes next", () => {
   test("when a site passes a form's next to signIn and the sign-in waits at the cap, then the choice leads to a path on this site, never another host", async () => {
-    const sessions = await createSessions({ accounts, secret, env: { SESSION_MAX_PER_USER: "1", SESSION_LIMIT_POLICY: "ask" } });
+    const sessions = await createSessions({ accounts, secret, env: { SESSION_MAX_PER_USER: "1", SESSION_LIMIT_POLICY: "ask" }, events: quietMail });
     try {
       const app = bareSite(sessions);
       app.post("/signin", async (req, res) => {

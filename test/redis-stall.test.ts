@@ -2,7 +2,7 @@ import { loadConfig } from "../src/package/config";
 import { connectRedis } from "../src/package/redis/connect";
 import { STALL_CHECK_MS, STALL_TIMEOUT_MS } from "../src/package/redis/stall-watch";
 import { openBackend } from "../src/site/backend";
-import { appOn, browser, SAFARI_IPHONE, signIn, signUp, testPasswords } from "./helpers/app";
+import { appOn, browser, quietMail, SAFARI_IPHONE, signIn, signUp, testPasswords } from "./helpers/app";
 import { stallingProxy } from "./helpers/stalling-proxy";
 import { sleep, uniquePrefix } from "./helpers/stores";
 
@@ -26,9 +26,9 @@ describe("a stalled link to Redis, with the session cache on", () => {
       client: viaProxy,
       keyPrefix,
       passwords: testPasswords,
-      events: { redisStalled: () => (stalledAt = Date.now()) },
+      events: { ...quietMail, redisStalled: () => (stalledAt = Date.now()) },
     });
-    const other = await openBackend(config, { client: direct, keyPrefix, passwords: testPasswords });
+    const other = await openBackend(config, { client: direct, keyPrefix, passwords: testPasswords, events: quietMail });
     try {
       const app = appOn(config, backend);
       const laptop = browser(app);

@@ -59,6 +59,11 @@ export interface Config {
   auditMax: number;
   /** Requests per minute one client IP may make to the JSON API. */
   apiLimitPerMinute: number;
+  /** Where the package's mail goes out (SMTP_URL); without it, mail is written to the log. */
+  smtpUrl?: string;
+  mailFrom: string;
+  /** The site's absolute address, without a trailing slash, for links in mail (PUBLIC_URL). */
+  publicUrl: string;
   /** Where /metrics (Prometheus) is served, apart from the site; off when the port is unset. */
   metricsPort: number | undefined;
   metricsHost: string;
@@ -121,6 +126,15 @@ const schema = z.object({
   ACTIVITY_RETENTION: seconds(90 * 24 * 3600),
   AUDIT_MAX: z.coerce.number().int().min(1).max(1000000).default(10000),
   API_RATE_LIMIT: z.coerce.number().int().min(1).default(600),
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\/[^\s]+$/, "must be smtp://user:password@host:port or smtps://...")
+    .optional(),
+  MAIL_FROM: z.string().min(3).default("Sessions <sessions@localhost>"),
+  PUBLIC_URL: z
+    .string()
+    .regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, "must be the site's absolute address, e.g. https://example.com")
+    .optional(),
 });
 
 /** Secrets shorter than this are refused in production (OWASP: at least 128 bits of entropy). */
@@ -207,6 +221,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (production && secrets.some((s) => s.length < MIN_SECRET_LENGTH)) {
     throw new ConfigError(`Every SESSION_SECRET must be at least ${MIN_SECRET_LENGTH} characters long.`);
   }
+  if (production && e.SMTP_URL && !e.PUBLIC_URL) {
+    throw new ConfigError(
+      "PUBLIC_URL is required with SMTP_URL in production: the links in the mail need the site's address (e.g. PUBLIC_URL=https://example.com).",
+    );
+  }
   if (e.SESSION_ABSOLUTE_TIMEOUT < e.SESSION_IDLE_TIMEOUT) {
     throw new ConfigError("SESSION_ABSOLUTE_TIMEOUT must not be shorter than SESSION_IDLE_TIMEOUT.");
   }
@@ -248,6 +267,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     activityRetention: e.ACTIVITY_RETENTION,
     auditMax: e.AUDIT_MAX,
     apiLimitPerMinute: e.API_RATE_LIMIT,
+    smtpUrl: e.SMTP_URL,
+    mailFrom: e.MAIL_FROM,
+    publicUrl: (e.PUBLIC_URL ?? `http://${e.HOST ?? "127.0.0.1"}:${e.PORT}`).replace(/\/+$/, ""),
     lifetime: {
       idle: e.SESSION_IDLE_TIMEOUT * 1000,
       browserIdle: e.SESSION_BROWSER_IDLE_TIMEOUT * 1000,

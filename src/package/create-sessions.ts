@@ -6,6 +6,9 @@ import { openCounter, PasswordThrottle } from "./auth/password-throttle";
 import { safeNext } from "./auth/safe-next";
 import { announceSignIn, startSession } from "./auth/sign-in";
 import { type Config, ConfigError, loadConfig, usesRedis } from "./config";
+import { LINK_LIFETIMES_MS, MailLinks } from "./mail/mail-links";
+import { openMailQueue } from "./mail/mail-queue";
+import { signInAlerts } from "./mail/sign-in-alert";
 import { watchCache } from "./metrics";
 import { csrfProtection } from "./middleware/csrf";
 import { currentUser, refreshSession, regenerate } from "./middleware/current-user";
@@ -102,10 +105,25 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
       }),
   );
 
+  const mail = openMailQueue(config, options.mail, options.events, metrics);
+  const links = new MailLinks(config.sessionSecrets);
+  const alerts = signInAlerts({
+    store,
+    mail,
+    links,
+    now,
+    notMeUrl: `${config.publicUrl}${options.pagesAt ?? "/account"}/sessions/not-me`,
+    siteName: options.siteName ?? new URL(config.publicUrl).host,
+  });
+  // Each link works once: its nonce is taken in the store, seen by every instance.
+  const usedLinks = openCounter(backend.rateLimitStore, "rl:link:", LINK_LIFETIMES_MS["not-me"]);
+
   /** A new session for the account on this request, its device remembered and its sign-in told. */
   async function signInNow(req: Request, account: SessionAccount, remember: boolean): Promise<void> {
+    const known = throttle.devices.knownDevice(req, account.email, account.credentialVersion ?? 0) !== null;
     await startSession(req, account, remember, config.lifetime, now(), locate);
     await announceSignIn(req, account, store, activity, now());
+    if (!known) alerts.newDevice(req, account);
     if (req.res) {
       throttle.devices.remember(req, req.res, account.email, account.credentialVersion ?? 0);
       setExpiryCookie(req.res, config, now(), remember);
@@ -168,9 +186,11 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
           activity,
           claim: async (key) => (await claims.increment(key)).totalHits === 1,
           onSignedIn: (req) => {
-            if (!req.res) return;
-            const account = req.session.userSessions?.user;
-            if (account) throttle.devices.remember(req, req.res, account.email, account.cv);
+            const state = req.session.userSessions;
+            const account = state?.user;
+            if (!req.res || !account || !state.userId) return;
+            if (throttle.devices.knownDevice(req, account.email, account.cv) === null) alerts.newDevice(req, { ...account, id: state.userId });
+            throttle.devices.remember(req, req.res, account.email, account.cv);
             setExpiryCookie(req.res, config, now(), req.session.userSessions?.persistent === true);
             metrics?.created.inc();
           },
@@ -260,7 +280,8 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
     async updateSessionActivity(req) {
       await refreshSession(req, accounts, config.lifetime, now(), locate);
     },
-    router: (pageOptions) => sessionPages(sessions, pageOptions),
+    router: (pageOptions) => sessionPages(sessions, pageOptions, { links, usedLinks, setPassword: options.setPassword }),
+    mail,
     errorHandler: () => (err, req, res, next) => {
       const { status, message, code } = classifyError(err);
       if (status >= 500 && status !== 503) return next(err);
@@ -274,6 +295,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
     apiRouter: () => sessionApi(sessions),
     rateLimitStore: backend.rateLimitStore,
     async close() {
+      mail.close();
       await backend.close();
       await store.close();
       if (owned) await closeRedis(owned);

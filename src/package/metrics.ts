@@ -72,7 +72,13 @@ export function createMetrics() {
     registers: [registry],
   });
   const unavailable = new Counter({ name: "http_unavailable_total", help: "Requests answered 503 because Redis could not be reached.", registers: [registry] });
-  return { registry, signIns, created, ended, reauth, open, requests, store, storeErrors, unavailable };
+  const mail = new Counter({
+    name: "session_mail_total",
+    help: "Mail the package sent (sign-in alerts), by outcome: sent, failed (tried again later), given_up.",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  });
+  return { registry, signIns, created, ended, reauth, open, requests, store, storeErrors, unavailable, mail };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

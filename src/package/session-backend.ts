@@ -4,6 +4,7 @@ import type { ActivityLog, ActivityLogOptions } from "./activity/activity-log";
 import { EmbeddedActivityLog } from "./activity/embedded-activity-log";
 import { RedisActivityLog } from "./activity/redis-activity-log";
 import type { Config } from "./config";
+import type { MailMessage } from "./mail/mail-queue";
 import type { EndedReason, Metrics } from "./metrics";
 import { closeRedis } from "./redis/connect";
 import { redisRateLimitStore } from "./redis/rate-limit-store";
@@ -29,6 +30,10 @@ export interface BackendEvents {
   replicaShortfall?(acknowledged: number, wanted: number): void;
   /** The link to Redis stopped answering without closing: session reads answer 503 until it answers again. */
   redisStalled?(): void;
+  /** Without SMTP_URL (and without a `mail` sender of the site's): a message the package would have sent, link included. Default: printed. */
+  mailWritten?(message: MailMessage): void;
+  /** A message could not be sent; `final` when it was given up after its last try. */
+  mailFailed?(err: Error, final: boolean): void;
 }
 
 export interface SessionBackendOptions {
@@ -52,6 +57,7 @@ const COUNTED_AS: Record<Ending["reason"], EndedReason> = {
   disabled: "disabled",
   deleted: "deleted",
   cap: "cap",
+  alert: "revoked",
 };
 
 /** Opens the session store, the activity log and the password-failure counters on one backend. */

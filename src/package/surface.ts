@@ -4,6 +4,7 @@ import type { RedisClientType } from "redis";
 import type { ActivityLog } from "./activity/activity-log";
 import type { PasswordThrottle } from "./auth/password-throttle";
 import type { Config } from "./config";
+import type { MailQueue, MailSender } from "./mail/mail-queue";
 import type { Metrics } from "./metrics";
 import type { Csrf } from "./middleware/csrf";
 import type { AuthGuards } from "./middleware/require-auth";
@@ -59,6 +60,22 @@ export interface SessionsOptions {
   now?: () => number;
   /** Connection problems and replica shortfalls, for your logs. */
   events?: BackendEvents;
+  /**
+   * Sends the package's mail (sign-in alerts from new devices) your way: `{ send(message) }`
+   * returning a promise. Default: SMTP_URL's server, or, without it, `events.mailWritten`.
+   */
+  mail?: MailSender;
+  /** Where the site mounts `router()`, for the links in mail (after PUBLIC_URL). Default: "/account". */
+  pagesAt?: string;
+  /** The site's name in mail. Default: PUBLIC_URL's host. */
+  siteName?: string;
+  /**
+   * Sets an account's password, for the "This wasn't me" page of a sign-in alert (the link
+   * proved the mailbox): resolves to null when set, or a message saying what is wrong with the
+   * password. Bump the account's credential version as your own password change does. Without
+   * it, the page ends the session and tells the person to change their password themselves.
+   */
+  setPassword?: (userId: string, password: string) => Promise<string | null>;
   /** Prometheus metrics (prom-client) to count into: sign-ins, sessions created and ended, re-authentications, store timings, the cache. */
   metrics?: Metrics;
 }
@@ -81,6 +98,8 @@ export interface Sessions extends AuthGuards {
   throttle: PasswordThrottle;
   /** Re-authentication: the password entered again before ending sessions. */
   passwordChecks: PasswordChecks;
+  /** Where the package's mail waits to be sent: `idle()` resolves when nothing waits. */
+  mail: MailQueue;
   /** The metrics it counts into, when given. */
   metrics?: Metrics;
   /** Where requireAuth sends visitors (the `signInPath` option). */

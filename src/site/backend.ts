@@ -10,6 +10,7 @@ import {
   type Sessions,
   usesRedis,
 } from "../package";
+import { newPassword } from "./forms";
 import { EmbeddedUserRepository } from "./users/embedded-user-repository";
 import { PasswordHasher } from "./users/password";
 import { RedisUserRepository } from "./users/redis-user-repository";
@@ -48,8 +49,18 @@ export async function openBackend(config: Config, options: BackendOptions = {}):
   // A password change waits for replicas like a sign-in does (REDIS_WAIT_REPLICAS).
   const wait = client ? await openReplicaWait(client, config.redisWaitReplicas, events) : undefined;
   const users = client ? new RedisUserRepository(client, `${keyPrefix}user:`, wait) : new EmbeddedUserRepository();
+  const passwords = options.passwords ?? new PasswordHasher();
   const kit = await createSessions({
-    accounts: accountsOf(users, options.passwords ?? new PasswordHasher()),
+    accounts: accountsOf(users, passwords),
+    // The sessions pages are under the settings (app.ts): the links in mail point there.
+    pagesAt: "/settings",
+    // "This wasn't me" in a sign-in alert: a new password on the spot, under the rules of the settings page.
+    setPassword: async (userId, password) => {
+      const checked = newPassword("New password").safeParse(password);
+      if (!checked.success) return checked.error.issues[0].message;
+      const updated = await users.update(userId, { passwordHash: await passwords.hash(password), newCredentials: true });
+      return updated ? null : "That account no longer exists.";
+    },
     redis: client,
     config,
     keyPrefix,

@@ -42,6 +42,10 @@ async function main(): Promise<void> {
       events: {
         redisError: (err) => logger.warn({ err: err.message }, "Redis connection problem"),
         redisStalled: () => logger.error("Redis stopped answering (no reply, no error): session reads answer 503 until it does"),
+        // Without SMTP_URL, each message (its link included) is written here instead of sent.
+        mailWritten: (message) => logger.info({ to: message.to, subject: message.subject }, `mail (not sent: no SMTP_URL)\n${message.text}`),
+        mailFailed: (err, final) =>
+          logger.warn({ err: err.message, final }, final ? "a mail was given up after its last try" : "a mail could not be sent; it is tried again"),
         replicaShortfall: (acknowledged, wanted) =>
           logger.warn({ acknowledged, wanted }, "a write was answered before REDIS_WAIT_REPLICAS replicas had it; a failover now could lose it"),
       },

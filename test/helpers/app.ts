@@ -8,6 +8,7 @@ import type { RedisClientType } from "redis";
 import request from "supertest";
 import type { ActivityLog } from "../../src/package/activity/activity-log";
 import { type Config, loadConfig } from "../../src/package/config";
+import type { MailMessage } from "../../src/package/index";
 import type { Metrics } from "../../src/package/metrics";
 import type { SessionStore } from "../../src/package/session-store/session-store";
 import { createApp } from "../../src/site/app";
@@ -25,6 +26,8 @@ export const testPasswords = new PasswordHasher({ logN: 10, r: 8, p: 1 });
 export type TestDeps = AppDeps & { sessions: SessionStore; activity: ActivityLog };
 
 export interface TestApp {
+  /** The mail the package wrote rather than sent (no SMTP_URL). */
+  mails: MailMessage[];
   app: Express;
   deps: TestDeps;
   backend: Backend;
@@ -78,13 +81,17 @@ export async function createTestApp(kind: BackendKind, options: TestAppOptions =
   const redis = kind === "redis" ? await connectTestRedis(cacheEntries ? { SESSION_CACHE_ENTRIES: cacheEntries } : {}) : undefined;
   const now = options.clock?.now;
   const { metrics } = options;
-  const backend = shared ?? (await openBackend(config, { client: redis, keyPrefix: prefix, now, passwords: testPasswords, metrics }));
+  // Without SMTP_URL the package hands each message here rather than print it.
+  const mails: MailMessage[] = [];
+  const events = { mailWritten: (message: MailMessage) => mails.push(message) };
+  const backend = shared ?? (await openBackend(config, { client: redis, keyPrefix: prefix, now, passwords: testPasswords, metrics, events }));
   const deps: TestDeps = { ...backend, config, passwords: testPasswords, logger, metrics, sessions: backend.kit.store, activity: backend.kit.activity };
   return {
     app: createApp(deps),
     deps,
     backend,
     logs,
+    mails,
     redis,
     prefix,
     async close() {
@@ -195,3 +202,6 @@ export async function listen(app: Express): Promise<{ base: string; port: number
 export function appOn(config: Config, backend: Backend): Express {
   return createApp({ ...backend, config, passwords: testPasswords, logger: pino({ level: "silent" }) });
 }
+
+/** For a createSessions of a test's own: the mail it would write to the console (no SMTP_URL) goes nowhere. */
+export const quietMail = { mailWritten: () => {} };

@@ -5,7 +5,7 @@ import { loadConfig } from "../../src/package/config";
 import { isCluster } from "../../src/package/redis/client";
 import { handleOf } from "../../src/package/session-store/session-record";
 import { openBackend } from "../../src/site/backend";
-import { appOn, browser, csrfFrom, newAccount, SAFARI_IPHONE, signIn, signUp, submit } from "../helpers/app";
+import { appOn, browser, csrfFrom, newAccount, quietMail, SAFARI_IPHONE, signIn, signUp, submit } from "../helpers/app";
 import { connectTestRedis, readSession } from "../helpers/stores";
 import { connectMasters, masterUrls, redisName, testRedisEnv, topology } from "../helpers/topology";
 
@@ -16,7 +16,7 @@ import { connectMasters, masterUrls, redisName, testRedisEnv, topology } from ".
 describe(`the product configured for ${redisName()}`, () => {
   test("when two devices sign in, list, revoke, rename and see activity, then it all works", async () => {
     const config = loadConfig({ ...testRedisEnv(), SESSION_SECRET: "configured-secret-configured-secret" });
-    const backend = await openBackend(config);
+    const backend = await openBackend(config, { events: quietMail });
     const app = appOn(config, backend);
     try {
       expect((await request(app).get("/readyz")).status).toBe(200);
@@ -65,7 +65,7 @@ describe(`REDIS_WAIT_REPLICAS on ${redisName()}`, () => {
   test("when a session end waits for replicas, then reading other sessions does not wait behind it", async () => {
     // More replicas than any test topology has: each WAIT runs to its timeout.
     const config = loadConfig({ ...testRedisEnv(), SESSION_SECRET: "configured-secret-configured-secret", REDIS_WAIT_REPLICAS: "5" });
-    const backend = await openBackend(config);
+    const backend = await openBackend(config, { events: quietMail });
     try {
       const sids = [randomBytes(24).toString("base64url"), randomBytes(24).toString("base64url")];
       const userId = `wait-${randomBytes(4).toString("hex")}`;

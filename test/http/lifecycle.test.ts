@@ -12,6 +12,7 @@ import {
   cookieOf,
   createTestApp,
   newAccount,
+  quietMail,
   SAFARI_IPHONE,
   signIn,
   signUp,
@@ -185,7 +186,7 @@ describe("Redis outages", () => {
   test("when Redis is away as the app starts and comes back, then sign-in attempts are counted again", async () => {
     let server = await startRedisServer();
     const config = testConfig({ REDIS_URL: server.url, SIGNIN_LIMIT_PER_ACCOUNT: "2" });
-    const backend = await openBackend(config);
+    const backend = await openBackend(config, { events: quietMail });
     try {
       // The sign-in limiters load their scripts as the app is built: here, while Redis is away.
       await server.stop();
@@ -214,7 +215,7 @@ describe("Redis outages", () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), "redis-outage-"));
     let server = await startRedisServer({ dataDir });
     const config = testConfig({ REDIS_URL: server.url });
-    const backend = await openBackend(config);
+    const backend = await openBackend(config, { events: quietMail });
     const app = appOn(config, backend);
     try {
       const res = await submit(browser(app), "/signup", "/signup", newAccount("Outage Olga"));

@@ -1,6 +1,6 @@
 import request from "supertest";
 import { openBackend } from "../../src/site/backend";
-import { appOn, browser, cookieOf, createTestApp, csrfFrom, listen, newAccount, submit, type TestApp, testConfig } from "../helpers/app";
+import { appOn, browser, cookieOf, createTestApp, csrfFrom, listen, newAccount, quietMail, submit, type TestApp, testConfig } from "../helpers/app";
 import { startRedisServer } from "../helpers/redis-server";
 import { monitorCommands, redisName, scanKeys } from "../helpers/topology";
 
@@ -111,7 +111,7 @@ describe(`with ${redisName()}`, () => {
   test("when Redis cannot be reached, then pages answer 503 with a friendly page and /readyz answers 503", async () => {
     const server = await startRedisServer();
     const config = testConfig({ REDIS_URL: server.url });
-    const backend = await openBackend(config);
+    const backend = await openBackend(config, { events: quietMail });
     const app = appOn(config, backend);
     try {
       const agent = browser(app);

@@ -4,8 +4,8 @@ import { Passport } from "passport";
 import { Strategy as LocalStrategy } from "passport-local";
 import type { RedisClientType } from "redis";
 import request from "supertest";
-import { type AccountSource, ConfigError, createSessions, type Sessions } from "../../src/package/index";
-import { browser, cookieOf, csrfFrom } from "../helpers/app";
+import { type AccountSource, ConfigError, createSessions, type MailMessage, type Sessions } from "../../src/package/index";
+import { browser, cookieOf, csrfFrom, quietMail } from "../helpers/app";
 import { connectTestRedis, uniquePrefix } from "../helpers/stores";
 import { redisName, topology } from "../helpers/topology";
 
@@ -123,11 +123,13 @@ describe.each(kinds)("a site that keeps its own sign-in (%s)", (kind) => {
   let client: RedisClientType | undefined;
   let sessions: Sessions;
   let app: Express;
+  const mails: MailMessage[] = [];
   beforeAll(async () => {
     if (kind !== "embedded") client = await connectTestRedis();
     sessions = await createSessions({
       accounts,
       secret,
+      events: { mailWritten: (message) => mails.push(message) },
       redis: client,
       keyPrefix: uniquePrefix(),
       env: { SIGNIN_CHECKS_PER_IP: "10000", SIGNIN_CHECKS_PER_ACCOUNT: "10000" },
@@ -152,6 +154,8 @@ describe.each(kinds)("a site that keeps its own sign-in (%s)", (kind) => {
     expect(page.text).toContain("This device");
     const activity = await laptop.get("/account/activity");
     expect(activity.text).toMatch(/Signed in/);
+    // A device the account had not used: its owner is told by mail, with the link to end it.
+    expect(mails.filter((m) => m.to === rows[0].email).at(-1)?.text).toMatch(/Chrome on Windows[\s\S]*\/account\/sessions\/not-me\?t=/);
   });
 
   test("when a person signs in with 'remember me', then the cookie keeps the site's expiry through the package's new id", async () => {
@@ -253,7 +257,7 @@ once("a site that sets req.session.userId itself", () => {
   let sessions: Sessions;
   let app: Express;
   beforeAll(async () => {
-    sessions = await createSessions({ accounts, secret, userIdOf: (req) => req.session?.userId, cookieName: "site.sid", env: {} });
+    sessions = await createSessions({ accounts, secret, userIdOf: (req) => req.session?.userId, cookieName: "site.sid", env: {}, events: quietMail });
     app = handWrittenSite(sessions);
   });
   afterAll(async () => sessions.close());

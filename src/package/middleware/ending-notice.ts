@@ -23,6 +23,8 @@ export function endingMessage(ending: Ending, maxSessionsPerUser: number): strin
       return `You were signed out on ${when}: the account was signed in on more than ${maxSessionsPerUser} devices, and this one had been used least recently.`;
     case "deleted":
       return `You were signed out on ${when}: the account was deleted.`;
+    case "alert":
+      return `This session was ended on ${when} from an email alert about a new sign-in. If that was you by mistake, sign in again.`;
   }
 }
 

@@ -222,7 +222,7 @@ export function stampNew(state: SessionState, now: number): boolean {
   return true;
 }
 
-const REASON_AT_REST: Record<Ending["reason"], string> = { "other-device": "o", admin: "a", password: "p", disabled: "d", cap: "c", deleted: "x" };
+const REASON_AT_REST: Record<Ending["reason"], string> = { "other-device": "o", admin: "a", password: "p", disabled: "d", cap: "c", deleted: "x", alert: "m" };
 const REASON_BACK = Object.fromEntries(Object.entries(REASON_AT_REST).map(([long, short]) => [short, long])) as Record<string, Ending["reason"]>;
 
 /** A tombstone at rest: "reason|at|device", a few dozen bytes. */

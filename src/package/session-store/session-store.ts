@@ -48,7 +48,7 @@ export interface SessionStore extends Store {
  * absolute expiry leave none: they are the default explanation.
  */
 export interface Ending {
-  reason: "other-device" | "admin" | "password" | "disabled" | "cap" | "deleted";
+  reason: "other-device" | "admin" | "password" | "disabled" | "cap" | "deleted" | "alert";
   at: number;
   /** For "other-device": the device it was ended from ("Chrome on Windows"). */
   device?: string;

@@ -2,8 +2,11 @@ import path from "node:path";
 import ejs from "ejs";
 import express, { type Request, type Response, Router } from "express";
 import asyncHandler from "express-async-handler";
+import type { Store as RateLimitStore } from "express-rate-limit";
 import { describeActivity } from "../activity/describe-activity";
+import { recordActivity } from "../activity/record";
 import { withoutInvisibleCharacters } from "../control-characters";
+import type { LinkClaims, MailLinks } from "../mail/mail-links";
 import { userAgentOf } from "../middleware/client-info";
 import { setFlash, takeFlash } from "../middleware/flash";
 import { isHandle } from "../session-store/session-record";
@@ -30,7 +33,15 @@ export function cursorOf(value: unknown): number | undefined {
  * wherever the site mounts the router: `app.use("/account", sessions.router())` serves
  * /account/sessions and /account/activity. Plain HTML forms; no script.
  */
-export function sessionPages(sessions: Sessions, options: SessionPagesOptions = {}): Router {
+/** What the pages of the mail links need, besides the sessions. */
+export interface MailLinkDeps {
+  links: MailLinks;
+  /** Counts each link's uses by its nonce: a link works once. */
+  usedLinks: RateLimitStore;
+  setPassword?: (userId: string, password: string) => Promise<string | null>;
+}
+
+export function sessionPages(sessions: Sessions, options: SessionPagesOptions = {}, mailLinks?: MailLinkDeps): Router {
   const { store, activity, passwordChecks, requireAuth, config, now, csrf } = sessions;
   const router = Router();
   router.use((_req, res, next) => {
@@ -190,5 +201,83 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions = 
     }),
   );
 
+  if (mailLinks) notMePages(router, sessions, mailLinks, page);
   return router;
+}
+
+type Page = (req: Request, res: Response, status: number, view: string, title: string, locals: Record<string, unknown>) => Promise<unknown>;
+
+/**
+ * "This wasn't me", from a sign-in alert. Mail scanners open links, so a GET changes nothing:
+ * it shows what the link is about and a form; the POST ends the session the link names (once,
+ * within 7 days) and, when the site lets it, offers a new password on the spot (the link
+ * proved the mailbox), which ends every session of the account.
+ */
+function notMePages(router: Router, sessions: Sessions, deps: MailLinkDeps, page: Page): void {
+  const { store, activity, now } = sessions;
+  const show = (req: Request, res: Response, status: number, step: string, locals: Record<string, unknown> = {}) =>
+    page(req, res, status, "not-me", step === "done" ? "Password changed" : "Was this you?", {
+      step,
+      error: null,
+      token: "",
+      target: null,
+      signInPath: sessions.signInPath,
+      ...locals,
+    });
+  const refused = (req: Request, res: Response, claims: LinkClaims | "expired" | null) =>
+    show(req, res, claims === "expired" ? 410 : 400, "refused", {
+      error: claims === "expired" ? "This link has expired. Nothing was changed." : "This link is not valid. Nothing was changed.",
+    });
+  const used = async (claims: LinkClaims) => ((await deps.usedLinks.get?.(claims.nonce))?.totalHits ?? 0) > 0;
+
+  router.get(
+    "/sessions/not-me",
+    asyncHandler(async (req, res) => {
+      const claims = deps.links.read(req.query.t, "not-me", now());
+      if (claims === null || claims === "expired") return void (await refused(req, res, claims));
+      if (await used(claims)) return void (await show(req, res, 410, "refused", { error: "This link was used already. Nothing more was changed." }));
+      const target = sessionRows(await store.listUserSessions(claims.userId), null, now()).find((r) => r.handle === claims.session) ?? null;
+      await show(req, res, 200, "confirm", { token: req.query.t, target });
+    }),
+  );
+
+  router.post(
+    "/sessions/not-me",
+    asyncHandler(async (req, res) => {
+      const claims = deps.links.read(req.body?.t, "not-me", now());
+      if (claims === null || claims === "expired") return void (await refused(req, res, claims));
+      // Once, whatever requests carry the same link at the same time.
+      if ((await deps.usedLinks.increment(claims.nonce)).totalHits !== 1) {
+        return void (await show(req, res, 410, "refused", { error: "This link was used already. Nothing more was changed." }));
+      }
+      const target = (await store.listUserSessions(claims.userId)).find((s) => s.handle === claims.session);
+      if (await store.endUserSession(claims.userId, claims.session, { reason: "alert", at: now() })) {
+        await recordActivity(activity, claims.userId, req, "session_ended", {
+          by: "you, from an email alert",
+          device: target ? describeDevice(target.userAgent).label : undefined,
+          session: claims.session,
+        });
+      }
+      if (!deps.setPassword) return void (await show(req, res, 200, "ended"));
+      await show(req, res, 200, "password", { token: deps.links.make("password", claims.userId, claims.session, now()) });
+    }),
+  );
+
+  router.post(
+    "/sessions/not-me/password",
+    asyncHandler(async (req, res) => {
+      const claims = deps.links.read(req.body?.t, "password", now());
+      if (!deps.setPassword || claims === null || claims === "expired") return void (await refused(req, res, claims));
+      const password = typeof req.body?.password === "string" ? req.body.password : "";
+      const problem = password.length > 256 ? "That password is too long." : await deps.setPassword(claims.userId, password);
+      if (problem) return void (await show(req, res, 400, "password", { token: req.body.t, error: problem }));
+      if ((await deps.usedLinks.increment(claims.nonce)).totalHits !== 1) {
+        return void (await show(req, res, 410, "refused", { error: "This link was used already. Nothing more was changed." }));
+      }
+      await sessions.accountChanged(claims.userId);
+      await store.endUserSessions(claims.userId, undefined, { reason: "password", at: now() });
+      await recordActivity(activity, claims.userId, req, "password_changed", { by: "you, from an email alert" });
+      await show(req, res, 200, "done");
+    }),
+  );
 }

@@ -1,0 +1,149 @@
+import nodemailer from "nodemailer";
+import type { Config } from "../config";
+import type { Metrics } from "../metrics";
+
+export interface MailMessage {
+  to: string;
+  subject: string;
+  /** Plain text, and the same as HTML: no remote images, no script. */
+  text: string;
+  html: string;
+}
+
+/** What sends the package's mail: SMTP_URL's server, the log, or a site's own mailer. */
+export interface MailSender {
+  send(message: MailMessage): Promise<void>;
+}
+
+/** Through an SMTP server (`smtp://user:password@host:587`, `smtps://...:465`), with nodemailer. */
+export function smtpSender(url: string, from: string): MailSender {
+  const transport = nodemailer.createTransport(url);
+  return {
+    async send(message) {
+      await transport.sendMail({ from, ...message });
+    },
+  };
+}
+
+/** Without SMTP_URL: each message, its link included, handed to the site's log. */
+export function logSender(write: (message: MailMessage) => void): MailSender {
+  return {
+    async send(message) {
+      write(message);
+    },
+  };
+}
+
+export interface MailQueueOptions {
+  /** Tries per message, the first included. */
+  attempts?: number;
+  /** The wait before the second try (ms); it doubles for each next one. */
+  retryAfterMs?: number;
+  onSent?: () => void;
+  /** A try failed; `final` when the message is given up. */
+  onFailed?: (err: Error, final: boolean) => void;
+}
+
+/**
+ * Mail goes out beside the request that caused it, never in its way: `enqueue` returns at
+ * once, a sender that fails is tried again later (a mail server that is down delays mail, it
+ * never fails a sign-in), and failures go to `onFailed` for the logs and the metrics. Held in
+ * this process: a message still waiting when the process stops is lost.
+ */
+export class MailQueue {
+  private readonly waiting: Array<{ message: MailMessage; attempt: number }> = [];
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private sending = false;
+  private closed = false;
+  private readonly idleWaiters: Array<() => void> = [];
+  private readonly attempts: number;
+  private readonly retryAfterMs: number;
+
+  constructor(
+    private readonly sender: MailSender,
+    private readonly options: MailQueueOptions = {},
+  ) {
+    this.attempts = options.attempts ?? 5;
+    this.retryAfterMs = options.retryAfterMs ?? 2000;
+  }
+
+  enqueue(message: MailMessage): void {
+    if (this.closed) return;
+    this.waiting.push({ message, attempt: 1 });
+    void this.drain();
+  }
+
+  /** Resolves once nothing waits or is being sent (retries scheduled for later included). */
+  idle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    this.waiting.length = 0;
+    this.settle();
+  }
+
+  private isIdle(): boolean {
+    return !this.sending && this.waiting.length === 0 && this.timers.size === 0;
+  }
+
+  private settle(): void {
+    if (this.isIdle()) for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  private async drain(): Promise<void> {
+    if (this.sending) return;
+    this.sending = true;
+    for (let next = this.waiting.shift(); next && !this.closed; next = this.waiting.shift()) {
+      try {
+        await this.sender.send(next.message);
+        this.options.onSent?.();
+      } catch (err) {
+        const final = next.attempt >= this.attempts;
+        this.options.onFailed?.(err as Error, final);
+        if (!final) this.retryLater({ message: next.message, attempt: next.attempt + 1 });
+      }
+    }
+    this.sending = false;
+    this.settle();
+  }
+
+  private retryLater(item: { message: MailMessage; attempt: number }): void {
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(timer);
+        this.waiting.push(item);
+        void this.drain();
+      },
+      this.retryAfterMs * 2 ** (item.attempt - 2),
+    );
+    timer.unref();
+    this.timers.add(timer);
+  }
+}
+
+/**
+ * The package's queue, on the site's sender, SMTP_URL's server, or else the log
+ * (`events.mailWritten`, printed when the site gives no handler: the two-command start shows
+ * every mail, link included). Counted in the metrics; failures told to `events.mailFailed`.
+ */
+export function openMailQueue(
+  config: Config,
+  given: MailSender | undefined,
+  events: { mailWritten?(message: MailMessage): void; mailFailed?(err: Error, final: boolean): void } = {},
+  metrics?: Metrics,
+): MailQueue {
+  const print = (message: MailMessage) => console.log(`mail to ${message.to}: ${message.subject}\n${message.text}`);
+  const sender = given ?? (config.smtpUrl ? smtpSender(config.smtpUrl, config.mailFrom) : logSender(events.mailWritten ?? print));
+  return new MailQueue(sender, {
+    onSent: () => metrics?.mail.inc({ outcome: "sent" }),
+    onFailed: (err, final) => {
+      metrics?.mail.inc({ outcome: final ? "given_up" : "failed" });
+      events.mailFailed?.(err, final);
+    },
+  });
+}

@@ -1,0 +1,109 @@
+import ejs from "ejs";
+import type { Request } from "express";
+import { clientIp, userAgentOf } from "../middleware/client-info";
+import { handleOf } from "../session-store/session-record";
+import type { SessionStore } from "../session-store/session-store";
+import { describeDevice } from "../sessions/device";
+import { formatTime } from "../sessions/format-time";
+import type { MailLinks } from "./mail-links";
+import type { MailMessage, MailQueue } from "./mail-queue";
+
+export interface SignInAlert {
+  to: string;
+  name: string;
+  /** "Chrome on Windows" */
+  device: string;
+  ip: string;
+  /** "Berlin, Germany", or null when unknown. */
+  place: string | null;
+  /** A country the account's other sessions are not in: said so. */
+  newCountry: string | null;
+  /** "2 Dec 2026, 09:14 UTC" */
+  when: string;
+  /** The "This wasn't me" link, absolute. */
+  notMe: string;
+  siteName: string;
+}
+
+/** The mail for a sign-in from a device the account had not used: plain text and the same in HTML, no remote images. */
+export function signInAlert(a: SignInAlert): MailMessage {
+  const where = [a.place, a.ip].filter(Boolean).join(", ");
+  const lines = [
+    `Hello ${a.name},`,
+    "",
+    `Your ${a.siteName} account was signed in from a device it had not been used on before:`,
+    "",
+    `  ${a.device}`,
+    `  ${where}`,
+    `  ${a.when}`,
+    ...(a.newCountry ? ["", `This is the first sign-in from ${a.newCountry} among your current sessions.`] : []),
+    "",
+    "If this was you, there is nothing to do.",
+    "",
+    "If it was not you, end that session at once (and set a new password) here:",
+    a.notMe,
+    "",
+    "The link works once, for 7 days. Opening it changes nothing until you confirm on the page.",
+  ];
+  const e = ejs.escapeXML;
+  const html = [
+    `<p>Hello ${e(a.name)},</p>`,
+    `<p>Your ${e(a.siteName)} account was signed in from a device it had not been used on before:</p>`,
+    `<p><strong>${e(a.device)}</strong><br>${e(where)}<br>${e(a.when)}</p>`,
+    ...(a.newCountry ? [`<p><strong>This is the first sign-in from ${e(a.newCountry)} among your current sessions.</strong></p>`] : []),
+    "<p>If this was you, there is nothing to do.</p>",
+    `<p>If it was not you, <a href="${e(a.notMe)}">end that session at once (and set a new password)</a>.</p>`,
+    "<p>The link works once, for 7 days. Opening it changes nothing until you confirm on the page.</p>",
+  ].join("\n");
+  return { to: a.to, subject: `New sign-in to your ${a.siteName} account: ${a.device}`, text: lines.join("\n"), html };
+}
+
+interface AlertDeps {
+  store: SessionStore;
+  mail: MailQueue;
+  links: MailLinks;
+  now: () => number;
+  /** The absolute address of the "This wasn't me" page. */
+  notMeUrl: string;
+  siteName: string;
+}
+
+/** Sign-in alerts: one mail per sign-in from a device the account had not used, sent beside the request. */
+export function signInAlerts(deps: AlertDeps) {
+  return {
+    /** After the session of this request signed in: the mail is queued; nothing here fails or delays the sign-in. */
+    newDevice(req: Request, account: { id: string; name: string; email: string }): void {
+      const state = req.session.userSessions;
+      const session = handleOf(req.sessionID);
+      const place = state?.location ?? null;
+      const at = deps.now();
+      void newCountryOf(deps.store, String(account.id), session, place)
+        .catch(() => null)
+        .then((newCountry) => {
+          const token = deps.links.make("not-me", String(account.id), session, at);
+          deps.mail.enqueue(
+            signInAlert({
+              to: account.email,
+              name: account.name,
+              device: describeDevice(userAgentOf(req)).label,
+              ip: clientIp(req),
+              place,
+              newCountry,
+              when: formatTime(at),
+              notMe: `${deps.notMeUrl}?t=${token}`,
+              siteName: deps.siteName,
+            }),
+          );
+        });
+    },
+  };
+}
+
+/** The country of `place` when none of the account's other sessions is there (and they are somewhere known). */
+async function newCountryOf(store: SessionStore, userId: string, session: string, place: string | null): Promise<string | null> {
+  const country = place?.split(", ").at(-1);
+  if (!country) return null;
+  const others = (await store.listUserSessions(userId)).filter((s) => s.handle !== session && s.location);
+  if (others.length === 0 || others.some((s) => s.location!.split(", ").at(-1) === country)) return null;
+  return country;
+}

@@ -1,0 +1,173 @@
+import request from "supertest";
+import { createMetrics } from "../../src/package/index";
+import { browser, CHROME_WINDOWS, csrfFrom, newAccount, SAFARI_IPHONE, signIn, signUp, withTestApp } from "../helpers/app";
+import { startSmtp, type TestSmtp } from "../helpers/smtp";
+import { testClock } from "../helpers/stores";
+import { redisName } from "../helpers/topology";
+
+const kinds = ["embedded", "redis"] as const;
+const PUBLIC_URL = "https://sessions.example.test";
+
+/** The "This wasn't me" link of a mail, as a path on the test app. */
+function notMePath(text: string): string {
+  const m = /https:\/\/sessions\.example\.test(\/settings\/sessions\/not-me\?t=[A-Za-z0-9_.-]+)/.exec(text);
+  if (!m) throw new Error(`no "This wasn't me" link in:\n${text}`);
+  return m[1];
+}
+
+describe.each(kinds)("sign-in alerts by email (%s)", (kind) => {
+  let smtp: TestSmtp;
+  beforeAll(async () => {
+    smtp = await startSmtp();
+  });
+  afterAll(async () => smtp.stop());
+  const env = () => ({ SMTP_URL: smtp.url, PUBLIC_URL, MAIL_FROM: "Sessions <alerts@example.test>" });
+
+  test(`when an account signs in on a new device, then one mail arrives with the device and a link; a known device sends none (${kind === "redis" ? redisName() : "embedded"})`, async () => {
+    await withTestApp(kind, { env: env() }, async (t) => {
+      const laptop = browser(t.app, CHROME_WINDOWS);
+      const account = await signUp(laptop);
+      const first = await smtp.nextTo(account.email);
+      expect(first.from?.text).toContain("alerts@example.test");
+      expect(first.subject).toBe("New sign-in to your sessions.example.test account: Chrome on Windows");
+      expect(first.text).toContain("Chrome on Windows");
+      expect(first.text).toMatch(/\d+ \w+ 20\d\d, \d\d:\d\d UTC/);
+      expect(first.html).toContain("not-me?t=");
+      expect(first.html).not.toMatch(/<img|<script/i);
+
+      // The same browser again: it is a known device of the account now.
+      const count = smtp.received.length;
+      await laptop
+        .post("/logout")
+        .type("form")
+        .send({ _csrf: csrfFrom((await laptop.get("/dashboard")).text) });
+      expect((await signIn(laptop, account)).status).toBe(303);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(smtp.received.slice(count).filter((m) => m.subject?.startsWith("New sign-in"))).toHaveLength(0);
+    });
+  });
+
+  test("when the link is opened, then nothing changes; when its form is sent, that session ends, the owner sets a new password, and every session ends", async () => {
+    await withTestApp(kind, { env: env() }, async (t) => {
+      const laptop = browser(t.app, CHROME_WINDOWS);
+      const account = await signUp(laptop);
+      await smtp.nextTo(account.email);
+      const since = smtp.received.length;
+      const thief = browser(t.app, SAFARI_IPHONE);
+      expect((await signIn(thief, account)).status).toBe(303);
+      const alert = await smtp.nextTo(account.email, since);
+      expect(alert.text).toContain("Safari on iOS");
+      const link = notMePath(alert.text ?? "");
+
+      // A mail scanner (or the owner) opens it: a page and a form, nothing ended.
+      const reader = request.agent(t.app);
+      const page = await reader.get(link);
+      expect(page.status).toBe(200);
+      expect(page.text).toContain("Safari on iOS");
+      expect((await thief.get("/dashboard")).status).toBe(200);
+
+      const ended = await reader
+        .post("/settings/sessions/not-me")
+        .type("form")
+        .send({ _csrf: csrfFrom(page.text), t: new URL(link, PUBLIC_URL).searchParams.get("t") });
+      expect(ended.status).toBe(200);
+      expect(ended.text).toContain("New password");
+      const thiefPage = await thief.get("/dashboard");
+      expect(thiefPage.status).toBe(303);
+      expect((await thief.get(thiefPage.headers.location)).text).toContain("ended on");
+      expect((await laptop.get("/dashboard")).status).toBe(200);
+
+      // The same link again: used.
+      const again = await reader
+        .post("/settings/sessions/not-me")
+        .type("form")
+        .send({ _csrf: csrfFrom(page.text), t: new URL(link, PUBLIC_URL).searchParams.get("t") });
+      expect(again.status).toBe(410);
+      expect(again.text).toContain("used already");
+
+      const token = /name="t" value="([^"]+)"/.exec(ended.text)![1];
+      const weak = await reader
+        .post("/settings/sessions/not-me/password")
+        .type("form")
+        .send({ _csrf: csrfFrom(ended.text), t: token, password: "short" });
+      expect(weak.status).toBe(400);
+      const done = await reader
+        .post("/settings/sessions/not-me/password")
+        .type("form")
+        .send({ _csrf: csrfFrom(ended.text), t: token, password: "a brand new passphrase" });
+      expect(done.status).toBe(200);
+      expect(done.text).toContain("every session of your account has ended");
+      expect((await laptop.get("/dashboard")).status).toBe(303);
+      expect((await signIn(browser(t.app), { email: account.email, password: "a brand new passphrase" })).status).toBe(303);
+      const entries = (await t.deps.activity.list((await t.deps.users.findByEmail(account.email))!.id, { limit: 20 })).entries.map((e) => e.type);
+      expect(entries).toEqual(expect.arrayContaining(["session_ended", "password_changed"]));
+    });
+  });
+
+  test("when a link is forged, cut or expired, then it says so and ends nothing", async () => {
+    await withTestApp(kind, { env: env() }, async (t) => {
+      const laptop = browser(t.app);
+      const account = await signUp(laptop);
+      const link = notMePath((await smtp.nextTo(account.email)).text ?? "");
+      const token = new URL(link, PUBLIC_URL).searchParams.get("t")!;
+      const [body, mac] = token.split(".");
+      const claims = JSON.parse(Buffer.from(body, "base64url").toString());
+      const forged = `${Buffer.from(JSON.stringify({ ...claims, userId: "someone-else" })).toString("base64url")}.${mac}`;
+      for (const bad of [forged, body, `${token}x`, "", "[]"]) {
+        const res = await request(t.app).get(`/settings/sessions/not-me?t=${encodeURIComponent(bad)}`);
+        expect(res.status).toBe(400);
+        expect(res.text).toContain("not valid");
+      }
+      const reader = request.agent(t.app);
+      const page = await reader.get(link);
+      const posted = await reader
+        .post("/settings/sessions/not-me")
+        .type("form")
+        .send({ _csrf: csrfFrom(page.text), t: ["a", "b"] });
+      expect(posted.status).toBe(400);
+      expect((await laptop.get("/dashboard")).status).toBe(200);
+    });
+  });
+});
+
+describe("an alert's link over time", () => {
+  test("when the link is older than 7 days, then it has expired and ends nothing", async () => {
+    const clock = testClock();
+    await withTestApp("embedded", { clock, env: { PUBLIC_URL } }, async (t) => {
+      const laptop = browser(t.app);
+      await signUp(laptop);
+      const link = notMePath(t.mails[0].text);
+      expect((await request(t.app).get(link)).status).toBe(200);
+      clock.advance(7 * 24 * 3600 * 1000 + 1000);
+      const late = await request(t.app).get(link);
+      expect(late.status).toBe(410);
+      expect(late.text).toContain("expired");
+    });
+  });
+});
+
+describe("mail when the mail server is away", () => {
+  test("when SMTP_URL's server does not answer, then the sign-in works and the failure is counted", async () => {
+    const metrics = createMetrics();
+    await withTestApp("embedded", { env: { SMTP_URL: "smtp://127.0.0.1:9", PUBLIC_URL }, metrics }, async (t) => {
+      const laptop = browser(t.app);
+      const res = await signUp(laptop, newAccount());
+      expect(res.email).toContain("@");
+      expect((await laptop.get("/dashboard")).status).toBe(200);
+      for (const deadline = Date.now() + 5000; Date.now() < deadline; ) {
+        if ((await metrics.mail.get()).values.some((v) => v.labels.outcome === "failed" && v.value >= 1)) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect((await metrics.mail.get()).values).toEqual(expect.arrayContaining([expect.objectContaining({ labels: { outcome: "failed" }, value: 1 })]));
+    });
+  });
+
+  test("without SMTP_URL, each mail is handed to the log with its link", async () => {
+    await withTestApp("embedded", {}, async (t) => {
+      const account = await signUp(browser(t.app));
+      expect(t.mails).toHaveLength(1);
+      expect(t.mails[0].to).toBe(account.email);
+      expect(t.mails[0].text).toMatch(/http:\/\/127\.0\.0\.1:3000\/settings\/sessions\/not-me\?t=/);
+    });
+  });
+});
