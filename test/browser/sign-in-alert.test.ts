@@ -62,13 +62,13 @@ describeInBrowser("a sign-in alert followed in Chromium without JavaScript", () 
     await mailClient.getByRole("button", { name: "It was not me: end that session" }).click();
     await phone.goto(`${base}/dashboard`);
     expect(new URL(phone.url()).pathname).toBe("/login");
-    expect(await phone.getByRole("status").innerText()).toContain("from an email alert");
+    expect(await phone.getByRole("status").textContent()).toContain("from an email alert");
 
     await mailClient.getByLabel("New password").fill("a brand new passphrase");
     await mailClient.getByRole("button", { name: "Set the new password" }).click();
     expect(await mailClient.getByText("every session of your account has ended").count()).toBe(1);
     await laptop.goto(`${base}/dashboard`);
     expect(new URL(laptop.url()).pathname).toBe("/login");
-    expect(await laptop.getByRole("status").innerText()).toContain("password of the account was changed");
+    expect(await laptop.getByRole("status").textContent()).toContain("password of the account was changed");
   });
 });
