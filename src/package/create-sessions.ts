@@ -282,6 +282,12 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
     },
     router: (pageOptions) => sessionPages(sessions, pageOptions, { links, usedLinks, setPassword: options.setPassword }),
     mail,
+    links: {
+      make: (kind, userId, { session = "", version } = {}) => links.make(kind, userId, session, now(), version),
+      read: (token, kind) => links.read(token, kind, now()),
+      used: async (claims) => ((await usedLinks.get?.(claims.nonce))?.totalHits ?? 0) > 0,
+      take: async (claims) => (await usedLinks.increment(claims.nonce)).totalHits === 1,
+    },
     errorHandler: () => (err, req, res, next) => {
       const { status, message, code } = classifyError(err);
       if (status >= 500 && status !== 503) return next(err);

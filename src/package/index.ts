@@ -28,6 +28,7 @@ export { ConfigError, loadConfig, usesRedis } from "./config";
 export { hasControlCharacters } from "./control-characters";
 export { createSessions } from "./create-sessions";
 // Metrics (prom-client) and Redis as the package connects it, for a site's own data beside the sessions.
+export type { LinkClaims, LinkKind } from "./mail/mail-links";
 export type { MailMessage, MailQueue, MailSender } from "./mail/mail-queue";
 export { createMetrics, type Metrics } from "./metrics";
 export { clientIp, userAgentOf } from "./middleware/client-info";

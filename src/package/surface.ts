@@ -4,6 +4,7 @@ import type { RedisClientType } from "redis";
 import type { ActivityLog } from "./activity/activity-log";
 import type { PasswordThrottle } from "./auth/password-throttle";
 import type { Config } from "./config";
+import type { LinkClaims, LinkKind } from "./mail/mail-links";
 import type { MailQueue, MailSender } from "./mail/mail-queue";
 import type { Metrics } from "./metrics";
 import type { Csrf } from "./middleware/csrf";
@@ -98,8 +99,20 @@ export interface Sessions extends AuthGuards {
   throttle: PasswordThrottle;
   /** Re-authentication: the password entered again before ending sessions. */
   passwordChecks: PasswordChecks;
-  /** Where the package's mail waits to be sent: `idle()` resolves when nothing waits. */
+  /** Where the package's mail waits to be sent (`enqueue` a site's own too); `idle()` resolves when nothing waits. */
   mail: MailQueue;
+  /**
+   * Signed links for mail, as the alerts' are, for a site's own mail (a "forgot your password"
+   * link: kind "reset", one hour): `make` one, `read` it back (null when forged or of another
+   * kind, "expired"), ask whether it was `used`, and `take` it (true once, whatever requests
+   * race for it).
+   */
+  links: {
+    make(kind: LinkKind, userId: string, options?: { session?: string; version?: number }): string;
+    read(token: unknown, kind: LinkKind): LinkClaims | "expired" | null;
+    used(claims: LinkClaims): Promise<boolean>;
+    take(claims: LinkClaims): Promise<boolean>;
+  };
   /** The metrics it counts into, when given. */
   metrics?: Metrics;
   /** Where requireAuth sends visitors (the `signInPath` option). */

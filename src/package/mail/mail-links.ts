@@ -6,6 +6,8 @@ export const LINK_LIFETIMES_MS = {
   "not-me": 7 * 24 * 3600 * 1000,
   /** Set a new password, right after "This wasn't me" was used (the link proved the mailbox). */
   password: 30 * 60 * 1000,
+  /** A site's own "forgot your password" mail: short, as OWASP's forgot-password guidance asks. */
+  reset: 60 * 60 * 1000,
 } as const;
 export type LinkKind = keyof typeof LINK_LIFETIMES_MS;
 
@@ -17,6 +19,8 @@ export interface LinkClaims {
   /** Unique per link: a used link is remembered by it. */
   nonce: string;
   expiresAt: number;
+  /** The account's credential version when the link was made: a password changed since voids it. */
+  version?: number;
 }
 
 const MAC_LENGTH = 22;
@@ -33,8 +37,8 @@ export class MailLinks {
     this.keys = secrets.map((s) => createHmac("sha256", s).update("mail-link").digest());
   }
 
-  make(kind: LinkKind, userId: string, session: string, now: number): string {
-    const claims: LinkClaims = { kind, userId, session, nonce: randomBytes(12).toString("base64url"), expiresAt: now + LINK_LIFETIMES_MS[kind] };
+  make(kind: LinkKind, userId: string, session: string, now: number, version?: number): string {
+    const claims: LinkClaims = { kind, userId, session, nonce: randomBytes(12).toString("base64url"), expiresAt: now + LINK_LIFETIMES_MS[kind], version };
     const body = Buffer.from(JSON.stringify(claims)).toString("base64url");
     return `${body}.${mac(this.keys[0], body)}`;
   }

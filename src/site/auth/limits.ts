@@ -13,19 +13,29 @@ export function tooMany(res: Response, throttled: Throttled): void {
  * each makes an account. A limit of its own, so a busy network signing in is not held back by it.
  */
 export function signUpLimit(config: Config, store: RateLimitStoreFactory): RequestHandler {
+  return addressLimit(config, store, "rl:signup:", config.signupLimitPerIp, "Too many accounts were created from your network.");
+}
+
+/** Password-reset mails asked for per client address: each sends a mail, to an address the asker need not own. */
+export function resetLimit(config: Config, store: RateLimitStoreFactory): RequestHandler {
+  return addressLimit(config, store, "rl:reset:", config.signupLimitPerIp, "Too many password resets were asked for from your network.");
+}
+
+/** Every attempt of a form counted per client address (an IPv6 /64), in the store every instance shares. */
+function addressLimit(config: Config, store: RateLimitStoreFactory, prefix: string, limit: number, message: string): RequestHandler {
   const windowMs = config.signinLimitWindow * 1000;
   return rateLimit({
     windowMs,
-    limit: config.signupLimitPerIp,
+    limit,
     standardHeaders: "draft-7",
     legacyHeaders: false,
-    store: store("rl:signup:"),
+    store: store(prefix),
     keyGenerator: (req) => addressKey(clientIp(req)),
     // X-Forwarded-For is ignored on purpose unless TRUST_PROXY is set; no need to warn about it.
     validate: { xForwardedForHeader: false },
     handler: (req, res) => {
       const reset = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
-      tooMany(res, throttledUntil(reset, windowMs, "Too many accounts were created from your network."));
+      tooMany(res, throttledUntil(reset, windowMs, message));
     },
   });
 }
