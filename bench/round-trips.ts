@@ -5,18 +5,13 @@
  * npm run bench:round-trips   (one server: REDIS_URL if set, otherwise throwaway servers)
  * A Lua script counts as one command; the commands it runs inside are not counted.
  */
-import { once } from "node:events";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
-import pino from "pino";
 import { loadConfig } from "../src/package/config";
 import { createMetrics } from "../src/package/metrics";
-import { createApp } from "../src/site/app";
 import { openBackend } from "../src/site/backend";
-import { PasswordHasher } from "../src/site/users/password";
 import { startRedisCluster } from "../test/helpers/redis-cluster";
 import { startRedisServer } from "../test/helpers/redis-server";
 import { monitorCommands } from "../test/helpers/topology";
+import { servedSite } from "./served-site";
 
 const REQUESTS = Number(process.env.REQUESTS ?? 10_000);
 
@@ -44,33 +39,8 @@ async function count(label: string, env: Record<string, string>) {
   // The server's own wiring, on this run's keys.
   // With the Prometheus metrics on, as an operator runs it: they must not cost a round trip.
   const metrics = createMetrics();
-  const backend = await openBackend(config, { keyPrefix: prefix, metrics });
-  const app = createApp({ ...backend, config, logger: pino({ level: "silent" }), passwords: new PasswordHasher(), metrics });
-  const server = createServer(app).listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-
-  // A browser's cookie jar: the CSRF cookie of the sign-up form, then the session and device cookies.
-  const jar = new Map<string, string>();
-  const go = async (path: string, init: RequestInit = {}) => {
-    const cookie = [...jar].map(([name, value]) => `${name}=${value}`).join("; ");
-    const res = await fetch(base + path, { ...init, redirect: "manual", headers: { ...(init.headers ?? {}), cookie } });
-    for (const set of res.headers.getSetCookie()) {
-      const [pair] = set.split(";");
-      const at = pair.indexOf("=");
-      jar.set(pair.slice(0, at), pair.slice(at + 1));
-    }
-    return res;
-  };
-  const form = async (path: string, fields: Record<string, string>) => {
-    const page = await (await go(path)).text();
-    const csrf = /name="_csrf" value="([^"]+)"/.exec(page)![1];
-    return go(path, {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ _csrf: csrf, ...fields }).toString(),
-    });
-  };
+  const backend = await openBackend(config, { keyPrefix: prefix, metrics, events: { mailWritten: () => {} } });
+  const { go, form, close } = await servedSite(config, backend, metrics);
   await form("/signup", { name: "Bench", email: `bench${Date.now()}@example.com`, password: "bench password 123" });
   await go("/dashboard");
   await go("/dashboard");
@@ -89,7 +59,7 @@ async function count(label: string, env: Record<string, string>) {
   console.log(`  Redis commands: ${commands.length} (${named}); per page view: ${(commands.length / REQUESTS).toFixed(4)}`);
   await metrics.registry.metrics(); // a scrape, as Prometheus would make one
 
-  server.close();
+  await close();
   await backend.close();
 }
 

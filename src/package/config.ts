@@ -31,6 +31,10 @@ export interface Config {
   absoluteTimeout: number;
   updateAge: number;
   reauthWindow: number;
+  /** A signed-in session gets a new id this often (seconds; 0: never), to tell a stolen cookie. */
+  rotateInterval: number;
+  /** How long the previous id keeps working after a rotation (seconds). */
+  rotateGrace: number;
   maxSessionsPerUser: number;
   /** At the cap: end the least recently active session ("end-oldest"), or let the person choose ("ask"). */
   sessionLimitPolicy: "end-oldest" | "ask";
@@ -107,6 +111,14 @@ const schema = z.object({
   SESSION_ABSOLUTE_TIMEOUT: seconds(90 * 24 * 3600),
   SESSION_UPDATE_AGE: seconds(60),
   SESSION_REAUTH_WINDOW: seconds(900),
+  // 0 turns rotation off.
+  SESSION_ROTATE_INTERVAL: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(365 * 24 * 3600)
+    .default(900),
+  SESSION_ROTATE_GRACE: z.coerce.number().int().min(1).max(3600).default(60),
   SESSION_MAX_PER_USER: z.coerce.number().int().min(1).max(10000).default(100),
   SESSION_TOMBSTONE_TTL: seconds(7 * 24 * 3600),
   SESSION_LIMIT_POLICY: z.enum(["end-oldest", "ask"]).default("end-oldest"),
@@ -248,6 +260,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     absoluteTimeout: e.SESSION_ABSOLUTE_TIMEOUT,
     updateAge: e.SESSION_UPDATE_AGE,
     reauthWindow: e.SESSION_REAUTH_WINDOW,
+    rotateInterval: e.SESSION_ROTATE_INTERVAL,
+    rotateGrace: e.SESSION_ROTATE_GRACE,
     maxSessionsPerUser: e.SESSION_MAX_PER_USER,
     tombstoneTtl: e.SESSION_TOMBSTONE_TTL,
     sessionLimitPolicy: e.SESSION_LIMIT_POLICY,

@@ -12,11 +12,12 @@ import { signInAlerts } from "./mail/sign-in-alert";
 import { watchCache } from "./metrics";
 import { csrfProtection } from "./middleware/csrf";
 import { currentUser, refreshSession, regenerate } from "./middleware/current-user";
-import { clearExpiryCookie, endingNotice, setExpiryCookie } from "./middleware/ending-notice";
+import { clearExpiryCookie, endingNotice, sentSessionId, setExpiryCookie } from "./middleware/ending-notice";
 import { classifyError } from "./middleware/errors";
 import { visitorFlashes } from "./middleware/flash";
 import { pageLocals } from "./middleware/page-locals";
 import { authGuards, wantsJson } from "./middleware/require-auth";
+import { sessionRotation } from "./middleware/rotation";
 import { clearSessionCookie, saveBeforeRedirect, sessionMiddleware } from "./middleware/session";
 import { track } from "./middleware/track";
 import { isRedisUnavailable } from "./redis/client";
@@ -132,6 +133,19 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
   }
 
   const identifyAs = { accounts, lifetime: config.lifetime, now, locate };
+  // Stolen-cookie detection (SESSION_ROTATE_INTERVAL), for the sessions the package signs in.
+  const rotation = sessionRotation({
+    store,
+    intervalMs: config.rotateInterval * 1000,
+    graceMs: config.rotateGrace * 1000,
+    secrets: config.sessionSecrets,
+    now,
+    sentId: (req) => sentSessionId(req, config.cookieName, config.sessionSecrets),
+    async onStolen(req, userId, session, account) {
+      await recordActivity(activity, userId, req, "session_stolen", { session });
+      if (account) alerts.stolen(req, account);
+    },
+  });
   const siteCookieName = options.cookieName ?? "connect.sid";
   const locals = pageLocals(userIdOf ? siteCookieName : config.cookieName, csrf, (req) => checks.needsPassword(req));
   const noticeOfEnding = (cookieName: string, clear: Parameters<typeof endingNotice>[4]["clear"]) =>
@@ -160,6 +174,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
         sessionMiddleware(config, store),
         saveBeforeRedirect,
         visitorFlashes(config.sessionSecrets, config.production),
+        ...(config.rotateInterval > 0 ? [rotation] : []),
         currentUser({ ...identifyAs, ownsCookie: true }),
         locals.everyPage,
         noticeOfEnding(config.cookieName, (res) => clearSessionCookie(res, config.cookieName)),

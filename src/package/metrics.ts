@@ -13,7 +13,7 @@ function promClient(): typeof PromClient {
 }
 
 /** What ended a session, as counted: only bounded values, never a user, address or handle. */
-export type EndedReason = "sign_out" | "revoked" | "admin" | "password" | "disabled" | "deleted" | "cap" | "idle" | "absolute" | "wrong_passwords";
+export type EndedReason = "sign_out" | "revoked" | "admin" | "password" | "disabled" | "deleted" | "cap" | "idle" | "absolute" | "wrong_passwords" | "stolen";
 
 /**
  * The server's Prometheus metrics (prom-client), in a registry of their own. Every label

@@ -50,7 +50,8 @@ export interface SessionBackendOptions {
 }
 
 /** How an ending's reason is counted. */
-const COUNTED_AS: Record<Ending["reason"], EndedReason> = {
+// A rotation is not an end: the session goes on under its next id.
+const COUNTED_AS: Record<Exclude<Ending["reason"], "rotated">, EndedReason> = {
   "other-device": "revoked",
   admin: "admin",
   password: "password",
@@ -58,6 +59,7 @@ const COUNTED_AS: Record<Ending["reason"], EndedReason> = {
   deleted: "deleted",
   cap: "cap",
   alert: "revoked",
+  stolen: "stolen",
 };
 
 /** Opens the session store, the activity log and the password-failure counters on one backend. */
@@ -81,7 +83,11 @@ export async function openSessionBackend(config: Config, options: SessionBackend
     onExpired,
     now: options.now,
     tombstoneTtl: config.tombstoneTtl * 1000,
-    onEnded: metrics ? (reason: Ending["reason"], count: number) => metrics.ended.inc({ reason: COUNTED_AS[reason] }, count) : undefined,
+    onEnded: metrics
+      ? (reason: Ending["reason"], count: number) => {
+          if (reason !== "rotated") metrics.ended.inc({ reason: COUNTED_AS[reason] }, count);
+        }
+      : undefined,
     observe: metrics
       ? (operation: string, seconds: number, failed: boolean) => {
           metrics.store.observe({ operation }, seconds);

@@ -16,6 +16,7 @@ export const ACTIVITY_TYPES = [
   "name_changed",
   "password_check_failed",
   "signed_out_wrong_passwords",
+  "session_stolen",
 ] as const;
 export type ActivityType = (typeof ACTIVITY_TYPES)[number];
 

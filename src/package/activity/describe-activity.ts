@@ -24,6 +24,7 @@ const SENTENCES: Record<ActivityEntry["type"], (e: ActivityEntry) => Sentence> =
   name_changed: () => "Name changed",
   password_check_failed: () => "Wrong password entered to confirm an action",
   signed_out_wrong_passwords: (e) => `Signed out after ${e.detail ?? "too many"} wrong passwords`,
+  session_stolen: () => "Session ended: a copy of its cookie was used on another device",
 };
 
 export interface ActivityRow {

@@ -71,6 +71,19 @@ interface AlertDeps {
 /** Sign-in alerts: one mail per sign-in from a device the account had not used, sent beside the request. */
 export function signInAlerts(deps: AlertDeps) {
   return {
+    /** A session's cookie was used by two parties: the owner is told, from the request that showed it. */
+    stolen(req: Request, account: { name: string; email: string }): void {
+      deps.mail.enqueue(
+        stolenCookieAlert({
+          to: account.email,
+          name: account.name,
+          device: describeDevice(userAgentOf(req)).label,
+          ip: clientIp(req),
+          when: formatTime(deps.now()),
+          siteName: deps.siteName,
+        }),
+      );
+    },
     /** After the session of this request signed in: the mail is queued; nothing here fails or delays the sign-in. */
     newDevice(req: Request, account: { id: string; name: string; email: string }): void {
       const state = req.session.userSessions;
@@ -97,6 +110,26 @@ export function signInAlerts(deps: AlertDeps) {
         });
     },
   };
+}
+
+/** The mail after a session was ended because its cookie was used by two parties. */
+export function stolenCookieAlert(a: { to: string; name: string; device: string; ip: string; when: string; siteName: string }): MailMessage {
+  const text = [
+    `Hello ${a.name},`,
+    "",
+    `At ${a.when}, a copy of the cookie of one of your ${a.siteName} sessions was used by a second browser (${a.device}, ${a.ip}).`,
+    "That session has been ended for both. Sign in again on your own device.",
+    "",
+    "A copied cookie means something on that device or network could read it: if you did not expect this, change your password and check the device.",
+  ].join("\n");
+  const e = ejs.escapeXML;
+  const html = [
+    `<p>Hello ${e(a.name)},</p>`,
+    `<p>At ${e(a.when)}, a copy of the cookie of one of your ${e(a.siteName)} sessions was used by a second browser (${e(a.device)}, ${e(a.ip)}).</p>`,
+    "<p>That session has been ended for both. Sign in again on your own device.</p>",
+    "<p>A copied cookie means something on that device or network could read it: if you did not expect this, change your password and check the device.</p>",
+  ].join("\n");
+  return { to: a.to, subject: `A session of your ${a.siteName} account was ended: its cookie was copied`, text, html };
 }
 
 /** The country of `place` when none of the account's other sessions is there (and they are somewhere known). */

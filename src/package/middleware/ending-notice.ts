@@ -23,6 +23,10 @@ export function endingMessage(ending: Ending, maxSessionsPerUser: number): strin
       return `You were signed out on ${when}: the account was signed in on more than ${maxSessionsPerUser} devices, and this one had been used least recently.`;
     case "deleted":
       return `You were signed out on ${when}: the account was deleted.`;
+    case "rotated":
+      return "Your session has ended. Please sign in again.";
+    case "stolen":
+      return `On ${when} a copy of your session cookie was used on another device, so this session was ended everywhere it was used. Sign in again; if you did not expect this, change your password.`;
     case "alert":
       return `This session was ended on ${when} from an email alert about a new sign-in. If that was you by mistake, sign in again.`;
   }
@@ -77,6 +81,14 @@ function days(ms: number): string {
   return `${n} ${unit}${n === 1 ? "" : "s"}`;
 }
 
+/** The session id in the browser's cookie, when express-session's signature on it holds. */
+export function sentSessionId(req: Request, cookieName: string, secrets: string[]): string | undefined {
+  const sent = cookiesOf(req)[cookieName];
+  const signed = typeof sent === "string" && sent.startsWith("s:") ? sent.slice(2) : undefined;
+  const sid = signed ? secrets.map((secret) => signature.unsign(signed, secret)).find((v) => v !== false) : undefined;
+  return sid || undefined;
+}
+
 /**
  * A browser that sent a session cookie no stored session answered: when something ended that
  * session (another device, an administrator, a password change...), say so once, on this
@@ -96,9 +108,7 @@ export function endingNotice(
     // stored in its place; a session this request starts sets its own cookie after this).
     cookie.clear(res, req);
     if (hasFlash(req)) return next();
-    const sent = cookiesOf(req)[cookie.cookieName];
-    const signed = typeof sent === "string" && sent.startsWith("s:") ? sent.slice(2) : undefined;
-    const sid = signed ? config.sessionSecrets.map((secret) => signature.unsign(signed, secret)).find((v) => v !== false) : undefined;
+    const sid = sentSessionId(req, cookie.cookieName, config.sessionSecrets);
     if (!sid) return next();
     store.takeEnding(handleOf(sid)).then((ending) => {
       const expiry = ending ? null : expiryOf(cookiesOf(req)[expiryCookieName(config)], config, now());

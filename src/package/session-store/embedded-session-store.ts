@@ -106,6 +106,11 @@ export class EmbeddedSessionStore extends SessionStoreCore {
     return stone && stone.until > this.now() ? stone.ending : null;
   }
 
+  protected async readTombstone(handle: string): Promise<string | null> {
+    const stone = this.tombstones.get(handle);
+    return stone && stone.until > this.now() ? stone.ending : null;
+  }
+
   protected async pruneIndex(userId: string, handles: string[]): Promise<void> {
     for (const handle of handles) {
       if (this.records.get(handle)?.uid === userId) this.drop(handle);

@@ -92,6 +92,10 @@ export class RedisSessionStore extends SessionStoreCore {
     return this.redis.getDel(this.tombstoneKey(handle));
   }
 
+  protected readTombstone(handle: string): Promise<string | null> {
+    return this.redis.get(this.tombstoneKey(handle));
+  }
+
   /** The names a user gave their sessions: a hash in the index's slot, expiring with it. */
   private namesKey(userId: string): string {
     return `${this.prefix}n:{${userId}}`;

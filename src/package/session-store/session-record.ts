@@ -115,6 +115,8 @@ const DATA_AT_REST: Record<string, string> = {
   csrfToken: "t",
   flash: "f",
   noticeSeen: "ns",
+  rotatedAt: "ro",
+  fresh: "fr",
 };
 const SNAPSHOT_AT_REST: Record<string, string> = { name: "n", email: "e", role: "r", org: "o", ver: "v", cv: "c", disabled: "x", signIn: "s" };
 
@@ -222,7 +224,17 @@ export function stampNew(state: SessionState, now: number): boolean {
   return true;
 }
 
-const REASON_AT_REST: Record<Ending["reason"], string> = { "other-device": "o", admin: "a", password: "p", disabled: "d", cap: "c", deleted: "x", alert: "m" };
+const REASON_AT_REST: Record<Ending["reason"], string> = {
+  "other-device": "o",
+  admin: "a",
+  password: "p",
+  disabled: "d",
+  cap: "c",
+  deleted: "x",
+  alert: "m",
+  rotated: "r",
+  stolen: "s",
+};
 const REASON_BACK = Object.fromEntries(Object.entries(REASON_AT_REST).map(([long, short]) => [short, long])) as Record<string, Ending["reason"]>;
 
 /** A tombstone at rest: "reason|at|device", a few dozen bytes. */

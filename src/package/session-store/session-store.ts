@@ -36,6 +36,8 @@ export interface SessionStore extends Store {
   nameUserSession(userId: string, handle: string, name: string | null): Promise<boolean>;
   /** Why the session under this handle was ended, once: the tombstone goes as it is read. */
   takeEnding(handle: string): Promise<Ending | null>;
+  /** Why the session under this handle was ended, leaving the tombstone (a rotated id is asked about again). */
+  peekEnding(handle: string): Promise<Ending | null>;
   /** Copies changed account data (name, role, ...) into every session of the user. */
   updateUserSnapshot(userId: string, snapshot: UserSnapshot): Promise<void>;
   /** Resolves when the store answers; rejects otherwise. */
@@ -48,7 +50,7 @@ export interface SessionStore extends Store {
  * absolute expiry leave none: they are the default explanation.
  */
 export interface Ending {
-  reason: "other-device" | "admin" | "password" | "disabled" | "cap" | "deleted" | "alert";
+  reason: "other-device" | "admin" | "password" | "disabled" | "cap" | "deleted" | "alert" | "rotated" | "stolen";
   at: number;
   /** For "other-device": the device it was ended from ("Chrome on Windows"). */
   device?: string;
@@ -112,6 +114,10 @@ export interface SessionState {
   flash?: Flash;
   /** The synchronizer token of the package's forms. */
   csrfToken?: string;
+  /** When this session last got a new id by rotation (stolen-cookie detection). */
+  rotatedAt?: number;
+  /** A new id from a rotation that no request has used yet. */
+  fresh?: boolean;
 }
 
 /** The package's part of this session, made when first needed. */

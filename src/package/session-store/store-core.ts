@@ -100,6 +100,8 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
   protected abstract removeUserRecords(userId: string, handles: string[], ending?: Ending): Promise<number>;
   /** The tombstone under this handle, removed as it is read. */
   protected abstract takeTombstone(handle: string): Promise<string | null>;
+  /** The tombstone under this handle, left in place. */
+  protected abstract readTombstone(handle: string): Promise<string | null>;
   /** Drops index entries whose sessions are gone. */
   protected abstract pruneIndex(userId: string, handles: string[]): Promise<void>;
   /** The names the user gave their sessions, by handle. */
@@ -223,6 +225,10 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
 
   async takeEnding(handle: string): Promise<Ending | null> {
     return decodeEnding(await this.takeTombstone(handle));
+  }
+
+  async peekEnding(handle: string): Promise<Ending | null> {
+    return decodeEnding(await this.readTombstone(handle));
   }
 
   async updateUserSnapshot(userId: string, snapshot: UserSnapshot): Promise<void> {

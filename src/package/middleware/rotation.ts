@@ -1,0 +1,118 @@
+import { createHmac } from "node:crypto";
+import type { Request, RequestHandler } from "express";
+import type { SessionData } from "express-session";
+import { handleOf } from "../session-store/session-record";
+import type { SessionStore } from "../session-store/session-store";
+import { setFlash } from "./flash";
+
+/** How far a browser's chain of missed new ids is followed (each lost response is one step). */
+const MAX_FOLLOW = 4;
+
+export interface Rotation {
+  store: SessionStore;
+  /** A signed-in session gets a new id this often (ms), on its first request after that long. */
+  intervalMs: number;
+  /** How long the previous id keeps working after a new one was given (ms). */
+  graceMs: number;
+  secrets: string[];
+  now: () => number;
+  /** The session id the browser sent, when its signature holds. */
+  sentId(req: Request): string | undefined;
+  /** Two parties held one session: it has been ended for both; tell the owner. */
+  onStolen(req: Request, userId: string, session: string, account: { name: string; email: string } | undefined): Promise<void>;
+}
+
+/**
+ * Stolen-cookie detection by rotation. A signed-in session gets a new id every `intervalMs`,
+ * keeping its data; the old id is ended with a "rotated" tombstone. A browser that comes back
+ * with the old id:
+ * - within `graceMs` (parallel tabs, requests in flight), or while the new id has never been
+ *   used (the response that carried it was lost), is given the session's current id again;
+ * - after the grace, once the new id has been used, shows that two parties hold the session:
+ *   it ends for both, and the owner is told.
+ * The new id is derived from the old one with an HMAC of the session secret, so the store keeps
+ * no raw id: only a holder of the old cookie, through the server, can reach the new one.
+ */
+export function sessionRotation(r: Rotation): RequestHandler {
+  return (req, _res, next) => {
+    follow(req, r).then(() => next(), next);
+  };
+}
+
+async function follow(req: Request, r: Rotation): Promise<void> {
+  if (!req.session) return;
+  const state = req.session.userSessions;
+  if (state?.createdAt !== undefined) {
+    if (!state.userId) return;
+    // The first request on a new id: it is in use now (a later request with the old id is not a lost response).
+    if (state.fresh) delete state.fresh;
+    const since = state.rotatedAt ?? state.signedInAt ?? state.createdAt;
+    if (r.now() - since >= r.intervalMs) await rotate(req, r);
+    return;
+  }
+  const sent = r.sentId(req);
+  if (sent) await comeBack(req, r, sent);
+}
+
+/** The id an old one moves to: an HMAC of it, as long as express-session's own ids. */
+export function successorOf(sid: string, secrets: string[]): string {
+  return createHmac("sha256", secrets[0]).update(`rotate:${sid}`).digest().subarray(0, 24).toString("base64url");
+}
+
+/** This session under its next id, stored now; the old id ends with a "rotated" tombstone. */
+async function rotate(req: Request, r: Rotation): Promise<void> {
+  const oldId = req.sessionID;
+  const userId = req.session.userSessions!.userId!;
+  const now = r.now();
+  const { cookie, userSessions = {}, ...site } = req.session;
+  const { createdAt, ...state } = userSessions;
+  const data = {
+    ...site,
+    // The cookie as it was (a remembered one keeps its expiry): its options, not the object.
+    cookie: JSON.parse(JSON.stringify(cookie)),
+    userSessions: { ...state, signedInAt: state.signedInAt ?? createdAt, rotatedAt: now, fresh: true },
+  } as unknown as SessionData;
+  req.sessionID = successorOf(oldId, r.secrets);
+  req.sessionStore.createSession(req, data);
+  await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
+  // Only once the new id is stored: the session never has no id.
+  await r.store.endUserSession(userId, handleOf(oldId), { reason: "rotated", at: now });
+}
+
+/** A browser came back with an id no stored session answers: follow it if it was rotated. */
+async function comeBack(req: Request, r: Rotation, sent: string): Promise<void> {
+  const first = await r.store.peekEnding(handleOf(sent));
+  if (first?.reason !== "rotated") return;
+  let id = sent;
+  for (let step = 0; step < MAX_FOLLOW; step++) {
+    id = successorOf(id, r.secrets);
+    const current = await read(r.store, id);
+    if (!current) {
+      // Rotated again (its next id was used), or ended: follow a rotation, stop at anything else.
+      if ((await r.store.peekEnding(handleOf(id)))?.reason === "rotated") continue;
+      return;
+    }
+    const userId = current.userSessions?.userId;
+    if (!userId) return;
+    // Used: a request came with the new id (or it has been rotated on since).
+    const used = step > 0 || current.userSessions?.fresh !== true;
+    if (used && r.now() - first.at > r.graceMs) {
+      // The new id is in use and this browser's is past its grace: two parties hold the session.
+      await r.store.endUserSession(userId, handleOf(id), { reason: "stolen", at: r.now() });
+      await r.onStolen(req, userId, handleOf(id), current.userSessions?.user);
+      setFlash(req, "error", STOLEN_MESSAGE);
+      return;
+    }
+    // Parallel tabs, or the response with the new id never arrived: this browser gets it.
+    req.sessionID = id;
+    req.sessionStore.createSession(req, current);
+    return;
+  }
+}
+
+export const STOLEN_MESSAGE =
+  "A copy of your session cookie was used on another device, so this session was ended everywhere it was used. Sign in again; if you did not expect this, change your password.";
+
+function read(store: SessionStore, sid: string): Promise<SessionData | null> {
+  return new Promise((resolve, reject) => store.get(sid, (err, sess) => (err ? reject(err) : resolve(sess ?? null))));
+}
