@@ -141,6 +141,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
     secrets: config.sessionSecrets,
     now,
     sentId: (req) => sentSessionId(req, config.cookieName, config.sessionSecrets),
+    claim: async (key) => (await claims.increment(key)).totalHits === 1,
     async onStolen(req, userId, session, account) {
       await recordActivity(activity, userId, req, "session_stolen", { session });
       if (account) alerts.stolen(req, account);

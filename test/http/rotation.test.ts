@@ -37,6 +37,27 @@ describe.each(kinds)("stolen-cookie detection by rotation (%s)", (kind) => {
     });
   });
 
+  test("when two requests of one browser are the first after the interval at once, then one new id serves both, and the device keeps its name", async () => {
+    const clock = testClock();
+    await withTestApp(kind, { clock }, async (t) => {
+      const laptop = browser(t.app);
+      const account = await signUp(laptop);
+      const user = (await t.deps.users.findByEmail(account.email))!;
+      const [row] = await t.deps.kit.getUserSessions(user.id);
+      await t.deps.kit.store.nameUserSession(user.id, row.handle, "Work laptop");
+      const before = sentSessionCookie(await laptop.get("/dashboard"))!;
+      clock.advance(16 * MINUTE);
+      const answers = await Promise.all([withCookie(t.app, before), withCookie(t.app, before)]);
+      expect(answers.map((a) => a.status)).toEqual([200, 200]);
+      const given = answers.map((a) => cookieOf(a)?.split(";")[0]).filter(Boolean);
+      expect(new Set(given).size).toBe(1);
+      const rows = await t.deps.kit.getUserSessions(user.id);
+      expect(rows).toHaveLength(1);
+      expect(rows[0].handle).not.toBe(row.handle);
+      expect(rows[0].name).toBe("Work laptop");
+    });
+  });
+
   test("when the response with the new id was lost, then the old id after the grace is not theft: that browser gets the current id", async () => {
     const clock = testClock();
     await withTestApp(kind, { clock }, async (t) => {

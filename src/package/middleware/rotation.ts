@@ -18,6 +18,8 @@ export interface Rotation {
   now: () => number;
   /** The session id the browser sent, when its signature holds. */
   sentId(req: Request): string | undefined;
+  /** Takes a one-time claim: true for the first request that asks for this key. */
+  claim(key: string): Promise<boolean>;
   /** Two parties held one session: it has been ended for both; tell the owner. */
   onStolen(req: Request, userId: string, session: string, account: { name: string; email: string } | undefined): Promise<void>;
 }
@@ -64,6 +66,18 @@ async function rotate(req: Request, r: Rotation): Promise<void> {
   const oldId = req.sessionID;
   const userId = req.session.userSessions!.userId!;
   const now = r.now();
+  const nextId = successorOf(oldId, r.secrets);
+  // Requests of one browser at the same moment (tabs): one rotates, the others take its new id
+  // once it is stored (or go on with the old one, which still works for the grace).
+  if (!(await r.claim(`rotate:${handleOf(oldId)}`))) {
+    const rotated = await read(r.store, nextId);
+    if (rotated) {
+      req.sessionID = nextId;
+      req.sessionStore.createSession(req, rotated);
+    }
+    return;
+  }
+  const name = await r.store.userSessionName(userId, handleOf(oldId));
   const { cookie, userSessions = {}, ...site } = req.session;
   const { createdAt, ...state } = userSessions;
   const data = {
@@ -72,11 +86,14 @@ async function rotate(req: Request, r: Rotation): Promise<void> {
     cookie: JSON.parse(JSON.stringify(cookie)),
     userSessions: { ...state, signedInAt: state.signedInAt ?? createdAt, rotatedAt: now, fresh: true },
   } as unknown as SessionData;
-  req.sessionID = successorOf(oldId, r.secrets);
+  req.sessionID = nextId;
   req.sessionStore.createSession(req, data);
   await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
-  // Only once the new id is stored: the session never has no id.
-  await r.store.endUserSession(userId, handleOf(oldId), { reason: "rotated", at: now });
+  // The name its owner gave it comes along.
+  if (name) await r.store.nameUserSession(userId, handleOf(nextId), name);
+  // Only once the new id is stored: the session never has no id. The old id is recognised for
+  // two intervals: enough to tell a copy in use, without a tombstone per rotation for days.
+  await r.store.endUserSession(userId, handleOf(oldId), { reason: "rotated", at: now, keepMs: Math.max(2 * r.intervalMs, r.graceMs) });
 }
 
 /** A browser came back with an id no stored session answers: follow it if it was rotated. */

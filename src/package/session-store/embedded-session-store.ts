@@ -96,7 +96,7 @@ export class EmbeddedSessionStore extends SessionStoreCore {
 
   /** Keeps why the session ended, bounded like the records (the oldest goes first). */
   private bury(handle: string, ending: Ending): void {
-    this.tombstones.set(handle, { ending: encodeEnding(ending), until: this.now() + this.tombstoneTtl });
+    this.tombstones.set(handle, { ending: encodeEnding(ending), until: this.now() + (ending.keepMs ?? this.tombstoneTtl) });
     while (this.tombstones.size > this.maxSessions) this.tombstones.delete(this.tombstones.keys().next().value as string);
   }
 

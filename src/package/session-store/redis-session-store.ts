@@ -196,7 +196,7 @@ export class RedisSessionStore extends SessionStoreCore {
     this.forget([...handles.map((h) => this.sessionKey(h)), this.indexKey(userId)]);
     // Written after the ends: a tombstone never stands for a session that still works.
     const ended = handles.filter((_, i) => deleted[i] + late[i] > 0);
-    if (ending) await Promise.all(ended.map((h) => this.durable.set(this.tombstoneKey(h), encodeEnding(ending), { PX: this.tombstoneTtl })));
+    if (ending) await Promise.all(ended.map((h) => this.durable.set(this.tombstoneKey(h), encodeEnding(ending), { PX: ending.keepMs ?? this.tombstoneTtl })));
     await waitForReplicas(this.durable, [...handles.map((h) => this.sessionKey(h)), this.indexKey(userId)], this.replicaWait);
     return [...deleted, ...late].reduce((sum, n) => sum + n, 0);
   }

@@ -32,6 +32,8 @@ export interface SessionStore extends Store {
   endUserSession(userId: string, handle: string, ending?: Ending): Promise<boolean>;
   /** Ends every session of the user but `exceptHandle`; returns how many were ended. */
   endUserSessions(userId: string, exceptHandle?: string, ending?: Ending): Promise<number>;
+  /** The name the user gave this session, or null. */
+  userSessionName(userId: string, handle: string): Promise<string | null>;
   /** Names one of the user's sessions ("Work laptop"); null removes the name. False when it is not the user's. */
   nameUserSession(userId: string, handle: string, name: string | null): Promise<boolean>;
   /** Why the session under this handle was ended, once: the tombstone goes as it is read. */
@@ -54,6 +56,8 @@ export interface Ending {
   at: number;
   /** For "other-device": the device it was ended from ("Chrome on Windows"). */
   device?: string;
+  /** How long the tombstone is kept (ms), when not SESSION_TOMBSTONE_TTL; not kept in it. */
+  keepMs?: number;
 }
 
 /** One row of the sessions page. */

@@ -217,6 +217,10 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
     return ended;
   }
 
+  async userSessionName(userId: string, handle: string): Promise<string | null> {
+    return (await this.readNames(userId))[handle] ?? null;
+  }
+
   async nameUserSession(userId: string, handle: string, name: string | null): Promise<boolean> {
     if (!(await this.indexedHandles(userId)).includes(handle)) return false;
     await this.writeNames(userId, [[handle, name]]);
