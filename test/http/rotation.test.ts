@@ -101,6 +101,32 @@ describe.each(kinds)("stolen-cookie detection by rotation (%s)", (kind) => {
     });
   });
 
+  test("when SESSION_SECRET was rotated since, then an id rotated under the older secret is still followed", async () => {
+    const clock = testClock();
+    const older = "an older session secret, thirty-two or more";
+    await withTestApp(kind, { clock, env: { SESSION_SECRET: older } }, async (before) => {
+      const laptop = browser(before.app);
+      await signUp(laptop);
+      const first = sentSessionCookie(await laptop.get("/dashboard"))!;
+      clock.advance(16 * MINUTE);
+      const lost = await withCookie(before.app, first); // rotated under the older secret; the answer is lost
+      const current = cookieOf(lost)!.split(";")[0];
+      // The server restarts with a new first secret, the older one still verifying.
+      await withTestApp(kind, { clock, shareWith: before, env: { SESSION_SECRET: `a newer session secret, thirty-two or more,${older}` } }, async (after) => {
+        clock.advance(5 * MINUTE);
+        const again = await withCookie(after.app, first);
+        expect(again.status).toBe(200);
+        // The same session id, signed now with the newer secret.
+        const idOf = (cookie: string | undefined) =>
+          decodeURIComponent(cookie ?? "")
+            .split(";")[0]
+            .replace(/^sid=s:/, "")
+            .split(".")[0];
+        expect(idOf(cookieOf(again))).toBe(idOf(current));
+      });
+    });
+  });
+
   test("when SESSION_ROTATE_INTERVAL is 0, then a session keeps its id", async () => {
     const clock = testClock();
     await withTestApp(kind, { clock, env: { SESSION_ROTATE_INTERVAL: "0" } }, async (t) => {

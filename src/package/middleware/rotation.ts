@@ -102,13 +102,12 @@ async function comeBack(req: Request, r: Rotation, sent: string): Promise<void> 
   if (first?.reason !== "rotated") return;
   let id = sent;
   for (let step = 0; step < MAX_FOLLOW; step++) {
-    id = successorOf(id, r.secrets);
-    const current = await read(r.store, id);
-    if (!current) {
-      // Rotated again (its next id was used), or ended: follow a rotation, stop at anything else.
-      if ((await r.store.peekEnding(handleOf(id)))?.reason === "rotated") continue;
-      return;
-    }
+    const next = await nextOf(r, id);
+    if (!next) return;
+    id = next.id;
+    const current = next.session;
+    // Rotated again (its next id was used): follow on.
+    if (!current) continue;
     const userId = current.userSessions?.userId;
     if (!userId) return;
     // Used: a request came with the new id (or it has been rotated on since).
@@ -125,6 +124,21 @@ async function comeBack(req: Request, r: Rotation, sent: string): Promise<void> 
     req.sessionStore.createSession(req, current);
     return;
   }
+}
+
+/**
+ * Where an id was rotated to: the live session under its successor, or a successor that was
+ * rotated on in turn. Each secret is tried (the first signs new ids; after SESSION_SECRET
+ * rotation, an id rotated under an older one is still followed).
+ */
+async function nextOf(r: Rotation, id: string): Promise<{ id: string; session: SessionData | null } | null> {
+  for (const secret of r.secrets) {
+    const candidate = successorOf(id, [secret]);
+    const session = await read(r.store, candidate);
+    if (session) return { id: candidate, session };
+    if ((await r.store.peekEnding(handleOf(candidate)))?.reason === "rotated") return { id: candidate, session: null };
+  }
+  return null;
 }
 
 export const STOLEN_MESSAGE =
