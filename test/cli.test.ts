@@ -3,7 +3,7 @@ import path from "node:path";
 import request from "supertest";
 import { loadConfig } from "../src/package/config";
 import { type Backend, openBackend } from "../src/site/backend";
-import { appOn, browser, newAccount, SAFARI_IPHONE, signIn, signUp } from "./helpers/app";
+import { appOn, browser, newAccount, quietMail, SAFARI_IPHONE, signIn, signUp } from "./helpers/app";
 import { type RedisServer, startRedisServer } from "./helpers/redis-server";
 
 const ROOT = path.join(__dirname, "..");
@@ -23,7 +23,7 @@ describe("operators' command line", () => {
   beforeAll(async () => {
     redis = await startRedisServer();
     const config = loadConfig({ REDIS_URL: redis.url, SESSION_SECRET: "cli-secret-cli-secret-cli-secret-cli" });
-    backend = await openBackend(config);
+    backend = await openBackend(config, { events: quietMail });
     app = appOn(config, backend);
   });
   afterAll(async () => {

@@ -4,7 +4,7 @@ import request from "supertest";
 import { loadConfig } from "../../src/package/config";
 import { handleOf } from "../../src/package/session-store/session-record";
 import { type Backend, openBackend } from "../../src/site/backend";
-import { appOn, browser, cookieOf, newAccount, submit } from "../helpers/app";
+import { appOn, browser, cookieOf, newAccount, quietMail, submit } from "../helpers/app";
 import { startRedisCluster } from "../helpers/redis-cluster";
 import { startRedisSentinel } from "../helpers/redis-sentinel";
 import { sleep } from "../helpers/stores";
@@ -153,7 +153,7 @@ describe.each(CASES)("$name failover, replica $replica, REDIS_WAIT_REPLICAS=$wai
       SIGNUP_LIMIT_PER_IP: "100000",
     });
     let shortfalls = 0;
-    backend = await openBackend(config, { events: { replicaShortfall: () => shortfalls++ } });
+    backend = await openBackend(config, { events: { ...quietMail, replicaShortfall: () => shortfalls++ } });
     const app = appOn(config, backend);
 
     const live: string[] = [];
