@@ -32,7 +32,7 @@ interface Target {
   child?: ChildProcess;
   base?: string;
   headers?: Record<string, string>;
-  rounds: Array<{ rps: number; p50: number; p99: number; cpuUs: number }>;
+  rounds: Array<{ rps: number; p50: number; p99: number; cpuUs: number; redisCpuUs: number }>;
   roundTrips?: { perRequest: number; inLua: number; byCommand: Record<string, number> };
 }
 
@@ -127,6 +127,13 @@ async function countRoundTrips(redisUrl: string, target: Target, requests: numbe
   return { perRequest: sent.length / requests, inLua: (lines.length - sent.length) / requests, byCommand };
 }
 
+/** The Redis server's own CPU time so far (user + system, `INFO cpu`), in microseconds. */
+async function redisCpuTimeUs(client: RedisClientType): Promise<number> {
+  const info = await client.info("cpu");
+  const seconds = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? Number.NaN);
+  return (seconds("used_cpu_user") + seconds("used_cpu_sys")) * 1e6;
+}
+
 async function main() {
   pin(process.pid, 0);
   process.stdout.write("building the product...\n");
@@ -200,13 +207,21 @@ async function main() {
       if (check.status !== 200) throw new Error(`${t.name}: the signed-in page answered ${check.status}`);
       await cannon(`${t.base}/dashboard`, t.headers, { duration: 2 }); // warm-up
     }
+    // Redis's own CPU for each target's pages, less what it spends idle (its timers) in as long.
+    const info = (await createClient({ url: redis.url }).connect()) as RedisClientType;
+    const idleBefore = await redisCpuTimeUs(info);
+    await new Promise((r) => setTimeout(r, SECONDS * 1000));
+    const idleUs = (await redisCpuTimeUs(info)) - idleBefore;
     for (let round = 1; round <= ROUNDS; round++) {
       for (const t of targets) {
         const cpuBefore = cpuTimeUs(t.child!.pid!);
+        const redisBefore = await redisCpuTimeUs(info);
         const r = await cannon(`${t.base}/dashboard`, t.headers!, { duration: SECONDS });
         const cpuUs = (cpuTimeUs(t.child!.pid!) - cpuBefore) / r.requests.total;
+        // The cluster target's Redis is the cluster, not this server: not counted here.
+        const redisCpuUs = t.name.includes("Cluster") ? Number.NaN : Math.max(0, (await redisCpuTimeUs(info)) - redisBefore - idleUs) / r.requests.total;
         if (r.non2xx > 0 || r.errors > 0) throw new Error(`${t.name}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
-        t.rounds.push({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, cpuUs });
+        t.rounds.push({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, cpuUs, redisCpuUs });
         process.stdout.write(`round ${round} ${t.name}: ${r.requests.average.toFixed(0)} req/s\n`);
       }
     }
@@ -219,13 +234,16 @@ async function main() {
       p50: median(t.rounds.map((r) => r.p50)),
       p99: median(t.rounds.map((r) => r.p99)),
       cpuUs: median(t.rounds.map((r) => r.cpuUs)),
+      redisCpuUs: median(t.rounds.map((r) => r.redisCpuUs)),
     }));
+    await info.close();
     const rows = [product, peer, ceiling, productOnCluster, peerPlus].map((t) => [
       t.name,
       t.rps.toFixed(0),
       t.cpuUs.toFixed(0),
       t.p50.toFixed(1),
       t.p99.toFixed(1),
+      Number.isNaN(t.redisCpuUs) ? "not counted" : t.redisCpuUs.toFixed(2),
       t.roundTrips
         ? `${t.roundTrips.perRequest.toFixed(3)} (${Object.entries(t.roundTrips.byCommand)
             .map(([c, n]) => `${c} ${n}`)
@@ -234,7 +252,15 @@ async function main() {
           ? "as product (not counted)"
           : "0",
     ]);
-    const header = ["signed-in GET /dashboard", "req/s", "server CPU µs/req", "p50 ms", "p99 ms", "Redis round trips per request (commands in 2,000 requests)"];
+    const header = [
+      "signed-in GET /dashboard",
+      "req/s",
+      "server CPU µs/req",
+      "p50 ms",
+      "p99 ms",
+      "Redis CPU µs/req",
+      "Redis round trips per request (commands in 2,000 requests)",
+    ];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
     const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
     console.log(
@@ -251,6 +277,10 @@ async function main() {
     );
     console.log(
       `product / (peer + the product's headers and log line): ${(peerPlus.cpuUs / product.cpuUs).toFixed(2)} in CPU per request (analysis: the session layers alone)`,
+    );
+    const perCore = (us: number) => (us > 0 ? `${Math.round(1e6 / us).toLocaleString("en")} pages/s` : "not measurable (no Redis work per page)");
+    console.log(
+      `Redis CPU per 1,000 signed-in pages: product ${product.redisCpuUs.toFixed(2)} ms, peer ${peer.redisCpuUs.toFixed(2)} ms; one Redis core serves the product ${perCore(product.redisCpuUs)}, the peer ${perCore(peer.redisCpuUs)}`,
     );
     console.log(
       `product round trips per signed-in request: ${product.roundTrips!.perRequest.toFixed(3)} (target <= 1.05); commands run inside its scripts: ${product.roundTrips!.inLua.toFixed(3)} per request`,
