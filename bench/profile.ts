@@ -19,7 +19,8 @@ const HAS_TASKSET = spawnSync("taskset", ["-V"]).status === 0 && os.cpus().lengt
 function layerOf(url: string, fn: string): string {
   if (!url) return fn === "(garbage collector)" ? "garbage collection" : fn === "(idle)" || fn === "(program)" ? fn : "native (sockets, writes)";
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1];
-  const ours = /\/dist\/(.+)\.js/.exec(url)?.[1];
+  // The package's and the site's files alike, by their path inside their house.
+  const ours = /\/dist\/(?:package\/|site\/)?(.+)\.js/.exec(url)?.[1];
   if (
     pkg &&
     ["express", "router", "parseurl", "finalhandler", "encodeurl", "send", "serve-static", "mime-types", "body-parser", "type-is", "content-type"].includes(pkg)
@@ -29,7 +30,7 @@ function layerOf(url: string, fn: string): string {
   if (pkg === "@redis/client" || ours?.startsWith("session-store/") || ours?.startsWith("redis/")) return "the store (and its cache)";
   if (pkg === "helmet" || ours === "middleware/security-headers") return "helmet headers";
   if (pkg === "csrf-sync" || pkg === "csrf-csrf" || pkg === "cookie-parser" || ours === "middleware/csrf") return "CSRF";
-  if (ours === "middleware/current-user" || ours === "middleware/require-auth") return "current user";
+  if (ours === "middleware/current-user" || ours === "middleware/require-auth" || ours === "middleware/rotation") return "current user (and rotation)";
   if (ours === "middleware/page-locals" || ours === "middleware/flash" || pkg === "date-fns") return "page locals";
   if (pkg === "pino" || pkg === "sonic-boom" || pkg === "fast-redact" || pkg === "quick-format-unescaped" || ours === "middleware/request-logger")
     return "logging";
