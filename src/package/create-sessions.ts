@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Request } from "express";
 import { recordActivity } from "./activity/record";
 import { DeviceCookies } from "./auth/device-cookie";
-import { openCounter, PasswordThrottle } from "./auth/password-throttle";
+import { openCounter, PasswordThrottle, takeOnce } from "./auth/password-throttle";
 import { safeNext } from "./auth/safe-next";
 import { announceSignIn, startSession } from "./auth/sign-in";
 import { type Config, ConfigError, loadConfig, usesRedis } from "./config";
@@ -141,7 +141,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
     secrets: config.sessionSecrets,
     now,
     sentId: (req) => sentSessionId(req, config.cookieName, config.sessionSecrets),
-    claim: async (key) => (await claims.increment(key)).totalHits === 1,
+    claim: (key) => takeOnce(claims, key),
     async onStolen(req, userId, session, account) {
       await recordActivity(activity, userId, req, "session_stolen", { session });
       if (account) alerts.stolen(req, account);
@@ -200,7 +200,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
           identify: { ...identifyAs, ownsCookie: false },
           store,
           activity,
-          claim: async (key) => (await claims.increment(key)).totalHits === 1,
+          claim: (key) => takeOnce(claims, key),
           onSignedIn: (req) => {
             const state = req.session.userSessions;
             const account = state?.user;
@@ -247,7 +247,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
       // voids the waiting sign-in: whoever entered it may be who the change was against.
       if (!account || account.disabled || (account.credentialVersion ?? 0) !== pending.credVersion) return false;
       // Once, whatever requests carry the same waiting sign-in at the same time.
-      if ((await claims.increment(pending.claim)).totalHits !== 1) return false;
+      if (!(await takeOnce(claims, pending.claim))) return false;
       await beforeSignIn?.(account.id);
       await signInNow(req, account, pending.remember);
       return true;
@@ -296,13 +296,13 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
     async updateSessionActivity(req) {
       await refreshSession(req, accounts, config.lifetime, now(), locate);
     },
-    router: (pageOptions) => sessionPages(sessions, pageOptions, { links, usedLinks, setPassword: options.setPassword }),
+    router: (pageOptions) => sessionPages(sessions, pageOptions, options.setPassword),
     mail,
     links: {
       make: (kind, userId, { session = "", version } = {}) => links.make(kind, userId, session, now(), version),
       read: (token, kind) => links.read(token, kind, now()),
       used: async (claims) => ((await usedLinks.get?.(claims.nonce))?.totalHits ?? 0) > 0,
-      take: async (claims) => (await usedLinks.increment(claims.nonce)).totalHits === 1,
+      take: (claims) => takeOnce(usedLinks, claims.nonce),
     },
     errorHandler: () => (err, req, res, next) => {
       const { status, message, code } = classifyError(err);

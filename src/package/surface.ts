@@ -99,7 +99,7 @@ export interface Sessions extends AuthGuards {
   throttle: PasswordThrottle;
   /** Re-authentication: the password entered again before ending sessions. */
   passwordChecks: PasswordChecks;
-  /** Where the package's mail waits to be sent (`enqueue` a site's own too); `idle()` resolves when nothing waits. */
+  /** Where the package's mail waits to be sent: `enqueue` a site's own too. */
   mail: MailQueue;
   /**
    * Signed links for mail, as the alerts' are, for a site's own mail (a "forgot your password"

@@ -1,5 +1,5 @@
 import request from "supertest";
-import { browser, csrfFrom, signIn, signUp, useTestApp } from "../helpers/app";
+import { browser, csrfFrom, signIn, signUp, submit, useTestApp } from "../helpers/app";
 
 /** The reset link of the last mail to `to`, as a path. */
 function resetPath(mails: { to: string; text: string }[], to: string): string {
@@ -17,11 +17,7 @@ describe.each(["embedded", "redis"] as const)("forgot password (%s)", (kind) => 
     const account = await signUp(browser(t.app));
     for (const address of [account.email, `nobody-${Date.now()}@example.com`]) {
       const agent = request.agent(t.app);
-      const form = await agent.get("/password/forgot");
-      const res = await agent
-        .post("/password/forgot")
-        .type("form")
-        .send({ _csrf: csrfFrom(form.text), email: address });
+      const res = await submit(agent, "/password/forgot", "/password/forgot", { email: address });
       expect(res.status).toBe(200);
       expect(res.text).toContain("If an account uses that address");
     }
@@ -33,11 +29,7 @@ describe.each(["embedded", "redis"] as const)("forgot password (%s)", (kind) => 
     const laptop = browser(t.app);
     const account = await signUp(laptop);
     const agent = request.agent(t.app);
-    const form = await agent.get("/password/forgot");
-    await agent
-      .post("/password/forgot")
-      .type("form")
-      .send({ _csrf: csrfFrom(form.text), email: account.email });
+    await submit(agent, "/password/forgot", "/password/forgot", { email: account.email });
     const link = resetPath(t.mails, account.email);
     const page = await agent.get(link);
     expect(page.status).toBe(200);
@@ -69,15 +61,8 @@ describe.each(["embedded", "redis"] as const)("forgot password (%s)", (kind) => 
     const t = ctx();
     const account = await signUp(browser(t.app));
     const agent = request.agent(t.app);
-    const form = await agent.get("/password/forgot");
-    await agent
-      .post("/password/forgot")
-      .type("form")
-      .send({ _csrf: csrfFrom(form.text), email: account.email });
-    await agent
-      .post("/password/forgot")
-      .type("form")
-      .send({ _csrf: csrfFrom(form.text), email: account.email });
+    await submit(agent, "/password/forgot", "/password/forgot", { email: account.email });
+    await submit(agent, "/password/forgot", "/password/forgot", { email: account.email });
     const [older, newer] = t.mails.filter((m) => m.to === account.email && m.subject === "Set a new password").map((m) => resetPath([m], account.email));
     const page = await agent.get(newer);
     await agent

@@ -40,6 +40,11 @@ export function openCounter(factory: RateLimitStoreFactory, prefix: string, wind
   return store;
 }
 
+/** True for the first request that counts this key in the counter's window, false for every later one (on every instance). */
+export async function takeOnce(counter: Store, key: string): Promise<boolean> {
+  return (await counter.increment(key)).totalHits === 1;
+}
+
 /**
  * Every password check, whether a sign-in, a re-authentication, a password change, an account
  * deletion or an administrator's action, goes through `check`, which runs it only when the

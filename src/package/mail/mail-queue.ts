@@ -55,7 +55,6 @@ export class MailQueue {
   private readonly timers = new Set<NodeJS.Timeout>();
   private sending = false;
   private closed = false;
-  private readonly idleWaiters: Array<() => void> = [];
   private readonly attempts: number;
   private readonly retryAfterMs: number;
 
@@ -73,26 +72,11 @@ export class MailQueue {
     void this.drain();
   }
 
-  /** Resolves once nothing waits or is being sent (retries scheduled for later included). */
-  idle(): Promise<void> {
-    if (this.isIdle()) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
-  }
-
   close(): void {
     this.closed = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     this.waiting.length = 0;
-    this.settle();
-  }
-
-  private isIdle(): boolean {
-    return !this.sending && this.waiting.length === 0 && this.timers.size === 0;
-  }
-
-  private settle(): void {
-    if (this.isIdle()) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   private async drain(): Promise<void> {
@@ -109,7 +93,6 @@ export class MailQueue {
       }
     }
     this.sending = false;
-    this.settle();
   }
 
   private retryLater(item: { message: MailMessage; attempt: number }): void {

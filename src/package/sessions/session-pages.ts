@@ -2,11 +2,10 @@ import path from "node:path";
 import ejs from "ejs";
 import express, { type Request, type Response, Router } from "express";
 import asyncHandler from "express-async-handler";
-import type { Store as RateLimitStore } from "express-rate-limit";
 import { describeActivity } from "../activity/describe-activity";
 import { recordActivity } from "../activity/record";
 import { withoutInvisibleCharacters } from "../control-characters";
-import type { LinkClaims, MailLinks } from "../mail/mail-links";
+import type { LinkClaims } from "../mail/mail-links";
 import { userAgentOf } from "../middleware/client-info";
 import { setFlash, takeFlash } from "../middleware/flash";
 import { isHandle } from "../session-store/session-record";
@@ -28,20 +27,15 @@ export function cursorOf(value: unknown): number | undefined {
   return typeof value === "string" && /^\d{1,16}$/.test(value) ? Number(value) : undefined;
 }
 
+/** The site's `setPassword` (createSessions' option), for the "This wasn't me" page. */
+type SetPassword = (userId: string, password: string) => Promise<string | null>;
+
 /**
  * The sessions page (list, sign out one, sign out all others) and the activity page, under
  * wherever the site mounts the router: `app.use("/account", sessions.router())` serves
  * /account/sessions and /account/activity. Plain HTML forms; no script.
  */
-/** What the pages of the mail links need, besides the sessions. */
-export interface MailLinkDeps {
-  links: MailLinks;
-  /** Counts each link's uses by its nonce: a link works once. */
-  usedLinks: RateLimitStore;
-  setPassword?: (userId: string, password: string) => Promise<string | null>;
-}
-
-export function sessionPages(sessions: Sessions, options: SessionPagesOptions = {}, mailLinks?: MailLinkDeps): Router {
+export function sessionPages(sessions: Sessions, options: SessionPagesOptions = {}, setPassword?: SetPassword): Router {
   const { store, activity, passwordChecks, requireAuth, config, now, csrf } = sessions;
   const router = Router();
   router.use((_req, res, next) => {
@@ -201,7 +195,7 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions = 
     }),
   );
 
-  if (mailLinks) notMePages(router, sessions, mailLinks, page);
+  notMePages(router, sessions, setPassword, page);
   return router;
 }
 
@@ -213,8 +207,8 @@ type Page = (req: Request, res: Response, status: number, view: string, title: s
  * within 7 days) and, when the site lets it, offers a new password on the spot (the link
  * proved the mailbox), which ends every session of the account.
  */
-function notMePages(router: Router, sessions: Sessions, deps: MailLinkDeps, page: Page): void {
-  const { store, activity, now } = sessions;
+function notMePages(router: Router, sessions: Sessions, setPassword: SetPassword | undefined, page: Page): void {
+  const { store, activity, now, links } = sessions;
   const show = (req: Request, res: Response, status: number, step: string, locals: Record<string, unknown> = {}) =>
     page(req, res, status, "not-me", step === "done" ? "Password changed" : "Was this you?", {
       step,
@@ -228,14 +222,14 @@ function notMePages(router: Router, sessions: Sessions, deps: MailLinkDeps, page
     show(req, res, claims === "expired" ? 410 : 400, "refused", {
       error: claims === "expired" ? "This link has expired. Nothing was changed." : "This link is not valid. Nothing was changed.",
     });
-  const used = async (claims: LinkClaims) => ((await deps.usedLinks.get?.(claims.nonce))?.totalHits ?? 0) > 0;
+  const usedAlready = (req: Request, res: Response) => show(req, res, 410, "refused", { error: "This link was used already. Nothing more was changed." });
 
   router.get(
     "/sessions/not-me",
     asyncHandler(async (req, res) => {
-      const claims = deps.links.read(req.query.t, "not-me", now());
+      const claims = links.read(req.query.t, "not-me");
       if (claims === null || claims === "expired") return void (await refused(req, res, claims));
-      if (await used(claims)) return void (await show(req, res, 410, "refused", { error: "This link was used already. Nothing more was changed." }));
+      if (await links.used(claims)) return void (await usedAlready(req, res));
       const target = sessionRows(await store.listUserSessions(claims.userId), null, now()).find((r) => r.handle === claims.session) ?? null;
       await show(req, res, 200, "confirm", { token: req.query.t, target });
     }),
@@ -244,12 +238,10 @@ function notMePages(router: Router, sessions: Sessions, deps: MailLinkDeps, page
   router.post(
     "/sessions/not-me",
     asyncHandler(async (req, res) => {
-      const claims = deps.links.read(req.body?.t, "not-me", now());
+      const claims = links.read(req.body?.t, "not-me");
       if (claims === null || claims === "expired") return void (await refused(req, res, claims));
       // Once, whatever requests carry the same link at the same time.
-      if ((await deps.usedLinks.increment(claims.nonce)).totalHits !== 1) {
-        return void (await show(req, res, 410, "refused", { error: "This link was used already. Nothing more was changed." }));
-      }
+      if (!(await links.take(claims))) return void (await usedAlready(req, res));
       const target = (await store.listUserSessions(claims.userId)).find((s) => s.handle === claims.session);
       if (await store.endUserSession(claims.userId, claims.session, { reason: "alert", at: now() })) {
         await recordActivity(activity, claims.userId, req, "session_ended", {
@@ -258,22 +250,20 @@ function notMePages(router: Router, sessions: Sessions, deps: MailLinkDeps, page
           session: claims.session,
         });
       }
-      if (!deps.setPassword) return void (await show(req, res, 200, "ended"));
-      await show(req, res, 200, "password", { token: deps.links.make("password", claims.userId, claims.session, now()) });
+      if (!setPassword) return void (await show(req, res, 200, "ended"));
+      await show(req, res, 200, "password", { token: links.make("password", claims.userId, { session: claims.session }) });
     }),
   );
 
   router.post(
     "/sessions/not-me/password",
     asyncHandler(async (req, res) => {
-      const claims = deps.links.read(req.body?.t, "password", now());
-      if (!deps.setPassword || claims === null || claims === "expired") return void (await refused(req, res, claims));
+      const claims = links.read(req.body?.t, "password");
+      if (!setPassword || claims === null || claims === "expired") return void (await refused(req, res, claims));
       const password = typeof req.body?.password === "string" ? req.body.password : "";
-      const problem = password.length > 256 ? "That password is too long." : await deps.setPassword(claims.userId, password);
+      const problem = password.length > 256 ? "That password is too long." : await setPassword(claims.userId, password);
       if (problem) return void (await show(req, res, 400, "password", { token: req.body.t, error: problem }));
-      if ((await deps.usedLinks.increment(claims.nonce)).totalHits !== 1) {
-        return void (await show(req, res, 410, "refused", { error: "This link was used already. Nothing more was changed." }));
-      }
+      if (!(await links.take(claims))) return void (await usedAlready(req, res));
       await sessions.accountChanged(claims.userId);
       await store.endUserSessions(claims.userId, undefined, { reason: "password", at: now() });
       await recordActivity(activity, claims.userId, req, "password_changed", { by: "you, from an email alert" });

@@ -20,7 +20,7 @@ export function passwordResetRoutes({ config, kit, users, activity, passwords, r
   const router = Router();
 
   /** The link's account, when the link is good: signed, unexpired, unused, and from before no password change. */
-  async function accountOf(claims: LinkClaims | "expired" | null) {
+  async function userOfLink(claims: LinkClaims | "expired" | null) {
     if (claims === null || claims === "expired" || (await kit.links.used(claims))) return null;
     const user = await users.findById(claims.userId);
     return user && !user.disabled && user.cv === claims.version ? user : null;
@@ -50,14 +50,14 @@ export function passwordResetRoutes({ config, kit, users, activity, passwords, r
   });
 
   router.get("/password/reset", async (req, res) => {
-    if (!(await accountOf(kit.links.read(req.query.t, "reset")))) return badLink(res);
+    if (!(await userOfLink(kit.links.read(req.query.t, "reset")))) return badLink(res);
     res.render("auth/reset", { title: "Set a new password", token: req.query.t, errors: {} });
   });
 
   router.post("/password/reset", async (req, res) => {
     const token = (req.body as Record<string, unknown> | undefined)?.t;
     const claims = kit.links.read(token, "reset");
-    const user = await accountOf(claims);
+    const user = await userOfLink(claims);
     if (!user || claims === null || claims === "expired") return badLink(res);
     const form = parseForm(resetForm, req.body);
     if (!form.ok) return res.status(400).render("auth/reset", { title: "Set a new password", token, errors: form.errors });

@@ -1,5 +1,5 @@
 import { normalizeEmail } from "../../package";
-import { applyChanges, isActiveAdmin, type NewUser, newUserId, type User, type UserChanges, type UserRepository } from "./user-repository";
+import { applyChanges, isActiveAdmin, type NewUser, newUser, type User, type UserChanges, type UserRepository } from "./user-repository";
 
 /** Accounts in this process's memory, for the embedded store. Lost at exit by design. */
 export class EmbeddedUserRepository implements UserRepository {
@@ -9,18 +9,7 @@ export class EmbeddedUserRepository implements UserRepository {
   async create(input: NewUser): Promise<User | null> {
     const email = normalizeEmail(input.email);
     if (this.byEmail.has(email)) return null;
-    const user: User = {
-      id: newUserId(),
-      email,
-      name: input.name,
-      passwordHash: input.passwordHash,
-      role: input.role ?? "user",
-      org: input.org ?? null,
-      ver: 1,
-      cv: 1,
-      createdAt: Date.now(),
-      disabled: false,
-    };
+    const user = newUser(input, email);
     this.users.set(user.id, user);
     this.byEmail.set(email, user.id);
     return { ...user };

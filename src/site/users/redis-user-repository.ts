@@ -1,6 +1,6 @@
 import type { RedisClientType } from "redis";
 import { durableClient, isRole, normalizeEmail, type ReplicaWait, Script, waitForReplicas } from "../../package";
-import { isActiveAdmin, type NewUser, newUserId, type User, type UserChanges, type UserRepository } from "./user-repository";
+import { isActiveAdmin, type NewUser, newUser, type User, type UserChanges, type UserRepository } from "./user-repository";
 
 /**
  * Change an existing user (a deleted account is not brought back) and bump its versions in
@@ -57,18 +57,7 @@ export class RedisUserRepository implements UserRepository {
 
   async create(input: NewUser): Promise<User | null> {
     const email = normalizeEmail(input.email);
-    const user: User = {
-      id: newUserId(),
-      email,
-      name: input.name,
-      passwordHash: input.passwordHash,
-      role: input.role ?? "user",
-      org: input.org ?? null,
-      ver: 1,
-      cv: 1,
-      createdAt: Date.now(),
-      disabled: false,
-    };
+    const user = newUser(input, email);
     // The email key is claimed first, so two sign-ups with one email cannot both succeed.
     const claimed = await this.client.set(this.emailKey(email), user.id, { NX: true });
     if (claimed !== "OK") {

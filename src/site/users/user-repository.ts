@@ -57,6 +57,22 @@ export function newUserId(): string {
   return randomBytes(16).toString("base64url");
 }
 
+/** A new account as both repositories store it: a fresh id, versions at 1, enabled. */
+export function newUser(input: NewUser, email: string): User {
+  return {
+    id: newUserId(),
+    email,
+    name: input.name,
+    passwordHash: input.passwordHash,
+    role: input.role ?? "user",
+    org: input.org ?? null,
+    ver: 1,
+    cv: 1,
+    createdAt: Date.now(),
+    disabled: false,
+  };
+}
+
 /** Whether the account is an administrator who can act as one. */
 export function isActiveAdmin(user: User): boolean {
   return user.role === "admin" && !user.disabled;
