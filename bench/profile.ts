@@ -1,84 +1,47 @@
 /**
- * Where a signed-in page view's CPU goes, by layer: the real server (dist/site/server.js,
- * NODE_ENV=production) under `node --cpu-prof`, signed in, then REQUESTS signed-in
- * GET /dashboard from autocannon; the profile's self time per layer, in µs per request.
+ * Where a signed-in page view's CPU goes, by layer, for the product and the peer side by side:
+ * each server under V8's CPU profiler (bench/profile-hook.cjs) while autocannon sends REQUESTS
+ * signed-in GET /dashboard; the profile's self time per layer, in µs per request. The profiler
+ * runs only during the load: start-up and sign-in are not in it.
  * npm run bench:profile   (builds first; a throwaway redis-server; taskset when there is one)
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
-import { freePort, startRedisServer } from "../test/helpers/redis-server";
+import { startRedisServer } from "../test/helpers/redis-server";
+import { buildProduct, pin, startTarget, type TargetName } from "./targets";
 
 const REQUESTS = Number(process.env.REQUESTS ?? 30_000);
-const ROOT = path.join(__dirname, "..");
-const HAS_TASKSET = spawnSync("taskset", ["-V"]).status === 0 && os.cpus().length >= 2;
+const HOOK = path.join(__dirname, "profile-hook.cjs");
+const PROFILED: TargetName[] = ["product", "peer + headers + log", "peer", "ceiling"];
 
 /** The layer a profile frame belongs to, by the file its code is in. */
 function layerOf(url: string, fn: string): string {
   if (!url) return fn === "(garbage collector)" ? "garbage collection" : fn === "(idle)" || fn === "(program)" ? fn : "native (sockets, writes)";
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1];
-  // The package's and the site's files alike, by their path inside their house.
-  const ours = /\/dist\/(?:package\/|site\/)?(.+)\.js/.exec(url)?.[1];
+  // The package's and the site's files alike, by their path inside their house (built or not).
+  const ours = /\/(?:dist|src)\/(?:package\/|site\/)?(.+)\.[jt]s/.exec(url)?.[1];
   if (
     pkg &&
     ["express", "router", "parseurl", "finalhandler", "encodeurl", "send", "serve-static", "mime-types", "body-parser", "type-is", "content-type"].includes(pkg)
   )
     return "express and router";
   if (pkg && ["express-session", "cookie", "cookie-signature", "on-headers", "uid-safe", "depd", "debug"].includes(pkg)) return "express-session";
-  if (pkg === "@redis/client" || ours?.startsWith("session-store/") || ours?.startsWith("redis/")) return "the store (and its cache)";
+  if (pkg === "@redis/client" || pkg === "connect-redis" || ours?.startsWith("session-store/") || ours?.startsWith("redis/"))
+    return "the store (and its cache)";
   if (pkg === "helmet" || ours === "middleware/security-headers") return "helmet headers";
   if (pkg === "csrf-sync" || pkg === "csrf-csrf" || pkg === "cookie-parser" || ours === "middleware/csrf") return "CSRF";
   if (ours === "middleware/current-user" || ours === "middleware/require-auth" || ours === "middleware/rotation") return "current user (and rotation)";
-  if (ours === "middleware/page-locals" || ours === "middleware/flash" || pkg === "date-fns") return "page locals";
+  if (ours === "middleware/page-locals" || ours === "middleware/flash" || ours === "middleware/ending-notice" || pkg === "date-fns") return "page locals";
   if (pkg === "pino" || pkg === "sonic-boom" || pkg === "fast-redact" || pkg === "quick-format-unescaped" || ours === "middleware/request-logger")
     return "logging";
-  if (pkg === "ejs" || url.endsWith(".ejs") || url.endsWith('.ejs"')) return "EJS";
+  if (pkg === "ejs" || url.endsWith(".ejs") || url.endsWith('.ejs"') || ours === "app") return "EJS (and the view setup)";
   if (url.startsWith("node:internal/crypto") || url === "node:crypto") return "hashing (cookie signature, session hash, handle)";
   if (url.startsWith("node:")) return "Node.js HTTP, streams, events";
+  if (/\/bench\/[\w-]+\.ts/.test(url)) return "the route (page data)";
   if (ours) return `ours: ${ours}`;
   return pkg ?? url;
-}
-
-async function main() {
-  spawnSync("npm", ["run", "build", "--silent"], { cwd: ROOT, stdio: "inherit" });
-  const redis = await startRedisServer();
-  const dir = mkdtempSync(path.join(os.tmpdir(), "session-profile-"));
-  const port = await freePort();
-  let server: ChildProcess | undefined;
-  try {
-    server = spawn(process.execPath, ["--cpu-prof", `--cpu-prof-dir=${dir}`, path.join(ROOT, "dist", "site", "server.js")], {
-      env: {
-        ...process.env,
-        NODE_ENV: "production",
-        REDIS_URL: redis.url,
-        SESSION_SECRET: "profile-secret-profile-secret-profile",
-        TRUST_PROXY: "1",
-        PORT: String(port),
-        LOG_LEVEL: "info",
-      },
-      stdio: ["ignore", "ignore", "inherit"],
-    });
-    if (HAS_TASKSET && server.pid) spawnSync("taskset", ["-a", "-cp", "1", String(server.pid)], { stdio: "ignore" });
-    const base = `http://127.0.0.1:${port}`;
-    const cookie = await signIn(base);
-    const result = await autocannon({
-      url: `${base}/dashboard`,
-      connections: 10,
-      amount: REQUESTS,
-      headers: { cookie, "x-forwarded-proto": "https" },
-    });
-    if (result.non2xx > 0) throw new Error(`${result.non2xx} responses were not 200: not signed in?`);
-    server.kill("SIGINT");
-    await new Promise((resolve) => server!.once("exit", resolve));
-    const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
-    if (!file) throw new Error("no profile written");
-    report(JSON.parse(readFileSync(path.join(dir, file), "utf8")), result.requests.total);
-  } finally {
-    server?.kill("SIGKILL");
-    await redis.stop();
-  }
 }
 
 interface Profile {
@@ -87,53 +50,79 @@ interface Profile {
   timeDeltas: number[];
 }
 
-function report(profile: Profile, requests: number) {
+/** µs per request by layer, from one profile. */
+function byLayer(profile: Profile, requests: number): Map<string, number> {
   const frames = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
-  const byLayer = new Map<string, number>();
+  const layers = new Map<string, number>();
   profile.samples.forEach((id, i) => {
     const frame = frames.get(id)!;
     const layer = layerOf(frame.url, frame.functionName);
-    byLayer.set(layer, (byLayer.get(layer) ?? 0) + (profile.timeDeltas[i] ?? 0));
+    layers.set(layer, (layers.get(layer) ?? 0) + (profile.timeDeltas[i] ?? 0) / requests);
   });
-  byLayer.delete("(idle)");
-  const busy = [...byLayer.values()].reduce((a, b) => a + b, 0);
-  console.log(`\nsigned-in GET /dashboard, ${requests} requests, node --cpu-prof self time by layer (start-up included)\n`);
-  console.log("| layer | µs per request | share |");
-  console.log("|---|---|---|");
-  for (const [layer, us] of [...byLayer].sort((a, b) => b[1] - a[1])) {
-    if (us / requests < 0.5) continue;
-    console.log(`| ${layer} | ${(us / requests).toFixed(1)} | ${((100 * us) / busy).toFixed(0)} % |`);
-  }
-  console.log(`| **total** | **${(busy / requests).toFixed(1)}** | |`);
+  layers.delete("(idle)");
+  return layers;
 }
 
-async function signIn(base: string): Promise<string> {
-  const jar = new Map<string, string>();
-  const go = async (p: string, init: RequestInit = {}) => {
-    const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
-    const res = await fetch(base + p, { ...init, redirect: "manual", headers: { ...(init.headers ?? {}), cookie, "x-forwarded-proto": "https" } });
-    for (const set of res.headers.getSetCookie()) {
-      const [pair] = set.split(";");
-      jar.set(pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1));
-    }
-    return res;
-  };
-  for (let i = 0; i < 50; i++) {
+/**
+ * Profiles each target in turn (one at a time, on CPU 1 where taskset is) against one Redis, and
+ * returns the side-by-side table: a row per layer, a column per target, and the product's
+ * difference from the peer with the product's headers and log line.
+ */
+export async function profileSideBySide(redisUrl: string, requests = REQUESTS, names = PROFILED): Promise<string> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "session-profile-"));
+  const columns: Array<{ name: TargetName; layers: Map<string, number> }> = [];
+  for (const name of names) {
+    const file = path.join(dir, `${name.replace(/\W+/g, "-")}.cpuprofile`);
+    const target = await startTarget(name, { url: redisUrl }, { cpu: 1, nodeArgs: ["--require", HOOK], env: { PROFILE_FILE: file } });
     try {
-      await fetch(`${base}/healthz`);
-      break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
+      const load = (amount: number) => autocannon({ url: `${target.base}/dashboard`, connections: 10, amount, headers: target.headers });
+      await load(Math.min(5000, requests)); // warm-up: the JIT settles before the profile starts
+      target.child.kill("SIGUSR2");
+      const result = await load(requests);
+      target.child.kill("SIGUSR2");
+      if (result.non2xx > 0) throw new Error(`${name}: ${result.non2xx} responses were not 200`);
+      const deadline = Date.now() + 10_000;
+      while (!existsSync(file) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 200));
+      columns.push({ name, layers: byLayer(JSON.parse(readFileSync(file, "utf8")), result.requests.total) });
+    } finally {
+      await target.stop();
     }
   }
-  const page = await (await go("/signup")).text();
-  const csrf = /name="_csrf" value="([^"]+)"/.exec(page)![1];
-  const body = new URLSearchParams({ _csrf: csrf, name: "Ada Lovelace", email: `ada${Date.now()}@example.com`, password: "profile password 123" });
-  await go("/signup", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: body.toString() });
-  return [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
+  const layers = [...new Set(columns.flatMap((c) => [...c.layers.keys()]))]
+    .map((layer) => ({ layer, us: columns.map((c) => c.layers.get(layer) ?? 0) }))
+    .filter((row) => row.us.some((us) => us >= 0.5))
+    .sort((a, b) => b.us[0] - a.us[0]);
+  const against = names.indexOf("peer + headers + log");
+  const cell = (us: number) => (us === 0 ? "–" : us.toFixed(1));
+  const diff = (us: number[]) => (against < 0 ? "" : ` ${(us[0] - us[against] >= 0 ? "+" : "") + (us[0] - us[against]).toFixed(1)} |`);
+  const lines = [
+    `| layer (self time, µs per request) | ${names.join(" | ")} |${against < 0 ? "" : ` ${names[0]} − ${names[against]} |`}`,
+    `|---|${names.map(() => "---:").join("|")}|${against < 0 ? "" : "---:|"}`,
+    ...layers.map((row) => `| ${row.layer} | ${row.us.map(cell).join(" | ")} |${diff(row.us)}`),
+  ];
+  const totals = names.map((_, i) => layers.reduce((sum, row) => sum + row.us[i], 0));
+  lines.push(`| **total** | ${totals.map((t) => `**${t.toFixed(1)}**`).join(" | ")} |${diff(totals)}`);
+  return lines.join("\n");
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+async function main() {
+  pin(process.pid, 0);
+  buildProduct();
+  const redis = await startRedisServer();
+  pin(redis.pid, 0);
+  try {
+    const table = await profileSideBySide(redis.url);
+    console.log(`\nsigned-in GET /dashboard, ${REQUESTS} requests each, V8 CPU profile during the load, self time by layer\n`);
+    console.log(table);
+  } finally {
+    await redis.stop();
+  }
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -15,6 +15,7 @@ import { currentUser, refreshSession, regenerate } from "./middleware/current-us
 import { clearExpiryCookie, endingNotice, sentSessionId, setExpiryCookie } from "./middleware/ending-notice";
 import { classifyError } from "./middleware/errors";
 import { visitorFlashes } from "./middleware/flash";
+import { inSequence } from "./middleware/in-sequence";
 import { pageLocals } from "./middleware/page-locals";
 import { authGuards, wantsJson } from "./middleware/require-auth";
 import { sessionRotation } from "./middleware/rotation";
@@ -171,7 +172,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
           "sessions.middleware() is for sites that sign in with sessions.signIn. With `userIdOf`, use your own session({ store: sessions.store, ... }) and app.use(sessions.track()) after your authentication.",
         );
       }
-      return [
+      return inSequence([
         sessionMiddleware(config, store),
         saveBeforeRedirect,
         visitorFlashes(config.sessionSecrets, config.production),
@@ -180,13 +181,13 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
         locals.everyPage,
         noticeOfEnding(config.cookieName, (res) => clearSessionCookie(res, config.cookieName)),
         csrf.protection,
-      ];
+      ]);
     },
     track: () => {
       if (!userIdOf) {
         throw new ConfigError("sessions.track() follows a site's own sign-in: pass `userIdOf` to createSessions (see docs/adopting.md).");
       }
-      return [
+      return inSequence([
         visitorFlashes(config.sessionSecrets, config.production),
         locals.sessionCookie,
         // A dead cookie of the site's is told before the session may move to a new id, and
@@ -213,7 +214,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
           onSignedOut: () => metrics?.ended.inc({ reason: "sign_out" }),
         }),
         locals.siteLayout,
-      ];
+      ]);
     },
     async signIn(req, given, { remember = false, next: asked } = {}) {
       // A form's `next` is the visitor's to set: only a path on this site is followed.

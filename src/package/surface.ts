@@ -127,7 +127,7 @@ export interface Sessions extends AuthGuards {
    * the session refreshed once per update window), then what the pages need in `res.locals`
    * (`csrfToken()`, `flash()`, `currentUser`), then CSRF protection on every unsafe method.
    */
-  middleware(): RequestHandler[];
+  middleware(): RequestHandler;
   /**
    * With `userIdOf`, after the site's session and authentication middleware: the session of a
    * request the site names an account on is indexed under it (at the first such request after
@@ -135,7 +135,7 @@ export interface Sessions extends AuthGuards {
    * regenerate) ends it in the index and the activity. Sets req.sessionUser, never req.user;
    * and `flash()` and `signInNotice` in res.locals for the site's layout.
    */
-  track(): RequestHandler[];
+  track(): RequestHandler;
   /**
    * Signs the account in on this request: a new session id, device data, the index, the
    * notice to its other sessions. With SESSION_LIMIT_POLICY=ask and the account at the cap,

@@ -45,7 +45,7 @@ export function createApp(appDeps: AppDeps): express.Express {
   const assets = express.static(path.join(ROOT, "public"), { index: false, maxAge: "1h" });
   app.use((req, res, next) => (/\.[a-z0-9]+$/i.test(req.path) ? assets(req, res, next) : next()));
   app.use(healthRoutes(deps));
-  app.use(openapiRoute());
+  app.use("/api", openapiRoute());
 
   app.use(express.urlencoded({ extended: false, limit: "16kb", parameterLimit: 50 }));
   app.use("/api", express.json({ limit: "16kb" }));
@@ -53,8 +53,7 @@ export function createApp(appDeps: AppDeps): express.Express {
   app.use(kit.middleware());
 
   // Scripts get 401 JSON rather than a redirect to the sign-in page.
-  app.use("/api", kit.requireAuth);
-  app.use(apiRoutes(deps));
+  app.use("/api", kit.requireAuth, apiRoutes(deps));
   app.use(pagesRoutes(deps));
   app.use(authRoutes(deps));
   app.use(passwordResetRoutes(deps));

@@ -71,8 +71,9 @@ export function csrfProtection(secrets: string[], production: boolean, now: () =
   const doubleFor = (req: Request) => (production || req.secure ? overHttps : plain);
   return {
     protection: (req, res, next) => {
-      if (hasStoredSession(req)) return sync.csrfSynchronisedProtection(req, res, next);
+      // Pages read nothing to check (the forms' token is res.locals.csrfToken()).
       if (SAFE_METHODS.has(req.method)) return next();
+      if (hasStoredSession(req)) return sync.csrfSynchronisedProtection(req, res, next);
       cookiesOf(req);
       const double = doubleFor(req);
       const current = periodOf(now());

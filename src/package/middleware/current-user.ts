@@ -1,4 +1,4 @@
-import type { Request, RequestHandler } from "express";
+import type { NextFunction, Request, RequestHandler } from "express";
 import type { Lifetime } from "../session-store/session-record";
 import { expiryOf, handleOf, isActivityStale } from "../session-store/session-record";
 import { stateOf } from "../session-store/session-store";
@@ -63,40 +63,58 @@ export interface Identify {
  * Sets req.sessionUser from the account snapshot the session carries: no extra read per
  * request. Once per update age it refreshes that snapshot from the account and records last
  * activity, user agent and IP (one write). A session from before a password change, or of a
- * disabled or deleted account, ends here.
+ * disabled or deleted account, ends here. Answers at once (no promise) when it needs nothing
+ * from the store, as on most requests.
  */
-export async function identify(req: Request, how: Identify): Promise<void> {
+export function identify(req: Request, how: Identify): Promise<void> | undefined {
   const sess = req.session?.userSessions;
-  if (!sess?.userId || !sess.user) return;
+  if (!sess?.userId || !sess.user) return undefined;
   const now = how.now();
   if (isActivityStale(sess, how.lifetime, now)) {
-    const refreshed = await refreshSession(req, how.accounts, how.lifetime, now, how.locate, how.ownsCookie);
-    if (refreshed === "gone") return signOutHere(req);
-    if (refreshed === "disabled") return signOutHere(req, "This account has been disabled.");
+    return refreshSession(req, how.accounts, how.lifetime, now, how.locate, how.ownsCookie).then((refreshed) => {
+      if (refreshed === "gone") return signOutHere(req);
+      if (refreshed === "disabled") return signOutHere(req, "This account has been disabled.");
+      return identifyNow(req, how, now);
+    });
   }
-  if (sess.user.cv !== sess.credVersion) return signOutHere(req);
-  if (sess.user.disabled) return signOutHere(req, "This account has been disabled.");
-  // A session from before idRole existed learns it once; a changed role means a new id.
-  if (sess.idRole === undefined) sess.idRole = sess.user.role;
-  else if (sess.idRole !== sess.user.role) await renewId(req, how.lifetime, now, how.ownsCookie);
+  return identifyNow(req, how, now);
+}
 
+function identifyNow(req: Request, how: Identify, now: number): Promise<void> | undefined {
+  const sess = req.session.userSessions!;
+  const user = sess.user!;
+  if (user.cv !== sess.credVersion) return signOutHere(req);
+  if (user.disabled) return signOutHere(req, "This account has been disabled.");
+  // A session from before idRole existed learns it once; a changed role means a new id.
+  if (sess.idRole === undefined) sess.idRole = user.role;
+  else if (sess.idRole !== user.role) return renewId(req, how.lifetime, now, how.ownsCookie).then(() => setSessionUser(req));
+  setSessionUser(req);
+  return undefined;
+}
+
+function setSessionUser(req: Request): void {
+  const sess = req.session.userSessions!;
+  const user = sess.user!;
   req.sessionUser = {
-    id: sess.userId,
-    name: sess.user.name,
-    email: sess.user.email,
-    role: sess.user.role,
-    org: sess.user.org,
+    id: sess.userId!,
+    name: user.name,
+    email: user.email,
+    role: user.role,
+    org: user.org,
     sessionHandle: handleOf(req.sessionID),
   };
 }
 
 /** The package's own sign-in: req.sessionUser, and req.user the same account (see docs/adopting.md). */
 export function currentUser(how: Identify): RequestHandler {
+  const done = (req: Request, next: NextFunction) => {
+    if (req.sessionUser) (req as { user?: unknown }).user = req.sessionUser;
+    next();
+  };
   return (req, _res, next) => {
-    identify(req, how).then(() => {
-      if (req.sessionUser) (req as { user?: unknown }).user = req.sessionUser;
-      next();
-    }, next);
+    const work = identify(req, how);
+    if (work) work.then(() => done(req, next), next);
+    else done(req, next);
   };
 }
 

@@ -41,8 +41,17 @@ export function visitorFlashes(secrets: string[], production: boolean): RequestH
   };
 }
 
+/**
+ * Whether the request carries the cookie: most carry none, and every page asks, so the
+ * Cookie header is parsed only when the name is in it.
+ */
+function carriesCookie(req: Request, name: string): boolean {
+  return req.headers.cookie?.includes(name) === true && cookiesOf(req)[name] !== undefined;
+}
+
 /** The message in the visitor's cookie, when it is one this site signed. */
 function readCookie(req: Request, { name, secrets }: VisitorFlashCookie): Flash | null {
+  if (!carriesCookie(req, name)) return null;
   const sent = cookiesOf(req)[name];
   if (typeof sent !== "string" || sent.length > 2048) return null;
   const value = secrets.map((s) => signature.unsign(sent, s)).find((v) => v !== false);
@@ -102,7 +111,7 @@ export function takeFlash(req: Request): Flash | null {
   const visitor = (req as WithVisitorFlash)[VISITOR_FLASH];
   if (!visitor) return null;
   const flash = visitorMessage(req, visitor);
-  if (flash || cookiesOf(req)[visitor.cookie.name] !== undefined) visitor.res.clearCookie(visitor.cookie.name, visitor.cookie.options);
+  if (flash || carriesCookie(req, visitor.cookie.name)) visitor.res.clearCookie(visitor.cookie.name, visitor.cookie.options);
   visitor.current = null;
   return flash;
 }

@@ -37,23 +37,26 @@ export interface Rotation {
  */
 export function sessionRotation(r: Rotation): RequestHandler {
   return (req, _res, next) => {
-    follow(req, r).then(() => next(), next);
+    // Most requests have nothing to do here and go on at once; only a rotation or a dead
+    // cookie waits for the store.
+    const work = follow(req, r);
+    if (work) work.then(() => next(), next);
+    else next();
   };
 }
 
-async function follow(req: Request, r: Rotation): Promise<void> {
-  if (!req.session) return;
+function follow(req: Request, r: Rotation): Promise<void> | undefined {
+  if (!req.session) return undefined;
   const state = req.session.userSessions;
   if (state?.createdAt !== undefined) {
-    if (!state.userId) return;
+    if (!state.userId) return undefined;
     // The first request on a new id: it is in use now (a later request with the old id is not a lost response).
     if (state.fresh) delete state.fresh;
     const since = state.rotatedAt ?? state.signedInAt ?? state.createdAt;
-    if (r.now() - since >= r.intervalMs) await rotate(req, r);
-    return;
+    return r.now() - since >= r.intervalMs ? rotate(req, r) : undefined;
   }
   const sent = r.sentId(req);
-  if (sent) await comeBack(req, r, sent);
+  return sent ? comeBack(req, r, sent) : undefined;
 }
 
 /** The id an old one moves to: an HMAC of it, as long as express-session's own ids. */

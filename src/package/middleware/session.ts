@@ -1,4 +1,4 @@
-import type { RequestHandler, Response } from "express";
+import type { NextFunction, RequestHandler, Response } from "express";
 import session from "express-session";
 import type { Config } from "../config";
 import type { SessionStore } from "../session-store/session-store";
@@ -40,15 +40,24 @@ export function sessionMiddleware(config: Config, store: SessionStore) {
  * (A redirect on an unchanged session costs one write; comparing content on every request
  * would cost more.)
  */
-export const saveBeforeRedirect: RequestHandler = (req, res, next) => {
-  const redirect = res.redirect.bind(res) as (...args: unknown[]) => void;
-  res.redirect = ((...args: unknown[]) => {
-    const sess = req.session;
-    if (!sess || !Object.keys(sess).some((key) => key !== "cookie")) return redirect(...args);
-    sess.save((err) => (err ? next(err) : redirect(...args)));
-  }) as typeof res.redirect;
+export const saveBeforeRedirect: RequestHandler = (_req, res, next) => {
+  // The response's own redirect is kept on it, and one shared function stands in: no closure per request.
+  (res as Redirecting)[REDIRECT] = res.redirect as Redirecting[typeof REDIRECT];
+  (res as Redirecting)[FAILED] = next;
+  res.redirect = redirectAfterSave as Response["redirect"];
   next();
 };
+
+const REDIRECT = Symbol("the response's own redirect");
+const FAILED = Symbol("where a failed save goes");
+type Redirecting = Response & { [REDIRECT]: (...args: unknown[]) => void; [FAILED]: NextFunction };
+
+function redirectAfterSave(this: Redirecting, ...args: unknown[]): void {
+  const redirect = () => this[REDIRECT].apply(this, args);
+  const sess = this.req.session;
+  if (!sess || !Object.keys(sess).some((key) => key !== "cookie")) redirect();
+  else sess.save((err) => (err ? this[FAILED](err) : redirect()));
+}
 
 export function clearSessionCookie(res: Response, cookieName: string): void {
   res.clearCookie(cookieName, { httpOnly: true, sameSite: "lax", path: "/", secure: cookieName.startsWith("__Host-") });

@@ -121,13 +121,25 @@ const DATA_AT_REST: Record<string, string> = {
 const SNAPSHOT_AT_REST: Record<string, string> = { name: "n", email: "e", role: "r", org: "o", ver: "v", cv: "c", disabled: "x", signIn: "s" };
 
 function renamer(table: Record<string, string>) {
-  const back = Object.fromEntries(Object.entries(table).map(([long, short]) => [short, long]));
-  const rename = (names: Record<string, string>) => (value: object) => {
+  const rename = (names: Map<string, string>) => (value: object) => {
+    // A loop over the keys rather than entries and spreads: every signed-in request decodes a record.
     const out: Record<string, unknown> = {};
-    for (const [key, v] of Object.entries(value)) if (v !== undefined) out[names[key] ?? key] = v;
+    for (const key in value) {
+      const v = (value as Record<string, unknown>)[key];
+      if (v !== undefined) put(out, names.get(key) ?? key, v);
+    }
     return out;
   };
-  return { toRest: rename(table), fromRest: rename(back) };
+  return {
+    toRest: rename(new Map(Object.entries(table))),
+    fromRest: rename(new Map(Object.entries(table).map(([long, short]) => [short, long]))),
+  };
+}
+
+/** Sets a key as an own property, "__proto__" too (an assignment would set the prototype). */
+function put(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === "__proto__") Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  else out[key] = value;
 }
 const dataNames = renamer(DATA_AT_REST);
 const snapshotNames = renamer(SNAPSHOT_AT_REST);
@@ -165,15 +177,16 @@ export function encode(sess: SessionData, keepCookie = false): SessionRecord {
 export function decode(record: SessionRecord | null, cookie: CookieShape, lifetime: Lifetime, now: number, keepCookie = false): SessionData | null {
   if (!record?.d) return null;
   let state: SessionState;
-  let site: Record<string, unknown> = {};
+  const sess: Record<string, unknown> = {};
   let kept: { expires?: string | null } | undefined;
   try {
     const parsed = JSON.parse(record.d) as Record<string, unknown>;
     if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return null;
     if (Object.hasOwn(parsed, STATE_AT_REST)) {
-      const { [STATE_AT_REST]: own, cookie: storedCookie, ...rest } = parsed;
-      state = dataNames.fromRest(own as object) as SessionState;
-      site = rest;
+      state = dataNames.fromRest(parsed[STATE_AT_REST] as object) as SessionState;
+      // The site's keys as they are (a loop, not a spread with a rest: this runs on every request).
+      for (const key in parsed) if (key !== STATE_AT_REST && key !== "cookie") put(sess, key, parsed[key]);
+      const storedCookie = parsed.cookie;
       if (keepCookie && storedCookie && typeof storedCookie === "object") kept = storedCookie as typeof kept;
     } else {
       // A record written before the package's state had a key of its own: it is all state.
@@ -184,19 +197,25 @@ export function decode(record: SessionRecord | null, cookie: CookieShape, lifeti
   } catch {
     return null;
   }
+  sess.userSessions = state;
   if (kept) {
     const cookieExpiresAt = kept.expires ? Date.parse(kept.expires) : null;
     if (expiryOf(state, lifetime, now, Number.isNaN(cookieExpiresAt) ? null : cookieExpiresAt) <= now) return null;
-    return { ...site, userSessions: state, cookie: kept } as unknown as SessionData;
+    sess.cookie = kept;
+    return sess as unknown as SessionData;
   }
   const expiresAt = expiryOf(state, lifetime, now, keepCookie ? null : undefined);
   if (expiresAt <= now) return null;
   const maxAge = state.persistent ? expiresAt - now : null;
-  return {
-    ...site,
-    userSessions: state,
-    cookie: { ...cookie, originalMaxAge: maxAge, expires: maxAge === null ? undefined : new Date(expiresAt) },
-  } as unknown as SessionData;
+  sess.cookie = {
+    httpOnly: cookie.httpOnly,
+    path: cookie.path,
+    sameSite: cookie.sameSite,
+    secure: cookie.secure,
+    originalMaxAge: maxAge,
+    expires: maxAge === null ? undefined : new Date(expiresAt),
+  };
+  return sess as unknown as SessionData;
 }
 
 export function infoOf(handle: string, state: SessionState, lifetime: Lifetime, now: number): SessionInfo {

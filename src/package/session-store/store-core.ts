@@ -146,7 +146,14 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
     // request at one round trip.
     const state = sess.userSessions;
     // A site's own visitor session (a cart) slides too; the package's visitor sessions do not.
-    if ((!state?.userId && !this.keepCookie) || !isActivityStale(state, this.lifetime, now)) return settle(Promise.resolve(), cb);
+    if ((!state?.userId && !this.keepCookie) || !isActivityStale(state, this.lifetime, now)) {
+      // Answered at once, not on a later tick: express-session then ends the response in one
+      // write; an answer that comes later makes it send all but the last byte first, then the
+      // last byte, two socket writes and a copy of the page per request.
+      if (!cb) return Promise.resolve();
+      cb(null);
+      return undefined;
+    }
     stateOf(sess).lastActiveAt = now;
     return settle(this.timed("write", this.write(handleOf(sid), sess)), cb);
   }

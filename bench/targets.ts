@@ -1,0 +1,164 @@
+/**
+ * The servers the benchmarks compare, each started as its own process on a free port and
+ * signed in as a browser would be: the product (the built reference site), the peer
+ * (express-session + connect-redis), the peer with the product's headers and log line, and the
+ * ceiling (bare Express, no session). All render the same dashboard through the same views.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { openSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import os from "node:os";
+import path from "node:path";
+import { freePort } from "../test/helpers/redis-server";
+
+const ROOT = path.join(__dirname, "..");
+const TSX = createRequire(__filename).resolve("tsx");
+export const HAS_TASKSET = spawnSync("taskset", ["-V"]).status === 0 && os.cpus().length >= 2;
+const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"]).stdout?.toString().trim()) || 100;
+
+export type TargetName = "product" | "peer" | "ceiling" | "product on Redis Cluster" | "peer + headers + log";
+
+export interface RunningTarget {
+  name: TargetName;
+  base: string;
+  /** What a signed-in browser sends with every page view (its cookies). */
+  headers: Record<string, string>;
+  child: ChildProcess;
+  /** Stops the server (SIGINT, so that a profiled process writes its profile) and waits for it. */
+  stop(): Promise<void>;
+}
+
+const SECRET = "bench-secret-bench-secret-bench-secret";
+const NO_LIMITS = {
+  SIGNIN_LIMIT_PER_IP: "1000000",
+  SIGNIN_LIMIT_PER_ACCOUNT: "1000000",
+  SIGNIN_CHECKS_PER_IP: "1000000",
+  SIGNIN_CHECKS_PER_ACCOUNT: "1000000",
+  SIGNUP_LIMIT_PER_IP: "1000000",
+};
+
+/** How each target is started: its script and environment, given where its Redis is. */
+function launchOf(name: TargetName, redis: { url?: string; clusterNodes?: string }): { script: string[]; env: Record<string, string> } {
+  const peer = ["--import", TSX, path.join(__dirname, "peer-app.ts")];
+  const product = [path.join(ROOT, "dist", "site", "server.js")];
+  const productEnv = { NODE_ENV: "production", SESSION_SECRET: SECRET, TRUST_PROXY: "1", HOST: "127.0.0.1", LOG_LEVEL: "info", ...NO_LIMITS };
+  switch (name) {
+    case "product":
+      return { script: product, env: { ...productEnv, REDIS_URL: redis.url! } };
+    case "product on Redis Cluster":
+      return { script: product, env: { ...productEnv, REDIS_CLUSTER_NODES: redis.clusterNodes! } };
+    case "peer":
+      return { script: peer, env: { NODE_ENV: "production", REDIS_URL: redis.url! } };
+    case "peer + headers + log":
+      return { script: peer, env: { NODE_ENV: "production", REDIS_URL: redis.url!, PEER_EXTRAS: "1" } };
+    case "ceiling":
+      return { script: ["--import", TSX, path.join(__dirname, "ceiling-app.ts")], env: { NODE_ENV: "production" } };
+  }
+}
+
+/**
+ * Starts a target, pins it to `cpu` (when taskset is there), and signs in. `nodeArgs` go before
+ * the script (`--cpu-prof`). Request logs go where production sends them, here to /dev/null.
+ */
+export async function startTarget(
+  name: TargetName,
+  redis: { url?: string; clusterNodes?: string },
+  options: { cpu?: number; nodeArgs?: string[]; env?: Record<string, string> } = {},
+): Promise<RunningTarget> {
+  const { script, env } = launchOf(name, redis);
+  const port = await freePort();
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...script], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, ...options.env, PORT: String(port) },
+    stdio: ["ignore", openSync(process.env.BENCH_LOG ?? "/dev/null", "w"), "inherit"],
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once("exit", () => resolve());
+      child.kill("SIGINT");
+    });
+  try {
+    await waitForHttp(`${base}/dashboard`);
+    if (options.cpu !== undefined) pin(child.pid!, options.cpu);
+    const headers = name.startsWith("product") ? await productSignIn(base) : name === "ceiling" ? {} : await peerSignIn(base);
+    const check = await fetch(`${base}/dashboard`, { headers, redirect: "manual" });
+    if (check.status !== 200) throw new Error(`${name}: the signed-in page answered ${check.status} (${check.headers.get("location") ?? ""})`);
+    await check.text();
+    return { name, base, headers, child, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** CPU time (user + system) a process has used, in microseconds; NaN where /proc is missing. */
+export function cpuTimeUs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+export function pin(pid: number, cpu: number): void {
+  if (HAS_TASKSET) spawnSync("taskset", ["-a", "-cp", String(cpu), String(pid)], { stdio: "ignore" });
+}
+
+export function buildProduct(): void {
+  const built = spawnSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: ROOT, stdio: "inherit" });
+  if (built.status !== 0) throw new Error("build failed");
+}
+
+async function waitForHttp(url: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      await fetch(url, { redirect: "manual" });
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`${url} did not answer`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** Every cookie a response sets, as a browser sends them back ("a=1; b=2"). */
+function setCookieOf(res: Response): string {
+  const set = res.headers.getSetCookie();
+  if (set.length === 0) throw new Error(`no cookie from ${res.url} (${res.status})`);
+  return set.map((c) => c.split(";")[0]).join("; ");
+}
+
+const HTTPS = { "x-forwarded-proto": "https" };
+
+/** Loads a form page of the product and posts it with its CSRF token, as a browser would. */
+export async function submitForm(base: string, path: string, fields: Record<string, string>): Promise<Response> {
+  const form = await fetch(`${base}${path}`, { headers: HTTPS });
+  const visitor = setCookieOf(form);
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1];
+  return fetch(`${base}${path}`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { ...HTTPS, cookie: visitor, "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ _csrf: csrf, ...fields }).toString(),
+  });
+}
+
+async function productSignIn(base: string): Promise<Record<string, string>> {
+  const account = { email: "ada@example.com", password: "correct horse battery" };
+  // Signed up once per Redis; a later server on the same Redis signs in to the same account.
+  let res = await submitForm(base, "/signup", { name: "Ada Lovelace", ...account });
+  if (res.status === 409) res = await submitForm(base, "/login", account);
+  const headers = { ...HTTPS, cookie: setCookieOf(res) };
+  // The first page views store a CSRF token; after that a page view writes nothing.
+  for (let i = 0; i < 2; i++) await (await fetch(`${base}/dashboard`, { headers })).text();
+  return headers;
+}
+
+async function peerSignIn(base: string): Promise<Record<string, string>> {
+  const res = await fetch(`${base}/login`, { method: "POST", redirect: "manual" });
+  return { cookie: setCookieOf(res) };
+}
