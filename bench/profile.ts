@@ -1,8 +1,8 @@
 /**
  * Where a signed-in page view's CPU goes, by layer, for the product and the peer side by side:
  * each server under V8's CPU profiler (bench/profile-hook.cjs) while autocannon sends REQUESTS
- * signed-in GET /dashboard; the profile's self time per layer, in µs per request. The profiler
- * runs only during the load: start-up and sign-in are not in it.
+ * signed-in GET /dashboard, in five interleaved rounds; the profiles' self time per layer, in µs
+ * per request. The profiler runs only during the load: start-up and sign-in are not in it.
  * npm run bench:profile   (builds first; a throwaway redis-server; taskset when there is one)
  */
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
 import { startRedisServer } from "../test/helpers/redis-server";
-import { buildProduct, pin, startTarget, type TargetName } from "./targets";
+import { buildProduct, pin, type RunningTarget, startTarget, type TargetName } from "./targets";
 
 const REQUESTS = Number(process.env.REQUESTS ?? 30_000);
 const HOOK = path.join(__dirname, "profile-hook.cjs");
@@ -50,47 +50,59 @@ interface Profile {
   timeDeltas: number[];
 }
 
-/** µs per request by layer, from one profile. */
-function byLayer(profile: Profile, requests: number): Map<string, number> {
+/** Adds one profile's self time (µs) to the layers it was spent in. */
+function addSamples(layers: Map<string, number>, profile: Profile): void {
   const frames = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
-  const layers = new Map<string, number>();
   profile.samples.forEach((id, i) => {
     const frame = frames.get(id)!;
     const layer = layerOf(frame.url, frame.functionName);
-    layers.set(layer, (layers.get(layer) ?? 0) + (profile.timeDeltas[i] ?? 0) / requests);
+    if (layer !== "(idle)") layers.set(layer, (layers.get(layer) ?? 0) + (profile.timeDeltas[i] ?? 0));
   });
-  layers.delete("(idle)");
-  return layers;
 }
 
 /**
- * Profiles each target in turn (one at a time, on CPU 1 where taskset is) against one Redis, and
- * returns the side-by-side table: a row per layer, a column per target, and the product's
- * difference from the peer with the product's headers and log line.
+ * Profiles the targets against one Redis (each on CPU 1 where taskset is), in interleaved
+ * rounds so that drift on a shared machine falls on all alike, and returns the side-by-side
+ * table: a row per layer, a column per target (all its rounds' samples over all its requests),
+ * and the product's difference from the peer with the product's headers and log line.
  */
 export async function profileSideBySide(redisUrl: string, requests = REQUESTS, names = PROFILED): Promise<string> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "session-profile-"));
-  const columns: Array<{ name: TargetName; layers: Map<string, number> }> = [];
-  for (const name of names) {
-    const file = path.join(dir, `${name.replace(/\W+/g, "-")}.cpuprofile`);
-    const target = await startTarget(name, { url: redisUrl }, { cpu: 1, nodeArgs: ["--require", HOOK], env: { PROFILE_FILE: file } });
-    try {
-      const load = (amount: number) => autocannon({ url: `${target.base}/dashboard`, connections: 10, amount, headers: target.headers });
-      await load(Math.min(5000, requests)); // warm-up: the JIT settles before the profile starts
-      target.child.kill("SIGUSR2");
-      const result = await load(requests);
-      target.child.kill("SIGUSR2");
-      if (result.non2xx > 0) throw new Error(`${name}: ${result.non2xx} responses were not 200`);
-      const deadline = Date.now() + 10_000;
-      while (!existsSync(file) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      await new Promise((r) => setTimeout(r, 200));
-      columns.push({ name, layers: byLayer(JSON.parse(readFileSync(file, "utf8")), result.requests.total) });
-    } finally {
-      await target.stop();
+  const rounds = 5;
+  const columns = names.map((name) => ({
+    name,
+    file: path.join(dir, `${name.replace(/\W+/g, "-")}.cpuprofile`),
+    layers: new Map<string, number>(),
+    requests: 0,
+  }));
+  const targets: RunningTarget[] = [];
+  try {
+    for (const c of columns) {
+      const target = await startTarget(c.name, { url: redisUrl }, { cpu: 1, nodeArgs: ["--require", HOOK], env: { PROFILE_FILE: c.file } });
+      targets.push(target);
+      // Warm-up: the JIT settles before any profile starts.
+      await autocannon({ url: `${target.base}/dashboard`, connections: 10, amount: Math.min(5000, requests), headers: target.headers });
     }
+    for (let round = 1; round <= rounds; round++) {
+      for (const [i, target] of targets.entries()) {
+        target.child.kill("SIGUSR2");
+        const result = await autocannon({ url: `${target.base}/dashboard`, connections: 10, amount: Math.ceil(requests / rounds), headers: target.headers });
+        target.child.kill("SIGUSR2");
+        if (result.non2xx > 0) throw new Error(`${target.name}: ${result.non2xx} responses were not 200`);
+        const file = `${columns[i].file}.${round}`;
+        const deadline = Date.now() + 10_000;
+        while (!existsSync(file) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+        await new Promise((r) => setTimeout(r, 200));
+        addSamples(columns[i].layers, JSON.parse(readFileSync(file, "utf8")));
+        columns[i].requests += result.requests.total;
+      }
+    }
+  } finally {
+    for (const t of targets) await t.stop();
   }
-  const layers = [...new Set(columns.flatMap((c) => [...c.layers.keys()]))]
-    .map((layer) => ({ layer, us: columns.map((c) => c.layers.get(layer) ?? 0) }))
+  const perRequest = columns.map((c) => new Map([...c.layers].map(([layer, us]) => [layer, us / c.requests])));
+  const layers = [...new Set(perRequest.flatMap((c) => [...c.keys()]))]
+    .map((layer) => ({ layer, us: perRequest.map((c) => c.get(layer) ?? 0) }))
     .filter((row) => row.us.some((us) => us >= 0.5))
     .sort((a, b) => b.us[0] - a.us[0]);
   const against = names.indexOf("peer + headers + log");
