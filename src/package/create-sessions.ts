@@ -174,7 +174,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
       }
       return inSequence([
         sessionMiddleware(config, store),
-        saveBeforeRedirect,
+        saveBeforeRedirect(store),
         visitorFlashes(config.sessionSecrets, config.production),
         ...(config.rotateInterval > 0 ? [rotation] : []),
         currentUser({ ...identifyAs, ownsCookie: true }),

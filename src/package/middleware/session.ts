@@ -1,5 +1,5 @@
-import type { NextFunction, RequestHandler, Response } from "express";
-import session from "express-session";
+import type { RequestHandler, Response } from "express";
+import session, { type Store } from "express-session";
 import type { Config } from "../config";
 import type { SessionStore } from "../session-store/session-store";
 
@@ -36,28 +36,36 @@ export function sessionMiddleware(config: Config, store: SessionStore) {
 /**
  * express-session sends a response's headers before its store write completes, so a browser
  * can follow a 303 before the new or changed session is stored, and arrive signed out or
- * without its message. Redirects here wait for the write, for any session that holds data.
- * (A redirect on an unchanged session costs one write; comparing content on every request
- * would cost more.)
+ * without its message. Redirects here wait for the write, for any session of this store that
+ * holds data. (A redirect on an unchanged session costs one write; comparing content on every
+ * request would cost more.)
+ *
+ * The site's response prototype (Express's `app.response`) gets the waiting redirect once, at
+ * the first request: a property added to every response would cost each page an allocation
+ * for the response's properties to grow. Responses of requests that no session of this store
+ * passed keep the redirect they had.
  */
-export const saveBeforeRedirect: RequestHandler = (_req, res, next) => {
-  // The response's own redirect is kept on it, and one shared function stands in: no closure per request.
-  (res as Redirecting)[REDIRECT] = res.redirect as Redirecting[typeof REDIRECT];
-  (res as Redirecting)[FAILED] = next;
-  res.redirect = redirectAfterSave as Response["redirect"];
-  next();
-};
-
-const REDIRECT = Symbol("the response's own redirect");
-const FAILED = Symbol("where a failed save goes");
-type Redirecting = Response & { [REDIRECT]: (...args: unknown[]) => void; [FAILED]: NextFunction };
-
-function redirectAfterSave(this: Redirecting, ...args: unknown[]): void {
-  const redirect = () => this[REDIRECT].apply(this, args);
-  const sess = this.req.session;
-  if (!sess || !Object.keys(sess).some((key) => key !== "cookie")) redirect();
-  else sess.save((err) => (err ? this[FAILED](err) : redirect()));
+export function saveBeforeRedirect(store: Store): RequestHandler {
+  return (_req, res, next) => {
+    const proto = Object.getPrototypeOf(res) as Response & { [WAITING_STORES]?: Set<Store> };
+    if (!Object.hasOwn(proto, WAITING_STORES)) {
+      const redirect = proto.redirect as (this: Response, ...args: unknown[]) => void;
+      const stores = new Set<Store>();
+      Object.defineProperty(proto, WAITING_STORES, { value: stores });
+      proto.redirect = function redirectAfterSave(this: Response, ...args: unknown[]) {
+        const go = () => redirect.apply(this, args);
+        const sess = this.req.session;
+        if (!sess || !stores.has(this.req.sessionStore) || !Object.keys(sess).some((key) => key !== "cookie")) go();
+        // A failed write goes to the site's error handling, where Express's router left it on the request.
+        else sess.save((err) => (err ? (this.req.next ? this.req.next(err) : this.status(500).end()) : go()));
+      } as Response["redirect"];
+    }
+    proto[WAITING_STORES]!.add(store);
+    next();
+  };
 }
+
+const WAITING_STORES = Symbol("the session stores whose redirects wait for the write");
 
 export function clearSessionCookie(res: Response, cookieName: string): void {
   res.clearCookie(cookieName, { httpOnly: true, sameSite: "lax", path: "/", secure: cookieName.startsWith("__Host-") });
