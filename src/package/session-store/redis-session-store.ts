@@ -126,7 +126,7 @@ export class RedisSessionStore extends SessionStoreCore {
     // invalidation Redis already pushed (another instance ended this session) is then
     // applied before the cache is asked. The push travels one hop from Redis; the browser's
     // next request, after the answer to whoever ended the session, at least two.
-    if (this.cache) await new Promise((resolve) => setImmediate(resolve));
+    if (this.cache) await afterPendingIo();
     // A stalled link answers nothing, and the cache may hold a session ended meanwhile: refuse (503).
     if (this.stallWatch.stalled) throw new RedisStalledError();
     return parseRecord(await retryRead(() => this.redis.get(key), this.readRetryMs));
@@ -230,4 +230,21 @@ export class RedisSessionStore extends SessionStoreCore {
     // The caller owns the client and closes it.
     this.stallWatch.stop();
   }
+}
+
+let pendingIo: Promise<void> | undefined;
+
+/**
+ * Resolves once the I/O this turn of the event loop has already polled is handled (the check
+ * phase). Every read that waits in the same turn shares one Immediate: under load a turn
+ * carries many requests.
+ */
+function afterPendingIo(): Promise<void> {
+  pendingIo ??= new Promise<void>((resolve) =>
+    setImmediate(() => {
+      pendingIo = undefined;
+      resolve();
+    }),
+  );
+  return pendingIo;
 }
