@@ -209,4 +209,17 @@ describe("session records", () => {
     expect(sess).toMatchObject({ passport: { user: 3 }, userId: 3, c: "a site key that is also a short name" });
     expect(sess.userSessions).toEqual({ userId: "3", createdAt: now, lastActiveAt: now });
   });
+
+  test("when a record's package state is not an object, then it reads as no session rather than a signed-in one with no state", () => {
+    const now = Date.now();
+    for (const own of [null, "c", [1, 2], 7]) {
+      expect(decode({ uv: 0, uid: "u1", u: "", d: JSON.stringify({ "~": own, cart: 1 }) }, cookie, life, now)).toBeNull();
+    }
+  });
+
+  test("when a state key at rest is named like a property of every object, then it is kept as data", () => {
+    const now = Date.now();
+    const sess = decode({ uv: 0, uid: "", u: "", d: JSON.stringify({ "~": { l: now, constructor: "x", toString: "y" } }) }, cookie, life, now)!;
+    expect(sess.userSessions).toEqual({ lastActiveAt: now, constructor: "x", toString: "y" });
+  });
 });

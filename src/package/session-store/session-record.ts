@@ -183,7 +183,9 @@ export function decode(record: SessionRecord | null, cookie: CookieShape, lifeti
     const parsed = JSON.parse(record.d) as Record<string, unknown>;
     if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return null;
     if (Object.hasOwn(parsed, STATE_AT_REST)) {
-      state = dataNames.fromRest(parsed[STATE_AT_REST] as object) as SessionState;
+      const own = parsed[STATE_AT_REST];
+      if (own === null || typeof own !== "object" || Array.isArray(own)) return null;
+      state = dataNames.fromRest(own) as SessionState;
       // The site's keys as they are (a loop, not a spread with a rest: this runs on every request).
       for (const key in parsed) if (key !== STATE_AT_REST && key !== "cookie") put(sess, key, parsed[key]);
       const storedCookie = parsed.cookie;
