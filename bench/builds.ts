@@ -41,6 +41,7 @@ async function main() {
       builds.push({ dist, base: `http://127.0.0.1:${port}`, headers: {}, pid: child.pid!, cpu: [], rps: [], stop: () => child.kill("SIGTERM") });
       const build = builds[i];
       for (let tries = 0; ; tries++) {
+        if (child.exitCode !== null) throw new Error(`${dist}: the server exited (${child.exitCode}); is it a build inside a checkout with its node_modules?`);
         try {
           await fetch(`${build.base}/healthz`);
           break;

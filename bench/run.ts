@@ -36,6 +36,8 @@ interface Measured {
   cpuUs: number;
   /** Redis's own CPU per page, less its idle cost; NaN for the cluster target (its Redis is the cluster). */
   redisCpuUs: number;
+  /** Each round's figures, in the order the rounds ran. */
+  byRound: Array<{ rps: number; cpuUs: number }>;
 }
 
 /** The Redis server's own CPU time so far (user + system, `INFO cpu`), in microseconds. */
@@ -53,7 +55,7 @@ async function measure(targets: RunningTarget[], redisUrl: string, drive: (load:
     const idleBefore = await redisCpuTimeUs(info);
     await new Promise((r) => setTimeout(r, SECONDS * 1000));
     const idleUs = (await redisCpuTimeUs(info)) - idleBefore;
-    const rounds = new Map<RunningTarget, Array<Omit<Measured, "target">>>(targets.map((t) => [t, []]));
+    const rounds = new Map<RunningTarget, Array<Omit<Measured, "target" | "byRound">>>(targets.map((t) => [t, []]));
     for (let round = 1; round <= ROUNDS; round++) {
       for (const t of targets) {
         const cpuBefore = cpuTimeUs(t.child.pid!);
@@ -68,8 +70,8 @@ async function measure(targets: RunningTarget[], redisUrl: string, drive: (load:
     }
     return targets.map((target) => {
       const rs = rounds.get(target)!;
-      const of = (key: keyof Omit<Measured, "target">) => median(rs.map((r) => r[key]));
-      return { target, rps: of("rps"), p50: of("p50"), p99: of("p99"), cpuUs: of("cpuUs"), redisCpuUs: of("redisCpuUs") };
+      const of = (key: keyof Omit<Measured, "target" | "byRound">) => median(rs.map((r) => r[key]));
+      return { target, rps: of("rps"), p50: of("p50"), p99: of("p99"), cpuUs: of("cpuUs"), redisCpuUs: of("redisCpuUs"), byRound: rs };
     });
   } finally {
     await info.close();
@@ -109,11 +111,22 @@ function report(title: string, measured: Measured[], roundTrips?: Map<string, Ro
     `\n${title}\n`,
     table(header, rows),
     "",
-    `product / peer: ${(product.rps / peer.rps).toFixed(2)} in req/s, ${(peer.cpuUs / product.cpuUs).toFixed(2)} in CPU per request (target >= 0.9 in req/s with wrk at 16 connections)`,
-    `product / ceiling: ${(product.rps / ceiling.rps).toFixed(2)} in req/s, ${(ceiling.cpuUs / product.cpuUs).toFixed(2)} in CPU per request (target >= 0.5)`,
-    `product / (peer + the product's headers and log line): ${(product.rps / peerPlus.rps).toFixed(2)} in req/s, ${(peerPlus.cpuUs / product.cpuUs).toFixed(2)} in CPU per request (target >= 1.0)`,
+    ratioLine("product / peer", product, peer, "target >= 0.9 in req/s with wrk at 16 connections"),
+    ratioLine("product / ceiling", product, ceiling, "target >= 0.5"),
+    ratioLine("product / (peer + the product's headers and log line)", product, peerPlus, "target >= 1.0 in CPU"),
     `Redis CPU per 1,000 signed-in pages: product ${product.redisCpuUs.toFixed(2)} ms, peer ${peer.redisCpuUs.toFixed(2)} ms; one Redis core serves the product ${perCore(product.redisCpuUs)}, the peer ${perCore(peer.redisCpuUs)}`,
   ].join("\n");
+}
+
+/**
+ * A ratio in requests per second and in CPU per request (higher is better for the product in
+ * both), from the medians, and the median of the ratios taken round by round: rounds run one
+ * right after another, so a round's ratio is the least touched by the machine's drift.
+ */
+function ratioLine(name: string, product: Measured, other: Measured, target: string): string {
+  const rounds = product.byRound.map((r, i) => ({ rps: r.rps / other.byRound[i].rps, cpu: other.byRound[i].cpuUs / r.cpuUs }));
+  const perRound = `${median(rounds.map((r) => r.rps)).toFixed(2)} and ${median(rounds.map((r) => r.cpu)).toFixed(2)} as the median of each round's ratio`;
+  return `${name}: ${(product.rps / other.rps).toFixed(2)} in req/s, ${(other.cpuUs / product.cpuUs).toFixed(2)} in CPU per request (${perRound}; ${target})`;
 }
 
 interface RoundTrips {

@@ -1,5 +1,5 @@
 import { formatDistanceToNow } from "date-fns";
-import type { Request, RequestHandler } from "express";
+import type { Request, RequestHandler, Response } from "express";
 import type { Csrf } from "./csrf";
 import { takeFlash } from "./flash";
 
@@ -22,13 +22,19 @@ export interface PageLocals {
 
 export function pageLocals(cookieName: string, csrf: Csrf, needsPassword: (req: Request) => boolean): PageLocals {
   const sentCookie = new RegExp(`(?:^|;\\s*)${cookieName.replace(/[^\w-]/g, "\\$&")}=`);
-  const sessionCookie: RequestHandler = (req, res, next) => {
+  const markSessionCookie = (req: Request, res: Response) => {
     res.locals.hadSessionCookie = sentCookie.test(req.headers.cookie ?? "");
+  };
+  const layoutLocals = (req: Request, res: Response) => {
+    res.locals.flash = () => takeFlash(req);
+    res.locals.signInNotice = signInNotice(req, needsPassword);
+  };
+  const sessionCookie: RequestHandler = (req, res, next) => {
+    markSessionCookie(req, res);
     next();
   };
   const siteLayout: RequestHandler = (req, res, next) => {
-    res.locals.flash = () => takeFlash(req);
-    res.locals.signInNotice = signInNotice(req, needsPassword);
+    layoutLocals(req, res);
     next();
   };
   const everyPage: RequestHandler = (req, res, next) => {
@@ -37,7 +43,9 @@ export function pageLocals(cookieName: string, csrf: Csrf, needsPassword: (req: 
     res.locals.csrfToken = () => csrf.tokenFor(req, res);
     res.locals.currentUser = req.sessionUser ?? null;
     res.locals.path = req.path;
-    sessionCookie(req, res, () => siteLayout(req, res, next));
+    markSessionCookie(req, res);
+    layoutLocals(req, res);
+    next();
   };
   return { sessionCookie, everyPage, siteLayout };
 }
