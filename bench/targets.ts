@@ -58,7 +58,8 @@ function launchOf(name: TargetName, redis: { url?: string; clusterNodes?: string
 
 /**
  * Starts a target, pins it to `cpu` (when taskset is there), and signs in. `nodeArgs` go before
- * the script (`--cpu-prof`). Request logs go where production sends them, here to /dev/null.
+ * the script (`--cpu-prof`). Request logs go where production sends them, here to /dev/null
+ * (or to the file BENCH_LOG names, each server in turn overwriting it, to see why one failed).
  */
 export async function startTarget(
   name: TargetName,
