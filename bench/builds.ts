@@ -6,12 +6,11 @@
  * on CPU 0) drives them in 5 interleaved rounds of 5 s. Prints server CPU per request and
  * requests per second, medians. Needs Debian's `wrk`.
  */
-import { spawn } from "node:child_process";
-import { openSync } from "node:fs";
 import path from "node:path";
-import { freePort, startRedisServer } from "../test/helpers/redis-server";
-import { HAS_WRK, median, table, withWrk } from "./load";
-import { cpuTimeUs, pin, submitForm } from "./targets";
+import { startRedisServer } from "../test/helpers/redis-server";
+import { HAS_WRK, table, withWrk } from "./load";
+import { measure } from "./measure";
+import { pin, type RunningTarget, startTarget } from "./targets";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -22,67 +21,24 @@ async function main() {
   pin(process.pid, 0);
   const redis = await startRedisServer();
   pin(redis.pid, 0);
-  const builds: Array<{ dist: string; base: string; headers: Record<string, string>; pid: number; cpu: number[]; rps: number[]; stop(): void }> = [];
+  const builds: RunningTarget[] = [];
   try {
-    for (const [i, dist] of dists.entries()) {
-      const port = await freePort();
-      const child = spawn(process.execPath, [path.join(dist, "site", "server.js")], {
-        env: {
-          ...process.env,
-          NODE_ENV: "production",
-          REDIS_URL: redis.url,
-          SESSION_SECRET: "bench-secret-bench-secret-bench-secret",
-          TRUST_PROXY: "1",
-          HOST: "127.0.0.1",
-          PORT: String(port),
-        },
-        stdio: ["ignore", openSync("/dev/null", "w"), "inherit"],
-      });
-      builds.push({ dist, base: `http://127.0.0.1:${port}`, headers: {}, pid: child.pid!, cpu: [], rps: [], stop: () => child.kill("SIGTERM") });
-      const build = builds[i];
-      for (let tries = 0; ; tries++) {
-        if (child.exitCode !== null) throw new Error(`${dist}: the server exited (${child.exitCode}); is it a build inside a checkout with its node_modules?`);
-        try {
-          await fetch(`${build.base}/healthz`);
-          break;
-        } catch (err) {
-          if (tries > 300) throw err;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
-      pin(child.pid!, 1);
-      // One account per build (the builds share the Redis).
-      const res = await submitForm(build.base, "/signup", { name: "Ada Lovelace", email: `ada${i}@example.com`, password: "correct horse battery" });
-      build.headers = {
-        "x-forwarded-proto": "https",
-        cookie: res.headers
-          .getSetCookie()
-          .map((c) => c.split(";")[0])
-          .join("; "),
-      };
-      const page = await fetch(`${build.base}/dashboard`, { headers: build.headers, redirect: "manual" });
-      if (page.status !== 200) throw new Error(`${dist}: the signed-in page answered ${page.status}`);
+    for (const dist of dists) {
+      // The builds share the Redis: the first signs up, the others sign in to the same account.
+      const build = await startTarget("product", { url: redis.url }, { cpu: 1, dist, label: dist });
+      builds.push(build);
       await withWrk({ url: `${build.base}/dashboard`, headers: build.headers, connections: 16, seconds: 2 }); // warm-up
     }
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const build of builds) {
-        const before = cpuTimeUs(build.pid);
-        const r = await withWrk({ url: `${build.base}/dashboard`, headers: build.headers, connections: 16, seconds: SECONDS });
-        if (r.failures > 0) throw new Error(`${build.dist}: ${r.failures} requests failed`);
-        build.cpu.push((cpuTimeUs(build.pid) - before) / r.requests);
-        build.rps.push(r.rps);
-      }
-    }
+    const measured = await measure(builds, redis.url, withWrk, { connections: 16, rounds: ROUNDS, seconds: SECONDS });
     console.log(`\nsigned-in GET /dashboard, wrk 16 connections, ${ROUNDS} interleaved rounds of ${SECONDS} s, medians\n`);
     console.log(
       table(
         ["build", "server CPU µs/req", "req/s"],
-        builds.map((b) => [b.dist, median(b.cpu).toFixed(0), median(b.rps).toFixed(0)]),
+        measured.map((m) => [m.target.label, m.cpuUs.toFixed(0), m.rps.toFixed(0)]),
       ),
     );
   } finally {
-    for (const b of builds) b.stop();
-    await new Promise((r) => setTimeout(r, 500));
+    for (const b of builds) await b.stop();
     await redis.stop();
   }
 }

@@ -14,11 +14,12 @@
 import { createClient, type RedisClientType } from "redis";
 import { startRedisCluster } from "../test/helpers/redis-cluster";
 import { type RedisServer, startRedisServer } from "../test/helpers/redis-server";
-import { HAS_WRK, type Load, type LoadResult, median, table, withAutocannon, withWrk } from "./load";
+import { HAS_WRK, median, table, withAutocannon, withWrk } from "./load";
+import { type Measured, measure } from "./measure";
 import { profileSideBySide } from "./profile";
 import { remoteRedisLatency } from "./remote-redis";
 import { measureScale } from "./scale";
-import { buildProduct, cpuTimeUs, pin, type RunningTarget, startTarget, submitForm, type TargetName } from "./targets";
+import { buildProduct, pin, type RunningTarget, startTarget, submitForm, type TargetName } from "./targets";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -27,56 +28,6 @@ const WRK_CONNECTIONS = (process.env.BENCH_WRK_CONNECTIONS ?? "16,64").split(","
 const PARTS = new Set((process.env.BENCH_PARTS ?? "throughput,wrk,remote,profile,signins,scale").split(","));
 const PINNED = "servers on CPU 1, load and Redis on CPU 0";
 const NAMES: TargetName[] = ["product", "peer", "ceiling", "product on Redis Cluster", "peer + headers + log"];
-
-interface Measured {
-  target: RunningTarget;
-  rps: number;
-  p50: number;
-  p99: number;
-  cpuUs: number;
-  /** Redis's own CPU per page, less its idle cost; NaN for the cluster target (its Redis is the cluster). */
-  redisCpuUs: number;
-  /** Each round's figures, in the order the rounds ran. */
-  byRound: Array<{ rps: number; cpuUs: number }>;
-}
-
-/** The Redis server's own CPU time so far (user + system, `INFO cpu`), in microseconds. */
-async function redisCpuTimeUs(client: RedisClientType): Promise<number> {
-  const info = await client.info("cpu");
-  const seconds = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? Number.NaN);
-  return (seconds("used_cpu_user") + seconds("used_cpu_sys")) * 1e6;
-}
-
-/** Interleaved rounds of one load generator at one concurrency over every target: medians. */
-async function measure(targets: RunningTarget[], redisUrl: string, drive: (load: Load) => Promise<LoadResult>, connections: number): Promise<Measured[]> {
-  const info = (await createClient({ url: redisUrl }).connect()) as RedisClientType;
-  try {
-    // What Redis spends idle (its timers) in as long as a round, taken off each round's figure.
-    const idleBefore = await redisCpuTimeUs(info);
-    await new Promise((r) => setTimeout(r, SECONDS * 1000));
-    const idleUs = (await redisCpuTimeUs(info)) - idleBefore;
-    const rounds = new Map<RunningTarget, Array<Omit<Measured, "target" | "byRound">>>(targets.map((t) => [t, []]));
-    for (let round = 1; round <= ROUNDS; round++) {
-      for (const t of targets) {
-        const cpuBefore = cpuTimeUs(t.child.pid!);
-        const redisBefore = await redisCpuTimeUs(info);
-        const r = await drive({ url: `${t.base}/dashboard`, headers: t.headers, connections, seconds: SECONDS });
-        const cpuUs = (cpuTimeUs(t.child.pid!) - cpuBefore) / r.requests;
-        const redisCpuUs = t.name.includes("Cluster") ? Number.NaN : Math.max(0, (await redisCpuTimeUs(info)) - redisBefore - idleUs) / r.requests;
-        if (r.failures > 0) throw new Error(`${t.name}: ${r.failures} requests failed or were not 2xx`);
-        rounds.get(t)!.push({ rps: r.rps, p50: r.p50, p99: r.p99, cpuUs, redisCpuUs });
-        process.stdout.write(`  round ${round}, ${connections} connections, ${t.name}: ${r.rps.toFixed(0)} req/s\n`);
-      }
-    }
-    return targets.map((target) => {
-      const rs = rounds.get(target)!;
-      const of = (key: keyof Omit<Measured, "target" | "byRound">) => median(rs.map((r) => r[key]));
-      return { target, rps: of("rps"), p50: of("p50"), p99: of("p99"), cpuUs: of("cpuUs"), redisCpuUs: of("redisCpuUs"), byRound: rs };
-    });
-  } finally {
-    await info.close();
-  }
-}
 
 /** The table of one measurement and the ratios the targets are stated in. */
 function report(title: string, measured: Measured[], roundTrips?: Map<string, RoundTrips>): string {
@@ -178,7 +129,7 @@ async function main() {
     }
     if (PARTS.has("throughput")) {
       process.stdout.write(`autocannon, ${CONNECTIONS} connections:\n`);
-      const measured = await measure(targets, redis.url, withAutocannon, CONNECTIONS);
+      const measured = await measure(targets, redis.url, withAutocannon, { connections: CONNECTIONS, rounds: ROUNDS, seconds: SECONDS });
       // MONITOR watches one server, so the cluster run is not counted (its commands are the same).
       const roundTrips = new Map<string, RoundTrips>();
       for (const t of targets.filter((x) => x.name !== "ceiling" && !x.name.includes("Cluster")))
@@ -195,7 +146,7 @@ async function main() {
         const local = targets.filter((t) => !t.name.includes("Cluster"));
         for (const connections of WRK_CONNECTIONS) {
           process.stdout.write(`wrk, ${connections} connections:\n`);
-          const measured = await measure(local, redis.url, withWrk, connections);
+          const measured = await measure(local, redis.url, withWrk, { connections, rounds: ROUNDS, seconds: SECONDS });
           out.push(
             report(`Throughput (wrk, one thread): ${ROUNDS} interleaved rounds of ${SECONDS} s, ${connections} connections, medians; ${PINNED}`, measured),
           );

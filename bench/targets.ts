@@ -20,6 +20,8 @@ export type TargetName = "product" | "peer" | "ceiling" | "product on Redis Clus
 
 export interface RunningTarget {
   name: TargetName;
+  /** What progress lines call it: its name, or the label it was started with (a build's directory). */
+  label: string;
   base: string;
   /** What a signed-in browser sends with every page view (its cookies). */
   headers: Record<string, string>;
@@ -37,10 +39,10 @@ const NO_LIMITS = {
   SIGNUP_LIMIT_PER_IP: "1000000",
 };
 
-/** How each target is started: its script and environment, given where its Redis is. */
-function launchOf(name: TargetName, redis: { url?: string; clusterNodes?: string }): { script: string[]; env: Record<string, string> } {
+/** How each target is started: its script and environment, given where its Redis is (and, for the product, which build). */
+function launchOf(name: TargetName, redis: { url?: string; clusterNodes?: string }, dist: string): { script: string[]; env: Record<string, string> } {
   const peer = ["--import", TSX, path.join(__dirname, "peer-app.ts")];
-  const product = [path.join(ROOT, "dist", "site", "server.js")];
+  const product = [path.join(dist, "site", "server.js")];
   const productEnv = { NODE_ENV: "production", SESSION_SECRET: SECRET, TRUST_PROXY: "1", HOST: "127.0.0.1", LOG_LEVEL: "info", ...NO_LIMITS };
   switch (name) {
     case "product":
@@ -58,15 +60,15 @@ function launchOf(name: TargetName, redis: { url?: string; clusterNodes?: string
 
 /**
  * Starts a target, pins it to `cpu` (when taskset is there), and signs in. `nodeArgs` go before
- * the script (`--cpu-prof`). Request logs go where production sends them, here to /dev/null
+ * the script (`--cpu-prof`); `dist` is the build the product runs (this checkout's by default). Request logs go where production sends them, here to /dev/null
  * (or to the file BENCH_LOG names, each server in turn overwriting it, to see why one failed).
  */
 export async function startTarget(
   name: TargetName,
   redis: { url?: string; clusterNodes?: string },
-  options: { cpu?: number; nodeArgs?: string[]; env?: Record<string, string> } = {},
+  options: { cpu?: number; nodeArgs?: string[]; env?: Record<string, string>; dist?: string; label?: string } = {},
 ): Promise<RunningTarget> {
-  const { script, env } = launchOf(name, redis);
+  const { script, env } = launchOf(name, redis, options.dist ?? path.join(ROOT, "dist"));
   const port = await freePort();
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...script], {
     cwd: ROOT,
@@ -81,13 +83,13 @@ export async function startTarget(
       child.kill("SIGINT");
     });
   try {
-    await waitForHttp(`${base}/dashboard`);
+    await waitForHttp(`${base}/dashboard`, child);
     if (options.cpu !== undefined) pin(child.pid!, options.cpu);
     const headers = name.startsWith("product") ? await productSignIn(base) : name === "ceiling" ? {} : await peerSignIn(base);
     const check = await fetch(`${base}/dashboard`, { headers, redirect: "manual" });
     if (check.status !== 200) throw new Error(`${name}: the signed-in page answered ${check.status} (${check.headers.get("location") ?? ""})`);
     await check.text();
-    return { name, base, headers, child, stop };
+    return { name, label: options.label ?? name, base, headers, child, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -113,9 +115,11 @@ export function buildProduct(): void {
   if (built.status !== 0) throw new Error("build failed");
 }
 
-async function waitForHttp(url: string): Promise<void> {
+/** Waits for the server to answer; fails at once if its process exits first (a build without its node_modules, a bad setting). */
+async function waitForHttp(url: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
+    if (child.exitCode !== null) throw new Error(`the server for ${url} exited (${child.exitCode}) before it answered`);
     try {
       await fetch(url, { redirect: "manual" });
       return;
