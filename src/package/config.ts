@@ -201,7 +201,10 @@ function hostPorts(list: string | undefined): string[] {
  * The settings from environment variables. `secrets`, when given (createSessions' `secret`),
  * are the session secrets as they are: a secret given there may hold a comma.
  */
-export function loadConfig(env: Record<string, string | undefined> = process.env, options: { redisGiven?: boolean; secrets?: string[] } = {}): Config {
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  options: { redisGiven?: boolean; secrets?: string[]; mailGiven?: boolean } = {},
+): Config {
   // Empty variables count as unset, as most shells and compose files produce them.
   const defined = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
   const parsed = schema.safeParse(defined);
@@ -233,9 +236,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (production && secrets.some((s) => s.length < MIN_SECRET_LENGTH)) {
     throw new ConfigError(`Every SESSION_SECRET must be at least ${MIN_SECRET_LENGTH} characters long.`);
   }
-  if (production && e.SMTP_URL && !e.PUBLIC_URL) {
+  // Whoever sends the mail (SMTP_URL's server or the site's own sender), its links must not point at a default address.
+  if (production && (e.SMTP_URL || options.mailGiven) && !e.PUBLIC_URL) {
     throw new ConfigError(
-      "PUBLIC_URL is required with SMTP_URL in production: the links in the mail need the site's address (e.g. PUBLIC_URL=https://example.com).",
+      `PUBLIC_URL is required in production when mail is sent (${e.SMTP_URL ? "SMTP_URL is set" : "createSessions was given a `mail` sender"}): the links in the mail need the site's address (e.g. PUBLIC_URL=https://example.com).`,
     );
   }
   if (e.SESSION_ABSOLUTE_TIMEOUT < e.SESSION_IDLE_TIMEOUT) {

@@ -11,7 +11,7 @@ import { openMailQueue } from "./mail/mail-queue";
 import { signInAlerts } from "./mail/sign-in-alert";
 import { watchCache } from "./metrics";
 import { csrfProtection } from "./middleware/csrf";
-import { currentUser, refreshSession, regenerate } from "./middleware/current-user";
+import { currentUser, refreshSession, regenerate, seriesOf } from "./middleware/current-user";
 import { clearExpiryCookie, endingNotice, sentSessionId, setExpiryCookie } from "./middleware/ending-notice";
 import { classifyError } from "./middleware/errors";
 import { visitorFlashes } from "./middleware/flash";
@@ -206,7 +206,8 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
             const state = req.session.userSessions;
             const account = state?.user;
             if (!req.res || !account || !state.userId) return;
-            if (throttle.devices.knownDevice(req, account.email, account.cv) === null) alerts.newDevice(req, { ...account, id: state.userId });
+            if (throttle.devices.knownDevice(req, account.email, account.cv) === null)
+              alerts.newDevice(req, { id: state.userId, email: account.email, credentialVersion: account.cv });
             throttle.devices.remember(req, req.res, account.email, account.cv);
             setExpiryCookie(req.res, config, now(), req.session.userSessions?.persistent === true);
             metrics?.created.inc();
@@ -280,24 +281,24 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
     },
     getUserSessions: (userId) => store.listUserSessions(userId),
     async revokeSession(req, handle, onBehalfOf) {
-      if (onBehalfOf) return endSession(store, activity, req, onBehalfOf.userId, handle, onBehalfOf.by);
+      if (onBehalfOf) return (await endSession(store, activity, req, onBehalfOf.userId, handle, onBehalfOf.by)) !== null;
       const ended = await endSession(store, activity, req, signedIn(req).id, handle);
       // The new-sign-in notice was about that session: it has been dealt with, everywhere.
-      if (ended && req.session.userSessions?.user?.signIn?.session === handle) await sessions.accountChanged(signedIn(req).id, req);
-      return ended;
+      if (ended && req.session.userSessions?.user?.signIn?.session === ended.series) await sessions.accountChanged(signedIn(req).id, req);
+      return ended !== null;
     },
     async revokeAllOtherSessions(req, onBehalfOf) {
       if (onBehalfOf) return endOtherSessions(store, activity, req, onBehalfOf.userId, undefined, onBehalfOf.by);
       const user = signedIn(req);
       const ended = await endOtherSessions(store, activity, req, user.id, user.sessionHandle);
       const notice = req.session.userSessions?.user?.signIn;
-      if (notice && notice.session !== user.sessionHandle) await sessions.accountChanged(user.id, req);
+      if (notice && notice.session !== seriesOf(req)) await sessions.accountChanged(user.id, req);
       return ended;
     },
     async updateSessionActivity(req) {
       await refreshSession(req, accounts, config.lifetime, now(), locate);
     },
-    router: (pageOptions) => sessionPages(sessions, pageOptions, options.setPassword),
+    router: (pageOptions = {}) => sessionPages(sessions, pageOptions, { accounts, setPassword: options.setPassword }),
     mail,
     links: {
       make: (kind, userId, { session = "", version } = {}) => links.make(kind, userId, session, now(), version),
@@ -337,7 +338,7 @@ function settingsOf(options: SessionsOptions): Config {
   // Secure cookies and the refusal of the embedded store) holds whatever a site passes here.
   const env = { ...process.env, ...options.env };
   const secrets = options.secret === undefined ? undefined : [options.secret].flat();
-  return loadConfig(env, { redisGiven: options.redis !== undefined, secrets });
+  return loadConfig(env, { redisGiven: options.redis !== undefined, secrets, mailGiven: options.mail !== undefined });
 }
 
 /** node-redis v5 clients (one server, Cluster, Sentinel) have these; ioredis and older node-redis do not. */

@@ -36,7 +36,7 @@ export function text(label: string, max: number, min = 1) {
     .trim()
     .min(min, min === 1 ? `Enter your ${label.toLowerCase()}.` : `${label} must be at least ${min} characters.`)
     .max(max, `${label} must be at most ${max} characters.`)
-    .refine((v) => !hasControlCharacters(v), `${label} must not contain control characters.`);
+    .refine((v) => !hasControlCharacters(v), `${label} must not contain control or invisible characters.`);
 }
 
 export const email = z

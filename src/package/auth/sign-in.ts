@@ -31,6 +31,7 @@ export async function startSession(req: Request, account: SessionAccount, rememb
 export function describeSignIn(req: Request, account: SessionAccount, remember: boolean, now: number, locate: Locate, passwordEntered = true): void {
   const sess = stateOf(req.session);
   sess.userId = String(account.id);
+  sess.series = handleOf(req.sessionID);
   sess.user = snapshotOf(account, now);
   sess.credVersion = account.credentialVersion ?? 0;
   // Only a password entered here opens the re-authentication window; a site's own sign-in is not seen.

@@ -38,7 +38,15 @@ export class MailLinks {
   }
 
   make(kind: LinkKind, userId: string, session: string, now: number, version?: number): string {
-    const claims: LinkClaims = { kind, userId, session, nonce: randomBytes(12).toString("base64url"), expiresAt: now + LINK_LIFETIMES_MS[kind], version };
+    return this.sign({ kind, userId, session, nonce: randomBytes(12).toString("base64url"), expiresAt: now + LINK_LIFETIMES_MS[kind], version });
+  }
+
+  /** The same link under a new nonce, expiring when it did: a form refused after its link was taken offers this one. */
+  reissue(claims: LinkClaims): string {
+    return this.sign({ ...claims, nonce: randomBytes(12).toString("base64url") });
+  }
+
+  private sign(claims: LinkClaims): string {
     const body = Buffer.from(JSON.stringify(claims)).toString("base64url");
     return `${body}.${mac(this.keys[0], body)}`;
   }
@@ -47,8 +55,10 @@ export class MailLinks {
   read(token: unknown, kind: LinkKind, now: number): LinkClaims | "expired" | null {
     if (typeof token !== "string" || token.length > 1024) return null;
     const [body, given, extra] = token.split(".");
-    if (extra !== undefined || !body || given?.length !== MAC_LENGTH) return null;
-    if (!this.keys.some((key) => timingSafeEqual(Buffer.from(mac(key, body)), Buffer.from(given)))) return null;
+    // Bytes, not characters: a signature with a non-ASCII character has another byte length.
+    const givenBytes = Buffer.from(given ?? "");
+    if (extra !== undefined || !body || givenBytes.length !== MAC_LENGTH) return null;
+    if (!this.keys.some((key) => timingSafeEqual(Buffer.from(mac(key, body)), givenBytes))) return null;
     let claims: LinkClaims;
     try {
       claims = JSON.parse(Buffer.from(body, "base64url").toString("utf8")) as LinkClaims;

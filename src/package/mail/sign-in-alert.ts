@@ -10,7 +10,6 @@ import type { MailMessage, MailQueue } from "./mail-queue";
 
 export interface SignInAlert {
   to: string;
-  name: string;
   /** "Chrome on Windows" */
   device: string;
   ip: string;
@@ -25,11 +24,15 @@ export interface SignInAlert {
   siteName: string;
 }
 
-/** The mail for a sign-in from a device the account had not used: plain text and the same in HTML, no remote images. */
+/**
+ * The mail for a sign-in from a device the account had not used: plain text and the same in
+ * HTML, no remote images. No mail carries the account's name: an address is never confirmed,
+ * so a name chosen by whoever signed up (a URL, say) would reach someone else's mailbox.
+ */
 export function signInAlert(a: SignInAlert): MailMessage {
   const where = [a.place, a.ip].filter(Boolean).join(", ");
   const lines = [
-    `Hello ${a.name},`,
+    "Hello,",
     "",
     `Your ${a.siteName} account was signed in from a device it had not been used on before:`,
     "",
@@ -47,7 +50,7 @@ export function signInAlert(a: SignInAlert): MailMessage {
   ];
   const e = ejs.escapeXML;
   const html = [
-    `<p>Hello ${e(a.name)},</p>`,
+    "<p>Hello,</p>",
     `<p>Your ${e(a.siteName)} account was signed in from a device it had not been used on before:</p>`,
     `<p><strong>${e(a.device)}</strong><br>${e(where)}<br>${e(a.when)}</p>`,
     ...(a.newCountry ? [`<p><strong>This is the first sign-in from ${e(a.newCountry)} among your current sessions.</strong></p>`] : []),
@@ -72,11 +75,10 @@ interface AlertDeps {
 export function signInAlerts(deps: AlertDeps) {
   return {
     /** A session's cookie was used by two parties: the owner is told, from the request that showed it. */
-    stolen(req: Request, account: { name: string; email: string }): void {
+    stolen(req: Request, account: { email: string }): void {
       deps.mail.enqueue(
         stolenCookieAlert({
           to: account.email,
-          name: account.name,
           device: describeDevice(userAgentOf(req)).label,
           ip: clientIp(req),
           when: formatTime(deps.now()),
@@ -85,19 +87,20 @@ export function signInAlerts(deps: AlertDeps) {
       );
     },
     /** After the session of this request signed in: the mail is queued; nothing here fails or delays the sign-in. */
-    newDevice(req: Request, account: { id: string; name: string; email: string }): void {
+    newDevice(req: Request, account: { id: string; email: string; credentialVersion?: number }): void {
       const state = req.session.userSessions;
       const session = handleOf(req.sessionID);
+      // The link names the session by its series, which its id rotations keep, and dies with a password change.
+      const series = state?.series ?? session;
       const place = state?.location ?? null;
       const at = deps.now();
       void newCountryOf(deps.store, String(account.id), session, place)
         .catch(() => null)
         .then((newCountry) => {
-          const token = deps.links.make("not-me", String(account.id), session, at);
+          const token = deps.links.make("not-me", String(account.id), series, at, account.credentialVersion ?? 0);
           deps.mail.enqueue(
             signInAlert({
               to: account.email,
-              name: account.name,
               device: describeDevice(userAgentOf(req)).label,
               ip: clientIp(req),
               place,
@@ -113,9 +116,9 @@ export function signInAlerts(deps: AlertDeps) {
 }
 
 /** The mail after a session was ended because its cookie was used by two parties. */
-export function stolenCookieAlert(a: { to: string; name: string; device: string; ip: string; when: string; siteName: string }): MailMessage {
+export function stolenCookieAlert(a: { to: string; device: string; ip: string; when: string; siteName: string }): MailMessage {
   const text = [
-    `Hello ${a.name},`,
+    "Hello,",
     "",
     `At ${a.when}, a copy of the cookie of one of your ${a.siteName} sessions was used by a second browser (${a.device}, ${a.ip}).`,
     "That session has been ended for both. Sign in again on your own device.",
@@ -124,7 +127,7 @@ export function stolenCookieAlert(a: { to: string; name: string; device: string;
   ].join("\n");
   const e = ejs.escapeXML;
   const html = [
-    `<p>Hello ${e(a.name)},</p>`,
+    "<p>Hello,</p>",
     `<p>At ${e(a.when)}, a copy of the cookie of one of your ${e(a.siteName)} sessions was used by a second browser (${e(a.device)}, ${e(a.ip)}).</p>`,
     "<p>That session has been ended for both. Sign in again on your own device.</p>",
     "<p>A copied cookie means something on that device or network could read it: if you did not expect this, change your password and check the device.</p>",

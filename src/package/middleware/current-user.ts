@@ -105,6 +105,11 @@ function setSessionUser(req: Request): void {
   };
 }
 
+/** The series of this request's signed-in session: its sign-in handle, which its new ids keep (SessionState.series). */
+export function seriesOf(req: Request): string | undefined {
+  return req.session?.userSessions?.series ?? req.sessionUser?.sessionHandle;
+}
+
 /** The package's own sign-in: req.sessionUser, and req.user the same account (see docs/adopting.md). */
 export function currentUser(how: Identify): RequestHandler {
   const done = (req: Request, next: NextFunction) => {

@@ -1,6 +1,7 @@
 import { formatDistanceToNow } from "date-fns";
 import type { Request, RequestHandler, Response } from "express";
 import type { Csrf } from "./csrf";
+import { seriesOf } from "./current-user";
 import { takeFlash } from "./flash";
 
 export interface PageLocals {
@@ -56,7 +57,7 @@ export function pageLocals(cookieName: string, csrf: Csrf, needsPassword: (req: 
  */
 function signInNotice(req: Request, needsPassword: (req: Request) => boolean) {
   const notice = req.sessionUser && req.session.userSessions?.user?.signIn;
-  if (!notice || notice.session === req.sessionUser!.sessionHandle) return null;
+  if (!notice || notice.session === seriesOf(req)) return null;
   if (notice.at <= (req.session.userSessions?.createdAt ?? 0) || req.session.userSessions?.noticeSeen === notice.at) return null;
   return {
     device: notice.device,

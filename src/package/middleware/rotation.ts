@@ -28,8 +28,10 @@ export interface Rotation {
  * Stolen-cookie detection by rotation. A signed-in session gets a new id every `intervalMs`,
  * keeping its data; the old id is ended with a "rotated" tombstone. A browser that comes back
  * with the old id:
- * - within `graceMs` (parallel tabs, requests in flight), or while the new id has never been
- *   used (the response that carried it was lost), is given the session's current id again;
+ * - while the new id has never been used (the response that carried it was lost), is given it;
+ * - within `graceMs` once the new id was used (parallel tabs, requests in flight), is served
+ *   on the old id and given nothing: the browser that used the new id has it already, and a
+ *   copy of the old cookie never learns it;
  * - after the grace, once the new id has been used, shows that two parties hold the session:
  *   it ends for both, and the owner is told.
  * The new id is derived from the old one with an HMAC of the session secret, so the store keeps
@@ -74,7 +76,8 @@ async function rotate(req: Request, r: Rotation): Promise<void> {
   // once it is stored (or go on with the old one, which still works for the grace).
   if (!(await r.claim(`rotate:${handleOf(oldId)}`))) {
     const rotated = await read(r.store, nextId);
-    if (rotated) {
+    // Only a new id nobody used yet is handed over: once used, a second holder of the old one gets nothing.
+    if (rotated?.userSessions?.fresh === true) {
       req.sessionID = nextId;
       req.sessionStore.createSession(req, rotated);
     }
@@ -122,8 +125,10 @@ async function comeBack(req: Request, r: Rotation, sent: string): Promise<void> 
       setFlash(req, "error", STOLEN_MESSAGE);
       return;
     }
-    // Parallel tabs, or the response with the new id never arrived: this browser gets it.
-    req.sessionID = id;
+    // The response with the new id never arrived: this browser gets it. Otherwise (parallel
+    // tabs, within the grace) it is served on the id it sent, which the store no longer
+    // holds: what this request writes back is dropped, and its cookie stays as it is.
+    req.sessionID = used ? sent : id;
     req.sessionStore.createSession(req, current);
     return;
   }

@@ -1,4 +1,4 @@
-import type { Request, RequestHandler } from "express";
+import type { Request, RequestHandler, Response } from "express";
 import type { Session } from "express-session";
 import type { ActivityLog } from "../activity/activity-log";
 import { recordActivity } from "../activity/record";
@@ -30,7 +30,10 @@ export interface Tracking {
  * - The first request on which it names an account indexes the session under it: the same
  *   session under a new id, with every key the site keeps (and its cookie's expiry), the
  *   device described and the sign-in announced. Once: concurrent requests of the same session
- *   leave it to the first.
+ *   leave it to the first. A sign-in on this very request (the site's route sets the user) is
+ *   indexed before its response goes out, so the response carries the new id: a session id
+ *   planted in the browser before the sign-in (a site that does not regenerate) is never signed
+ *   in for whoever planted it, not even for one request.
  * - A request on which it names nobody (or another account) while the session is indexed: the
  *   site signed out without ending the session; the index and the activity learn it.
  * - The site's own sign-out, `req.session.destroy()` or `regenerate()` (what `req.logout`
@@ -40,9 +43,30 @@ export interface Tracking {
  * It never sets or changes req.user; the package's own view of the account is req.sessionUser.
  */
 export function track(t: Tracking): RequestHandler {
-  return (req, _res, next) => {
-    follow(req, t).then(() => next(), next);
+  return (req, res, next) => {
+    follow(req, t).then(() => {
+      if (req.session && req.session.userSessions?.userId === undefined) trackBeforeResponse(req, res, t);
+      next();
+    }, next);
   };
+}
+
+/**
+ * A request whose session is not signed in may sign in in the site's route: its response
+ * waits for the session to be indexed under a new id, so the cookie it sends is that id.
+ */
+function trackBeforeResponse(req: Request, res: Response, t: Tracking): void {
+  const end = res.end as (this: Response, ...args: unknown[]) => Response;
+  res.end = function endAfterTracking(this: Response, ...args: unknown[]) {
+    res.end = end as Response["end"];
+    const named = res.headersSent || !req.session || req.session.userSessions?.userId !== undefined ? undefined : userIdFrom(t.userIdOf(req));
+    if (named === undefined) return end.apply(this, args);
+    // Whatever tracking answers, the response goes out; a session not indexed now is at its next request.
+    startTracking(req, t, named)
+      .catch(() => {})
+      .then(() => end.apply(this, args));
+    return this;
+  } as Response["end"];
 }
 
 async function follow(req: Request, t: Tracking): Promise<void> {

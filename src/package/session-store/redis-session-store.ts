@@ -187,16 +187,24 @@ export class RedisSessionStore extends SessionStoreCore {
    * Ends sessions first, then drops their index entries: never a live session unindexed.
    * A session being created writes its index entry before its record; if that record landed
    * between the DEL and the ZREM, the second DEL ends it (createRecord covers the other order).
+   *
+   * The tombstones are written before the records go: a request that finds no record always
+   * finds why (a rotated id is then followed, not treated as a dead cookie). One that finds
+   * the record first is served by it, so a tombstone beside a live record is never read.
+   * Those of sessions that turn out to have been gone already are removed again.
    */
   protected async removeUserRecords(userId: string, handles: string[], ending?: Ending): Promise<number> {
+    if (ending) {
+      await Promise.all(handles.map((h) => this.durable.set(this.tombstoneKey(h), encodeEnding(ending), { PX: ending.keepMs ?? this.tombstoneTtl })));
+      this.forget(handles.map((h) => this.tombstoneKey(h)));
+    }
     // One DEL per key: on Cluster the sessions live in different slots.
     const deleted = await Promise.all(handles.map((h) => this.durable.del(this.sessionKey(h))));
     await this.durable.zRem(this.indexKey(userId), handles);
     const late = await Promise.all(handles.map((h) => this.durable.del(this.sessionKey(h))));
     this.forget([...handles.map((h) => this.sessionKey(h)), this.indexKey(userId)]);
-    // Written after the ends: a tombstone never stands for a session that still works.
-    const ended = handles.filter((_, i) => deleted[i] + late[i] > 0);
-    if (ending) await Promise.all(ended.map((h) => this.durable.set(this.tombstoneKey(h), encodeEnding(ending), { PX: ending.keepMs ?? this.tombstoneTtl })));
+    const gone = handles.filter((_, i) => deleted[i] + late[i] === 0);
+    if (ending && gone.length > 0) await Promise.all(gone.map((h) => this.durable.del(this.tombstoneKey(h))));
     await waitForReplicas(this.durable, [...handles.map((h) => this.sessionKey(h)), this.indexKey(userId)], this.replicaWait);
     return [...deleted, ...late].reduce((sum, n) => sum + n, 0);
   }

@@ -116,6 +116,7 @@ const DATA_AT_REST: Record<string, string> = {
   flash: "f",
   noticeSeen: "ns",
   rotatedAt: "ro",
+  series: "sr",
   fresh: "fr",
 };
 const SNAPSHOT_AT_REST: Record<string, string> = { name: "n", email: "e", role: "r", org: "o", ver: "v", cv: "c", disabled: "x", signIn: "s" };
@@ -223,6 +224,7 @@ export function decode(record: SessionRecord | null, cookie: CookieShape, lifeti
 export function infoOf(handle: string, state: SessionState, lifetime: Lifetime, now: number): SessionInfo {
   return {
     handle,
+    series: state.series ?? handle,
     userAgent: state.userAgent ?? "",
     ip: state.ip ?? "",
     ...(state.location ? { location: state.location } : {}),

@@ -63,6 +63,8 @@ export interface Ending {
 /** One row of the sessions page. */
 export interface SessionInfo {
   handle: string;
+  /** The handle the session signed in with, kept across its new ids (see SessionState.series). */
+  series: string;
   userAgent: string;
   ip: string;
   /** Where the address is, roughly; absent for private addresses. */
@@ -118,6 +120,11 @@ export interface SessionState {
   flash?: Flash;
   /** The synchronizer token of the package's forms. */
   csrfToken?: string;
+  /**
+   * The handle of the id this session signed in with: it stays when the id changes (rotation,
+   * a role change), so a link in a mail or a notice can name the session after its id moved on.
+   */
+  series?: string;
   /** When this session last got a new id by rotation (stolen-cookie detection). */
   rotatedAt?: number;
   /** A new id from a rotation that no request has used yet. */

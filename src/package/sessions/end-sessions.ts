@@ -2,22 +2,38 @@ import type { Request } from "express";
 import type { ActivityLog } from "../activity/activity-log";
 import { recordActivity } from "../activity/record";
 import { userAgentOf } from "../middleware/client-info";
-import type { Ending, SessionStore } from "../session-store/session-store";
+import type { Ending, SessionInfo, SessionStore } from "../session-store/session-store";
 import { describeDevice } from "./device";
 
 /**
  * Ending sessions, as the sessions page, the API and the admin console all do it: the store
  * ends them, the account's activity says so (and who did it, when not its owner).
  */
-export async function endSession(sessions: SessionStore, activity: ActivityLog, req: Request, userId: string, handle: string, by?: string): Promise<boolean> {
-  const target = (await sessions.listUserSessions(userId)).find((s) => s.handle === handle);
-  if (!target || !(await sessions.endUserSession(userId, handle, endingBy(req, by)))) return false;
+export async function endSession(
+  sessions: SessionStore,
+  activity: ActivityLog,
+  req: Request,
+  userId: string,
+  ref: string,
+  by?: string,
+): Promise<SessionInfo | null> {
+  const target = await findUserSession(sessions, userId, ref);
+  if (!target || !(await sessions.endUserSession(userId, target.handle, endingBy(req, by)))) return null;
   await recordActivity(activity, userId, req, "session_ended", {
     by,
     device: target.name ? `${target.name} (${describeDevice(target.userAgent).label})` : describeDevice(target.userAgent).label,
-    session: handle,
+    session: target.handle,
   });
-  return true;
+  return target;
+}
+
+/**
+ * One of the user's live sessions, named by its handle or by its series (the handle it signed
+ * in with: what a mail's link and the new-sign-in notice name, since the id may have rotated since).
+ */
+export async function findUserSession(sessions: SessionStore, userId: string, ref: string): Promise<SessionInfo | null> {
+  const live = await sessions.listUserSessions(userId);
+  return live.find((s) => s.handle === ref) ?? live.find((s) => s.series === ref) ?? null;
 }
 
 export async function endOtherSessions(

@@ -7,10 +7,13 @@ import { recordActivity } from "../activity/record";
 import { withoutInvisibleCharacters } from "../control-characters";
 import type { LinkClaims } from "../mail/mail-links";
 import { userAgentOf } from "../middleware/client-info";
+import { regenerate, seriesOf } from "../middleware/current-user";
 import { setFlash, takeFlash } from "../middleware/flash";
 import { isHandle } from "../session-store/session-record";
 import type { SessionPagesOptions, Sessions } from "../surface";
+import type { AccountSource } from "../users/account";
 import { describeDevice } from "./device";
+import { findUserSession } from "./end-sessions";
 import { answerRefusal } from "./password-checks";
 import { sessionRows } from "./session-rows";
 
@@ -27,15 +30,19 @@ export function cursorOf(value: unknown): number | undefined {
   return typeof value === "string" && /^\d{1,16}$/.test(value) ? Number(value) : undefined;
 }
 
-/** The site's `setPassword` (createSessions' option), for the "This wasn't me" page. */
-type SetPassword = (userId: string, password: string) => Promise<string | null>;
+/** What the "This wasn't me" pages take from createSessions' options. */
+interface NotMeOptions {
+  accounts: AccountSource;
+  /** The site's `setPassword`: without it, the page ends the session and asks the person to change the password themselves. */
+  setPassword?: (userId: string, password: string) => Promise<string | null>;
+}
 
 /**
  * The sessions page (list, sign out one, sign out all others) and the activity page, under
  * wherever the site mounts the router: `app.use("/account", sessions.router())` serves
  * /account/sessions and /account/activity. Plain HTML forms; no script.
  */
-export function sessionPages(sessions: Sessions, options: SessionPagesOptions = {}, setPassword?: SetPassword): Router {
+export function sessionPages(sessions: Sessions, options: SessionPagesOptions, notMe: NotMeOptions): Router {
   const { store, activity, passwordChecks, requireAuth, config, now, csrf } = sessions;
   const router = Router();
   router.use((_req, res, next) => {
@@ -109,7 +116,8 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions = 
     asyncHandler(async (req, res) => {
       const handle = req.params.id;
       if (!isHandle(handle)) return sessionsPage(req, res, 404, NOT_FOUND);
-      if (handle === req.sessionUser!.sessionHandle) return sessionsPage(req, res, 400, "That is this device. Use Sign out to end it.");
+      if (handle === req.sessionUser!.sessionHandle || handle === seriesOf(req))
+        return sessionsPage(req, res, 400, "That is this device. Use Sign out to end it.");
       const outcome = await passwordChecks.withReauth(req, req.body?.password, () => sessions.revokeSession(req, handle));
       if (outcome.refused) {
         await answerRefusal(res, outcome.refused, (status, message) => sessionsPage(req, res, status, message), sessions.signInPath);
@@ -195,7 +203,7 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions = 
     }),
   );
 
-  notMePages(router, sessions, setPassword, page);
+  notMePages(router, sessions, notMe, page);
   return router;
 }
 
@@ -206,8 +214,12 @@ type Page = (req: Request, res: Response, status: number, view: string, title: s
  * it shows what the link is about and a form; the POST ends the session the link names (once,
  * within 7 days) and, when the site lets it, offers a new password on the spot (the link
  * proved the mailbox), which ends every session of the account.
+ *
+ * A link names its session by series (the handle it signed in with), so it finds the session
+ * after its id has rotated, and carries the account's credential version: a password changed
+ * since voids it. It is taken before it acts, and works the same in the browser it is about.
  */
-function notMePages(router: Router, sessions: Sessions, setPassword: SetPassword | undefined, page: Page): void {
+function notMePages(router: Router, sessions: Sessions, { setPassword, accounts }: NotMeOptions, page: Page): void {
   const { store, activity, now, links } = sessions;
   const show = (req: Request, res: Response, status: number, step: string, locals: Record<string, unknown> = {}) =>
     page(req, res, status, "not-me", step === "done" ? "Password changed" : "Was this you?", {
@@ -215,6 +227,7 @@ function notMePages(router: Router, sessions: Sessions, setPassword: SetPassword
       error: null,
       token: "",
       target: null,
+      thisBrowser: false,
       signInPath: sessions.signInPath,
       ...locals,
     });
@@ -223,50 +236,87 @@ function notMePages(router: Router, sessions: Sessions, setPassword: SetPassword
       error: claims === "expired" ? "This link has expired. Nothing was changed." : "This link is not valid. Nothing was changed.",
     });
   const usedAlready = (req: Request, res: Response) => show(req, res, 410, "refused", { error: "This link was used already. Nothing more was changed." });
+  const outdated = (req: Request, res: Response) =>
+    show(req, res, 410, "refused", { error: "This link no longer works: the account's password was changed after it was sent. Nothing was changed." });
+
+  /** The link's claims when it may act: signed, of this kind, unexpired, and made under the account's current password. */
+  async function linkOf(req: Request, res: Response, token: unknown, kind: "not-me" | "password"): Promise<LinkClaims | null> {
+    const claims = links.read(token, kind);
+    if (claims === null || claims === "expired") {
+      await refused(req, res, claims);
+      return null;
+    }
+    const account = await accounts.findById(claims.userId);
+    if (!account || (account.credentialVersion ?? 0) !== (claims.version ?? 0)) {
+      await outdated(req, res);
+      return null;
+    }
+    return claims;
+  }
+
+  /** This browser leaves a session that was just ended (its own was the one): it is a visitor again, with forms that work. */
+  async function leaveEnded(req: Request, res: Response): Promise<void> {
+    await regenerate(req);
+    req.sessionUser = undefined;
+    res.locals.currentUser = null;
+  }
 
   router.get(
     "/sessions/not-me",
     asyncHandler(async (req, res) => {
-      const claims = links.read(req.query.t, "not-me");
-      if (claims === null || claims === "expired") return void (await refused(req, res, claims));
+      // The token is in this page's address: it goes to no other site as a referrer.
+      res.setHeader("Referrer-Policy", "no-referrer");
+      const claims = await linkOf(req, res, req.query.t, "not-me");
+      if (!claims) return;
       if (await links.used(claims)) return void (await usedAlready(req, res));
-      const target = sessionRows(await store.listUserSessions(claims.userId), null, now()).find((r) => r.handle === claims.session) ?? null;
-      await show(req, res, 200, "confirm", { token: req.query.t, target });
+      const found = await findUserSession(store, claims.userId, claims.session);
+      const target = found ? (sessionRows([found], null, now())[0] ?? null) : null;
+      await show(req, res, 200, "confirm", { token: req.query.t, target, thisBrowser: found !== null && found.handle === req.sessionUser?.sessionHandle });
     }),
   );
 
   router.post(
     "/sessions/not-me",
     asyncHandler(async (req, res) => {
-      const claims = links.read(req.body?.t, "not-me");
-      if (claims === null || claims === "expired") return void (await refused(req, res, claims));
+      const claims = await linkOf(req, res, req.body?.t, "not-me");
+      if (!claims) return;
       // Once, whatever requests carry the same link at the same time.
       if (!(await links.take(claims))) return void (await usedAlready(req, res));
-      const target = (await store.listUserSessions(claims.userId)).find((s) => s.handle === claims.session);
-      if (await store.endUserSession(claims.userId, claims.session, { reason: "alert", at: now() })) {
+      const target = await findUserSession(store, claims.userId, claims.session);
+      if (target && (await store.endUserSession(claims.userId, target.handle, { reason: "alert", at: now() }))) {
         await recordActivity(activity, claims.userId, req, "session_ended", {
           by: "you, from an email alert",
-          device: target ? describeDevice(target.userAgent).label : undefined,
-          session: claims.session,
+          device: describeDevice(target.userAgent).label,
+          session: target.handle,
         });
       }
-      if (!setPassword) return void (await show(req, res, 200, "ended"));
-      await show(req, res, 200, "password", { token: links.make("password", claims.userId, { session: claims.session }) });
+      const thisBrowser = target !== null && target.handle === req.sessionUser?.sessionHandle;
+      if (thisBrowser) await leaveEnded(req, res);
+      if (!setPassword) return void (await show(req, res, 200, "ended", { thisBrowser }));
+      const token = links.make("password", claims.userId, { session: claims.session, version: claims.version ?? 0 });
+      await show(req, res, 200, "password", { token, thisBrowser });
     }),
   );
 
   router.post(
     "/sessions/not-me/password",
     asyncHandler(async (req, res) => {
-      const claims = links.read(req.body?.t, "password");
-      if (!setPassword || claims === null || claims === "expired") return void (await refused(req, res, claims));
+      if (!setPassword) return void (await refused(req, res, null));
+      const claims = await linkOf(req, res, req.body?.t, "password");
+      if (!claims) return;
       const password = typeof req.body?.password === "string" ? req.body.password : "";
-      const problem = password.length > 256 ? "That password is too long." : await setPassword(claims.userId, password);
-      if (problem) return void (await show(req, res, 400, "password", { token: req.body.t, error: problem }));
+      // Taken before the password is set: a link sets a password once, however many requests carry it.
       if (!(await links.take(claims))) return void (await usedAlready(req, res));
+      const problem = password.length > 256 ? "That password is too long." : await setPassword(claims.userId, password);
+      if (problem) {
+        // The person tries again with a link of its own: the one they sent is used.
+        const token = links.make("password", claims.userId, { session: claims.session, version: claims.version ?? 0 });
+        return void (await show(req, res, 400, "password", { token, error: problem }));
+      }
       await sessions.accountChanged(claims.userId);
       await store.endUserSessions(claims.userId, undefined, { reason: "password", at: now() });
       await recordActivity(activity, claims.userId, req, "password_changed", { by: "you, from an email alert" });
+      if (req.sessionUser?.id === claims.userId) await leaveEnded(req, res);
       await show(req, res, 200, "done");
     }),
   );

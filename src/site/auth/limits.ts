@@ -1,6 +1,6 @@
 import type { Request, RequestHandler, Response } from "express";
 import { rateLimit } from "express-rate-limit";
-import { addressKey, type Config, clientIp, type RateLimitStoreFactory, type Throttled, throttledUntil } from "../../package";
+import { addressKey, type Config, clientIp, normalizeEmail, type RateLimitStoreFactory, type Throttled, throttledUntil } from "../../package";
 
 /** Answers a throttled form: 429 with Retry-After and the reason. */
 export function tooMany(res: Response, throttled: Throttled): void {
@@ -19,6 +19,31 @@ export function signUpLimit(config: Config, store: RateLimitStoreFactory): Reque
 /** Password-reset mails asked for per client address: each sends a mail, to an address the asker need not own. */
 export function resetLimit(config: Config, store: RateLimitStoreFactory): RequestHandler {
   return addressLimit(config, store, "rl:reset:", config.signupLimitPerIp, "Too many password resets were asked for from your network.");
+}
+
+/** Reset mails one address (an account's, or any other) receives per hour, whoever asks and from wherever. */
+const RESET_MAILS_PER_ADDRESS = 3;
+const HOUR_MS = 3600 * 1000;
+
+/**
+ * Password-reset mails per email address asked for: beyond the limit, the form answers as it
+ * always does (`answer`) and sends nothing, so the count says nothing about whether the
+ * address has an account, and nobody fills a mailbox from many networks.
+ */
+export function resetMailLimit(store: RateLimitStoreFactory, answer: RequestHandler): RequestHandler {
+  return rateLimit({
+    windowMs: HOUR_MS,
+    limit: RESET_MAILS_PER_ADDRESS,
+    standardHeaders: false,
+    legacyHeaders: false,
+    store: store("rl:reset-mail:"),
+    keyGenerator: (req) => {
+      const email = (req.body as Record<string, unknown> | undefined)?.email;
+      return typeof email === "string" ? normalizeEmail(email).slice(0, 320) : "";
+    },
+    validate: { xForwardedForHeader: false },
+    handler: answer,
+  });
 }
 
 /** Every attempt of a form counted per client address (an IPv6 /64), in the store every instance shares. */

@@ -1,10 +1,10 @@
 import ejs from "ejs";
-import { type Response, Router } from "express";
+import { type RequestHandler, type Response, Router } from "express";
 import { z } from "zod";
 import { type LinkClaims, recordActivity, setFlash } from "../../package";
 import type { RouteDeps } from "../app-deps";
 import { csrfField, email, newPassword, parseForm } from "../forms";
-import { resetLimit } from "./limits";
+import { resetLimit, resetMailLimit } from "./limits";
 
 const forgotForm = z.object({ ...csrfField, email });
 const resetForm = z.object({ ...csrfField, t: z.string().max(1024), password: newPassword("New password") });
@@ -32,21 +32,29 @@ export function passwordResetRoutes({ config, kit, users, activity, passwords, r
 
   router.get("/password/forgot", (_req, res) => res.render("auth/forgot", { title: "Forgot your password?", input: {}, errors: {}, sent: false }));
 
-  router.post("/password/forgot", resetLimit(config, rateLimitStore), async (req, res) => {
+  const sent: RequestHandler = (_req, res) => res.render("auth/forgot", { title: "Forgot your password?", input: {}, errors: {}, sent: SENT });
+  // The form is checked before the per-address count: a mistyped form counts for no mailbox.
+  const validForm: RequestHandler = (req, res, next) => {
     const form = parseForm(forgotForm, req.body);
-    if (!form.ok) return res.status(400).render("auth/forgot", { title: "Forgot your password?", input: form.input, errors: form.errors, sent: false });
-    const user = await users.findByEmail(form.data.email);
+    if (!form.ok) return void res.status(400).render("auth/forgot", { title: "Forgot your password?", input: form.input, errors: form.errors, sent: false });
+    res.locals.forgotEmail = form.data.email;
+    next();
+  };
+
+  router.post("/password/forgot", resetLimit(config, rateLimitStore), validForm, resetMailLimit(rateLimitStore, sent), async (req, res, next) => {
+    const user = await users.findByEmail(res.locals.forgotEmail as string);
     if (user && !user.disabled) {
       const link = `${config.publicUrl}/password/reset?t=${kit.links.make("reset", user.id, { version: user.cv })}`;
       const e = ejs.escapeXML;
+      // No name in the greeting: the address was never confirmed, and the name is whatever its account chose.
       kit.mail.enqueue({
         to: user.email,
         subject: "Set a new password",
-        text: `Hello ${user.name},\n\nSomeone (we hope you) asked to set a new password for this account. To do so, open:\n${link}\n\nThe link works once, for an hour. If you did not ask, ignore this mail: nothing changes.`,
-        html: `<p>Hello ${e(user.name)},</p><p>Someone (we hope you) asked to set a new password for this account. <a href="${e(link)}">Set a new password</a>.</p><p>The link works once, for an hour. If you did not ask, ignore this mail: nothing changes.</p>`,
+        text: `Hello,\n\nSomeone (we hope you) asked to set a new password for this account. To do so, open:\n${link}\n\nThe link works once, for an hour. If you did not ask, ignore this mail: nothing changes.`,
+        html: `<p>Hello,</p><p>Someone (we hope you) asked to set a new password for this account. <a href="${e(link)}">Set a new password</a>.</p><p>The link works once, for an hour. If you did not ask, ignore this mail: nothing changes.</p>`,
       });
     }
-    res.render("auth/forgot", { title: "Forgot your password?", input: {}, errors: {}, sent: SENT });
+    sent(req, res, next);
   });
 
   router.get("/password/reset", async (req, res) => {

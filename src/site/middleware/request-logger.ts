@@ -3,9 +3,9 @@ import type { Logger } from "pino";
 import type { Metrics } from "../../package";
 
 /**
- * One line per request, written when the response is done: method, URL, status, time, the
- * user id and the session's public handle. Headers are never logged: the Cookie header holds
- * the session id. (pino-http does the same job with a child logger and a request serializer
+ * One line per request, written when the response is done: method, path, status, time, the
+ * user id and the session's public handle. Neither headers nor the query are logged: the
+ * Cookie header holds the session id, and a link from a mail carries its token in the query. (pino-http does the same job with a child logger and a request serializer
  * per request, which cost a third of the throughput of a signed-in page here; see
  * docs/benchmarks.md.)
  */
@@ -16,7 +16,7 @@ export function requestLogger(logger: Logger): RequestHandler {
       const status = res.statusCode;
       const line = {
         method: req.method,
-        url: req.originalUrl,
+        url: withoutQuery(req.originalUrl),
         status,
         ms: Number(process.hrtime.bigint() - started) / 1e6,
         userId: req.sessionUser?.id ?? null,
@@ -28,6 +28,11 @@ export function requestLogger(logger: Logger): RequestHandler {
     });
     next();
   };
+}
+
+function withoutQuery(url: string): string {
+  const q = url.indexOf("?");
+  return q < 0 ? url : url.slice(0, q);
 }
 
 /** Route labels one process keeps; any further one is counted as "other", so a scrape stays small whatever is requested. */
@@ -52,7 +57,7 @@ export function requestDurations(metrics: Metrics): RequestHandler {
     res.once("finish", () => {
       const pattern = req.route?.path;
       const route =
-        typeof pattern === "string" ? bounded(withMount(pattern, req.originalUrl.split("?")[0])) : /\.[a-z0-9]+$/i.test(req.path) ? "static" : "unmatched";
+        typeof pattern === "string" ? bounded(withMount(pattern, withoutQuery(req.originalUrl))) : /\.[a-z0-9]+$/i.test(req.path) ? "static" : "unmatched";
       metrics.requests.observe({ route, status: `${Math.floor(res.statusCode / 100)}xx` }, Number(process.hrtime.bigint() - started) / 1e9);
     });
     next();
