@@ -1,0 +1,342 @@
+import express from "express";
+import session from "express-session";
+import request from "supertest";
+import { type AccountSource, ConfigError, createSessions } from "../../src/package/index";
+import { browser, CHROME_WINDOWS, cookieOf, csrfFrom, newAccount, quietMail, SAFARI_IPHONE, sentSessionCookie, signIn, signUp, submit, withTestApp } from "../helpers/app";
+import { connectTestRedis, testClock } from "../helpers/stores";
+import { redisName } from "../helpers/topology";
+
+const kinds = ["embedded", "redis"] as const;
+const MINUTE = 60 * 1000;
+const PUBLIC_URL = "https://sessions.example.test";
+
+/** The "This wasn't me" link of a mail, as a path on the test app, and its token. */
+function notMeLink(text: string): { path: string; token: string } {
+  const m = /https:\/\/sessions\.example\.test(\/settings\/sessions\/not-me\?t=([A-Za-z0-9_.-]+))/.exec(text);
+  if (!m) throw new Error(`no "This wasn't me" link in:\n${text}`);
+  return { path: m[1], token: m[2] };
+}
+
+/** The token of the form on a page. */
+function formToken(html: string): string {
+  const m = /name="t" value="([^"]+)"/.exec(html);
+  if (!m) throw new Error("no link token on the page");
+  return m[1];
+}
+
+describe.each(kinds)("mail links that must hold (%s)", (kind) => {
+  const name = kind === "redis" ? redisName() : "embedded";
+
+  test(`when the session an alert names has since got a new id by rotation, then "This wasn't me" still finds and ends it, and the notice's button ends it too (${name})`, async () => {
+    const clock = testClock();
+    await withTestApp(kind, { clock, env: { PUBLIC_URL } }, async (t) => {
+      const laptop = browser(t.app, CHROME_WINDOWS);
+      const account = await signUp(laptop);
+      const thief = browser(t.app, SAFARI_IPHONE);
+      expect((await signIn(thief, account)).status).toBe(303);
+      const link = notMeLink(t.mails.at(-1)!.text);
+      // Past the rotation interval: the thief's next request moves the session to a new id.
+      clock.advance(16 * MINUTE);
+      expect((await thief.get("/dashboard")).status).toBe(200);
+      const user = (await t.deps.users.findByEmail(account.email))!;
+      const handles = (await t.deps.kit.getUserSessions(user.id)).map((s) => s.handle);
+
+      const page = await laptop.get(link.path);
+      expect(page.status).toBe(200);
+      expect(page.text).toContain("Safari on iOS");
+      expect(page.text).not.toContain("has ended already");
+      const ended = await laptop.post("/settings/sessions/not-me").type("form").send({ _csrf: csrfFrom(page.text), t: link.token });
+      expect(ended.status).toBe(200);
+      expect(ended.text).not.toContain("That session has ended already");
+      expect((await thief.get("/dashboard")).status).toBe(303);
+      const left = (await t.deps.kit.getUserSessions(user.id)).map((s) => s.handle);
+      expect(left).toHaveLength(handles.length - 1);
+    });
+  });
+
+  test(`when the new-sign-in notice is about a session that has rotated since, then its button ends that session (${name})`, async () => {
+    const clock = testClock();
+    await withTestApp(kind, { clock, env: { PUBLIC_URL } }, async (t) => {
+      const laptop = browser(t.app, CHROME_WINDOWS);
+      const account = await signUp(laptop);
+      clock.advance(1000);
+      const thief = browser(t.app, SAFARI_IPHONE);
+      expect((await signIn(thief, account)).status).toBe(303);
+      clock.advance(16 * MINUTE);
+      expect((await thief.get("/dashboard")).status).toBe(200);
+      // The rotated session does not show the notice about itself.
+      expect((await thief.get("/dashboard")).text).not.toMatch(/New sign-in/i);
+      const dashboard = await laptop.get("/dashboard");
+      const action = /action="(\/settings\/sessions\/[A-Za-z0-9_-]{22}\/revoke)"/.exec(dashboard.text)?.[1];
+      expect(action).toBeDefined();
+      const revoked = await laptop.post(action!).type("form").send({ _csrf: csrfFrom(dashboard.text), password: account.password });
+      expect(revoked.status).toBe(303);
+      expect((await thief.get("/dashboard")).status).toBe(303);
+    });
+  });
+
+  test(`when the password was changed after an alert was sent, then its link changes nothing and offers no new password (${name})`, async () => {
+    await withTestApp(kind, { env: { PUBLIC_URL } }, async (t) => {
+      const laptop = browser(t.app, CHROME_WINDOWS);
+      const account = await signUp(laptop);
+      const phone = browser(t.app, SAFARI_IPHONE);
+      expect((await signIn(phone, account)).status).toBe(303);
+      const link = notMeLink(t.mails.at(-1)!.text);
+      const changed = await submit(laptop, "/settings/password", "/settings/password", { current_password: account.password, new_password: "another long passphrase" });
+      expect(changed.status).toBe(303);
+
+      const page = await request(t.app).get(link.path);
+      expect(page.status).toBe(410);
+      expect(page.text).toContain("password was changed");
+      const reader = request.agent(t.app);
+      const form = await reader.get("/login");
+      const posted = await reader.post("/settings/sessions/not-me").type("form").send({ _csrf: csrfFrom(form.text), t: link.token });
+      expect(posted.status).toBe(410);
+      expect(posted.text).not.toContain("New password");
+      expect((await laptop.get("/dashboard")).status).toBe(200);
+    });
+  });
+
+  test(`when the new-password step is sent twice (or at once), then the password is set once, by the first (${name})`, async () => {
+    await withTestApp(kind, { env: { PUBLIC_URL } }, async (t) => {
+      const laptop = browser(t.app, CHROME_WINDOWS);
+      const account = await signUp(laptop);
+      const thief = browser(t.app, SAFARI_IPHONE);
+      expect((await signIn(thief, account)).status).toBe(303);
+      const link = notMeLink(t.mails.at(-1)!.text);
+      const reader = request.agent(t.app);
+      const page = await reader.get(link.path);
+      const ended = await reader.post("/settings/sessions/not-me").type("form").send({ _csrf: csrfFrom(page.text), t: link.token });
+      const token = formToken(ended.text);
+      const send = (password: string) =>
+        reader.post("/settings/sessions/not-me/password").type("form").send({ _csrf: csrfFrom(ended.text), t: token, password });
+      const answers = await Promise.all([send("first new passphrase"), send("second new passphrase")]);
+      expect(answers.map((a) => a.status).sort()).toEqual([200, 410]);
+      const again = await send("third new passphrase");
+      expect(again.status).toBe(410);
+      expect(again.text).toMatch(/used already|password was changed/);
+      const won = answers[0].status === 200 ? "first new passphrase" : "second new passphrase";
+      const lost = won === "first new passphrase" ? "second new passphrase" : "first new passphrase";
+      for (const [password, status] of [
+        [lost, 422],
+        ["third new passphrase", 422],
+        [won, 303],
+      ] as const) {
+        const res = await signIn(browser(t.app), { email: account.email, password });
+        expect(res.status === 303 ? 303 : 422).toBe(status);
+      }
+    });
+  });
+});
+
+describe("mail links, wherever they are stored", () => {
+  test("when a link's signature holds a non-ASCII character, then it is refused as not valid, not a server error", async () => {
+    await withTestApp("embedded", { env: { PUBLIC_URL } }, async (t) => {
+      await signUp(browser(t.app));
+      const { token } = notMeLink(t.mails.at(-1)!.text);
+      const [body, mac] = token.split(".");
+      // The same number of characters, more bytes.
+      const bent = `${body}.${mac.slice(0, -1)}é`;
+      const res = await request(t.app).get(`/settings/sessions/not-me?t=${encodeURIComponent(bent)}`);
+      expect(res.status).toBe(400);
+      expect(res.text).toContain("not valid");
+    });
+  });
+
+  test("when a link's page is opened, then no referrer carries its token away, and the request log keeps no token", async () => {
+    await withTestApp("embedded", { env: { PUBLIC_URL } }, async (t) => {
+      const account = await signUp(browser(t.app));
+      const { path, token } = notMeLink(t.mails.at(-1)!.text);
+      const page = await request(t.app).get(path);
+      expect(page.status).toBe(200);
+      expect(page.headers["referrer-policy"]).toBe("no-referrer");
+      await request(t.app).post("/password/forgot").type("form").send({ _csrf: csrfFrom((await request(t.app).get("/password/forgot")).text), email: account.email });
+      await new Promise((r) => setTimeout(r, 50));
+      expect(t.logs.join("\n")).toContain("/settings/sessions/not-me");
+      expect(t.logs.join("\n")).not.toContain(token.split(".")[1]);
+      expect(t.logs.join("\n")).not.toContain("?t=");
+    });
+  });
+
+  test("when reset mails for one address are asked for from many networks, then at most 3 an hour are sent, and the page answers the same", async () => {
+    await withTestApp("embedded", { env: { PUBLIC_URL, TRUST_PROXY: "loopback" } }, async (t) => {
+      const account = await signUp(browser(t.app));
+      const before = t.mails.length;
+      const answers: number[] = [];
+      for (let i = 0; i < 12; i++) {
+        const asker = request.agent(t.app);
+        const ip = `203.0.113.${10 + i}`;
+        const form = await asker.get("/password/forgot").set("X-Forwarded-For", ip);
+        const res = await asker
+          .post("/password/forgot")
+          .set("X-Forwarded-For", ip)
+          .type("form")
+          .send({ _csrf: csrfFrom(form.text), email: account.email.toUpperCase() });
+        answers.push(res.status);
+        expect(res.text).toContain("If an account uses that address");
+      }
+      expect(new Set(answers)).toEqual(new Set([200]));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(t.mails.slice(before).filter((m) => m.to === account.email)).toHaveLength(3);
+    });
+  });
+
+  test("when an account name holds a URL, a line separator or a direction override, then sign-up refuses the controls, and no mail carries the name", async () => {
+    await withTestApp("embedded", { env: { PUBLIC_URL } }, async (t) => {
+      for (const bad of ["Ada\u2028Click here", "Ada \u202Eevil", "Ada\u00ADLovelace", "Ada\u3164", "Ada\u061C"]) {
+        const res = await submit(browser(t.app), "/signup", "/signup", { ...newAccount(bad) });
+        expect(res.status).toBe(400);
+        expect(res.text).toContain("must not contain control or invisible characters");
+      }
+      const account = newAccount("Visit https://evil.example.test now");
+      const laptop = browser(t.app);
+      await signUp(laptop, account);
+      await signIn(browser(t.app, SAFARI_IPHONE), account);
+      await request(t.app).post("/password/forgot").type("form").send({ _csrf: csrfFrom((await request(t.app).get("/password/forgot")).text), email: account.email });
+      await new Promise((r) => setTimeout(r, 50));
+      const theirs = t.mails.filter((m) => m.to === account.email);
+      expect(theirs.length).toBeGreaterThanOrEqual(2);
+      for (const mail of theirs) {
+        expect(mail.text).not.toContain("evil.example.test");
+        expect(mail.html).not.toContain("evil.example.test");
+        expect(mail.text.startsWith("Hello,\n")).toBe(true);
+      }
+    });
+  });
+
+  test("when a device's user agent holds format characters of any kind, then its name on the sessions page holds none", async () => {
+    await withTestApp("embedded", {}, async (t) => {
+      // A header carries Latin-1 only: the soft hyphen and C1 controls are what a user agent can hold.
+      const agent = "Mozilla/5.0 (Windows NT 10.0\u00AD\u0085; Win64; x64) Chrome/124.0.0.0 Safari/537.36";
+      const laptop = browser(t.app, agent);
+      const account = await signUp(laptop);
+      const user = (await t.deps.users.findByEmail(account.email))!;
+      const [row] = await t.deps.kit.getUserSessions(user.id);
+      expect(row.userAgent).not.toMatch(/[\u00AD\u0085]/);
+      const named = await submit(laptop, "/settings/sessions", `/settings/sessions/${row.handle}/name`, { name: "Work\u061C\u00AD\u3164\u{E0041} laptop" });
+      expect(named.status).toBe(303);
+      expect((await t.deps.kit.getUserSessions(user.id))[0].name).toBe("Work laptop");
+    });
+  });
+});
+
+describe.each(kinds)("rotation under attack (%s)", (kind) => {
+  const name = kind === "redis" ? redisName() : "embedded";
+
+  test(`when a copied cookie keeps polling across rotations, then it is caught within a few rotations: both are ended and the owner is told (${name})`, async () => {
+    const clock = testClock();
+    await withTestApp(kind, { clock, env: { SESSION_ROTATE_INTERVAL: "3", SESSION_ROTATE_GRACE: "2" } }, async (t) => {
+      const owner = browser(t.app);
+      const account = await signUp(owner);
+      // A second browser with a copy of the owner's cookie, polling every 0.9 s; the owner reads a page every 0.5 s.
+      let copy = sentSessionCookie(await owner.get("/dashboard"))!;
+      let caught = false;
+      for (let ms = 100; ms <= 30_000 && !caught; ms += 100) {
+        clock.advance(100);
+        if (ms % 500 === 0 && (await owner.get("/dashboard")).status !== 200) caught = true;
+        if (ms % 900 === 0 && !caught) {
+          const seen = await request(t.app).get("/dashboard").set("Cookie", copy);
+          if (seen.status !== 200) caught = true;
+          copy = cookieOf(seen)?.split(";")[0] ?? copy;
+        }
+      }
+      expect(caught).toBe(true);
+      expect((await owner.get("/dashboard")).status).toBe(303);
+      expect((await request(t.app).get("/dashboard").set("Cookie", copy)).status).toBe(303);
+      const user = (await t.deps.users.findByEmail(account.email))!;
+      expect(await t.deps.kit.getUserSessions(user.id)).toHaveLength(0);
+      expect(t.mails.some((m) => m.to === account.email && /cookie was copied/.test(m.subject))).toBe(true);
+    });
+  });
+
+  test(`when 20 requests of one browser arrive together at the rotation, 20 times over, then none is signed out (${name})`, async () => {
+    const clock = testClock();
+    await withTestApp(kind, { clock, env: { SESSION_ROTATE_INTERVAL: "60", SESSION_ROTATE_GRACE: "30" } }, async (t) => {
+      const laptop = browser(t.app);
+      const account = await signUp(laptop);
+      const user = (await t.deps.users.findByEmail(account.email))!;
+      for (let round = 0; round < 20; round++) {
+        clock.advance(61 * 1000);
+        const answers = await Promise.all(Array.from({ length: 20 }, () => laptop.get("/dashboard")));
+        expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
+        expect(answers.every((a) => !/sid=;/.test(String(a.headers["set-cookie"] ?? "")))).toBe(true);
+        expect(await t.deps.kit.getUserSessions(user.id)).toHaveLength(1);
+      }
+    });
+  });
+});
+
+describe("the drop-in, when a site signs in without a new id", () => {
+  const rows = [{ id: 7, name: "Ada Lovelace", email: "ada@example.com", password: "ada's password" }];
+  const accounts: AccountSource = {
+    findById: async (id) => (String(id) === "7" ? { id: "7", name: "Ada Lovelace", email: "ada@example.com" } : null),
+    verifyPassword: async (id, password) => String(id) === "7" && password === rows[0].password,
+  };
+  const secret = "the site's own session secret, long enough";
+
+  test("when a visitor's session id was planted before the sign-in, then the sign-in's own response moves to a new id, and the planted one is never signed in", async () => {
+    for (let round = 0; round < 20; round++) {
+      const sessions = await createSessions({ accounts, secret, userIdOf: (req) => req.session?.userId, env: {}, events: quietMail });
+      const app = express();
+      app.use(express.urlencoded({ extended: false }));
+      app.use(session({ store: sessions.store, secret, resave: false, saveUninitialized: false }));
+      app.use(sessions.track());
+      app.post("/cart", (req, res) => {
+        req.session.cart = ["tea"];
+        res.redirect(303, "/");
+      });
+      // No regenerate: the mistake the drop-in has to survive.
+      app.post("/login", (req, res) => {
+        req.session.userId = 7;
+        res.redirect(303, "/");
+      });
+      app.get("/", (req, res) => res.json({ userId: req.session.userId ?? null }));
+      app.use(sessions.errorHandler());
+      try {
+        const planted = cookieOf(await request(app).post("/cart"), "connect.sid")!.split(";")[0];
+        const login = await request(app).post("/login").set("Cookie", planted);
+        const given = cookieOf(login, "connect.sid")?.split(";")[0];
+        expect(given).toBeDefined();
+        expect(given).not.toBe(planted);
+        // The one who planted it polls at once: signed out, whoever comes first.
+        const [attacker, victim] = await Promise.all([request(app).get("/").set("Cookie", planted), request(app).get("/").set("Cookie", given!)]);
+        expect(attacker.body.userId).toBeNull();
+        expect(victim.body.userId).toBe(7);
+        expect(await sessions.getUserSessions("7")).toHaveLength(1);
+      } finally {
+        await sessions.close();
+      }
+    }
+  });
+});
+
+describe("mail in production", () => {
+  test("when a site passes its own mailer in production without PUBLIC_URL, then createSessions says to set it", async () => {
+    const redis = await connectTestRedis();
+    try {
+      const start = (env: Record<string, string>) =>
+        (async () =>
+          createSessions({
+            accounts: { findById: async () => null, verifyPassword: async () => false },
+            secret: "a production secret that is long enough for the check",
+            redis,
+            env: { NODE_ENV: "production", ...env },
+            userIdOf: () => undefined,
+            mail: { send: async () => {} },
+          }))();
+      await expect(start({})).rejects.toThrow(ConfigError);
+      await expect(start({})).rejects.toThrow(/PUBLIC_URL is required in production when mail is sent/);
+      const started = await start({ PUBLIC_URL });
+      await started.close();
+    } finally {
+      await redis.close();
+    }
+  });
+});
+
+declare module "express-session" {
+  interface SessionData {
+    cart?: string[];
+    userId?: number;
+  }
+}
