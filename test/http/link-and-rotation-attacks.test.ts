@@ -2,7 +2,20 @@ import express from "express";
 import session from "express-session";
 import request from "supertest";
 import { type AccountSource, ConfigError, createSessions } from "../../src/package/index";
-import { browser, CHROME_WINDOWS, cookieOf, csrfFrom, newAccount, quietMail, SAFARI_IPHONE, sentSessionCookie, signIn, signUp, submit, withTestApp } from "../helpers/app";
+import {
+  browser,
+  CHROME_WINDOWS,
+  cookieOf,
+  csrfFrom,
+  newAccount,
+  quietMail,
+  SAFARI_IPHONE,
+  sentSessionCookie,
+  signIn,
+  signUp,
+  submit,
+  withTestApp,
+} from "../helpers/app";
 import { connectTestRedis, testClock } from "../helpers/stores";
 import { redisName } from "../helpers/topology";
 
@@ -45,7 +58,10 @@ describe.each(kinds)("mail links that must hold (%s)", (kind) => {
       expect(page.status).toBe(200);
       expect(page.text).toContain("Safari on iOS");
       expect(page.text).not.toContain("has ended already");
-      const ended = await laptop.post("/settings/sessions/not-me").type("form").send({ _csrf: csrfFrom(page.text), t: link.token });
+      const ended = await laptop
+        .post("/settings/sessions/not-me")
+        .type("form")
+        .send({ _csrf: csrfFrom(page.text), t: link.token });
       expect(ended.status).toBe(200);
       expect(ended.text).not.toContain("That session has ended already");
       expect((await thief.get("/dashboard")).status).toBe(303);
@@ -69,7 +85,10 @@ describe.each(kinds)("mail links that must hold (%s)", (kind) => {
       const dashboard = await laptop.get("/dashboard");
       const action = /action="(\/settings\/sessions\/[A-Za-z0-9_-]{22}\/revoke)"/.exec(dashboard.text)?.[1];
       expect(action).toBeDefined();
-      const revoked = await laptop.post(action!).type("form").send({ _csrf: csrfFrom(dashboard.text), password: account.password });
+      const revoked = await laptop
+        .post(action!)
+        .type("form")
+        .send({ _csrf: csrfFrom(dashboard.text), password: account.password });
       expect(revoked.status).toBe(303);
       expect((await thief.get("/dashboard")).status).toBe(303);
     });
@@ -82,7 +101,10 @@ describe.each(kinds)("mail links that must hold (%s)", (kind) => {
       const phone = browser(t.app, SAFARI_IPHONE);
       expect((await signIn(phone, account)).status).toBe(303);
       const link = notMeLink(t.mails.at(-1)!.text);
-      const changed = await submit(laptop, "/settings/password", "/settings/password", { current_password: account.password, new_password: "another long passphrase" });
+      const changed = await submit(laptop, "/settings/password", "/settings/password", {
+        current_password: account.password,
+        new_password: "another long passphrase",
+      });
       expect(changed.status).toBe(303);
 
       const page = await request(t.app).get(link.path);
@@ -90,7 +112,10 @@ describe.each(kinds)("mail links that must hold (%s)", (kind) => {
       expect(page.text).toContain("password was changed");
       const reader = request.agent(t.app);
       const form = await reader.get("/login");
-      const posted = await reader.post("/settings/sessions/not-me").type("form").send({ _csrf: csrfFrom(form.text), t: link.token });
+      const posted = await reader
+        .post("/settings/sessions/not-me")
+        .type("form")
+        .send({ _csrf: csrfFrom(form.text), t: link.token });
       expect(posted.status).toBe(410);
       expect(posted.text).not.toContain("New password");
       expect((await laptop.get("/dashboard")).status).toBe(200);
@@ -106,10 +131,16 @@ describe.each(kinds)("mail links that must hold (%s)", (kind) => {
       const link = notMeLink(t.mails.at(-1)!.text);
       const reader = request.agent(t.app);
       const page = await reader.get(link.path);
-      const ended = await reader.post("/settings/sessions/not-me").type("form").send({ _csrf: csrfFrom(page.text), t: link.token });
+      const ended = await reader
+        .post("/settings/sessions/not-me")
+        .type("form")
+        .send({ _csrf: csrfFrom(page.text), t: link.token });
       const token = formToken(ended.text);
       const send = (password: string) =>
-        reader.post("/settings/sessions/not-me/password").type("form").send({ _csrf: csrfFrom(ended.text), t: token, password });
+        reader
+          .post("/settings/sessions/not-me/password")
+          .type("form")
+          .send({ _csrf: csrfFrom(ended.text), t: token, password });
       const answers = await Promise.all([send("first new passphrase"), send("second new passphrase")]);
       expect(answers.map((a) => a.status).sort()).toEqual([200, 410]);
       const again = await send("third new passphrase");
@@ -150,7 +181,10 @@ describe("mail links, wherever they are stored", () => {
       const page = await request(t.app).get(path);
       expect(page.status).toBe(200);
       expect(page.headers["referrer-policy"]).toBe("no-referrer");
-      await request(t.app).post("/password/forgot").type("form").send({ _csrf: csrfFrom((await request(t.app).get("/password/forgot")).text), email: account.email });
+      await request(t.app)
+        .post("/password/forgot")
+        .type("form")
+        .send({ _csrf: csrfFrom((await request(t.app).get("/password/forgot")).text), email: account.email });
       await new Promise((r) => setTimeout(r, 50));
       expect(t.logs.join("\n")).toContain("/settings/sessions/not-me");
       expect(t.logs.join("\n")).not.toContain(token.split(".")[1]);
@@ -192,7 +226,10 @@ describe("mail links, wherever they are stored", () => {
       const laptop = browser(t.app);
       await signUp(laptop, account);
       await signIn(browser(t.app, SAFARI_IPHONE), account);
-      await request(t.app).post("/password/forgot").type("form").send({ _csrf: csrfFrom((await request(t.app).get("/password/forgot")).text), email: account.email });
+      await request(t.app)
+        .post("/password/forgot")
+        .type("form")
+        .send({ _csrf: csrfFrom((await request(t.app).get("/password/forgot")).text), email: account.email });
       await new Promise((r) => setTimeout(r, 50));
       const theirs = t.mails.filter((m) => m.to === account.email);
       expect(theirs.length).toBeGreaterThanOrEqual(2);
