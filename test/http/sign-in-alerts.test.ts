@@ -107,6 +107,41 @@ describe.each(kinds)("sign-in alerts by email (%s)", (kind) => {
     });
   });
 
+  test("when the link is opened in the very browser it is about, then the page says so, ends that session, and the password can still be set there", async () => {
+    await withTestApp(kind, { env: env() }, async (t) => {
+      const laptop = browser(t.app, CHROME_WINDOWS);
+      const account = await signUp(laptop);
+      await smtp.nextTo(account.email);
+      const since = smtp.received.length;
+      const phone = browser(t.app, SAFARI_IPHONE);
+      expect((await signIn(phone, account)).status).toBe(303);
+      const link = notMePath((await smtp.nextTo(account.email, since)).text ?? "");
+
+      const page = await phone.get(link);
+      expect(page.status).toBe(200);
+      expect(page.text).toContain("That is the browser you are using now");
+      expect((await laptop.get(link)).text).not.toContain("That is the browser you are using now");
+      const ended = await phone
+        .post("/settings/sessions/not-me")
+        .type("form")
+        .send({ _csrf: csrfFrom(page.text), t: new URL(link, PUBLIC_URL).searchParams.get("t") });
+      expect(ended.status).toBe(200);
+      expect(ended.text).toContain("you are signed out here");
+      // The page no longer offers what a signed-in person has.
+      expect(ended.text).not.toContain('action="/logout"');
+      const done = await phone
+        .post("/settings/sessions/not-me/password")
+        .type("form")
+        .send({ _csrf: csrfFrom(ended.text), t: /name="t" value="([^"]+)"/.exec(ended.text)![1], password: "a brand new passphrase" });
+      expect(done.status).toBe(200);
+      expect(done.text).toContain("every session of your account has ended");
+      expect(done.text).not.toContain('action="/logout"');
+      expect((await phone.get("/dashboard")).status).toBe(303);
+      expect((await laptop.get("/dashboard")).status).toBe(303);
+      expect((await signIn(browser(t.app), { email: account.email, password: "a brand new passphrase" })).status).toBe(303);
+    });
+  });
+
   test("when a link is forged, cut or expired, then it says so and ends nothing", async () => {
     await withTestApp(kind, { env: env() }, async (t) => {
       const laptop = browser(t.app);
