@@ -57,11 +57,17 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
   if (userIdOf !== undefined && typeof userIdOf !== "function") {
     throw new ConfigError("createSessions: `userIdOf` must be a function of the request that returns the signed-in user's id, or nothing.");
   }
+  if (options.legacy !== undefined && userIdOf === undefined) {
+    throw new ConfigError("createSessions: `legacy` (moving from connect-redis) is for a site that keeps its own sign-in: pass `userIdOf` too.");
+  }
   const config = options.config ?? settingsOf(options);
   const now = options.now ?? Date.now;
   const owned = !options.redis && usesRedis(config) ? await connectConfiguredRedis(config) : undefined;
   if (owned) owned.on("error", (err: Error) => options.events?.redisError?.(err));
   const client = options.redis ?? owned;
+  if (options.legacy !== undefined && !client) {
+    throw new ConfigError("createSessions: `legacy` reads the sessions connect-redis kept in Redis: pass `redis` (or set REDIS_URL) too.");
+  }
   const { metrics } = options;
   const backend = await openSessionBackend(config, {
     client,
@@ -70,6 +76,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
     events: options.events,
     metrics,
     keepCookie: userIdOf !== undefined,
+    legacyPrefix: options.legacy ? (options.legacy.prefix ?? "sess:") : undefined,
   });
   if (metrics && client) watchCache(metrics, (client as unknown as { clientSideCache?: Parameters<typeof watchCache>[1] }).clientSideCache);
 

@@ -47,6 +47,8 @@ export interface SessionBackendOptions {
   metrics?: Metrics;
   /** The store serves the site's own session middleware: it keeps the cookies it is given. */
   keepCookie?: boolean;
+  /** Where connect-redis kept the sessions of a site moving from it (Redis only). */
+  legacyPrefix?: string;
 }
 
 /** How an ending's reason is counted. */
@@ -110,6 +112,7 @@ export async function openSessionBackend(config: Config, options: SessionBackend
     prefix: `${keyPrefix}sess:`,
     replicaWait,
     readRetryMs: config.redisReadRetryMs,
+    legacyPrefix: options.legacyPrefix,
     onStall: () => events.redisStalled?.(),
   });
   return {

@@ -57,6 +57,13 @@ export interface SessionsOptions {
   forbidden?: (req: Request, res: Response) => void;
   /** Put before every Redis key this package writes. Default: none ("sess:", "activity:", "rl:"). */
   keyPrefix?: string;
+  /**
+   * A site moving from connect-redis, with `userIdOf` and `redis`: the sessions connect-redis
+   * wrote (plain JSON under `prefix` and the raw id; its default prefix is "sess:") are read,
+   * served, and moved to the package's layout at their first request, their old key removed.
+   * Nobody is signed out by the switch; connect-redis's keys are never written again.
+   */
+  legacy?: { prefix?: string };
   /** The clock sessions are judged by (ms since the epoch). Default: Date.now. */
   now?: () => number;
   /** Connection problems and replica shortfalls, for your logs. */

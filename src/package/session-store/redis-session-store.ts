@@ -1,3 +1,4 @@
+import type { SessionData } from "express-session";
 import type { RedisClientType } from "redis";
 import { isCluster, retryRead } from "../redis/client";
 import { durableClient, type ReplicaWait, waitForReplicas } from "../redis/replica-wait";
@@ -23,6 +24,8 @@ export interface RedisSessionStoreOptions extends StoreRules {
   stallCheck?: { intervalMs: number; timeoutMs: number };
   /** Told when the link to Redis stalls (no answer, no error), for the logs. */
   onStall?: () => void;
+  /** connect-redis's prefix, for a site moving from it: its sessions are moved here at their first read. */
+  legacyPrefix?: string;
 }
 
 /**
@@ -44,9 +47,11 @@ export class RedisSessionStore extends SessionStoreCore {
   /** The client's server-assisted cache (connect.ts), when it has one. */
   private readonly cache?: { invalidate(key: string): void; clear(): void };
   private readonly stallWatch: StallWatch;
+  private readonly legacyPrefix?: string;
 
   constructor(options: RedisSessionStoreOptions) {
     super(options);
+    this.legacyPrefix = options.legacyPrefix;
     this.redis = options.client;
     this.prefix = options.prefix ?? "sess:";
     this.replicaWait = options.replicaWait;
@@ -63,6 +68,45 @@ export class RedisSessionStore extends SessionStoreCore {
       intervalMs,
       timeoutMs,
     );
+  }
+
+  override get(sid: string, cb?: (err: unknown, value?: SessionData | null) => void): any {
+    if (!this.legacyPrefix) return super.get(sid, cb);
+    const read = this.getOrMove(sid, this.legacyPrefix);
+    if (!cb) return read;
+    read.then(
+      (sess) => cb(null, sess),
+      (err) => cb(err),
+    );
+    return undefined;
+  }
+
+  /**
+   * The session, or one connect-redis wrote under the raw id (plain JSON, the cookie in it):
+   * that one is created here as it is (a visitor's session keeping the site's cookie, which
+   * track() then signs in under a new id), and its old key removed. Two first requests at once
+   * both move it; the second finds it created.
+   */
+  private async getOrMove(sid: string, legacyPrefix: string): Promise<SessionData | null> {
+    const found = (await super.get(sid)) as SessionData | null;
+    if (found) return found;
+    const key = `${legacyPrefix}${sid}`;
+    const raw = await this.redis.get(key);
+    if (raw === null) return null;
+    let sess: unknown;
+    try {
+      sess = JSON.parse(raw);
+    } catch {
+      return null;
+    }
+    if (sess === null || typeof sess !== "object" || Array.isArray(sess)) return null;
+    try {
+      await this.set(sid, sess as SessionData);
+    } catch (err) {
+      if (!(await super.get(sid))) throw err;
+    }
+    await this.redis.del(key);
+    return (await super.get(sid)) as SessionData | null;
   }
 
   /**

@@ -237,7 +237,9 @@ function notMePages(router: Router, sessions: Sessions, { setPassword, accounts 
     });
   const usedAlready = (req: Request, res: Response) => show(req, res, 410, "refused", { error: "This link was used already. Nothing more was changed." });
   const outdated = (req: Request, res: Response) =>
-    show(req, res, 410, "refused", { error: "This link no longer works: the account's password was changed (or the account was closed) after it was sent. Nothing was changed." });
+    show(req, res, 410, "refused", {
+      error: "This link no longer works: the account's password was changed (or the account was closed) after it was sent. Nothing was changed.",
+    });
 
   /** The link's claims when it may act: signed, of this kind, unexpired, and made under the account's current password. */
   async function linkOf(req: Request, res: Response, token: unknown, kind: "not-me" | "password"): Promise<LinkClaims | null> {

@@ -1,0 +1,154 @@
+import { RedisStore } from "connect-redis";
+import express, { type Express } from "express";
+import session, { type Store } from "express-session";
+import { Passport } from "passport";
+import { Strategy as LocalStrategy } from "passport-local";
+import type { RedisClientType } from "redis";
+import { type AccountSource, ConfigError, createSessions, type Sessions } from "../../src/package/index";
+import { browser, csrfFrom, quietMail } from "../helpers/app";
+import { connectTestRedis, uniquePrefix } from "../helpers/stores";
+import { redisName } from "../helpers/topology";
+
+interface Row {
+  id: number;
+  name: string;
+  email: string;
+  password: string;
+}
+const rows: Row[] = [{ id: 41, name: "Ada Lovelace", email: "ada@example.com", password: "ada's password" }];
+const rowOf = (id: unknown) => rows.find((r) => String(r.id) === String(id));
+const accounts: AccountSource = {
+  findById: async (id) => {
+    const row = rowOf(id);
+    return row ? { id: String(row.id), name: row.name, email: row.email } : null;
+  },
+  verifyPassword: async (id, password) => rowOf(id)?.password === password,
+};
+const secret = "the site's own session secret, long enough";
+
+/** The same Passport site before and after the switch: only its session store differs (and track() and the router after it). */
+function site(store: Store, sessions?: Sessions): Express {
+  const passport = new Passport();
+  passport.use(
+    new LocalStrategy({ usernameField: "email" }, (email, password, done) => {
+      const row = rows.find((r) => r.email === email);
+      done(null, row && row.password === password ? row : false);
+    }),
+  );
+  passport.serializeUser((user, done) => done(null, (user as Row).id));
+  passport.deserializeUser((id: number, done) => done(null, rowOf(id) ?? false));
+  const app = express();
+  app.use(express.urlencoded({ extended: false }));
+  app.use(session({ store, secret, resave: false, saveUninitialized: false, cookie: { maxAge: 14 * 24 * 3600 * 1000 } }));
+  app.use(passport.initialize());
+  app.use(passport.session());
+  if (sessions) app.use(sessions.track());
+  app.post("/login", passport.authenticate("local", { failureRedirect: "/login" }), (req, res) => {
+    req.session.cart = ["tea"];
+    res.redirect(303, "/");
+  });
+  app.get("/", (req, res) => res.json({ user: (req.user as Row | undefined)?.name ?? null, cart: req.session.cart ?? [] }));
+  if (sessions) {
+    app.use("/account", sessions.router());
+    app.use(sessions.errorHandler());
+  }
+  return app;
+}
+
+/** One address, the site behind it swapped as a deploy would: browsers keep their cookies across the switch. */
+function deploy(first: Express) {
+  let current = first;
+  const front = express();
+  front.use((req, res, next) => current(req, res, next));
+  const switchTo = (next: Express) => {
+    current = next;
+  };
+  return { front, switchTo };
+}
+
+describe(`a site moving from connect-redis (${redisName()})`, () => {
+  let client: RedisClientType;
+  beforeAll(async () => {
+    client = await connectTestRedis();
+  });
+  afterAll(async () => client.close());
+
+  const switched = (prefix: string, legacyPrefix: string) =>
+    createSessions({
+      accounts,
+      secret,
+      redis: client,
+      keyPrefix: `${prefix}new:`,
+      userIdOf: (req) => (req.user as Row | undefined)?.id,
+      legacy: { prefix: legacyPrefix },
+      events: quietMail,
+    });
+
+  test("when the site swaps connect-redis for the package's store with `legacy`, then every browser stays signed in, is listed and can be signed out, and connect-redis's keys are gone", async () => {
+    const prefix = uniquePrefix();
+    const legacyPrefix = `${prefix}sess:`;
+    const { front, switchTo } = deploy(site(new RedisStore({ client, prefix: legacyPrefix })));
+    const [laptop, phone] = [browser(front), browser(front)];
+    for (const agent of [laptop, phone]) {
+      expect((await agent.post("/login").type("form").send({ email: rows[0].email, password: rows[0].password })).status).toBe(303);
+      expect((await agent.get("/")).body).toEqual({ user: "Ada Lovelace", cart: ["tea"] });
+    }
+    expect(await client.keys(`${legacyPrefix}*`)).toHaveLength(2);
+
+    // The switch: the same secret and cookie, the package's store reading connect-redis's records.
+    const sessions = await switched(prefix, legacyPrefix);
+    try {
+      switchTo(site(sessions.store, sessions));
+      for (const agent of [laptop, phone]) {
+        const res = await agent.get("/");
+        expect(res.status).toBe(200);
+        expect(res.body).toEqual({ user: "Ada Lovelace", cart: ["tea"] });
+      }
+      expect(await client.keys(`${legacyPrefix}*`)).toHaveLength(0);
+      expect(await sessions.getUserSessions("41")).toHaveLength(2);
+      const page = await laptop.get("/account/sessions");
+      expect(page.status).toBe(200);
+      const other = [...page.text.matchAll(/action="\/account\/sessions\/([A-Za-z0-9_-]{22})\/revoke"/g)].map((m) => m[1]);
+      expect(other).toHaveLength(1);
+      const ended = await laptop
+        .post(`/account/sessions/${other[0]}/revoke`)
+        .type("form")
+        .send({ _csrf: csrfFrom(page.text), password: rows[0].password });
+      expect(ended.status).toBe(303);
+      expect((await phone.get("/")).body.user).toBeNull();
+      expect((await laptop.get("/")).body).toEqual({ user: "Ada Lovelace", cart: ["tea"] });
+      expect(await sessions.getUserSessions("41")).toHaveLength(1);
+      expect(await client.keys(`${legacyPrefix}*`)).toHaveLength(0);
+    } finally {
+      await sessions.close();
+    }
+  });
+
+  test("when two first requests of a moved browser arrive at once, then its session is moved and indexed once", async () => {
+    const prefix = uniquePrefix();
+    const legacyPrefix = `${prefix}sess:`;
+    const { front, switchTo } = deploy(site(new RedisStore({ client, prefix: legacyPrefix })));
+    const laptop = browser(front);
+    await laptop.post("/login").type("form").send({ email: rows[0].email, password: rows[0].password });
+    const sessions = await switched(prefix, legacyPrefix);
+    try {
+      switchTo(site(sessions.store, sessions));
+      const answers = await Promise.all([laptop.get("/"), laptop.get("/")]);
+      expect(answers.map((a) => a.body.user)).toEqual(["Ada Lovelace", "Ada Lovelace"]);
+      expect(await sessions.getUserSessions("41")).toHaveLength(1);
+      expect(await client.keys(`${legacyPrefix}*`)).toHaveLength(0);
+    } finally {
+      await sessions.close();
+    }
+  });
+
+  test("when `legacy` is given without userIdOf, then createSessions says what it needs", async () => {
+    await expect((async () => createSessions({ accounts, secret, redis: client, legacy: {}, events: quietMail }))()).rejects.toThrow(ConfigError);
+  });
+});
+
+declare module "express-session" {
+  interface SessionData {
+    cart?: string[];
+  }
+}
