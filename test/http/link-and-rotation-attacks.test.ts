@@ -1,7 +1,10 @@
+import { sign } from "cookie-signature";
 import express from "express";
 import session from "express-session";
 import request from "supertest";
 import { type AccountSource, ConfigError, createSessions } from "../../src/package/index";
+import { logSender, type MailMessage } from "../../src/package/mail/mail-queue";
+import { endNamedSession } from "../../src/package/sessions/end-sessions";
 import {
   browser,
   CHROME_WINDOWS,
@@ -286,6 +289,53 @@ describe.each(kinds)("rotation under attack (%s)", (kind) => {
     });
   });
 
+  test(`when a tab signs out with the previous id within the grace, then the session ends, under its current id too (${name})`, async () => {
+    const clock = testClock();
+    await withTestApp(kind, { clock }, async (t) => {
+      const laptop = browser(t.app);
+      const account = await signUp(laptop);
+      const before = sentSessionCookie(await laptop.get("/dashboard"))!;
+      const beforePage = await laptop.get("/dashboard");
+      clock.advance(16 * MINUTE);
+      expect((await laptop.get("/dashboard")).status).toBe(200);
+      expect((await laptop.get("/dashboard")).status).toBe(200);
+      clock.advance(10 * 1000);
+      const out = await request(t.app)
+        .post("/logout")
+        .set("Cookie", before)
+        .type("form")
+        .send({ _csrf: csrfFrom(beforePage.text) });
+      expect(out.status).toBe(303);
+      expect((await laptop.get("/dashboard")).status).toBe(303);
+      const user = (await t.deps.users.findByEmail(account.email))!;
+      expect(await t.deps.kit.getUserSessions(user.id)).toHaveLength(0);
+    });
+  });
+
+  test(`when a session moves to a new id between the listing and its end, then it is ended under the new one (${name})`, async () => {
+    await withTestApp(kind, {}, async (t) => {
+      const store = t.deps.kit.store;
+      const account = await signUp(browser(t.app));
+      const user = (await t.deps.users.findByEmail(account.email))!;
+      const listed = await store.listUserSessions(user.id);
+      const [row] = listed;
+      // The rotation, done by hand right after the listing: the same series under a new id, the old one ended.
+      await store.set("a-rotated-session-id-of-this-browser-1", {
+        cookie: { originalMaxAge: null, path: "/", httpOnly: true },
+        userSessions: { userId: user.id, series: row.series, signedInAt: row.createdAt },
+      } as never);
+      await store.endUserSession(user.id, row.handle, { reason: "rotated", at: Date.now() });
+      let listings = 0;
+      const racing = Object.assign(Object.create(store), {
+        listUserSessions: async (id: string) => (listings++ === 0 ? listed : store.listUserSessions(id)),
+      });
+      const ended = await endNamedSession(racing, user.id, row.handle, { reason: "alert", at: Date.now() });
+      expect(ended?.series).toBe(row.series);
+      expect(ended?.handle).not.toBe(row.handle);
+      expect(await store.listUserSessions(user.id)).toHaveLength(0);
+    });
+  });
+
   test(`when 20 requests of one browser arrive together at the rotation, 20 times over, then none is signed out (${name})`, async () => {
     const clock = testClock();
     await withTestApp(kind, { clock, env: { SESSION_ROTATE_INTERVAL: "60", SESSION_ROTATE_GRACE: "30" } }, async (t) => {
@@ -305,45 +355,147 @@ describe.each(kinds)("rotation under attack (%s)", (kind) => {
 
 describe("the drop-in, when a site signs in without a new id", () => {
   const rows = [{ id: 7, name: "Ada Lovelace", email: "ada@example.com", password: "ada's password" }];
+  let failNextLookup = false;
   const accounts: AccountSource = {
-    findById: async (id) => (String(id) === "7" ? { id: "7", name: "Ada Lovelace", email: "ada@example.com" } : null),
+    findById: async (id) => {
+      if (failNextLookup) {
+        failNextLookup = false;
+        throw new Error("the site's database did not answer");
+      }
+      return String(id) === "7" ? { id: "7", name: "Ada Lovelace", email: "ada@example.com" } : null;
+    },
     verifyPassword: async (id, password) => String(id) === "7" && password === rows[0].password,
   };
   const secret = "the site's own session secret, long enough";
 
-  test("when a visitor's session id was planted before the sign-in, then the sign-in's own response moves to a new id, and the planted one is never signed in", async () => {
-    for (let round = 0; round < 20; round++) {
-      const sessions = await createSessions({ accounts, secret, userIdOf: (req) => req.session?.userId, env: {}, events: quietMail });
-      const app = express();
-      app.use(express.urlencoded({ extended: false }));
-      app.use(session({ store: sessions.store, secret, resave: false, saveUninitialized: false }));
-      app.use(sessions.track());
-      app.post("/cart", (req, res) => {
-        req.session.cart = ["tea"];
-        res.redirect(303, "/");
-      });
-      // No regenerate: the mistake the drop-in has to survive.
-      app.post("/login", (req, res) => {
-        req.session.userId = 7;
-        res.redirect(303, "/");
-      });
-      app.get("/", (req, res) => res.json({ userId: req.session.userId ?? null }));
-      app.use(sessions.errorHandler());
+  /** A site that sets req.session.userId without a regenerate, answering its sign-in as `login` does. */
+  async function siteThat(login: express.RequestHandler) {
+    const sessions = await createSessions({ accounts, secret, userIdOf: (req) => req.session?.userId, env: {}, events: quietMail });
+    const app = express();
+    app.use(express.urlencoded({ extended: false }));
+    app.use(session({ store: sessions.store, secret, resave: false, saveUninitialized: false }));
+    app.use(sessions.track());
+    app.post("/cart", (req, res) => {
+      req.session.cart = ["tea"];
+      res.redirect(303, "/");
+    });
+    app.post("/login", login);
+    app.get("/", (req, res) => res.json({ userId: req.session.userId ?? null }));
+    app.use(sessions.errorHandler());
+    return { app, sessions };
+  }
+  const planted = async (app: express.Express) => cookieOf(await request(app).post("/cart"), "connect.sid")!.split(";")[0];
+
+  const answers: Record<string, express.RequestHandler> = {
+    "redirects at once": (req, res) => {
+      req.session.userId = 7;
+      res.redirect(303, "/");
+    },
+    "saves, then redirects a moment later": (req, res) => {
+      req.session.userId = 7;
+      req.session.save(() => setTimeout(() => res.redirect(303, "/"), 20));
+    },
+  };
+  for (const [how, login] of Object.entries(answers)) {
+    test(`when a visitor's session id was planted before a sign-in that ${how}, then the planted id is never signed in, however the planter polls (20 rounds)`, async () => {
+      const { app, sessions } = await siteThat(login);
       try {
-        const planted = cookieOf(await request(app).post("/cart"), "connect.sid")!.split(";")[0];
-        const login = await request(app).post("/login").set("Cookie", planted);
-        const given = cookieOf(login, "connect.sid")?.split(";")[0];
-        expect(given).toBeDefined();
-        expect(given).not.toBe(planted);
-        // The one who planted it polls at once: signed out, whoever comes first.
-        const [attacker, victim] = await Promise.all([request(app).get("/").set("Cookie", planted), request(app).get("/").set("Cookie", given!)]);
-        expect(attacker.body.userId).toBeNull();
-        expect(victim.body.userId).toBe(7);
-        expect(await sessions.getUserSessions("7")).toHaveLength(1);
+        for (let round = 0; round < 20; round++) {
+          const plantedId = await planted(app);
+          const signingIn = request(app).post("/login").set("Cookie", plantedId);
+          // The one who planted it polls all through the sign-in.
+          const polls: Promise<request.Response>[] = [];
+          const poller = setInterval(() => polls.push(request(app).get("/").set("Cookie", plantedId)), 3);
+          const login = await signingIn;
+          clearInterval(poller);
+          polls.push(request(app).get("/").set("Cookie", plantedId));
+          for (const poll of await Promise.all(polls)) expect(poll.body.userId ?? null).toBeNull();
+          const given = cookieOf(login, "connect.sid")?.split(";")[0];
+          expect(given).toBeDefined();
+          expect(given).not.toBe(plantedId);
+          expect((await request(app).get("/").set("Cookie", given!)).body.userId).toBe(7);
+        }
       } finally {
         await sessions.close();
       }
+    });
+  }
+
+  test("when the sign-in's response streams before it ends, then the sign-in is stored under no id: the planted one is never signed in", async () => {
+    const { app, sessions } = await siteThat((req, res) => {
+      req.session.userId = 7;
+      res.write("signed in");
+      res.end();
+    });
+    try {
+      const plantedId = await planted(app);
+      expect((await request(app).post("/login").set("Cookie", plantedId)).status).toBe(200);
+      expect((await request(app).get("/").set("Cookie", plantedId)).body.userId).toBeNull();
+      expect(await sessions.getUserSessions("7")).toHaveLength(0);
+    } finally {
+      await sessions.close();
     }
+  });
+
+  test("when a session was stored naming an account without being indexed, then whoever brings it first is signed out, not signed in", async () => {
+    const { app, sessions } = await siteThat(answers["redirects at once"]);
+    try {
+      const sid = "a-session-id-the-visitor-was-given-1234";
+      await sessions.store.set(sid, { cookie: { originalMaxAge: null, path: "/", httpOnly: true }, userId: 7 } as never);
+      const cookie = `connect.sid=${encodeURIComponent(`s:${sign(sid, secret)}`)}`;
+      const first = await request(app).get("/").set("Cookie", cookie);
+      expect(first.status).toBe(303);
+      expect((await request(app).get("/").set("Cookie", cookie)).body.userId).toBeNull();
+      expect(await sessions.getUserSessions("7")).toHaveLength(0);
+    } finally {
+      await sessions.close();
+    }
+  });
+
+  test("when the account lookup fails at the sign-in, then the sign-in is still stored under a new id, never the planted one", async () => {
+    const { app, sessions } = await siteThat(answers["redirects at once"]);
+    try {
+      const plantedId = await planted(app);
+      failNextLookup = true;
+      const login = await request(app).post("/login").set("Cookie", plantedId);
+      const given = cookieOf(login, "connect.sid")?.split(";")[0];
+      expect(given).toBeDefined();
+      expect(given).not.toBe(plantedId);
+      expect((await request(app).get("/").set("Cookie", plantedId)).body.userId).toBeNull();
+    } finally {
+      failNextLookup = false;
+      await sessions.close();
+    }
+  });
+});
+
+describe("link tokens and the logs", () => {
+  test("when a link's page fails because Redis is gone, then the error log names its path, not its token", async () => {
+    await withTestApp("redis", { env: { PUBLIC_URL } }, async (t) => {
+      await signUp(browser(t.app));
+      const { path, token } = notMeLink(t.mails.at(-1)!.text);
+      t.redis!.destroy();
+      expect((await request(t.app).get(path)).status).toBe(503);
+      await new Promise((r) => setTimeout(r, 50));
+      const logged = t.logs.join("\n");
+      expect(logged).toContain("/settings/sessions/not-me");
+      expect(logged).not.toContain(token.split(".")[1]);
+    });
+  });
+
+  test("when mail is written to the log in production (no SMTP_URL), then its links carry no token", async () => {
+    const written: MailMessage[] = [];
+    const message = {
+      to: "ada@example.com",
+      subject: "New sign-in",
+      text: "Open https://x.test/not-me?t=abc.def now",
+      html: '<a href="https://x.test/not-me?t=abc.def">end it</a>',
+    };
+    await logSender((m) => written.push(m), true).send(message);
+    await logSender((m) => written.push(m), false).send(message);
+    expect(written[0].text).not.toContain("abc.def");
+    expect(written[0].html).not.toContain("abc.def");
+    expect(written[1].text).toContain("t=abc.def");
   });
 });
 

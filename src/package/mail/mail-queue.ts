@@ -25,13 +25,21 @@ export function smtpSender(url: string, from: string): MailSender {
   };
 }
 
-/** Without SMTP_URL: each message, its link included, handed to the site's log. */
-export function logSender(write: (message: MailMessage) => void): MailSender {
+/**
+ * Without SMTP_URL: each message handed to the site's log. Outside production with its links,
+ * so that the two-command start shows the whole flow; in production without their tokens: a
+ * link in a log is a credential for whoever reads the log.
+ */
+export function logSender(write: (message: MailMessage) => void, production: boolean): MailSender {
   return {
     async send(message) {
-      write(message);
+      write(production ? { ...message, text: withoutLinkTokens(message.text), html: withoutLinkTokens(message.html) } : message);
     },
   };
+}
+
+function withoutLinkTokens(text: string): string {
+  return text.replace(/([?&]t=)[^\s&"'<]+/g, "$1(not shown: mail is not sent without SMTP_URL)");
 }
 
 export interface MailQueueOptions {
@@ -121,7 +129,7 @@ export function openMailQueue(
   metrics?: Metrics,
 ): MailQueue {
   const print = (message: MailMessage) => console.log(`mail to ${message.to}: ${message.subject}\n${message.text}`);
-  const sender = given ?? (config.smtpUrl ? smtpSender(config.smtpUrl, config.mailFrom) : logSender(events.mailWritten ?? print));
+  const sender = given ?? (config.smtpUrl ? smtpSender(config.smtpUrl, config.mailFrom) : logSender(events.mailWritten ?? print, config.production));
   return new MailQueue(sender, {
     onSent: () => metrics?.mail.inc({ outcome: "sent" }),
     onFailed: (err, final) => {

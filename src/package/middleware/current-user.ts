@@ -26,6 +26,35 @@ declare global {
   }
 }
 
+const CURRENT_ID = Symbol("the session's current id, when the request came with a retired one");
+
+/**
+ * This request is served on a retired id (a tab's request within the rotation grace): the
+ * session lives on under `currentId`. The page names that session (its handle), and signing
+ * out here ends it: the retired id alone is in no store.
+ */
+export function servedForCurrentId(req: Request, currentId: string): void {
+  (req as Request & { [CURRENT_ID]?: string })[CURRENT_ID] = currentId;
+  const sess = req.session;
+  for (const method of ["destroy", "regenerate"] as const) {
+    const original = sess[method] as (this: typeof sess, cb: (err?: unknown) => void) => typeof sess;
+    Object.defineProperty(sess, method, {
+      configurable: true,
+      enumerable: false,
+      writable: true,
+      value(this: typeof sess, cb: (err?: unknown) => void) {
+        req.sessionStore.destroy(currentId, (err) => (err ? cb(err) : original.call(this, cb)));
+        return this;
+      },
+    });
+  }
+}
+
+/** The id of this request's session: the one it came with, or the current one it is served for. */
+function currentIdOf(req: Request): string {
+  return (req as Request & { [CURRENT_ID]?: string })[CURRENT_ID] ?? req.sessionID;
+}
+
 const OWN_REGENERATE = Symbol("the package's own regenerate");
 type Marked = Request & { [OWN_REGENERATE]?: boolean };
 
@@ -101,7 +130,7 @@ function setSessionUser(req: Request): void {
     email: user.email,
     role: user.role,
     org: user.org,
-    sessionHandle: handleOf(req.sessionID),
+    sessionHandle: handleOf(currentIdOf(req)),
   };
 }
 

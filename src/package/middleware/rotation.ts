@@ -3,6 +3,7 @@ import type { Request, RequestHandler } from "express";
 import type { SessionData } from "express-session";
 import { handleOf } from "../session-store/session-record";
 import type { SessionStore } from "../session-store/session-store";
+import { regenerate, servedForCurrentId } from "./current-user";
 import { setFlash } from "./flash";
 
 /** How far a browser's chain of missed new ids is followed (each lost response is one step). */
@@ -99,7 +100,11 @@ async function rotate(req: Request, r: Rotation): Promise<void> {
   if (name) await r.store.nameUserSession(userId, handleOf(nextId), name);
   // Only once the new id is stored: the session never has no id. The old id is recognised for
   // two intervals: enough to tell a copy in use, without a tombstone per rotation for days.
-  await r.store.endUserSession(userId, handleOf(oldId), { reason: "rotated", at: now, keepMs: Math.max(2 * r.intervalMs, r.graceMs) });
+  if (await r.store.endUserSession(userId, handleOf(oldId), { reason: "rotated", at: now, keepMs: Math.max(2 * r.intervalMs, r.graceMs) })) return;
+  // The session was ended while it rotated (from the sessions page, a mail's link...): its
+  // new id ends too, and this request goes on signed out; the old id's tombstone says why.
+  await r.store.endUserSession(userId, handleOf(nextId));
+  await regenerate(req);
 }
 
 /** A browser came back with an id no stored session answers: follow it if it was rotated. */
@@ -130,6 +135,7 @@ async function comeBack(req: Request, r: Rotation, sent: string): Promise<void> 
     // holds: what this request writes back is dropped, and its cookie stays as it is.
     req.sessionID = used ? sent : id;
     req.sessionStore.createSession(req, current);
+    if (used) servedForCurrentId(req, id);
     return;
   }
 }

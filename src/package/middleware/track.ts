@@ -5,7 +5,7 @@ import { recordActivity } from "../activity/record";
 import { announceSignIn, describeSignIn } from "../auth/sign-in";
 import { handleOf } from "../session-store/session-record";
 import type { SessionStore } from "../session-store/session-store";
-import { hasExpiry, type Identify, identify, isOwnRegenerate, moveToNewId } from "./current-user";
+import { hasExpiry, type Identify, identify, isOwnRegenerate, moveToNewId, regenerate } from "./current-user";
 
 /** The longest user id the package keeps (ids are keys in the store). */
 const MAX_USER_ID_LENGTH = 200;
@@ -44,39 +44,102 @@ export interface Tracking {
  */
 export function track(t: Tracking): RequestHandler {
   return (req, res, next) => {
-    follow(req, t).then(() => {
-      if (req.session && req.session.userSessions?.userId === undefined) trackBeforeResponse(req, res, t);
+    follow(req, res, t).then((refused) => {
+      if (refused) return;
+      if (req.session && req.session.userSessions?.userId === undefined) watchSignIn(req, res, t);
       next();
     }, next);
   };
 }
 
+/** Answers true when it answered the request itself (a sign-in it refuses). */
+async function follow(req: Request, res: Response, t: Tracking): Promise<boolean> {
+  if (!req.session) return false; // no session middleware before this, or the store failed it
+  const named = userIdFrom(t.userIdOf(req));
+  const indexedAs = req.session.userSessions?.userId;
+  if (indexedAs !== undefined && indexedAs !== named) await stopTracking(req, t, indexedAs);
+  if (named !== undefined && req.session.userSessions?.userId === undefined) {
+    const state = req.session.userSessions;
+    // Stored already naming an account, yet never indexed: the sign-in was not tracked before
+    // its response (it streamed, or tracking failed), so the id may be one the visitor was
+    // given by someone else (a planted id). Whoever brings it first does not get it.
+    if (state?.createdAt !== undefined && !state.fromLegacy && (await isTrackable(t, named))) {
+      await refuse(req, res);
+      return true;
+    }
+    await startTracking(req, t, named);
+  }
+  await identify(req, t.identify);
+  if (req.sessionUser) watchSignOut(req, t);
+  return false;
+}
+
+/** Ends the session and sends the browser back, signed out: the site's own sign-in on this request is not served. */
+async function refuse(req: Request, res: Response): Promise<void> {
+  await regenerate(req);
+  res.redirect(303, req.method === "GET" || req.method === "HEAD" ? req.originalUrl : "/");
+}
+
 /**
- * A request whose session is not signed in may sign in in the site's route: its response
- * waits for the session to be indexed under a new id, so the cookie it sends is that id.
+ * A request whose session is not signed in may sign in in the site's route (without a new id,
+ * when the site does not regenerate): before the session is stored, or its cookie sent, it
+ * moves to a new id and is indexed. The site's own `req.session.save()` and the response's
+ * end both wait for that, so neither stores the sign-in under the id the visitor brought.
  */
-function trackBeforeResponse(req: Request, res: Response, t: Tracking): void {
+function watchSignIn(req: Request, res: Response, t: Tracking): void {
+  const sess = req.session;
+  // The request's session now (Passport's req.login replaces it with a new one), when it names an account it is not indexed under.
+  const signingIn = () => (req.session && req.session.userSessions?.userId === undefined ? userIdFrom(t.userIdOf(req)) : undefined);
+  const save = sess.save as (this: Session, cb?: (err?: unknown) => void) => Session;
+  Object.defineProperty(sess, "save", {
+    configurable: true,
+    enumerable: false,
+    writable: true,
+    value(this: Session, cb?: (err?: unknown) => void) {
+      const named = req.session === this ? signingIn() : undefined;
+      if (named === undefined) return save.call(this, cb);
+      // Its cookie went out already (a response that streamed): the browser keeps the id it
+      // brought, so the sign-in is stored under no id at all.
+      if (res.headersSent) {
+        regenerate(req).then(
+          () => cb?.(),
+          (err) => cb?.(err),
+        );
+        return this;
+      }
+      signInHere(req, t, named).then(
+        () => req.session.save(cb),
+        (err) => cb?.(err),
+      );
+      return this;
+    },
+  });
   const end = res.end as (this: Response, ...args: unknown[]) => Response;
-  res.end = function endAfterTracking(this: Response, ...args: unknown[]) {
+  res.end = function endAfterSignIn(this: Response, ...args: unknown[]) {
     res.end = end as Response["end"];
-    const named = res.headersSent || !req.session || req.session.userSessions?.userId !== undefined ? undefined : userIdFrom(t.userIdOf(req));
+    const named = res.headersSent ? undefined : signingIn();
     if (named === undefined) return end.apply(this, args);
-    // Whatever tracking answers, the response goes out; a session not indexed now is at its next request.
-    startTracking(req, t, named)
+    signInHere(req, t, named)
       .catch(() => {})
       .then(() => end.apply(this, args));
     return this;
   } as Response["end"];
 }
 
-async function follow(req: Request, t: Tracking): Promise<void> {
-  if (!req.session) return; // no session middleware before this, or the store failed it
-  const named = userIdFrom(t.userIdOf(req));
-  const indexedAs = req.session.userSessions?.userId;
-  if (indexedAs !== undefined && indexedAs !== named) await stopTracking(req, t, indexedAs);
-  if (named !== undefined && req.session.userSessions?.userId === undefined) await startTracking(req, t, named);
-  await identify(req, t.identify);
-  if (req.sessionUser) watchSignOut(req, t);
+/** The sign-in of this request, tracked; or, when that cannot be done now, at least under a new id. */
+async function signInHere(req: Request, t: Tracking, userId: string): Promise<void> {
+  const sess = req.session;
+  try {
+    await startTracking(req, t, userId);
+  } finally {
+    if (req.session === sess) await moveToNewId(req);
+  }
+}
+
+/** Whether the package follows this account (one it knows, not disabled). */
+async function isTrackable(t: Tracking, userId: string): Promise<boolean> {
+  const account = await t.identify.accounts.findById(userId);
+  return account !== null && !account.disabled;
 }
 
 /** An id as the package keeps it: a non-empty string or a finite number, as a string. */

@@ -5,7 +5,7 @@ import { durableClient, type ReplicaWait, waitForReplicas } from "../redis/repli
 import { RedisStalledError, type StallWatch, watchForStalls } from "../redis/stall-watch";
 import { indexSession, writeSession, writeSnapshot } from "./redis-scripts";
 import { encodeEnding, parseRecord, type SessionRecord } from "./session-record";
-import type { Ending } from "./session-store";
+import { type Ending, stateOf } from "./session-store";
 import { type IndexEntry, SessionStoreCore, type StoreRules } from "./store-core";
 
 export interface RedisSessionStoreOptions extends StoreRules {
@@ -100,6 +100,8 @@ export class RedisSessionStore extends SessionStoreCore {
       return null;
     }
     if (sess === null || typeof sess !== "object" || Array.isArray(sess)) return null;
+    // Its site's sign-in was made under connect-redis: track() honours it once, under a new id.
+    stateOf(sess as SessionData).fromLegacy = true;
     try {
       await this.set(sid, sess as SessionData);
     } catch (err) {

@@ -117,6 +117,7 @@ const DATA_AT_REST: Record<string, string> = {
   noticeSeen: "ns",
   rotatedAt: "ro",
   series: "sr",
+  fromLegacy: "lg",
   fresh: "fr",
 };
 const SNAPSHOT_AT_REST: Record<string, string> = { name: "n", email: "e", role: "r", org: "o", ver: "v", cv: "c", disabled: "x", signIn: "s" };

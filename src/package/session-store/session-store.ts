@@ -127,6 +127,8 @@ export interface SessionState {
   series?: string;
   /** When this session last got a new id by rotation (stolen-cookie detection). */
   rotatedAt?: number;
+  /** Moved from connect-redis's records (`legacy`): its site's sign-in is honoured though it was never indexed. */
+  fromLegacy?: boolean;
   /** A new id from a rotation that no request has used yet. */
   fresh?: boolean;
 }

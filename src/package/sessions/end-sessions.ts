@@ -17,14 +17,30 @@ export async function endSession(
   ref: string,
   by?: string,
 ): Promise<SessionInfo | null> {
-  const target = await findUserSession(sessions, userId, ref);
-  if (!target || !(await sessions.endUserSession(userId, target.handle, endingBy(req, by)))) return null;
+  const target = await endNamedSession(sessions, userId, ref, endingBy(req, by));
+  if (!target) return null;
   await recordActivity(activity, userId, req, "session_ended", {
     by,
     device: target.name ? `${target.name} (${describeDevice(target.userAgent).label})` : describeDevice(target.userAgent).label,
     session: target.handle,
   });
   return target;
+}
+
+/**
+ * Ends one of the user's live sessions, named by its handle or its series. A session that
+ * moves to a new id (rotation) between the listing and the end is looked up again by its
+ * series and ended under the new id.
+ */
+export async function endNamedSession(sessions: SessionStore, userId: string, ref: string, ending: Ending): Promise<SessionInfo | null> {
+  let name = ref;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const target = await findUserSession(sessions, userId, name);
+    if (!target) return null;
+    if (await sessions.endUserSession(userId, target.handle, ending)) return target;
+    name = target.series;
+  }
+  return null;
 }
 
 /**

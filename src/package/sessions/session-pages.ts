@@ -13,7 +13,7 @@ import { isHandle } from "../session-store/session-record";
 import type { SessionPagesOptions, Sessions } from "../surface";
 import type { AccountSource } from "../users/account";
 import { describeDevice } from "./device";
-import { findUserSession } from "./end-sessions";
+import { endNamedSession, findUserSession } from "./end-sessions";
 import { answerRefusal } from "./password-checks";
 import { sessionRows } from "./session-rows";
 
@@ -284,8 +284,8 @@ function notMePages(router: Router, sessions: Sessions, { setPassword, accounts 
       if (!claims) return;
       // Once, whatever requests carry the same link at the same time.
       if (!(await links.take(claims))) return void (await usedAlready(req, res));
-      const target = await findUserSession(store, claims.userId, claims.session);
-      if (target && (await store.endUserSession(claims.userId, target.handle, { reason: "alert", at: now() }))) {
+      const target = await endNamedSession(store, claims.userId, claims.session, { reason: "alert", at: now() });
+      if (target) {
         await recordActivity(activity, claims.userId, req, "session_ended", {
           by: "you, from an email alert",
           device: describeDevice(target.userAgent).label,

@@ -22,7 +22,8 @@ export function errorHandler(logger: Logger, metrics?: Metrics): ErrorRequestHan
   return (err, req, res, _next) => {
     const { status, message, code } = classifyError(err);
     if (status === 503 && isRedisUnavailable(err)) metrics?.unavailable.inc();
-    if (status >= 500) logger.error({ err, url: req.originalUrl }, "request failed");
+    // The path only: a link from a mail carries its token in the query.
+    if (status >= 500) logger.error({ err, url: req.path }, "request failed");
     if (res.headersSent) return;
     res.status(status);
     if (status === 503) res.set("Retry-After", "5");
