@@ -42,6 +42,22 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
       expect(got.cookie).toMatchObject({ httpOnly: true, path: "/", sameSite: "lax", originalMaxAge: null });
     });
 
+    test("when express-session's optional all, length and clear are called, then they count and end this store's live sessions only", async () => {
+      subject = await factory();
+      const ids = [sid(), sid(), sid()];
+      await subject.store.set(ids[0], { cookie: {} as SessionData["cookie"], userSessions: { csrfToken: "a" } } as SessionData);
+      await subject.store.set(ids[1], signedIn("u1"));
+      await subject.store.set(ids[2], signedIn("u2"));
+      await subject.store.endUserSession("u2", handleOf(ids[2]), { reason: "admin", at: subject.clock.now() });
+      const count = (cb: (err: unknown, n?: number) => void) => subject.store.length!(cb);
+      await expect(new Promise((resolve, reject) => count((err, n) => (err ? reject(err) : resolve(n))))).resolves.toBe(2);
+      const all = (await subject.store.all!(undefined as never)) as unknown as Record<string, SessionData>;
+      expect(Object.keys(all).sort()).toEqual([handleOf(ids[0]), handleOf(ids[1])].sort());
+      await subject.store.clear!(undefined as never);
+      await expect(subject.store.length!(undefined as never)).resolves.toBe(0);
+      expect(await subject.store.listUserSessions("u1")).toEqual([]);
+    });
+
     test("when a signed-in session is created, then it is listed under its user with its device data", async () => {
       subject = await factory();
       const id = sid();

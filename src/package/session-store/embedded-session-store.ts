@@ -68,6 +68,10 @@ export class EmbeddedSessionStore extends SessionStoreCore {
     if (sessions && indexed !== undefined) sessions.set(handle, Math.max(lastActiveAt, indexed));
   }
 
+  protected async allHandles(): Promise<string[]> {
+    return [...this.records.keys()];
+  }
+
   protected async removeRecord(handle: string): Promise<void> {
     this.drop(handle);
   }

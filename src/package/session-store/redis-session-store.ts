@@ -1,10 +1,10 @@
 import type { SessionData } from "express-session";
 import type { RedisClientType } from "redis";
-import { isCluster, retryRead } from "../redis/client";
+import { isCluster, retryRead, sendRaw } from "../redis/client";
 import { durableClient, type ReplicaWait, waitForReplicas } from "../redis/replica-wait";
 import { RedisStalledError, type StallWatch, watchForStalls } from "../redis/stall-watch";
 import { indexSession, writeSession, writeSnapshot } from "./redis-scripts";
-import { encodeEnding, parseRecord, type SessionRecord } from "./session-record";
+import { encodeEnding, isHandle, parseRecord, type SessionRecord } from "./session-record";
 import { type Ending, stateOf } from "./session-store";
 import { type IndexEntry, SessionStoreCore, type StoreRules } from "./store-core";
 
@@ -260,6 +260,31 @@ export class RedisSessionStore extends SessionStoreCore {
     // One GET per key, pipelined: on Cluster the sessions live in different slots.
     const records = await Promise.all(entries.map((e) => this.redis.get(this.sessionKey(e.value))));
     return entries.map((e, i) => ({ handle: e.value, lastActiveAt: e.score, record: parseRecord(records[i]) }));
+  }
+
+  /** SCAN over the keyspace (every master of a Cluster) for this store's session keys: express-session's all/length/clear only. */
+  protected async allHandles(): Promise<string[]> {
+    const nodes: RedisClientType[] = isCluster(this.redis)
+      ? await Promise.all(
+          (this.redis as unknown as { masters: unknown[]; nodeClient(node: unknown): Promise<RedisClientType> }).masters.map((m) =>
+            (this.redis as unknown as { nodeClient(node: unknown): Promise<RedisClientType> }).nodeClient(m),
+          ),
+        )
+      : [this.redis];
+    const match = `${this.prefix.replace(/[*?[\]\\]/g, "\\$&")}*`;
+    const handles = new Set<string>();
+    for (const node of nodes) {
+      let cursor = "0";
+      do {
+        const [next, keys] = await sendRaw<[string, string[]]>(node, undefined, ["SCAN", cursor, "MATCH", match, "COUNT", "1000"]);
+        cursor = String(next);
+        for (const key of keys) {
+          const handle = key.slice(this.prefix.length);
+          if (isHandle(handle)) handles.add(handle);
+        }
+      } while (cursor !== "0");
+    }
+    return [...handles];
   }
 
   protected indexedHandles(userId: string): Promise<string[]> {

@@ -108,6 +108,8 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
   protected abstract readNames(userId: string): Promise<Record<string, string>>;
   /** Sets (or, with null, removes) the names of these sessions. */
   protected abstract writeNames(userId: string, names: Array<[string, string | null]>): Promise<void>;
+  /** Every session's handle, live or not: a walk over the whole store, for express-session's all/length/clear only. */
+  protected abstract allHandles(): Promise<string[]>;
   /** Puts the account snapshot (encoded, at version `ver`) into each session that holds an older one. */
   protected abstract writeSnapshot(handles: string[], ver: number, u: string): Promise<void>;
   abstract ping(): Promise<void>;
@@ -160,6 +162,43 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
 
   override destroy(sid: string, cb?: Callback): any {
     return settle(this.timed("end", this.removeRecord(handleOf(sid))), cb);
+  }
+
+  /**
+   * express-session's optional methods, as MemoryStore and connect-redis have them: every live
+   * session (by handle: the store keeps no raw id), how many, and an end to all of them. Each
+   * walks the whole store (SCAN on Redis); the package itself never calls them.
+   */
+  override all(cb?: Callback<Record<string, SessionData>>): any {
+    return settle(
+      this.liveSessions().then((live) => Object.fromEntries(live)),
+      cb,
+    );
+  }
+
+  override length(cb?: Callback<number>): any {
+    return settle(
+      this.liveSessions().then((live) => live.length),
+      cb,
+    );
+  }
+
+  override clear(cb?: Callback): any {
+    return settle(
+      this.allHandles().then(async (handles) => {
+        for (const handle of handles) await this.removeRecord(handle);
+      }),
+      cb,
+    );
+  }
+
+  private async liveSessions(): Promise<Array<[string, SessionData]>> {
+    const live: Array<[string, SessionData]> = [];
+    for (const handle of await this.allHandles()) {
+      const sess = decode(await this.readRecord(handle), this.cookie, this.lifetime, this.now(), this.keepCookie);
+      if (sess) live.push([handle, sess]);
+    }
+    return live;
   }
 
   private async write(handle: string, sess: SessionData): Promise<void> {
