@@ -183,6 +183,15 @@ describe("device names", () => {
     ],
     ["Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0", "Firefox on Linux", "Desktop"],
     ["curl/8.5.0", "Unknown browser", "Desktop"],
+    // Text browsers, by the user agents they send (Debian 12's lynx, w3m, links2 and elinks).
+    // Lynx names its TLS library, not its system: GNUTLS is no system called "GNU".
+    ["Lynx/2.9.0dev.12 libwww-FM/2.14 SSL-MM/1.4.1 GNUTLS/3.7.9", "Lynx", "Desktop"],
+    ["Lynx/2.8.9rel.1 libwww-FM/2.14 SSL-MM/1.4.1 OpenSSL/1.1.1n", "Lynx", "Desktop"],
+    ["w3m/0.5.3+git20230121", "w3m", "Desktop"],
+    ["Links (2.28; Linux 6.1.0-13-amd64 x86_64; GNU C 12.2; text)", "Links on Linux", "Desktop"],
+    ["Links (2.29; Darwin 23.1.0 arm64; Clang 15.0; text)", "Links on macOS", "Desktop"],
+    ["ELinks/0.16.1.1 (textmode; Linux 6.1.0 x86_64; 80x24-2)", "ELinks on Linux", "Desktop"],
+    ["ELinks/0.12pre6 (textmode; FreeBSD 12.0-RELEASE amd64; 80x24-2)", "ELinks on FreeBSD", "Desktop"],
     ["", "Unknown browser", "Unknown"],
   ])("when the user agent is %s, then it reads %s (%s)", (ua, label, type) => {
     expect(describeDevice(ua)).toEqual({ label, type });

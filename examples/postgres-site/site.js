@@ -61,7 +61,8 @@ async function createSite({ accounts, redis, secret, env, keyPrefix }) {
       const { retryAfter, message } = checked.throttled;
       return res.status(429).set("Retry-After", String(retryAfter)).render("signin", { title: "Sign in", error: message });
     }
-    if (checked.outcome === "wrong") return res.status(401).render("signin", { title: "Sign in", error: "That email and password do not match." });
+    // 422: the form again, which every browser shows at once (a 401 would need a WWW-Authenticate challenge).
+    if (checked.outcome === "wrong") return res.status(422).render("signin", { title: "Sign in", error: "That email and password do not match." });
     await signIn(req, res, user);
   });
   app.use(sessions.errorHandler()); // a forged form: 403; Redis away: 503; never a stack trace

@@ -233,7 +233,7 @@ describe("admin re-authentication", () => {
         .post(`/admin/users/${id}/sessions/revoke-all`)
         .type("form")
         .send({ _csrf: csrfFrom(page.text) });
-      expect(without.status).toBe(401);
+      expect(without.status).toBe(422);
       expect((await device.get("/dashboard")).status).toBe(200);
       const withPassword = await admin
         .post(`/admin/users/${id}/sessions/revoke-all`)

@@ -40,7 +40,7 @@ describe(`the product configured for ${redisName()}`, () => {
       ).toBe(303);
       expect((await phone.get("/dashboard")).status).toBe(303);
       expect((await laptop.get("/settings/activity")).text).toContain("Session on <bdi>Mobile Safari on iOS</bdi> signed out");
-      expect((await signIn(browser(app), { ...account, password: "wrong password" })).status).toBe(401);
+      expect((await signIn(browser(app), { ...account, password: "wrong password" })).status).toBe(422);
       expect((await laptop.get("/api/sessions")).body.sessions).toHaveLength(1);
     } finally {
       await backend.close();

@@ -142,8 +142,16 @@ describe("headers", () => {
       expect(res.headers["x-content-type-options"]).toBe("nosniff");
       expect(res.headers["content-security-policy"]).toContain("object-src 'none'");
       expect(res.headers["content-security-policy"]).toContain("base-uri 'none'");
-      expect(res.headers["cache-control"]).toBe("no-store");
+      // no-cache as well: lynx shows a no-store page from its history (after sign-out too) and asks again only under no-cache.
+      expect(res.headers["cache-control"]).toBe("no-store, no-cache");
+      expect(res.headers.pragma).toBe("no-cache");
+      expect(res.headers.expires).toBe("0");
     }
+    // The package's stylesheet may be kept: it is the same for everyone.
+    const css = await agent.get("/settings/sessions.css");
+    expect(css.headers["cache-control"]).toBe("public, max-age=3600");
+    expect(css.headers.pragma).toBeUndefined();
+    expect(css.headers.expires).toBeUndefined();
     expect((await request(ctx().app).get("/style.css")).headers["cache-control"]).toMatch(/max-age=3600/);
   });
 });

@@ -39,7 +39,7 @@ describe.each(backendKinds())("Prometheus metrics (%s)", (kind) => {
     const laptop = browser(t.app);
     await signUp(laptop, account);
     const phone = browser(t.app, SAFARI_IPHONE);
-    expect((await signIn(phone, { ...account, password: "not the password" })).status).toBe(401);
+    expect((await signIn(phone, { ...account, password: "not the password" })).status).toBe(422);
     await signIn(phone, account);
     const page = await laptop.get("/settings/sessions");
     const handle = /action="\/settings\/sessions\/([A-Za-z0-9_-]{22})\/revoke"/.exec(page.text)![1];

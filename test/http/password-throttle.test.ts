@@ -43,7 +43,7 @@ describe.each<BackendKind>(backendKinds())("password throttling (%s)", (kind) =>
       const laptop = browser(t.app);
       const account = await signUp(laptop);
       await signOut(laptop);
-      for (let i = 0; i < 3; i++) expect((await signIn(browser(t.app), { ...account, password: `wrong ${i} password` })).status).toBe(401);
+      for (let i = 0; i < 3; i++) expect((await signIn(browser(t.app), { ...account, password: `wrong ${i} password` })).status).toBe(422);
       const stranger = await signIn(browser(t.app), { email: account.email.toUpperCase(), password: account.password });
       expect(stranger.status).toBe(429);
       expect(Number(stranger.headers["retry-after"])).toBeGreaterThan(0);
@@ -64,7 +64,7 @@ describe.each<BackendKind>(backendKinds())("password throttling (%s)", (kind) =>
       const laptop = browser(t.app);
       const account = await signUp(laptop);
       await signOut(laptop);
-      for (let i = 0; i < 3; i++) expect((await signIn(laptop, { ...account, password: `wrong ${i} password` })).status).toBe(401);
+      for (let i = 0; i < 3; i++) expect((await signIn(laptop, { ...account, password: `wrong ${i} password` })).status).toBe(422);
       const held = await signIn(laptop, account);
       expect(held.status).toBe(429);
       expect(held.text).toContain("Too many wrong passwords from this device.");
@@ -81,7 +81,7 @@ describe.each<BackendKind>(backendKinds())("password throttling (%s)", (kind) =>
       const attacker = browser(t.app);
       await signUp(attacker); // a device cookie, but for the attacker's own account
       await signOut(attacker);
-      for (let i = 0; i < 2; i++) expect((await signIn(attacker, { ...victim, password: `wrong ${i} password` })).status).toBe(401);
+      for (let i = 0; i < 2; i++) expect((await signIn(attacker, { ...victim, password: `wrong ${i} password` })).status).toBe(422);
       expect((await signIn(attacker, { ...victim, password: "wrong again password" })).status).toBe(429);
       const form = await request(t.app).get("/login");
       const csrf = cookieOf(form, "csrf")!.split(";")[0];
@@ -102,7 +102,7 @@ describe.each<BackendKind>(backendKinds())("password throttling (%s)", (kind) =>
       const accounts = [];
       for (let i = 0; i < 6; i++) accounts.push(await signUp(browser(t.app)));
       for (const account of accounts) expect((await signIn(browser(t.app), account)).status).toBe(303);
-      for (let i = 0; i < 4; i++) expect((await signIn(browser(t.app), newAccount())).status).toBe(401);
+      for (let i = 0; i < 4; i++) expect((await signIn(browser(t.app), newAccount())).status).toBe(422);
       const res = await signIn(browser(t.app), accounts[0]);
       expect(res.status).toBe(429);
       expect(res.headers["retry-after"]).toBeDefined();
@@ -137,7 +137,7 @@ describe.each<BackendKind>(backendKinds())("password throttling (%s)", (kind) =>
       await sleep(1100);
       for (let i = 1; i <= 4; i++) {
         const res = await submit(thief, "/settings/sessions", "/settings/sessions/revoke-others", { password: `guess ${i} password` });
-        expect(res.status).toBe(401);
+        expect(res.status).toBe(422);
         expect(res.text).toContain("That password is not correct.");
       }
       const fifth = await submit(thief, "/settings/sessions", "/settings/sessions/revoke-others", { password: "guess 5 password" });
@@ -185,7 +185,7 @@ describe.each<BackendKind>(backendKinds())("password throttling (%s)", (kind) =>
       await signIn(phone, account);
       await sleep(1100);
       for (let i = 0; i < 2; i++) {
-        expect((await submit(laptop, "/settings/sessions", "/settings/sessions/revoke-others", { password: `wrong ${i} password` })).status).toBe(401);
+        expect((await submit(laptop, "/settings/sessions", "/settings/sessions/revoke-others", { password: `wrong ${i} password` })).status).toBe(422);
       }
       const page = await submit(laptop, "/settings/sessions", "/settings/sessions/revoke-others", { password: account.password });
       expect(page.status).toBe(429);
@@ -218,7 +218,7 @@ describe.each<BackendKind>(backendKinds())("password throttling (%s)", (kind) =>
       const agents = Array.from({ length: 34 }, (_, i) => browser(t.app).set("X-Forwarded-For", `203.0.113.${i + 1}`));
       const answers = await signInAtOnce(agents, account.email, (i) => `wrong ${i} password`);
       const statuses = answers.map((r) => r.status);
-      expect(statuses.filter((s) => s === 401)).toHaveLength(10);
+      expect(statuses.filter((s) => s === 422)).toHaveLength(10);
       expect(statuses.filter((s) => s === 429)).toHaveLength(24);
       expect(await failures(t, account.email, "sign_in_failed")).toBe(10);
     });
@@ -241,9 +241,9 @@ describe.each<BackendKind>(backendKinds())("password throttling (%s)", (kind) =>
             .send({ _csrf: token, password: `guess ${i} password` }),
         ),
       );
-      // Wrong (401), signed out (303 to sign in), or, once the session is gone, refused by CSRF (403): none acted.
+      // Wrong (422), signed out (303 to sign in), or, once the session is gone, refused by CSRF (403): none acted.
       const outcomes = answers.map((r) => (r.status === 303 ? r.headers.location : r.status));
-      expect(outcomes.filter((o) => ![401, 403, "/login"].includes(o))).toEqual([]);
+      expect(outcomes.filter((o) => ![422, 403, "/login"].includes(o))).toEqual([]);
       expect(outcomes).toContain("/login");
       expect(await failures(t, account.email, "password_check_failed")).toBeLessThanOrEqual(5);
       expect(await failures(t, account.email, "signed_out_wrong_passwords")).toBe(1);
@@ -264,7 +264,7 @@ describe.each<BackendKind>(backendKinds())("password throttling (%s)", (kind) =>
       await submit(owner, "/settings/password", "/settings/password", { current_password: account.password, new_password: "an entirely new passphrase" });
       const statuses = [];
       for (const [i, device] of saved.entries()) statuses.push((await signIn(device, { ...account, password: `old guess ${i} password` })).status);
-      expect(statuses).toEqual([401, 401, 401, 429, 429]);
+      expect(statuses).toEqual([422, 422, 422, 429, 429]);
       // The device the password was changed on is known under the new one: the budget spent on the account does not hold it back.
       await signOut(owner);
       expect((await signIn(owner, { ...account, password: "an entirely new passphrase" })).status).toBe(303);
@@ -279,9 +279,9 @@ describe.each<BackendKind>(backendKinds())("password throttling (%s)", (kind) =>
         const agent = browser(t.app).set("X-Forwarded-For", `2001:db8:5:6::${i.toString(16)}`);
         statuses.push((await signIn(agent, newAccount())).status);
       }
-      expect(statuses).toEqual([401, 401, 401, 429, 429]);
+      expect(statuses).toEqual([422, 422, 422, 429, 429]);
       const elsewhere = browser(t.app).set("X-Forwarded-For", "2001:db8:5:7::1");
-      expect((await signIn(elsewhere, newAccount())).status).toBe(401);
+      expect((await signIn(elsewhere, newAccount())).status).toBe(422);
     });
   });
 
@@ -290,7 +290,7 @@ describe.each<BackendKind>(backendKinds())("password throttling (%s)", (kind) =>
       const laptop = browser(t.app);
       const account = await signUp(laptop);
       await signOut(laptop);
-      for (let i = 0; i < 3; i++) expect((await signIn(browser(t.app), newAccount())).status).toBe(401);
+      for (let i = 0; i < 3; i++) expect((await signIn(browser(t.app), newAccount())).status).toBe(422);
       expect((await signIn(browser(t.app), account)).status).toBe(429);
       expect((await signIn(laptop, account)).status).toBe(303);
     });

@@ -185,13 +185,13 @@ describe("re-authentication window", () => {
       .post(`/settings/sessions/${handle}/revoke`)
       .type("form")
       .send({ _csrf: csrfFrom(page.text) });
-    expect(missing.status).toBe(401);
+    expect(missing.status).toBe(422);
     expect(missing.text).toContain("Enter your password to continue.");
     const wrong = await laptop
       .post(`/settings/sessions/${handle}/revoke`)
       .type("form")
       .send({ _csrf: csrfFrom(page.text), password: "nope nope" });
-    expect(wrong.status).toBe(401);
+    expect(wrong.status).toBe(422);
     expect(wrong.text).toContain("That password is not correct.");
     expect((await phone.get("/dashboard")).status).toBe(200);
 

@@ -42,7 +42,7 @@ describe.each<BackendKind>(backendKinds())("settings (%s)", (kind) => {
       current_password: "not it at all",
       new_password: "a brand new passphrase",
     });
-    expect(wrong.status).toBe(401);
+    expect(wrong.status).toBe(422);
     expect((await phone.get("/dashboard")).status).toBe(200);
 
     const res = await submit(laptop, "/settings/password", "/settings/password", {
@@ -53,7 +53,7 @@ describe.each<BackendKind>(backendKinds())("settings (%s)", (kind) => {
     expect(cookieOf(res)).toMatch(/^sid=/);
     expect((await laptop.get("/settings/password")).text).toContain("Every other session was signed out.");
     expect((await phone.get("/dashboard")).status).toBe(303);
-    expect((await signIn(browser(ctx().app), account)).status).toBe(401);
+    expect((await signIn(browser(ctx().app), account)).status).toBe(422);
     expect((await signIn(browser(ctx().app), { ...account, password: "a brand new passphrase" })).status).toBe(303);
   });
 
@@ -98,14 +98,14 @@ describe.each<BackendKind>(backendKinds())("settings (%s)", (kind) => {
     await signIn(phone, account);
     const userId = (await ctx().deps.users.findByEmail(account.email))!.id;
     const wrong = await submit(laptop, "/settings/profile", "/settings/delete-account", { password: "not the password" });
-    expect(wrong.status).toBe(401);
+    expect(wrong.status).toBe(422);
     expect(wrong.text).toContain("That password is not correct.");
     const res = await submit(laptop, "/settings/profile", "/settings/delete-account", { password: account.password });
     expect(res.status).toBe(303);
     expect(res.headers.location).toBe("/");
     expect((await laptop.get("/")).text).toContain("Your account was deleted");
     expect((await phone.get("/dashboard")).status).toBe(303);
-    expect((await signIn(browser(ctx().app), account)).status).toBe(401);
+    expect((await signIn(browser(ctx().app), account)).status).toBe(422);
     expect(await ctx().deps.users.findByEmail(account.email)).toBeNull();
     const redis = ctx().redis;
     if (redis) {

@@ -144,7 +144,7 @@ test("when a form comes without its CSRF token or with a wrong password, then it
   assert.equal(forged.status, 403);
   const stranger = device(PHONE);
   const wrong = await stranger.submit("/signin", "/signin", { email: account.email, password: "not the password" });
-  assert.equal(wrong.status, 401);
+  assert.equal(wrong.status, 422);
   assert.equal((await (await laptop.go("/api/sessions")).json()).sessions.length, 1);
 });
 

@@ -21,6 +21,18 @@ export interface PageLocals {
   siteLayout: RequestHandler;
 }
 
+/**
+ * Pages carry per-session tokens and private data: no cache may keep them (no-store), and a
+ * browser that keeps its history anyway asks the server again before showing one (no-cache:
+ * lynx shows a page from its history under no-store alone, after sign-out too). Pragma and
+ * Expires say the same to HTTP/1.0 caches.
+ */
+export function forbidCaching(res: Response): void {
+  res.setHeader("Cache-Control", "no-store, no-cache");
+  res.setHeader("Pragma", "no-cache");
+  res.setHeader("Expires", "0");
+}
+
 export function pageLocals(cookieName: string, csrf: Csrf, needsPassword: (req: Request) => boolean): PageLocals {
   const sentCookie = new RegExp(`(?:^|;\\s*)${cookieName.replace(/[^\w-]/g, "\\$&")}=`);
   const markSessionCookie = (req: Request, res: Response) => {
@@ -39,8 +51,7 @@ export function pageLocals(cookieName: string, csrf: Csrf, needsPassword: (req: 
     next();
   };
   const everyPage: RequestHandler = (req, res, next) => {
-    // Pages carry per-session tokens and private data: no cache may keep them.
-    res.setHeader("Cache-Control", "no-store");
+    forbidCaching(res);
     res.locals.csrfToken = () => csrf.tokenFor(req, res);
     res.locals.currentUser = req.sessionUser ?? null;
     res.locals.path = req.path;

@@ -16,8 +16,12 @@ export const MAX_PASSWORD_FAILURES_PER_SESSION = 5;
 
 /** Why a password entered to confirm an action was not accepted. */
 export interface PasswordRefusal {
-  /** 401: missing or wrong; 429: too many wrong ones lately (wait `retryAfter` seconds). */
-  status: 401 | 429;
+  /**
+   * 422: missing or wrong (the page again, with the message: a 401 would need a
+   * WWW-Authenticate challenge, and lynx hides its body behind a question); 429: too many
+   * wrong ones lately (wait `retryAfter` seconds); 401 only with `signedOut`.
+   */
+  status: 401 | 422 | 429;
   message: string;
   retryAfter?: number;
   /** The session was signed out after too many wrong passwords: send the person to sign in. */
@@ -65,7 +69,7 @@ export function passwordChecks(deps: PasswordChecksDeps) {
 
   /** Checks the password always: null when it is right (and the window restarts). */
   async function verify(req: Request, password: unknown): Promise<PasswordRefusal | null> {
-    if (typeof password !== "string" || password.length === 0) return { status: 401, message: "Enter your password to continue." };
+    if (typeof password !== "string" || password.length === 0) return { status: 422, message: "Enter your password to continue." };
     const user = req.sessionUser!;
     // This session's wrong passwords are counted in the store, and before the check runs, as
     // the throttle's are: concurrent guesses with one stolen cookie cannot all pass a count
@@ -94,7 +98,7 @@ export function passwordChecks(deps: PasswordChecksDeps) {
       return null;
     }
     await recordActivity(activity, user.id, req, "password_check_failed");
-    if (tries < MAX_PASSWORD_FAILURES_PER_SESSION) return { status: 401, message: "That password is not correct." };
+    if (tries < MAX_PASSWORD_FAILURES_PER_SESSION) return { status: 422, message: "That password is not correct." };
     return signOutAfter(req, tries, true);
   }
 

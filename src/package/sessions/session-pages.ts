@@ -9,6 +9,7 @@ import type { LinkClaims } from "../mail/mail-links";
 import { userAgentOf } from "../middleware/client-info";
 import { regenerate, seriesOf } from "../middleware/current-user";
 import { setFlash, takeFlash } from "../middleware/flash";
+import { forbidCaching } from "../middleware/page-locals";
 import { isHandle } from "../session-store/session-record";
 import type { SessionPagesOptions, Sessions } from "../surface";
 import type { AccountSource } from "../users/account";
@@ -46,8 +47,7 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions, n
   const { store, activity, passwordChecks, requireAuth, config, now, csrf } = sessions;
   const router = Router();
   router.use((_req, res, next) => {
-    // Pages carry per-session tokens and private data: no cache may keep them.
-    res.setHeader("Cache-Control", "no-store");
+    forbidCaching(res);
     next();
   });
   // A site that keeps its own sign-in keeps its own forms and their checks; the package's
@@ -82,6 +82,8 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions, n
 
   // The package's own layout links its few rules; a site with a layout of its own styles the pages itself.
   router.get("/sessions.css", (_req, res) => {
+    res.removeHeader("Pragma");
+    res.removeHeader("Expires");
     res.set("Cache-Control", "public, max-age=3600").type("text/css").sendFile(path.join(PACKAGE_VIEWS, "sessions.css"));
   });
 

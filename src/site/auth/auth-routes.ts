@@ -77,7 +77,9 @@ export function authRoutes({ config, kit, users, activity, passwords, rateLimitS
     if (user && !valid) await recordActivity(activity, user.id, req, "sign_in_failed");
     if (!user || !valid) {
       metrics?.signIns.inc({ outcome: "wrong_password" });
-      return res.status(401).render("auth/login", {
+      // 422, not 401: a form's error, shown at once in every browser (a 401 without a
+      // WWW-Authenticate challenge makes lynx ask whether to show the page at all).
+      return res.status(422).render("auth/login", {
         title: "Sign in",
         input: { email: address, next },
         errors: { form: WRONG_CREDENTIALS },
