@@ -11,7 +11,7 @@ import { openMailQueue } from "./mail/mail-queue";
 import { signInAlerts } from "./mail/sign-in-alert";
 import { watchCache } from "./metrics";
 import { csrfProtection } from "./middleware/csrf";
-import { currentUser, refreshSession, regenerate, seriesOf } from "./middleware/current-user";
+import { currentUser, deviceNameOf, nameNewId, refreshSession, regenerate, seriesOf } from "./middleware/current-user";
 import { clearExpiryCookie, endingNotice, sentSessionId, setExpiryCookie } from "./middleware/ending-notice";
 import { classifyError } from "./middleware/errors";
 import { visitorFlashes } from "./middleware/flash";
@@ -90,6 +90,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
   const locate = await openLocator(config.geoipDatabase);
   const checks = passwordChecks({
     accounts,
+    names: store,
     activity,
     throttle,
     sessionFailures,
@@ -140,7 +141,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
     metrics?.created.inc();
   }
 
-  const identifyAs = { accounts, lifetime: config.lifetime, now, locate };
+  const identifyAs = { accounts, names: store, lifetime: config.lifetime, now, locate };
   // Stolen-cookie detection (SESSION_ROTATE_INTERVAL), for the sessions the package signs in.
   const rotation = sessionRotation({
     store,
@@ -230,7 +231,15 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
       // The account as findById gives it, whatever object the site passed: the credential
       // version and role a session starts with are then the ones every later refresh reads.
       const account = (await accounts.findById(given.id)) ?? given;
-      if (config.sessionLimitPolicy === "ask" && (await store.listUserSessions(account.id)).length >= config.maxSessionsPerUser) {
+      // Signing in again where the account is signed in already: the browser's session moves
+      // to a new id, and its device keeps its name; it is no other device to make room for.
+      const again = req.sessionUser?.id === String(account.id) ? req.sessionUser.sessionHandle : undefined;
+      const name = again ? await deviceNameOf(store, req) : null;
+      const others = again === undefined ? [] : [again];
+      if (
+        config.sessionLimitPolicy === "ask" &&
+        (await store.listUserSessions(account.id)).filter((s) => !others.includes(s.handle)).length >= config.maxSessionsPerUser
+      ) {
         // The password was right: an authentication step, so the browser gets a new id now
         // (a session id planted before it cannot complete this sign-in).
         await regenerate(req);
@@ -241,10 +250,12 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
           next,
           credVersion: account.credentialVersion ?? 0,
           claim: randomBytes(16).toString("base64url"),
+          ...(name ? { name } : {}),
         };
         return "choose";
       }
       await signInNow(req, account, remember);
+      await nameNewId(store, req, name);
       return "signed-in";
     },
     async completeSignIn(req, beforeSignIn) {
@@ -259,6 +270,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
       if (!(await takeOnce(claims, pending.claim))) return false;
       await beforeSignIn?.(account.id);
       await signInNow(req, account, pending.remember);
+      await nameNewId(store, req, pending.name ?? null);
       return true;
     },
     renewSession: (req) => checks.renewSession(req),

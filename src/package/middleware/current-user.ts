@@ -1,7 +1,7 @@
 import type { NextFunction, Request, RequestHandler } from "express";
 import type { Lifetime } from "../session-store/session-record";
 import { expiryOf, handleOf, isActivityStale } from "../session-store/session-record";
-import { stateOf } from "../session-store/session-store";
+import { type SessionStore, stateOf } from "../session-store/session-store";
 import type { Locate } from "../sessions/location";
 import { type AccountSource, snapshotOf } from "../users/account";
 import { clientIp, userAgentOf } from "./client-info";
@@ -75,9 +75,14 @@ export function isOwnRegenerate(req: Request): boolean {
   return (req as Marked)[OWN_REGENERATE] === true;
 }
 
+/** Where the names people give their devices are kept (the session store). */
+export type DeviceNames = Pick<SessionStore, "userSessionName" | "nameUserSession">;
+
 /** What checking a signed-in session needs. */
 export interface Identify {
   accounts: AccountSource;
+  /** A session that moves to a new id (a role change) keeps its device's name. */
+  names: DeviceNames;
   lifetime: Lifetime;
   now: () => number;
   locate: Locate;
@@ -116,7 +121,7 @@ function identifyNow(req: Request, how: Identify, now: number): Promise<void> | 
   if (user.disabled) return signOutHere(req, "This account has been disabled.");
   // A session from before idRole existed learns it once; a changed role means a new id.
   if (sess.idRole === undefined) sess.idRole = user.role;
-  else if (sess.idRole !== user.role) return renewId(req, how.lifetime, now, how.ownsCookie).then(() => setSessionUser(req));
+  else if (sess.idRole !== user.role) return renewId(req, how, now).then(() => setSessionUser(req));
   setSessionUser(req);
   return undefined;
 }
@@ -191,8 +196,10 @@ export async function refreshSession(
  * lands is not refused); the old id ends in the store. The sign-in time, and with it the
  * absolute lifetime, stay those of the sign-in.
  */
-async function renewId(req: Request, lifetime: Lifetime, now: number, ownsCookie: boolean): Promise<void> {
+async function renewId(req: Request, how: Identify, now: number): Promise<void> {
+  const { lifetime, ownsCookie } = how;
   const { createdAt, ...state } = req.session.userSessions ?? {};
+  const name = await deviceNameOf(how.names, req);
   await moveToNewId(req);
   const sess = Object.assign(stateOf(req.session), state);
   sess.signedInAt = state.signedInAt ?? createdAt;
@@ -202,6 +209,25 @@ async function renewId(req: Request, lifetime: Lifetime, now: number, ownsCookie
     req.session.cookie.originalMaxAge = maxAge;
     req.session.cookie.maxAge = maxAge;
   }
+  await nameNewId(how.names, req, name);
+}
+
+/** The name its owner gave this session's device, read before the session moves to a new id. */
+export async function deviceNameOf(names: DeviceNames, req: Request): Promise<string | null> {
+  const userId = req.session.userSessions?.userId;
+  return userId ? names.userSessionName(userId, handleOf(req.sessionID)) : null;
+}
+
+/**
+ * Gives the session's new id the name its device had (from deviceNameOf): the name is the
+ * device's, not the id's. The session is stored first, as the store names only sessions it
+ * has indexed under their account.
+ */
+export async function nameNewId(names: DeviceNames, req: Request, name: string | null): Promise<void> {
+  const userId = req.session.userSessions?.userId;
+  if (!name || !userId) return;
+  await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
+  await names.nameUserSession(userId, handleOf(req.sessionID), name);
 }
 
 /**

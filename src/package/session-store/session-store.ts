@@ -116,7 +116,16 @@ export interface SessionState {
    * completes only under the credential version it was made under, and only once (`claim`
    * is taken in the store).
    */
-  pendingSignIn?: { userId: string; remember: boolean; at: number; next: string; credVersion: number; claim: string };
+  pendingSignIn?: {
+    userId: string;
+    remember: boolean;
+    at: number;
+    next: string;
+    credVersion: number;
+    claim: string;
+    /** The name this device had, when it was signed in to the account already: it keeps it. */
+    name?: string;
+  };
   flash?: Flash;
   /** The synchronizer token of the package's forms. */
   csrfToken?: string;

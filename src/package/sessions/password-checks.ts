@@ -4,7 +4,7 @@ import type { ActivityLog } from "../activity/activity-log";
 import { recordActivity } from "../activity/record";
 import type { CheckOutcome, PasswordThrottle } from "../auth/password-throttle";
 import { describeSignIn } from "../auth/sign-in";
-import { moveToNewId, regenerate } from "../middleware/current-user";
+import { type DeviceNames, deviceNameOf, moveToNewId, nameNewId, regenerate } from "../middleware/current-user";
 import { setFlash } from "../middleware/flash";
 import { handleOf, type Lifetime } from "../session-store/session-record";
 import { stateOf } from "../session-store/session-store";
@@ -32,6 +32,8 @@ export type Outcome<T> = { refused: PasswordRefusal } | { refused: null; value: 
 
 export interface PasswordChecksDeps {
   accounts: AccountSource;
+  /** A session renewed after its password was entered keeps its device's name. */
+  names: DeviceNames;
   activity: ActivityLog;
   throttle: PasswordThrottle;
   /** Wrong passwords per session (by handle), counted in the store: see openCounter. */
@@ -60,7 +62,7 @@ export interface PasswordChecksDeps {
  * stolen cookie must not be a way to guess the password that re-authentication asks for.
  */
 export function passwordChecks(deps: PasswordChecksDeps) {
-  const { accounts, activity, throttle, sessionFailures, lifetime, reauthWindow, now, locate, onOutcome, onRenewed, ownsCookie } = deps;
+  const { accounts, names, activity, throttle, sessionFailures, lifetime, reauthWindow, now, locate, onOutcome, onRenewed, ownsCookie } = deps;
 
   /** Whether the password was entered longer ago than the re-authentication window. */
   function needsPassword(req: Request): boolean {
@@ -134,6 +136,7 @@ export function passwordChecks(deps: PasswordChecksDeps) {
     const account = req.sessionUser ? await accounts.findById(req.sessionUser.id) : null;
     if (!account) return;
     const persistent = req.session.userSessions?.persistent === true;
+    const name = await deviceNameOf(names, req);
     // The site's keys (its own sign-in among them) and its cookie come along to the new id.
     await moveToNewId(req);
     describeSignIn(req, account, persistent, now(), locate);
@@ -144,6 +147,7 @@ export function passwordChecks(deps: PasswordChecksDeps) {
     }
     onRenewed?.(req, account);
     req.sessionUser!.sessionHandle = handleOf(req.sessionID);
+    await nameNewId(names, req, name);
   }
 
   return { needsPassword, verify, withReauth, renewSession };
