@@ -144,7 +144,14 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions, n
     if (!pending) return res.redirect(303, sessions.signInPath);
     const rows = sessionRows(await store.listUserSessions(pending.userId), null, now());
     const toEnd = sessionsToEnd(rows.length);
-    await page(req, res, status, "choose", "Choose a session to end", { rows, toEnd, max: config.maxSessionsPerUser, error, cancel: sessions.signInPath });
+    await page(req, res, status, "choose", "Choose a session to end", {
+      rows,
+      toEnd,
+      max: config.maxSessionsPerUser,
+      error,
+      cancel: sessions.signInPath,
+      ownHeading: true,
+    });
   }
 
   router.get(
@@ -231,6 +238,7 @@ function notMePages(router: Router, sessions: Sessions, { setPassword, accounts 
       target: null,
       thisBrowser: false,
       signInPath: sessions.signInPath,
+      ownHeading: true,
       ...locals,
     });
   const refused = (req: Request, res: Response, claims: LinkClaims | "expired" | null) =>
