@@ -1,8 +1,8 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { CHROME_WINDOWS, SAFARI_IPHONE } from "../helpers/app";
-import { browserHarness, describeInBrowser } from "../helpers/chromium";
+import { browserHarness, describeInBrowser, type PageAudit } from "../helpers/chromium";
 
 /**
  * Two devices in a real Chromium with JavaScript off, clicking real buttons against the
@@ -14,7 +14,7 @@ const SCREENSHOTS = path.join(__dirname, "..", "..", "test-output", "screenshots
 describeInBrowser("two devices in Chromium without JavaScript", () => {
   let harness: Awaited<ReturnType<typeof browserHarness>>;
   let base: string;
-  let browser: Browser;
+  let audit: PageAudit;
   let laptopContext: BrowserContext;
   let phoneContext: BrowserContext;
   let laptop: Page;
@@ -24,9 +24,9 @@ describeInBrowser("two devices in Chromium without JavaScript", () => {
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
     harness = await browserHarness();
-    ({ base, browser } = harness);
-    laptopContext = await browser.newContext({ javaScriptEnabled: false, userAgent: CHROME_WINDOWS, viewport: { width: 1280, height: 800 } });
-    phoneContext = await browser.newContext({
+    ({ base, audit } = harness);
+    laptopContext = await audit.newContext({ javaScriptEnabled: false, userAgent: CHROME_WINDOWS, viewport: { width: 1280, height: 800 } });
+    phoneContext = await audit.newContext({
       javaScriptEnabled: false,
       userAgent: SAFARI_IPHONE,
       viewport: { width: 390, height: 844 },
@@ -36,6 +36,9 @@ describeInBrowser("two devices in Chromium without JavaScript", () => {
     laptop = await laptopContext.newPage();
     phone = await phoneContext.newPage();
   });
+
+  // Every page either device was shown in the test: axe-core finds nothing, and each has one h1.
+  afterEach(() => audit.expectNoViolations());
 
   afterAll(async () => {
     await harness?.close();

@@ -1,6 +1,6 @@
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { CHROME_WINDOWS, SAFARI_IPHONE } from "../helpers/app";
-import { browserHarness, describeInBrowser } from "../helpers/chromium";
+import { browserHarness, describeInBrowser, type PageAudit } from "../helpers/chromium";
 import { startSmtp, type TestSmtp } from "../helpers/smtp";
 
 /**
@@ -11,15 +11,18 @@ describeInBrowser("a sign-in alert followed in Chromium without JavaScript", () 
   let smtp: TestSmtp;
   let harness: Awaited<ReturnType<typeof browserHarness>>;
   let base: string;
-  let browser: Browser;
+  let audit: PageAudit;
   const contexts: BrowserContext[] = [];
   const account = { name: "Ada Lovelace", email: `ada-alert-${Date.now()}@example.com`, password: "correct horse battery" };
 
   beforeAll(async () => {
     smtp = await startSmtp();
     harness = await browserHarness({ SMTP_URL: smtp.url, PUBLIC_URL: "https://sessions.example.test" });
-    ({ base, browser } = harness);
+    ({ base, audit } = harness);
   });
+
+  // Every page the devices were shown (the "This wasn't me" steps among them): axe-core finds nothing, and each has one h1.
+  afterEach(() => audit.expectNoViolations());
 
   afterAll(async () => {
     await harness?.close();
@@ -27,7 +30,7 @@ describeInBrowser("a sign-in alert followed in Chromium without JavaScript", () 
   });
 
   async function device(userAgent: string): Promise<Page> {
-    const context = await browser.newContext({ javaScriptEnabled: false, userAgent });
+    const context = await audit.newContext({ javaScriptEnabled: false, userAgent });
     contexts.push(context);
     return context.newPage();
   }

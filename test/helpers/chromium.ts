@@ -1,5 +1,5 @@
-import { existsSync } from "node:fs";
-import { type Browser, chromium } from "playwright-core";
+import { existsSync, readFileSync } from "node:fs";
+import { type Browser, type BrowserContext, type BrowserContextOptions, chromium, type Response } from "playwright-core";
 import { createTestApp, listen, type TestApp } from "./app";
 
 /** Debian's chromium; CHROMIUM_PATH overrides. */
@@ -34,19 +34,151 @@ export function describeInBrowser(name: string, body: () => void): void {
   (hasChromium() ? describe : describe.skip)(name, body);
 }
 
-/** The app served on a free port against a real Redis, and a Chromium to drive it. */
-export async function browserHarness(env: Record<string, string> = {}): Promise<{ t: TestApp; base: string; browser: Browser; close(): Promise<void> }> {
+/**
+ * The app served on a free port against a real Redis, a Chromium to drive it, and the audit
+ * its contexts are made through (`audit.newContext`), so that every page they show is checked.
+ */
+export async function browserHarness(
+  env: Record<string, string> = {},
+): Promise<{ t: TestApp; base: string; browser: Browser; audit: PageAudit; close(): Promise<void> }> {
   const t = await createTestApp("redis", { env });
   const server = await listen(t.app);
   const browser = await launchChromium();
+  const audit = new PageAudit(browser);
   return {
     t,
     base: server.base,
     browser,
+    audit,
     async close() {
+      await audit.close();
       await browser.close();
       await server.close();
       await t.close();
     },
   };
+}
+
+const AXE_SOURCE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+/** Playwright's words for a body gone with its page: closed, or navigated away from. */
+const LEFT_AT_ONCE = /has been closed|navigated away from|No resource with given identifier/;
+
+/** One thing axe-core (or the one-h1 rule) found on one page state. */
+export interface AuditFinding {
+  page: string;
+  rule: string;
+  impact: string | null;
+  help: string;
+  targets: string[];
+}
+
+interface AxeResults {
+  violations: Array<{ id: string; impact: string | null; help: string; nodes: Array<{ target: string[] }> }>;
+  passes: unknown[];
+}
+
+/**
+ * axe-core over every page state a test's browser contexts receive, failing on any violation,
+ * and on a page without exactly one h1. The product runs no script and its contexts have
+ * JavaScript off, where axe cannot run; so each HTML page is audited as it arrived, in a
+ * context of its own that runs axe: the same document at the same address (its stylesheet
+ * from the server), at the same viewport and colour scheme. Pages are audited one at a time,
+ * beside the test; `expectNoViolations()` waits for them and reports what they found.
+ */
+export class PageAudit {
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly auditors = new Map<string, Promise<BrowserContext>>();
+  private findings: AuditFinding[] = [];
+  /** Pages a test left before their body could be read. */
+  readonly unread: string[] = [];
+  /** Every page state audited, with its violations by rule and how many rules passed. */
+  readonly summary: Record<string, { violations: Array<{ id: string; impact: string | null; nodes: number }>; passes: number }> = {};
+
+  constructor(private readonly browser: Browser) {}
+
+  /** A browser context whose every page is audited. */
+  async newContext(options: BrowserContextOptions = {}): Promise<BrowserContext> {
+    const context = await this.browser.newContext(options);
+    context.on("response", (response) => this.onResponse(response, options));
+    return context;
+  }
+
+  private onResponse(response: Response, options: BrowserContextOptions): void {
+    const request = response.request();
+    const status = response.status();
+    if (!request.isNavigationRequest() || request.frame().parentFrame() !== null) return;
+    if ((status >= 300 && status < 400) || !(response.headers()["content-type"] ?? "").startsWith("text/html")) return;
+    // The body is taken at once, before the page moves on; the audit waits its turn. A page the
+    // test left (or closed) before its body could be read was shown to no one: it is listed as
+    // not read, and any other failure to read it is a finding.
+    const html = response.text().catch((err: Error) => {
+      if (LEFT_AT_ONCE.test(err.message)) return null;
+      throw err;
+    });
+    const label = `${request.method()} ${new URL(response.url()).pathname} ${status} (${options.colorScheme ?? "light"}, ${options.viewport?.width ?? 1280} px)`;
+    const audit = () =>
+      html.then((body) => {
+        if (body === null) this.unread.push(label);
+        else return this.audit(label, response.url(), body, options);
+      });
+    this.queue = this.queue.then(audit, audit).catch((err: Error) => {
+      this.findings.push({ page: label, rule: "audit-failed", impact: null, help: err.message, targets: [] });
+    });
+  }
+
+  private auditor(options: BrowserContextOptions): Promise<BrowserContext> {
+    const colorScheme = options.colorScheme ?? "light";
+    const key = `${colorScheme} ${options.isMobile === true}`;
+    let context = this.auditors.get(key);
+    if (!context) {
+      context = this.browser.newContext({ javaScriptEnabled: true, bypassCSP: true, colorScheme, isMobile: options.isMobile, hasTouch: options.hasTouch });
+      this.auditors.set(key, context);
+    }
+    return context;
+  }
+
+  private async audit(label: string, url: string, html: string, options: BrowserContextOptions): Promise<void> {
+    const page = await (await this.auditor(options)).newPage();
+    try {
+      await page.setViewportSize(options.viewport ?? { width: 1280, height: 720 });
+      await page.route("**/*", (route) =>
+        route.request().url() === url ? route.fulfill({ status: 200, contentType: "text/html; charset=utf-8", body: html }) : route.continue(),
+      );
+      await page.goto(url);
+      await page.addScriptTag({ content: AXE_SOURCE });
+      const results = (await page.evaluate("axe.run(document, { resultTypes: ['violations'] })")) as AxeResults;
+      this.summary[label] = {
+        violations: results.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length })),
+        passes: results.passes.length,
+      };
+      for (const v of results.violations) {
+        this.findings.push({ page: label, rule: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(" ")) });
+      }
+      const h1s = await page.locator("h1").count();
+      if (h1s !== 1) this.findings.push({ page: label, rule: "one-h1", impact: null, help: `a page has one h1; this one has ${h1s}`, targets: [] });
+    } finally {
+      await page.close();
+    }
+  }
+
+  /** Waits for the pages received so far to be audited. */
+  async settle(): Promise<void> {
+    let settled: Promise<unknown>;
+    do {
+      settled = this.queue;
+      await settled;
+    } while (settled !== this.queue);
+  }
+
+  /** Waits for the pages received so far to be audited; fails on anything found, and starts afresh. */
+  async expectNoViolations(): Promise<void> {
+    await this.settle();
+    const found = this.findings;
+    this.findings = [];
+    expect(found).toEqual([]);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.auditors.values()].map(async (c) => (await c).close()));
+  }
 }
