@@ -44,7 +44,7 @@ describe.each(Object.keys(engines))("the package's pages in a %s layout", (engin
   let sessions: Sessions;
   let app: Express;
   beforeAll(async () => {
-    sessions = await createSessions({ accounts, secret, env: {}, events: quietMail, userIdOf: (req) => req.session?.userId });
+    sessions = createSessions({ accounts, secret, env: {}, events: quietMail, userIdOf: (req) => req.session?.userId });
     app = express();
     engines[engine](app);
     app.use(session({ store: sessions.store, secret, resave: false, saveUninitialized: false }));

@@ -20,6 +20,8 @@ export interface Config {
   redisWaitReplicas: number;
   /** How long a session read is tried again while Redis is unavailable (a failover), in ms. */
   redisReadRetryMs: number;
+  /** The longest a request waits for one answer of Redis (or for the first connection) before it answers 503, in ms. */
+  redisTimeoutMs: number;
   /** The first signs new cookies; all of them verify. */
   sessionSecrets: string[];
   /** True when the secret was generated for this process only. */
@@ -105,6 +107,7 @@ const schema = z.object({
   REDIS_SENTINEL_NAME: z.string().min(1).default("mymaster"),
   REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(16).default(0),
   REDIS_READ_RETRY_MS: z.coerce.number().int().min(0).max(30_000).default(3000),
+  REDIS_TIMEOUT: z.coerce.number().min(0.05).max(60).default(3),
   SESSION_SECRET: z.string().optional(),
   SESSION_IDLE_TIMEOUT: seconds(30 * 24 * 3600),
   SESSION_BROWSER_IDLE_TIMEOUT: seconds(12 * 3600),
@@ -257,6 +260,7 @@ export function loadConfig(
     redisSentinelName: e.REDIS_SENTINEL_NAME,
     redisWaitReplicas: e.REDIS_WAIT_REPLICAS,
     redisReadRetryMs: e.REDIS_READ_RETRY_MS,
+    redisTimeoutMs: Math.round(e.REDIS_TIMEOUT * 1000),
     sessionSecrets: generated ? [randomBytes(32).toString("base64url")] : secrets,
     sessionSecretGenerated: generated,
     idleTimeout: e.SESSION_IDLE_TIMEOUT,

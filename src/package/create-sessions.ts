@@ -1,5 +1,7 @@
 import { randomBytes } from "node:crypto";
-import type { Request } from "express";
+import { accessSync, constants } from "node:fs";
+import { type Request, type RequestHandler, Router } from "express";
+import type { RedisClientType } from "redis";
 import { recordActivity } from "./activity/record";
 import { DeviceCookies } from "./auth/device-cookie";
 import { openCounter, PasswordThrottle, takeOnce } from "./auth/password-throttle";
@@ -21,17 +23,20 @@ import { authGuards, wantsJson } from "./middleware/require-auth";
 import { sessionRotation } from "./middleware/rotation";
 import { clearSessionCookie, saveBeforeRedirect, sessionMiddleware } from "./middleware/session";
 import { track } from "./middleware/track";
+import { withinBound } from "./redis/bounded-client";
 import { isRedisUnavailable } from "./redis/client";
-import { closeRedis, connectConfiguredRedis } from "./redis/connect";
+import { closeRedis, createConfiguredRedis, createRedis } from "./redis/connect";
 import { openSessionBackend } from "./session-backend";
 import { stateOf } from "./session-store/session-store";
 import { endOtherSessions, endSession } from "./sessions/end-sessions";
-import { openLocator } from "./sessions/location";
+import { type Locate, openLocator } from "./sessions/location";
 import { passwordChecks } from "./sessions/password-checks";
 import { sessionApi } from "./sessions/session-api";
 import { PENDING_SIGN_IN_MS, sessionPages } from "./sessions/session-pages";
 import type { Sessions, SessionsOptions } from "./surface";
 import { type SessionAccount, snapshotOf } from "./users/account";
+
+const WAITED_FOR_START = Symbol("waited for the start");
 
 /** How long a session's wrong passwords (entered to confirm actions) are remembered. */
 const SESSION_FAILURES_WINDOW_MS = 24 * 3600 * 1000;
@@ -39,18 +44,22 @@ const SESSION_FAILURES_WINDOW_MS = 24 * 3600 * 1000;
 /**
  * Sessions for a site that has its own accounts, sign-in form and layout: opaque cookies,
  * sessions indexed per account so people can see and end them, and the pages to do it.
- * Checks its options at once: a mistake fails the start, not the first request.
+ * Returns at once: connecting to Redis and loading the location data happen behind it
+ * (`ready()`), and a request that needs them meanwhile waits REDIS_TIMEOUT at most, then
+ * gets a 503. Checks its options at once: a mistake fails the start, not the first request.
  */
-export async function createSessions(options: SessionsOptions): Promise<Sessions> {
+export function createSessions(options: SessionsOptions): Sessions {
   const { accounts } = options;
   if (!accounts || typeof accounts.findById !== "function" || typeof accounts.verifyPassword !== "function") {
     throw new ConfigError("createSessions: `accounts` must have findById(id) and verifyPassword(id, password), both returning promises.");
   }
-  if (options.redis !== undefined) {
-    checkRedisClient(options.redis);
+  const redisUrl = typeof options.redis === "string" && options.redis !== "" ? options.redis : undefined;
+  const given = typeof options.redis === "object" && options.redis !== null ? (options.redis as RedisClientType) : undefined;
+  if (given) {
+    checkRedisClient(given);
     // A client with no `error` listener crashes the process at the first lost connection
     // (an unhandled 'error' event): the package listens, and tells `events`.
-    const emitter = options.redis as { listenerCount?(event: string): number; on?(event: string, listener: (err: Error) => void): unknown };
+    const emitter = given as { listenerCount?(event: string): number; on?(event: string, listener: (err: Error) => void): unknown };
     if (emitter.listenerCount?.("error") === 0) emitter.on?.("error", (err) => options.events?.redisError?.(err));
   }
   const { userIdOf } = options;
@@ -60,16 +69,16 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
   if (options.legacy !== undefined && userIdOf === undefined) {
     throw new ConfigError("createSessions: `legacy` (moving from connect-redis) is for a site that keeps its own sign-in: pass `userIdOf` too.");
   }
-  const config = options.config ?? settingsOf(options);
+  const config = options.config ?? settingsOf(options, redisUrl);
   const now = options.now ?? Date.now;
-  const owned = !options.redis && usesRedis(config) ? await connectConfiguredRedis(config) : undefined;
-  if (owned) owned.on("error", (err: Error) => options.events?.redisError?.(err));
-  const client = options.redis ?? owned;
+  const owned = redisUrl ? createRedis(redisUrl, config.sessionCacheEntries) : !given && usesRedis(config) ? createConfiguredRedis(config) : undefined;
+  owned?.on("error", (err: Error) => options.events?.redisError?.(err));
+  const client = given ?? owned;
   if (options.legacy !== undefined && !client) {
     throw new ConfigError("createSessions: `legacy` reads the sessions connect-redis kept in Redis: pass `redis` (or set REDIS_URL) too.");
   }
   const { metrics } = options;
-  const backend = await openSessionBackend(config, {
+  const backend = openSessionBackend(config, {
     client,
     keyPrefix: options.keyPrefix,
     now,
@@ -79,6 +88,31 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
     legacyPrefix: options.legacy ? (options.legacy.prefix ?? "sess:") : undefined,
   });
   if (metrics && client) watchCache(metrics, (client as unknown as { clientSideCache?: Parameters<typeof watchCache>[1] }).clientSideCache);
+  checkReadable(config.geoipDatabase);
+  let locator: Locate = () => null;
+  const located = openLocator(config.geoipDatabase).then((loaded) => {
+    locator = loaded;
+  });
+  const locate: Locate = (ip) => locator(ip);
+  let isReady = false;
+  const ready = Promise.all([owned?.connect(), backend.ready, located]).then(() => {
+    isReady = true;
+  });
+  // A site that never asks is told by its requests (a 503 each), not by an unhandled rejection.
+  ready.catch(() => {});
+  /** Requests that need the store wait for the start, REDIS_TIMEOUT at most, once per request. */
+  const startGate: RequestHandler = (req, _res, next) => {
+    if (isReady) return next();
+    const waited = req as Request & { [WAITED_FOR_START]?: Error };
+    if (waited[WAITED_FOR_START]) return next(waited[WAITED_FOR_START]);
+    withinBound(ready, config.redisTimeoutMs).then(
+      () => next(),
+      (err) => {
+        waited[WAITED_FOR_START] = err;
+        next(err);
+      },
+    );
+  };
 
   const devices = new DeviceCookies(config.sessionSecrets, config.production ? "__Host-device" : "device", config.production);
   const throttle = new PasswordThrottle(config, backend.rateLimitStore, devices);
@@ -87,7 +121,6 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
   const claims = openCounter(backend.rateLimitStore, "rl:claim:", PENDING_SIGN_IN_MS);
   const csrf = csrfProtection(config.sessionSecrets, config.production, now);
   const { store, activity } = backend;
-  const locate = await openLocator(config.geoipDatabase);
   const checks = passwordChecks({
     accounts,
     names: store,
@@ -181,6 +214,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
         );
       }
       return inSequence([
+        startGate,
         sessionMiddleware(config, store),
         saveBeforeRedirect(store),
         visitorFlashes(config.sessionSecrets, config.production),
@@ -195,7 +229,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
       if (!userIdOf) {
         throw new ConfigError("sessions.track() follows a site's own sign-in: pass `userIdOf` to createSessions (see docs/adopting.md).");
       }
-      return inSequence([
+      const tracking = inSequence([
         visitorFlashes(config.sessionSecrets, config.production),
         locals.sessionCookie,
         // A dead cookie of the site's is told before the session may move to a new id, and
@@ -224,6 +258,9 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
         }),
         locals.siteLayout,
       ]);
+      // The site's own routes go on untracked when the start takes longer than REDIS_TIMEOUT
+      // (a sign-in is tracked at its next request); the package's own routes answer 503.
+      return (req, res, next) => startGate(req, res, (err?: unknown) => (err ? next() : tracking(req, res, next)));
     },
     async signIn(req, given, { remember = false, next: asked } = {}) {
       // A form's `next` is the visitor's to set: only a path on this site is followed.
@@ -317,7 +354,7 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
     async updateSessionActivity(req) {
       await refreshSession(req, accounts, config.lifetime, now(), locate);
     },
-    router: (pageOptions = {}) => sessionPages(sessions, pageOptions, { accounts, setPassword: options.setPassword }),
+    router: (pageOptions = {}) => Router().use(startGate, sessionPages(sessions, pageOptions, { accounts, setPassword: options.setPassword })),
     mail,
     links: {
       make: (kind, userId, { session = "", version } = {}) => links.make(kind, userId, session, now(), version),
@@ -335,13 +372,18 @@ export async function createSessions(options: SessionsOptions): Promise<Sessions
       if (wantsJson(req, res)) res.json({ error: code, message });
       else res.type("text").send(message);
     },
-    apiRouter: () => sessionApi(sessions),
+    apiRouter: () => Router().use(startGate, sessionApi(sessions)),
+    ready: () => ready,
     rateLimitStore: backend.rateLimitStore,
     async close() {
       mail.close();
       await backend.close();
       await store.close();
-      if (owned) await closeRedis(owned);
+      if (owned) {
+        // Still connecting (Redis never answered): there is nothing to close gracefully.
+        if (owned.isReady) await closeRedis(owned);
+        else owned.destroy();
+      }
     },
   };
   return sessions;
@@ -352,12 +394,22 @@ function signedIn(req: Request) {
   return req.sessionUser;
 }
 
-function settingsOf(options: SessionsOptions): Config {
+function settingsOf(options: SessionsOptions, redisUrl: string | undefined): Config {
   // Over the process's environment, not instead of it: NODE_ENV=production (and with it
   // Secure cookies and the refusal of the embedded store) holds whatever a site passes here.
-  const env = { ...process.env, ...options.env };
+  const env = { ...process.env, ...options.env, ...(redisUrl ? { REDIS_URL: redisUrl } : {}) };
   const secrets = options.secret === undefined ? undefined : [options.secret].flat();
-  return loadConfig(env, { redisGiven: options.redis !== undefined, secrets, mailGiven: options.mail !== undefined });
+  return loadConfig(env, { redisGiven: typeof options.redis === "object" && options.redis !== null, secrets, mailGiven: options.mail !== undefined });
+}
+
+/** A location file that cannot be read fails the start at once; reading it happens behind it. */
+function checkReadable(file: string | undefined): void {
+  if (!file || file === "off") return;
+  try {
+    accessSync(file, constants.R_OK);
+  } catch (err) {
+    throw new ConfigError(`GEOIP_DATABASE: cannot read ${file} as a MaxMind City database (${(err as Error).message}).`);
+  }
 }
 
 /** node-redis v5 clients (one server, Cluster, Sentinel) have these; ioredis and older node-redis do not. */
@@ -370,7 +422,7 @@ function checkRedisClient(client: unknown): void {
     );
   }
   if ((client as { isOpen?: boolean }).isOpen === false) {
-    throw new ConfigError("createSessions: the `redis` client is not connected: await client.connect() first.");
+    throw new ConfigError("createSessions: the `redis` client is not connected: call client.connect() first (awaiting it is not needed), or pass the URL.");
   }
   // With node-redis's offline queue, every request waits while Redis is away (then fails
   // however it fails) instead of answering 503 at once. Readable on a one-server client.

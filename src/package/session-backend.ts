@@ -6,9 +6,12 @@ import { RedisActivityLog } from "./activity/redis-activity-log";
 import type { Config } from "./config";
 import type { MailMessage } from "./mail/mail-queue";
 import type { EndedReason, Metrics } from "./metrics";
+import { boundedClient } from "./redis/bounded-client";
+import { isCluster } from "./redis/client";
 import { closeRedis } from "./redis/connect";
 import { redisRateLimitStore } from "./redis/rate-limit-store";
-import { openReplicaWait, type ReplicaWait } from "./redis/replica-wait";
+import { REPLICA_WAIT_TIMEOUT_MS, type ReplicaWait } from "./redis/replica-wait";
+import { watchForStalls } from "./redis/stall-watch";
 import { EmbeddedSessionStore } from "./session-store/embedded-session-store";
 import { RedisSessionStore } from "./session-store/redis-session-store";
 import type { Ending, SessionStore } from "./session-store/session-store";
@@ -19,6 +22,8 @@ export interface SessionBackend {
   activity: ActivityLog;
   /** Where password failures are counted; undefined: in this process (express-rate-limit's memory store). */
   rateLimitStore(prefix: string): RateLimitStore | undefined;
+  /** Resolves once Redis has answered for the first time (at once for the embedded store). */
+  ready: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -37,7 +42,7 @@ export interface BackendEvents {
 }
 
 export interface SessionBackendOptions {
-  /** A connected client: Redis. None: the embedded store. The caller closes it. */
+  /** A client, connected or connecting: Redis. None: the embedded store. The caller closes it. */
   client?: RedisClientType;
   /** Put before every Redis key: a test's or a benchmark's own keyspace. */
   keyPrefix?: string;
@@ -64,8 +69,11 @@ const COUNTED_AS: Record<Exclude<Ending["reason"], "rotated">, EndedReason> = {
   stolen: "stolen",
 };
 
-/** Opens the session store, the activity log and the password-failure counters on one backend. */
-export async function openSessionBackend(config: Config, options: SessionBackendOptions): Promise<SessionBackend> {
+/**
+ * Opens the session store, the activity log and the password-failure counters on one backend,
+ * at once: what needs Redis waits for it (`ready`), each wait within REDIS_TIMEOUT.
+ */
+export function openSessionBackend(config: Config, options: SessionBackendOptions): SessionBackend {
   const activityOptions: ActivityLogOptions = {
     maxPerUser: config.activityMaxPerUser,
     retention: config.activityRetention * 1000,
@@ -102,25 +110,64 @@ export async function openSessionBackend(config: Config, options: SessionBackend
   if (!client) {
     activity = new EmbeddedActivityLog(activityOptions);
     const store = new EmbeddedSessionStore({ ...rules, maxSessions: config.embeddedMaxSessions });
-    return { store, activity, rateLimitStore: () => undefined, close: () => store.close() };
+    return { store, activity, rateLimitStore: () => undefined, ready: Promise.resolve(), close: () => store.close() };
   }
-  const replicaWait: ReplicaWait = await openReplicaWait(client, config.redisWaitReplicas, events);
-  activity = new RedisActivityLog(client, activityOptions, `${keyPrefix}activity:`);
+  const cache = (client as { clientSideCache?: { clear(): void } }).clientSideCache;
+  // On the client as it is, never bounded: its answer, however late, is what ends a stall.
+  const ping = () => (isCluster(client) ? client.exists(`${keyPrefix}sess:user:{ping}`) : client.ping());
+  const stallWatch = watchForStalls(ping, () => {
+    // Nothing in the cache can be trusted: invalidations may be stuck in the stalled link.
+    cache?.clear();
+    events.redisStalled?.();
+  });
+  // Writes that wait for replicas get a connection of their own (replica-wait.ts).
+  const durable = config.redisWaitReplicas > 0 ? client.duplicate() : undefined;
+  durable?.on("error", (err: Error) => events.redisError?.(err));
+  const ready = (async () => {
+    await untilReady(client);
+    await durable?.connect();
+  })();
+  ready.catch(() => {});
+  const bounds = { ready, timeoutMs: config.redisTimeoutMs, stallWatch };
+  const bounded = boundedClient(client, bounds);
+  const replicaWait: ReplicaWait = {
+    replicas: config.redisWaitReplicas,
+    timeoutMs: REPLICA_WAIT_TIMEOUT_MS,
+    onShortfall: events.replicaShortfall,
+    client: durable && boundedClient(durable, bounds),
+  };
+  activity = new RedisActivityLog(bounded, activityOptions, `${keyPrefix}activity:`);
   const store = new RedisSessionStore({
     ...rules,
-    client,
+    client: bounded,
     prefix: `${keyPrefix}sess:`,
     replicaWait,
     readRetryMs: config.redisReadRetryMs,
     legacyPrefix: options.legacyPrefix,
-    onStall: () => events.redisStalled?.(),
+    stallWatch,
   });
   return {
     store,
     activity,
-    rateLimitStore: (prefix) => redisRateLimitStore(client, `${keyPrefix}${prefix}`),
+    rateLimitStore: (prefix) => redisRateLimitStore(bounded, `${keyPrefix}${prefix}`, ready),
+    ready,
     close: async () => {
-      if (replicaWait.client) await closeRedis(replicaWait.client);
+      stallWatch.stop();
+      if (durable) await closeRedis(durable);
     },
   };
+}
+
+/** How often a client that is still connecting is looked at. */
+const READY_POLL_MS = 25;
+
+/** Resolves once the client (one server, Cluster or Sentinel) is connected and ready for commands. */
+function untilReady(client: RedisClientType): Promise<void> {
+  return new Promise((resolve) => {
+    const look = () => {
+      if (client.isReady) resolve();
+      else setTimeout(look, READY_POLL_MS).unref();
+    };
+    look();
+  });
 }

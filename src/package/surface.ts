@@ -27,11 +27,13 @@ export interface SessionsOptions {
   /** The site's accounts: looked up by id, and their passwords checked. Required. */
   accounts: AccountSource;
   /**
-   * A connected node-redis client: `createClient`, `createCluster` or `createSentinel` from the
-   * `redis` package. You keep it and close it. Without one (and without REDIS_URL and its kin
-   * in `env`), sessions live in this process: for development only, refused in production.
+   * Redis: a URL (`redis://...`; the package makes its client, with the settings it needs, and
+   * closes it in `close()`), or a node-redis client of yours, connected or connecting
+   * (`createClient`, `createCluster` or `createSentinel` from the `redis` package; you keep it
+   * and close it). Without one (and without REDIS_URL and its kin in `env`), or with an empty
+   * string, sessions live in this process: for development only, refused in production.
    */
-  redis?: RedisClientType;
+  redis?: string | RedisClientType;
   /**
    * For a site that signs people in itself (Passport, or `req.session.userId = id`): who is
    * signed in on a request, by the site's own word, e.g. `(req) => req.user?.id`. With it, the
@@ -200,6 +202,12 @@ export interface Sessions extends AuthGuards {
    * to your own error handler.
    */
   errorHandler(): ErrorRequestHandler;
+  /**
+   * Resolves once Redis has answered and the location data is loaded; rejects when the start
+   * failed. Awaiting it is optional: until then, a request that needs the store waits
+   * REDIS_TIMEOUT at most, then gets a 503.
+   */
+  ready(): Promise<void>;
   /** Stops timers and closes the connections the package opened (never your client). */
   close(): Promise<void>;
 }

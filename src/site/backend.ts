@@ -50,7 +50,7 @@ export async function openBackend(config: Config, options: BackendOptions = {}):
   const wait = client ? await openReplicaWait(client, config.redisWaitReplicas, events) : undefined;
   const users = client ? new RedisUserRepository(client, `${keyPrefix}user:`, wait) : new EmbeddedUserRepository();
   const passwords = options.passwords ?? new PasswordHasher();
-  const kit = await createSessions({
+  const kit = createSessions({
     accounts: accountsOf(users, passwords),
     // The sessions pages are under the settings (app.ts): the links in mail point there.
     pagesAt: "/settings",
@@ -69,6 +69,8 @@ export async function openBackend(config: Config, options: BackendOptions = {}):
     metrics: options.metrics,
     forbidden: (_req, res) => res.status(403).render("unauthorized", { title: "Not allowed" }),
   });
+  // The server, its tools and its tests start once Redis answered and the location data is loaded.
+  await kit.ready();
   return {
     kit,
     users,

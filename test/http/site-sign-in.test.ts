@@ -126,7 +126,7 @@ describe.each(kinds)("a site that keeps its own sign-in (%s)", (kind) => {
   const mails: MailMessage[] = [];
   beforeAll(async () => {
     if (kind !== "embedded") client = await connectTestRedis();
-    sessions = await createSessions({
+    sessions = createSessions({
       accounts,
       secret,
       events: { mailWritten: (message) => mails.push(message) },
@@ -257,7 +257,7 @@ once("a site that sets req.session.userId itself", () => {
   let sessions: Sessions;
   let app: Express;
   beforeAll(async () => {
-    sessions = await createSessions({ accounts, secret, userIdOf: (req) => req.session?.userId, cookieName: "site.sid", env: {}, events: quietMail });
+    sessions = createSessions({ accounts, secret, userIdOf: (req) => req.session?.userId, cookieName: "site.sid", env: {}, events: quietMail });
     app = handWrittenSite(sessions);
   });
   afterAll(async () => sessions.close());
@@ -290,12 +290,12 @@ once("a site that sets req.session.userId itself", () => {
 
 once("the drop-in's mistakes are named at once", () => {
   test("when userIdOf is not a function, then createSessions refuses it", async () => {
-    await expect(createSessions({ accounts, secret, env: {}, userIdOf: "req.user.id" as never })).rejects.toThrow(/`userIdOf` must be a function/);
+    expect(() => createSessions({ accounts, secret, env: {}, userIdOf: "req.user.id" as never })).toThrow(/`userIdOf` must be a function/);
   });
 
   test("when a site with userIdOf asks for middleware(), or one without it for track(), then each says what to use", async () => {
-    const tracking = await createSessions({ accounts, secret, env: {}, userIdOf: () => undefined });
-    const signingIn = await createSessions({ accounts, secret, env: {} });
+    const tracking = createSessions({ accounts, secret, env: {}, userIdOf: () => undefined });
+    const signingIn = createSessions({ accounts, secret, env: {} });
     try {
       expect(() => tracking.middleware()).toThrow(ConfigError);
       expect(() => tracking.middleware()).toThrow(/sessions\.track\(\)/);
@@ -307,7 +307,7 @@ once("the drop-in's mistakes are named at once", () => {
   });
 
   test("when a signed-out visitor of the drop-in site asks for the sessions page, then they go to the site's sign-in page", async () => {
-    const sessions = await createSessions({ accounts, secret, env: {}, userIdOf: () => undefined, signInPath: "/sign-in" });
+    const sessions = createSessions({ accounts, secret, env: {}, userIdOf: () => undefined, signInPath: "/sign-in" });
     try {
       const app = express();
       app.use(session({ store: sessions.store, secret, resave: false, saveUninitialized: false }));

@@ -1,4 +1,5 @@
 import type { RedisClientType } from "redis";
+import { RedisStalledError } from "./stall-watch";
 
 /**
  * The stores take one client type; behind it may be one server, a Cluster client or a
@@ -25,7 +26,7 @@ export function isRedisUnavailable(err: unknown): boolean {
   // node-redis names its errors by class (ClientOfflineError, ...), not by err.name.
   const text = `${err.constructor.name} ${err.name} ${err.message} ${(err as { code?: string }).code ?? ""}`;
   if (
-    /RedisStalled|ClientOffline|ClientClosed|SocketClosed|ConnectionTimeout|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|client is (offline|closed)|Socket closed|LOADING|READONLY|CLUSTERDOWN|MASTERDOWN|TRYAGAIN/.test(
+    /RedisStalled|RedisNotReady|ClientOffline|ClientClosed|SocketClosed|ConnectionTimeout|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|client is (offline|closed)|Socket closed|LOADING|READONLY|CLUSTERDOWN|MASTERDOWN|TRYAGAIN/.test(
       text,
     )
   )
@@ -50,7 +51,8 @@ export async function retryRead<T>(read: () => Promise<T>, budgetMs: number): Pr
     try {
       return await read();
     } catch (err) {
-      if (!isRedisUnavailable(err) || Date.now() + READ_RETRY_PAUSE_MS > deadline) throw err;
+      // A stall already took its bound: trying again would only wait longer.
+      if (!isRedisUnavailable(err) || err instanceof RedisStalledError || Date.now() + READ_RETRY_PAUSE_MS > deadline) throw err;
       await new Promise((resolve) => setTimeout(resolve, READ_RETRY_PAUSE_MS));
     }
   }

@@ -29,8 +29,13 @@ function cacheOptions(entries: number) {
   return entries > 0 ? { RESP: 3 as const, clientSideCache: { maxEntries: entries, evictPolicy: "LRU" as const, ttl: 0 } } : {};
 }
 
+/** A client of one server, not yet connected: `connect()` it, or let the package's setup do it. */
+export function createRedis(url: string, cacheEntries = 0): RedisClientType {
+  return nodeRedis().createClient({ url, ...CLIENT_OPTIONS, ...cacheOptions(cacheEntries) }) as RedisClientType;
+}
+
 export async function connectRedis(url: string, cacheEntries = 0): Promise<RedisClientType> {
-  const client = nodeRedis().createClient({ url, ...CLIENT_OPTIONS, ...cacheOptions(cacheEntries) }) as RedisClientType;
+  const client = createRedis(url, cacheEntries);
   await client.connect();
   return client;
 }
@@ -39,7 +44,7 @@ export async function connectRedis(url: string, cacheEntries = 0): Promise<Redis
  * A Redis Cluster client, typed as a single-server one for the stores: every command they
  * send names one key, which the cluster client routes to its slot.
  */
-export async function connectRedisCluster(nodes: string[], cacheEntries = 0): Promise<RedisClientType> {
+function createRedisCluster(nodes: string[], cacheEntries = 0): RedisClientType {
   const cluster = nodeRedis().createCluster({
     ...cacheOptions(cacheEntries),
     rootNodes: nodes.map((n) => ({ url: `redis://${n}` })),
@@ -49,12 +54,11 @@ export async function connectRedisCluster(nodes: string[], cacheEntries = 0): Pr
     defaults: { ...CLIENT_OPTIONS, socket: { ...CLIENT_OPTIONS.socket, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 250) } },
     topologyRefreshOnReconnectionAttemptStrategy: 100,
   });
-  await cluster.connect();
   return cluster as unknown as RedisClientType;
 }
 
 /** A client that follows the master the sentinels name, across failovers; typed likewise. */
-export async function connectRedisSentinel(sentinels: string[], name: string, cacheEntries = 0): Promise<RedisClientType> {
+function createRedisSentinel(sentinels: string[], name: string, cacheEntries = 0): RedisClientType {
   const cache = cacheOptions(cacheEntries);
   const client = nodeRedis().createSentinel({
     ...cache,
@@ -66,16 +70,22 @@ export async function connectRedisSentinel(sentinels: string[], name: string, ca
     // The Sentinel client does not pass RESP 3 on to its node clients (node-redis #3010).
     nodeClientOptions: { ...CLIENT_OPTIONS, ...(cache.RESP ? { RESP: cache.RESP } : {}) },
   });
-  await client.connect();
   return client as unknown as RedisClientType;
 }
 
-/** The configured Redis: one server, a cluster, or a master behind sentinels. */
-export function connectConfiguredRedis(config: Config): Promise<RedisClientType> {
+/** The configured Redis, not yet connected: one server, a cluster, or a master behind sentinels. */
+export function createConfiguredRedis(config: Config): RedisClientType {
   const entries = config.sessionCacheEntries;
-  if (config.redisUrl) return connectRedis(config.redisUrl, entries);
-  if (config.redisClusterNodes.length > 0) return connectRedisCluster(config.redisClusterNodes, entries);
-  return connectRedisSentinel(config.redisSentinels, config.redisSentinelName, entries);
+  if (config.redisUrl) return createRedis(config.redisUrl, entries);
+  if (config.redisClusterNodes.length > 0) return createRedisCluster(config.redisClusterNodes, entries);
+  return createRedisSentinel(config.redisSentinels, config.redisSentinelName, entries);
+}
+
+/** The configured Redis, connected. */
+export async function connectConfiguredRedis(config: Config): Promise<RedisClientType> {
+  const client = createConfiguredRedis(config);
+  await client.connect();
+  return client;
 }
 
 /**

@@ -32,10 +32,14 @@ class ReloadingRateLimitStore extends RedisRateLimitStore {
   }
 }
 
-/** Counters for express-rate-limit in the same Redis as the sessions. */
-export function redisRateLimitStore(client: RedisClientType, prefix: string): RateLimitStore {
+/**
+ * Counters for express-rate-limit in the same Redis as the sessions. Its scripts load once
+ * Redis is `ready` (it may still be connecting when the counters are made), however long that
+ * takes; every count is a request's, and waits within the client's own bounds.
+ */
+export function redisRateLimitStore(client: RedisClientType, prefix: string, ready: Promise<void> = Promise.resolve()): RateLimitStore {
   if (isCluster(client)) {
-    return new ReloadingRateLimitStore({ prefix, sendCommandCluster: ({ key, command }) => sendRaw(client, key, command) });
+    return new ReloadingRateLimitStore({ prefix, sendCommandCluster: ({ key, command }) => ready.then(() => sendRaw(client, key, command)) });
   }
-  return new ReloadingRateLimitStore({ prefix, sendCommand: (...args: string[]) => sendRaw(client, undefined, args) });
+  return new ReloadingRateLimitStore({ prefix, sendCommand: (...args: string[]) => ready.then(() => sendRaw(client, undefined, args)) });
 }

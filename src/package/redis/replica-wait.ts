@@ -16,7 +16,7 @@ export interface ReplicaWait {
 }
 
 /** How long a write waits for REDIS_WAIT_REPLICAS replicas before it is answered all the same. */
-const REPLICA_WAIT_TIMEOUT_MS = 1000;
+export const REPLICA_WAIT_TIMEOUT_MS = 1000;
 
 /**
  * The replica wait for REDIS_WAIT_REPLICAS: with replicas to wait for, writes that wait get a

@@ -12,6 +12,8 @@ export class RedisStalledError extends Error {
 export interface StallWatch {
   /** True while a PING has gone unanswered for longer than the timeout. */
   readonly stalled: boolean;
+  /** A command went unanswered past its bound: stalled now, until the next PING is answered. */
+  markStalled(): void;
   stop(): void;
 }
 
@@ -28,13 +30,15 @@ export interface StallWatch {
 export function watchForStalls(ping: () => Promise<unknown>, onStall: () => void, intervalMs = STALL_CHECK_MS, timeoutMs = STALL_TIMEOUT_MS): StallWatch {
   let stalled = false;
   let pending = false;
+  const markStalled = () => {
+    if (stalled) return;
+    stalled = true;
+    onStall();
+  };
   const check = () => {
     if (pending) return; // the last PING is still out: it either marked the stall or will clear it
     pending = true;
-    const timer = setTimeout(() => {
-      stalled = true;
-      onStall();
-    }, timeoutMs);
+    const timer = setTimeout(markStalled, timeoutMs);
     timer.unref();
     ping()
       .catch(() => {})
@@ -50,6 +54,7 @@ export function watchForStalls(ping: () => Promise<unknown>, onStall: () => void
     get stalled() {
       return stalled;
     },
+    markStalled,
     stop: () => clearInterval(interval),
   };
 }

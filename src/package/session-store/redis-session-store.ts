@@ -26,6 +26,8 @@ export interface RedisSessionStoreOptions extends StoreRules {
   onStall?: () => void;
   /** connect-redis's prefix, for a site moving from it: its sessions are moved here at their first read. */
   legacyPrefix?: string;
+  /** A watch of the caller's, shared with the client's bounds (session-backend.ts): it clears the cache itself, and the caller stops it. */
+  stallWatch?: StallWatch;
 }
 
 /**
@@ -48,6 +50,7 @@ export class RedisSessionStore extends SessionStoreCore {
   private readonly cache?: { invalidate(key: string): void; clear(): void };
   private readonly stallWatch: StallWatch;
   private readonly legacyPrefix?: string;
+  private readonly ownsStallWatch: boolean;
 
   constructor(options: RedisSessionStoreOptions) {
     super(options);
@@ -58,16 +61,19 @@ export class RedisSessionStore extends SessionStoreCore {
     this.readRetryMs = options.readRetryMs ?? 0;
     this.cache = (options.client as { clientSideCache?: { invalidate(key: string): void; clear(): void } }).clientSideCache;
     const { intervalMs, timeoutMs } = options.stallCheck ?? {};
-    this.stallWatch = watchForStalls(
-      () => this.ping(),
-      () => {
-        // Nothing in the cache can be trusted: invalidations may be stuck in the stalled link.
-        this.cache?.clear();
-        options.onStall?.();
-      },
-      intervalMs,
-      timeoutMs,
-    );
+    this.ownsStallWatch = options.stallWatch === undefined;
+    this.stallWatch =
+      options.stallWatch ??
+      watchForStalls(
+        () => this.ping(),
+        () => {
+          // Nothing in the cache can be trusted: invalidations may be stuck in the stalled link.
+          this.cache?.clear();
+          options.onStall?.();
+        },
+        intervalMs,
+        timeoutMs,
+      );
   }
 
   override get(sid: string, cb?: (err: unknown, value?: SessionData | null) => void): any {
@@ -307,7 +313,7 @@ export class RedisSessionStore extends SessionStoreCore {
 
   async close(): Promise<void> {
     // The caller owns the client and closes it.
-    this.stallWatch.stop();
+    if (this.ownsStallWatch) this.stallWatch.stop();
   }
 }
 
