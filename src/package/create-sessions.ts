@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { accessSync, constants } from "node:fs";
-import { type Request, type RequestHandler, Router } from "express";
+import { type ErrorRequestHandler, type Request, type RequestHandler, Router } from "express";
 import type { RedisClientType } from "redis";
 import { recordActivity } from "./activity/record";
 import { DeviceCookies } from "./auth/device-cookie";
@@ -23,6 +23,7 @@ import { authGuards, wantsJson } from "./middleware/require-auth";
 import { sessionRotation } from "./middleware/rotation";
 import { clearSessionCookie, saveBeforeRedirect, sessionMiddleware } from "./middleware/session";
 import { track } from "./middleware/track";
+import { isOwn, markOwn } from "./own-errors";
 import { withinBound } from "./redis/bounded-client";
 import { isRedisUnavailable } from "./redis/client";
 import { closeRedis, createConfiguredRedis, createRedis } from "./redis/connect";
@@ -34,7 +35,7 @@ import { passwordChecks } from "./sessions/password-checks";
 import { sessionApi } from "./sessions/session-api";
 import { PENDING_SIGN_IN_MS, sessionPages } from "./sessions/session-pages";
 import type { Sessions, SessionsOptions } from "./surface";
-import { type SessionAccount, snapshotOf } from "./users/account";
+import { accountLabel, type SessionAccount, snapshotOf } from "./users/account";
 
 const WAITED_FOR_START = Symbol("waited for the start");
 
@@ -137,7 +138,7 @@ export function createSessions(options: SessionsOptions): Sessions {
       if (!req.res) return;
       setExpiryCookie(req.res, config, now(), req.session.userSessions?.persistent === true);
       // After a password change this device stays known: its token is for the new credentials.
-      throttle.devices.remember(req, req.res, account.email, account.credentialVersion ?? 0);
+      throttle.devices.remember(req, req.res, accountLabel(account.id, account.email), account.credentialVersion ?? 0);
     },
   });
   const guards = authGuards(
@@ -146,9 +147,12 @@ export function createSessions(options: SessionsOptions): Sessions {
       ((_req, res) => {
         res.status(403).type("text").send("Your account's role does not allow this.");
       }),
+    userIdOf !== undefined,
   );
 
   const mail = openMailQueue(config, options.mail, options.events, metrics);
+  // Sign-in alerts go to accounts with an email, unless the site turned them off.
+  const alertsOn = options.alerts !== false;
   const links = new MailLinks(config.sessionSecrets);
   const alerts = signInAlerts({
     store,
@@ -163,12 +167,13 @@ export function createSessions(options: SessionsOptions): Sessions {
 
   /** A new session for the account on this request, its device remembered and its sign-in told. */
   async function signInNow(req: Request, account: SessionAccount, remember: boolean): Promise<void> {
-    const known = throttle.devices.knownDevice(req, account.email, account.credentialVersion ?? 0) !== null;
+    const label = accountLabel(account.id, account.email);
+    const known = throttle.devices.knownDevice(req, label, account.credentialVersion ?? 0) !== null;
     await startSession(req, account, remember, config.lifetime, now(), locate);
     await announceSignIn(req, account, store, activity, now());
-    if (!known) alerts.newDevice(req, account);
+    if (!known && alertsOn) alerts.newDevice(req, account);
     if (req.res) {
-      throttle.devices.remember(req, req.res, account.email, account.credentialVersion ?? 0);
+      throttle.devices.remember(req, req.res, label, account.credentialVersion ?? 0);
       setExpiryCookie(req.res, config, now(), remember);
     }
     metrics?.created.inc();
@@ -186,7 +191,7 @@ export function createSessions(options: SessionsOptions): Sessions {
     claim: (key) => takeOnce(claims, key),
     async onStolen(req, userId, session, account) {
       await recordActivity(activity, userId, req, "session_stolen", { session });
-      if (account) alerts.stolen(req, account);
+      if (account && alertsOn) alerts.stolen(req, account);
     },
   });
   const siteCookieName = options.cookieName ?? "connect.sid";
@@ -213,7 +218,7 @@ export function createSessions(options: SessionsOptions): Sessions {
           "sessions.middleware() is for sites that sign in with sessions.signIn. With `userIdOf`, use your own session({ store: sessions.store, ... }) and app.use(sessions.track()) after your authentication.",
         );
       }
-      return inSequence([
+      return ownErrors([
         startGate,
         sessionMiddleware(config, store),
         saveBeforeRedirect(store),
@@ -229,7 +234,7 @@ export function createSessions(options: SessionsOptions): Sessions {
       if (!userIdOf) {
         throw new ConfigError("sessions.track() follows a site's own sign-in: pass `userIdOf` to createSessions (see docs/adopting.md).");
       }
-      const tracking = inSequence([
+      const tracking = ownErrors([
         visitorFlashes(config.sessionSecrets, config.production),
         locals.sessionCookie,
         // A dead cookie of the site's is told before the session may move to a new id, and
@@ -248,9 +253,10 @@ export function createSessions(options: SessionsOptions): Sessions {
             const state = req.session.userSessions;
             const account = state?.user;
             if (!req.res || !account || !state.userId) return;
-            if (throttle.devices.knownDevice(req, account.email, account.cv) === null)
+            const label = accountLabel(state.userId, account.email);
+            if (throttle.devices.knownDevice(req, label, account.cv) === null && alertsOn)
               alerts.newDevice(req, { id: state.userId, email: account.email, credentialVersion: account.cv });
-            throttle.devices.remember(req, req.res, account.email, account.cv);
+            throttle.devices.remember(req, req.res, label, account.cv);
             setExpiryCookie(req.res, config, now(), req.session.userSessions?.persistent === true);
             metrics?.created.inc();
           },
@@ -354,7 +360,7 @@ export function createSessions(options: SessionsOptions): Sessions {
     async updateSessionActivity(req) {
       await refreshSession(req, accounts, config.lifetime, now(), locate);
     },
-    router: (pageOptions = {}) => Router().use(startGate, sessionPages(sessions, pageOptions, { accounts, setPassword: options.setPassword })),
+    router: (pageOptions = {}) => Router().use(startGate, sessionPages(sessions, pageOptions, { accounts, setPassword: options.setPassword }), markErrors),
     mail,
     links: {
       make: (kind, userId, { session = "", version } = {}) => links.make(kind, userId, session, now(), version),
@@ -363,6 +369,8 @@ export function createSessions(options: SessionsOptions): Sessions {
       take: (claims) => takeOnce(usedLinks, claims.nonce),
     },
     errorHandler: () => (err, req, res, next) => {
+      // The site's 404s, its own CSRF refusals, its body parser's errors: its own handler's.
+      if (!isOwn(err)) return next(err);
       const { status, message, code } = classifyError(err);
       if (status >= 500 && status !== 503) return next(err);
       if (res.headersSent) return next(err);
@@ -372,7 +380,7 @@ export function createSessions(options: SessionsOptions): Sessions {
       if (wantsJson(req, res)) res.json({ error: code, message });
       else res.type("text").send(message);
     },
-    apiRouter: () => Router().use(startGate, sessionApi(sessions)),
+    apiRouter: () => Router().use(startGate, sessionApi(sessions), markErrors),
     ready: () => ready,
     rateLimitStore: backend.rateLimitStore,
     async close() {
@@ -388,6 +396,15 @@ export function createSessions(options: SessionsOptions): Sessions {
   };
   return sessions;
 }
+
+/** The package's middleware as one, its errors marked as its own (own-errors.ts). */
+function ownErrors(steps: RequestHandler[]): RequestHandler {
+  const sequence = inSequence(steps);
+  return (req, res, next) => sequence(req, res, (err?: unknown) => next(markOwn(err)));
+}
+
+/** Ends the package's routers: what went wrong inside them is the package's to answer. */
+const markErrors: ErrorRequestHandler = (err, _req, _res, next) => next(markOwn(err));
 
 function signedIn(req: Request) {
   if (!req.sessionUser) throw new Error("not signed in: put requireAuth before this route");

@@ -75,6 +75,11 @@ export interface SessionsOptions {
    * returning a promise. Default: SMTP_URL's server, or, without it, `events.mailWritten`.
    */
   mail?: MailSender;
+  /**
+   * Sign-in alerts by mail (a new device, a stolen cookie) to accounts that have an email.
+   * `false` sends none. Default: on.
+   */
+  alerts?: boolean;
   /** Where the site mounts `router()`, for the links in mail (after PUBLIC_URL). Default: "/account". */
   pagesAt?: string;
   /** The site's name in mail. Default: PUBLIC_URL's host. */

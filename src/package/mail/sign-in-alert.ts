@@ -75,7 +75,8 @@ interface AlertDeps {
 export function signInAlerts(deps: AlertDeps) {
   return {
     /** A session's cookie was used by two parties: the owner is told, from the request that showed it. */
-    stolen(req: Request, account: { email: string }): void {
+    stolen(req: Request, account: { email?: string | null }): void {
+      if (!account.email) return;
       deps.mail.enqueue(
         stolenCookieAlert({
           to: account.email,
@@ -87,7 +88,9 @@ export function signInAlerts(deps: AlertDeps) {
       );
     },
     /** After the session of this request signed in: the mail is queued; nothing here fails or delays the sign-in. */
-    newDevice(req: Request, account: { id: string; email: string; credentialVersion?: number }): void {
+    newDevice(req: Request, account: { id: string; email?: string | null; credentialVersion?: number }): void {
+      const to = account.email;
+      if (!to) return;
       const state = req.session.userSessions;
       const session = handleOf(req.sessionID);
       // The link names the session by its series, which its id rotations keep, and dies with a password change.
@@ -100,7 +103,7 @@ export function signInAlerts(deps: AlertDeps) {
           const token = deps.links.make("not-me", String(account.id), series, at, account.credentialVersion ?? 0);
           deps.mail.enqueue(
             signInAlert({
-              to: account.email,
+              to,
               device: describeDevice(userAgentOf(req)).label,
               ip: clientIp(req),
               place,

@@ -1,6 +1,7 @@
 import { doubleCsrf } from "csrf-csrf";
 import { csrfSync } from "csrf-sync";
 import type { Request, RequestHandler, Response } from "express";
+import { markOwn } from "../own-errors";
 import { stateOf } from "../session-store/session-store";
 import { cookiesOf } from "./client-info";
 
@@ -10,6 +11,18 @@ function tokenOf(req: Request): string | undefined {
   if (typeof field === "string") return field;
   const header = req.get("x-csrf-token");
   return typeof header === "string" ? header : undefined;
+}
+
+type WithSiteToken = Request & { csrfToken?: unknown };
+
+/**
+ * The site's own CSRF middleware (csurf, csrf-sync, csrf-csrf, lusca) ran in front of this
+ * request: it leaves `req.csrfToken()` behind, and has checked an unsafe request's token
+ * already. Its token is then the one the package's forms carry: two checks that each want their
+ * own token in the one `_csrf` field would refuse every form.
+ */
+function siteChecks(req: Request): boolean {
+  return typeof (req as WithSiteToken).csrfToken === "function";
 }
 
 /** A session that keeps state: signed in, or already holding a synchronizer token. */
@@ -72,8 +85,8 @@ export function csrfProtection(secrets: string[], production: boolean, now: () =
   return {
     protection: (req, res, next) => {
       // Pages read nothing to check (the forms' token is res.locals.csrfToken()).
-      if (SAFE_METHODS.has(req.method)) return next();
-      if (hasStoredSession(req)) return sync.csrfSynchronisedProtection(req, res, next);
+      if (SAFE_METHODS.has(req.method) || siteChecks(req)) return next();
+      if (hasStoredSession(req)) return sync.csrfSynchronisedProtection(req, res, (err?: unknown) => next(markOwn(err)));
       cookiesOf(req);
       const double = doubleFor(req);
       const current = periodOf(now());
@@ -86,9 +99,10 @@ export function csrfProtection(secrets: string[], production: boolean, now: () =
         }
       }
       delete (req as WithPeriod)[PERIOD];
-      next(double.invalidCsrfTokenError);
+      next(markOwn(double.invalidCsrfTokenError));
     },
     tokenFor: (req, res) => {
+      if (siteChecks(req)) return String((req as WithSiteToken & { csrfToken(): unknown }).csrfToken());
       if (hasStoredSession(req)) return sync.generateToken(req);
       cookiesOf(req);
       // A cookie from an earlier hour is replaced; this hour's is kept, so tabs share one.

@@ -10,7 +10,7 @@ import { setFlash } from "./flash";
 export interface CurrentUser {
   id: string;
   name: string;
-  email: string;
+  email?: string | null;
   role: string;
   org: string | null;
   /** The public handle of this session. */

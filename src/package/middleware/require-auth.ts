@@ -13,8 +13,13 @@ export function wantsJson(req: Request, res: Response): boolean {
   return res.locals.jsonApi === true || req.originalUrl.startsWith("/api/");
 }
 
-/** The guards, sending visitors to `signInPath`; `forbidden` answers a page that the role does not allow. */
-export function authGuards(signInPath: string, forbidden: (req: Request, res: Response) => void): AuthGuards {
+/**
+ * The guards, sending visitors to `signInPath`; `forbidden` answers a page that the role does
+ * not allow. With `returnTo` (a site that keeps its own sign-in), the page asked for is also
+ * left in `req.session.returnTo`, where connect-ensure-login and Passport's
+ * `successReturnToOrRedirect` look for it.
+ */
+export function authGuards(signInPath: string, forbidden: (req: Request, res: Response) => void, returnTo = false): AuthGuards {
   const requireAuth: RequestHandler = (req, res, next) => {
     if (req.sessionUser) return next();
     if (wantsJson(req, res)) {
@@ -26,6 +31,7 @@ export function authGuards(signInPath: string, forbidden: (req: Request, res: Re
       setFlash(req, "info", "Your session expired, please sign in again.");
     }
     const back = req.method === "GET" ? `?next=${encodeURIComponent(req.originalUrl)}` : "";
+    if (returnTo && back && req.session) (req.session as { returnTo?: string }).returnTo = req.originalUrl;
     res.redirect(303, `${signInPath}${back}`);
   };
   const requireRole =

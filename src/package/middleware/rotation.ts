@@ -22,7 +22,7 @@ export interface Rotation {
   /** Takes a one-time claim: true for the first request that asks for this key. */
   claim(key: string): Promise<boolean>;
   /** Two parties held one session: it has been ended for both; tell the owner. */
-  onStolen(req: Request, userId: string, session: string, account: { name: string; email: string } | undefined): Promise<void>;
+  onStolen(req: Request, userId: string, session: string, account: { name: string; email?: string | null } | undefined): Promise<void>;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { type SessionData, Store } from "express-session";
+import { markOwn } from "../own-errors";
 import type { UserSnapshot } from "../users/account";
 import {
   type CookieShape,
@@ -300,7 +301,8 @@ function settle<T>(work: Promise<T>, cb?: (err: unknown, value?: T) => void): Pr
   if (!cb) return work;
   work.then(
     (value) => cb(null, value),
-    (err) => cb(err),
+    // To express-session, then to the site's chain: an error of the package's store.
+    (err) => cb(markOwn(err)),
   );
   return undefined;
 }

@@ -9,6 +9,7 @@ import { setFlash } from "../middleware/flash";
 import { handleOf, type Lifetime } from "../session-store/session-record";
 import { stateOf } from "../session-store/session-store";
 import type { AccountSource, SessionAccount } from "../users/account";
+import { accountLabel } from "../users/account";
 import type { Locate } from "./location";
 
 /** Wrong passwords one session may enter to confirm actions before it is signed out. */
@@ -81,7 +82,7 @@ export function passwordChecks(deps: PasswordChecksDeps) {
     if (tries > MAX_PASSWORD_FAILURES_PER_SESSION) return signOutAfter(req, MAX_PASSWORD_FAILURES_PER_SESSION, false);
     let checked: CheckOutcome;
     try {
-      checked = await throttle.check(req, { email: user.email, credentialVersion: req.session.userSessions?.credVersion }, async () =>
+      checked = await throttle.check(req, { email: accountLabel(user.id, user.email), credentialVersion: req.session.userSessions?.credVersion }, async () =>
         password.length <= 256 ? accounts.verifyPassword(user.id, password) : false,
       );
     } catch (err) {

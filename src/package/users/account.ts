@@ -9,6 +9,14 @@ export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
+/**
+ * What password counters and device cookies name an account by: its email, or, for an account
+ * without one, its id (after a NUL, which no email a person types begins with).
+ */
+export function accountLabel(id: string, email: string | null | undefined): string {
+  return email ? email : `\u0000id:${id}`;
+}
+
 export function isRole(value: unknown): value is Role {
   return typeof value === "string" && (ROLES as readonly string[]).includes(value);
 }
@@ -20,7 +28,8 @@ export function isRole(value: unknown): value is Role {
 export interface SessionAccount {
   id: string;
   name: string;
-  email: string;
+  /** Where sign-in alerts go; an account without one (a username site) gets none. */
+  email?: string | null;
   /** What requireRole() checks; "user" when not given. */
   role?: string;
   /** Bump it when the password changes: sessions signed in under another value are refused. */
@@ -65,7 +74,7 @@ export function snapshotOf(account: SessionAccount, readAt: number, signIn?: Sig
 /** What a session knows of its account, refreshed when the account changes. */
 export interface UserSnapshot {
   name: string;
-  email: string;
+  email?: string | null;
   role: string;
   org: string | null;
   /** When the account was read (µs, increasing): a snapshot only ever replaces an older one. */

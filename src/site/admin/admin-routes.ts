@@ -86,7 +86,8 @@ export function adminRoutes(deps: RouteDeps): Router {
       if (outcome === null) return renderUser(req, res, user, 404, "That session was not found. It may have ended already.");
       await activity.audit({
         adminId: req.sessionUser!.id,
-        adminEmail: req.sessionUser!.email,
+        // The reference site's accounts all have an email.
+        adminEmail: req.sessionUser!.email ?? "",
         action: name,
         targetUserId: user.id,
         targetEmail: user.email,

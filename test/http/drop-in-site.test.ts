@@ -1,0 +1,247 @@
+import { csrfSync } from "csrf-sync";
+import csurf from "csurf";
+import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler } from "express";
+import session from "express-session";
+import type { RedisClientType } from "redis";
+import { type AccountSource, createSessions, type MailMessage, type Sessions } from "../../src/package/index";
+import { type Agent, browser, SAFARI_IPHONE } from "../helpers/app";
+import { connectTestRedis, uniquePrefix } from "../helpers/stores";
+
+declare module "express-session" {
+  interface SessionData {
+    userId?: number;
+    returnTo?: string;
+  }
+}
+
+/**
+ * A site as sites are: its own session(), its own CSRF check on every route (csurf or
+ * csrf-sync, the package's routes included), its own sign-in by username (accounts without an
+ * email), its own 404 and error pages, and the package dropped in with track(), the router and
+ * the error handler.
+ */
+interface Row {
+  id: number;
+  username: string;
+  name: string;
+  password: string;
+  email?: string;
+}
+const rows: Row[] = [
+  { id: 1, username: "ada", name: "Ada Lovelace", password: "ada's password" },
+  { id: 2, username: "grace", name: "Grace Hopper", password: "grace's password", email: "grace@example.com" },
+];
+const rowOf = (id: unknown) => rows.find((r) => String(r.id) === String(id));
+// No email for Ada: what findById gives is what the site has.
+const accounts: AccountSource = {
+  findById: async (id) => {
+    const row = rowOf(id);
+    return row ? { id: String(row.id), name: row.name, ...(row.email ? { email: row.email } : {}) } : null;
+  },
+  verifyPassword: async (id, password) => rowOf(id)?.password === password,
+};
+const secret = "the drop-in site's session secret, long enough";
+
+type CsrfKind = "csurf" | "csrf-sync";
+
+function siteCsrf(kind: CsrfKind): RequestHandler {
+  if (kind === "csurf") return csurf();
+  // csrf-sync as its README sets it up for HTML forms: the token from the `_csrf` field or the header.
+  return csrfSync({ getTokenFromRequest: (req) => (req.body?._csrf as string | undefined) ?? (req.headers["x-csrf-token"] as string | undefined) })
+    .csrfSynchronisedProtection;
+}
+
+const form = (req: Request, action: string) => `<form method="post" action="${action}"><input type="hidden" name="_csrf" value="${req.csrfToken!()}"></form>`;
+
+function dropInSite(sessions: Sessions, kind: CsrfKind): Express {
+  const app = express();
+  app.use(express.urlencoded({ extended: false }));
+  app.use(express.json());
+  app.use(session({ store: sessions.store, secret, resave: false, saveUninitialized: false }));
+  app.use(siteCsrf(kind));
+  app.use(sessions.track());
+  app.get("/login", (req, res) => res.send(form(req, "/login")));
+  app.post("/login", (req, res, next) => {
+    const row = rows.find((r) => r.username === req.body.username && r.password === req.body.password);
+    if (!row) return res.status(401).send("no");
+    const back = req.session.returnTo ?? "/";
+    req.session.regenerate((err) => {
+      if (err) return next(err);
+      req.session.userId = row.id;
+      res.redirect(303, back);
+    });
+  });
+  app.get("/", (req, res) => res.json({ userId: req.session.userId ?? null, message: res.locals.flash?.()?.text ?? null, form: form(req, "/notes") }));
+  app.get("/where", (req, res) => res.json({ returnTo: req.session.returnTo ?? null }));
+  app.post("/notes", (_req, res) => res.redirect(303, "/"));
+  app.use("/account", sessions.router());
+  app.use(sessions.errorHandler());
+  // The site's own 404 and error page.
+  app.use((_req, _res, next) => next(Object.assign(new Error("Not Found"), { status: 404, expose: true })));
+  const sitesOwn: ErrorRequestHandler = (err, _req, res, _next) => {
+    res.status(err.status ?? 500).send(`the site's own error page: ${err.code ?? err.type ?? err.message}`);
+  };
+  app.use(sitesOwn);
+  return app;
+}
+
+async function signIn(agent: Agent, row: Row) {
+  const page = await agent.get("/login");
+  const token = /name="_csrf" value="([^"]+)"/.exec(page.text)![1];
+  const res = await agent.post("/login").type("form").send({ username: row.username, password: row.password, _csrf: token });
+  expect(res.status).toBe(303);
+  return res;
+}
+
+const tokenOn = (html: string) => /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
+
+describe.each<CsrfKind>(["csurf", "csrf-sync"])("a site with its own CSRF check (%s) on every route, the package dropped in", (kind) => {
+  let client: RedisClientType;
+  let sessions: Sessions;
+  let app: Express;
+  const mails: MailMessage[] = [];
+
+  beforeAll(async () => {
+    client = await connectTestRedis();
+    sessions = createSessions({
+      accounts,
+      secret,
+      redis: client,
+      keyPrefix: uniquePrefix(),
+      env: {},
+      events: { mailWritten: (message) => mails.push(message) },
+      userIdOf: (req) => req.session?.userId,
+    });
+    app = dropInSite(sessions, kind);
+  });
+  afterAll(async () => {
+    await sessions.close();
+    await client.close();
+  });
+
+  test("when a person uses the sessions page, then its forms carry the site's token and work, and the site's own forms still do", async () => {
+    const [laptop, phone] = [browser(app), browser(app, SAFARI_IPHONE)];
+    for (const agent of [laptop, phone]) {
+      await signIn(agent, rows[0]);
+      expect((await agent.get("/")).body.userId).toBe(1);
+    }
+    const page = await laptop.get("/account/sessions");
+    expect(page.status).toBe(200);
+    const ended = await laptop
+      .post("/account/sessions/revoke-others")
+      .type("form")
+      .send({ _csrf: tokenOn(page.text), password: rows[0].password });
+    expect(ended.status).toBe(303);
+    expect((await phone.get("/")).body).toMatchObject({ userId: null, message: expect.stringMatching(/signed out from Chrome on Windows/) });
+    const home = await laptop.get("/");
+    expect(
+      (
+        await laptop
+          .post("/notes")
+          .type("form")
+          .send({ _csrf: tokenOn(home.body.form) })
+      ).status,
+    ).toBe(303);
+  });
+
+  test("when a form of the package's comes without the site's token, or with a made-up one, then the site's check refuses it and nothing ends", async () => {
+    const [laptop, phone] = [browser(app), browser(app, SAFARI_IPHONE)];
+    for (const agent of [laptop, phone]) await signIn(agent, rows[0]);
+    const before = (await sessions.getUserSessions("1")).length;
+    for (const fields of [{ password: rows[0].password }, { password: rows[0].password, _csrf: "made-up" }]) {
+      const forged = await laptop.post("/account/sessions/revoke-others").type("form").send(fields);
+      expect(forged.status).toBe(403);
+      // The site's refusal of a request to the package's route: the site's own page says so.
+      expect(forged.text).toBe("the site's own error page: EBADCSRFTOKEN");
+    }
+    expect(await sessions.getUserSessions("1")).toHaveLength(before);
+    expect((await phone.get("/")).body.userId).toBe(1);
+  });
+
+  test("when the site's own errors happen (its 404, its CSRF refusal on its own form, a malformed body), then its own error page answers them", async () => {
+    const laptop = browser(app);
+    await signIn(laptop, rows[0]);
+    const missing = await laptop.get("/nowhere");
+    expect([missing.status, missing.text]).toEqual([404, "the site's own error page: Not Found"]);
+    const refused = await laptop.post("/notes").type("form").send({ _csrf: "made-up" });
+    expect([refused.status, refused.text]).toEqual([403, "the site's own error page: EBADCSRFTOKEN"]);
+    const malformed = await laptop.post("/notes").set("Content-Type", "application/json").send("{");
+    expect([malformed.status, malformed.text]).toEqual([400, "the site's own error page: entity.parse.failed"]);
+  });
+
+  test("when an account has no email, then its sign-ins are tracked, its pages and its notices work, and no alert is queued or written", async () => {
+    const before = mails.length;
+    const [laptop, phone] = [browser(app), browser(app, SAFARI_IPHONE)];
+    for (const agent of [laptop, phone]) {
+      await signIn(agent, rows[0]);
+      expect((await agent.get("/")).status).toBe(200);
+    }
+    const page = await laptop.get("/account/sessions");
+    expect(page.status).toBe(200);
+    expect(page.text).toContain("This device");
+    const activity = await laptop.get("/account/activity");
+    expect(activity.status).toBe(200);
+    expect(activity.text).toMatch(/Signed in/);
+    expect(mails.length).toBe(before);
+    // An account with an email, on the same site: its new device is told.
+    const hers = browser(app);
+    await signIn(hers, rows[1]);
+    await hers.get("/");
+    expect(mails.filter((m) => m.to === rows[1].email)).toHaveLength(1);
+  });
+
+  test("when a signed-out visitor asks for the sessions page, then the guard sends them to sign in with ?next= and req.session.returnTo, and the sign-in brings them back", async () => {
+    const visitor = browser(app);
+    const asked = await visitor.get("/account/sessions");
+    expect(asked.status).toBe(303);
+    expect(asked.headers.location).toBe("/login?next=%2Faccount%2Fsessions");
+    expect((await visitor.get("/where")).body.returnTo).toBe("/account/sessions");
+    const back = await signIn(visitor, rows[0]);
+    expect(back.headers.location).toBe("/account/sessions");
+  });
+});
+
+describe("sign-in alerts a site turns off, or sends itself", () => {
+  const signInAsGrace = async (sessions: Sessions) => {
+    const agent = browser(dropInSite(sessions, "csrf-sync"));
+    await signIn(agent, rows[1]);
+    expect((await agent.get("/")).body.userId).toBe(2);
+  };
+
+  test("when alerts are off, then a new device's sign-in of an account with an email queues nothing", async () => {
+    const written: MailMessage[] = [];
+    const sessions = createSessions({
+      accounts,
+      secret,
+      env: {},
+      alerts: false,
+      events: { mailWritten: (m) => written.push(m) },
+      userIdOf: (req) => req.session?.userId,
+    });
+    try {
+      await signInAsGrace(sessions);
+      expect((await sessions.getUserSessions("2")).length).toBe(1);
+      expect(written).toEqual([]);
+    } finally {
+      await sessions.close();
+    }
+  });
+
+  test("when the site gives its own sender, then the alert goes to it", async () => {
+    const sent: MailMessage[] = [];
+    const sessions = createSessions({
+      accounts,
+      secret,
+      env: {},
+      mail: { send: async (message) => void sent.push(message) },
+      userIdOf: (req) => req.session?.userId,
+    });
+    try {
+      await signInAsGrace(sessions);
+      for (let i = 0; i < 40 && sent.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+      expect(sent.map((m) => m.to)).toEqual([rows[1].email]);
+    } finally {
+      await sessions.close();
+    }
+  });
+});
