@@ -266,7 +266,11 @@ export function createSessions(options: SessionsOptions): Sessions {
       ]);
       // The site's own routes go on untracked when the start takes longer than REDIS_TIMEOUT
       // (a sign-in is tracked at its next request); the package's own routes answer 503.
-      return (req, res, next) => startGate(req, res, (err?: unknown) => (err ? next() : tracking(req, res, next)));
+      return (req, res, next) => {
+        // Nobody signed in: nothing to track, and the site's page need not wait for the start.
+        if (!isReady && !userIdOf(req)) return next();
+        startGate(req, res, (err?: unknown) => (err ? next() : tracking(req, res, next)));
+      };
     },
     async signIn(req, given, { remember = false, next: asked } = {}) {
       // A form's `next` is the visitor's to set: only a path on this site is followed.
