@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import ejs from "ejs";
 import express, { type Express } from "express";
@@ -68,7 +69,9 @@ describe.each(Object.keys(engines))("the package's pages in a %s layout", (engin
     expect(page.text).toContain(`${engine === "pug" ? "Pug" : engine === "handlebars" ? "Handlebars" : "EJS"} site header`);
     expect(page.text).toMatch(/<title>Your sessions · \w+ site<\/title>/);
     // The page's HTML arrives whole inside the site's main, not escaped and not empty.
-    expect(page.text).toMatch(/<main>[\s\S]*<section class="panel">[\s\S]*This device[\s\S]*<\/section>[\s\S]*<\/main>/);
+    expect(page.text).toMatch(
+      /<main>[\s\S]*<div class="user-sessions">\s*<section class="panel">[\s\S]*This device[\s\S]*<\/section>\s*<\/div>[\s\S]*<\/main>/,
+    );
     expect(page.text).not.toContain("&lt;section");
 
     const handle = /action="\/account\/sessions\/([A-Za-z0-9_-]{22})\/name"/.exec(page.text)![1];
@@ -78,9 +81,35 @@ describe.each(Object.keys(engines))("the package's pages in a %s layout", (engin
       .send({ _csrf: csrfFrom(page.text), name: "Work <laptop>" });
     expect(named.status).toBe(303);
     const after = await agent.get("/account/sessions");
-    expect(after.text).toContain('role="status">Named it &#34;Work &lt;laptop&gt;&#34;.</p>');
+    expect(after.text).toContain('<div class="user-sessions"><p class="flash flash-success" role="status">Named it &#34;Work &lt;laptop&gt;&#34;.</p></div>');
 
     const activity = await agent.get("/account/activity");
     expect(activity.text).toMatch(/<main>[\s\S]*Security activity[\s\S]*Signed in[\s\S]*<\/main>/);
+  });
+});
+
+describe("the package's markup and styles in any layout", () => {
+  const css = readFileSync(path.join(__dirname, "..", "src", "package", "views", "sessions.css"), "utf8");
+  const selectors = css
+    .replace(/\/\*[\s\S]*?\*\//g, "")
+    .split("}")
+    .map((rule) => rule.split("{")[0])
+    .flatMap((list) => list.split(","))
+    .map((selector) => selector.trim())
+    .filter(Boolean);
+
+  test("when a site links sessions.css in its own layout, then it styles nothing outside the package's container: no html, body or :root rule, no colour scheme", () => {
+    expect(selectors.length).toBeGreaterThan(10);
+    for (const selector of selectors) expect(selector).toMatch(/^\.user-sessions(-page)?( |$)/);
+    expect(css).not.toMatch(/color-scheme/);
+  });
+
+  test("when no stylesheet is linked at all, then no words meant only for screen readers show: the buttons carry them in their accessible names", () => {
+    const views = path.join(__dirname, "..", "src", "package", "views");
+    for (const view of readdirSync(views).filter((f) => f.endsWith(".ejs"))) {
+      expect(readFileSync(path.join(views, view), "utf8")).not.toContain("visually-hidden");
+    }
+    const sessionsView = readFileSync(path.join(views, "sessions.ejs"), "utf8");
+    expect(sessionsView).toMatch(/aria-label="Sign out <%= row.name \?\? row.device %>, <%= row.ip %>">Sign out<\/button>/);
   });
 });

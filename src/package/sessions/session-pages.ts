@@ -60,11 +60,14 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions, n
     // The package's own values for its views, whatever the site keeps under the same names.
     const own = { csrfToken: () => csrf.tokenFor(req, res), flash: () => takeFlash(req), currentUser: req.sessionUser ?? null };
     const shared = { ...res.locals, ...own, ...locals, title, base: req.baseUrl, standalone };
-    const html = await ejs.renderFile(path.join(options.views ?? PACKAGE_VIEWS, `${view}.ejs`), shared);
+    // In the package's own container: sessions.css styles nothing outside it.
+    const html = `<div class="user-sessions">\n${await ejs.renderFile(path.join(options.views ?? PACKAGE_VIEWS, `${view}.ejs`), shared)}</div>\n`;
     if (!options.layout) return res.status(status).send(await ejs.renderFile(path.join(PACKAGE_VIEWS, "layout.ejs"), { ...shared, body: html }));
     // The page's own message comes with it, whether or not the site's layout shows flash().
     const message = takeFlash(req);
-    const body = message ? `<p class="flash flash-${message.kind}" role="status">${ejs.escapeXML(message.text)}</p>\n${html}` : html;
+    const body = message
+      ? `<div class="user-sessions"><p class="flash flash-${message.kind}" role="status">${ejs.escapeXML(message.text)}</p></div>\n${html}`
+      : html;
     res.status(status).render(options.layout, { ...locals, title, base: req.baseUrl, body });
   }
 
