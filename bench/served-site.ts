@@ -3,7 +3,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import pino from "pino";
 import type { Config } from "../src/package/config";
-import type { Metrics } from "../src/package/metrics";
+import type { PromMetrics as Metrics } from "../src/package/metrics";
 import { createApp } from "../src/site/app";
 import type { Backend } from "../src/site/backend";
 import { PasswordHasher } from "../src/site/users/password";

@@ -5,7 +5,11 @@
 # adds to node_modules (at most 50 MB). The examples' services come from DATABASE_URL and
 # REDIS_URL, or are throwaway servers. Results, TAP: <example>/test-results.tap.
 #   postgres-site: its users in PostgreSQL, the package's own sign-in; Express 4 and 5.
-#   passport-site: Passport, Handlebars and SQLite, keeping its own sign-in; Express 4.
+#   passport-site: Passport, Handlebars and SQLite, keeping its own sign-in, csurf on every route; Express 4 and 5.
+#   typescript-site: strict TypeScript (skipLibCheck off) with only express, express-session and
+#   the package: its types compile without the optional peers (redis, prom-client).
+# Express 4 is the lowest release the package's peer range admits; 5 the newest.
+EXPRESS_4=$(node -p 'require("../src/package/package.publish.json").peerDependencies.express.match(/\^(4\.[0-9.]+)/)[1]')
 set -euo pipefail
 cd "$(dirname "$0")"
 (cd .. && npm run --silent pack:package >/dev/null)
@@ -13,7 +17,7 @@ tarball=$(pwd)/express-user-sessions.tgz
 mv -f "$(ls -t ../express-user-sessions-*.tgz | head -n 1)" "$tarball"
 status=0
 
-run_example() { # run_example <example> <express major>...
+run_example() { # run_example <example> <express version or range>...
   local example=$1
   shift
   local tap="$example/test-results.tap" checks=0
@@ -33,7 +37,7 @@ run_example() { # run_example <example> <express major>...
       delete p.dependencies["express-user-sessions"];
       p.dependencies.express = process.argv[1];
       require("fs").writeFileSync(process.argv[2] + "/package.json", JSON.stringify(p, null, 2));
-    ' "^$major" "$work"
+    ' "$major" "$work"
     (cd "$work" && npm install --no-audit --no-fund --no-package-lock --loglevel=error)
     local before after added_mb expresses version ok
     before=$(du -sk "$work/node_modules" | cut -f1)
@@ -53,6 +57,7 @@ run_example() { # run_example <example> <express major>...
   done
 }
 
-run_example postgres-site 4 5
-run_example passport-site 4
+run_example postgres-site "$EXPRESS_4" ^5
+run_example passport-site "$EXPRESS_4" ^5
+run_example typescript-site "$EXPRESS_4"
 exit $status

@@ -25,8 +25,8 @@ import { clearSessionCookie, saveBeforeRedirect, sessionMiddleware } from "./mid
 import { track } from "./middleware/track";
 import { isOwn, markOwn } from "./own-errors";
 import { withinBound } from "./redis/bounded-client";
-import { isRedisUnavailable } from "./redis/client";
 import { closeRedis, createConfiguredRedis, createRedis } from "./redis/connect";
+import { isRedisUnavailable } from "./redis/unavailable";
 import { openSessionBackend } from "./session-backend";
 import { stateOf } from "./session-store/session-store";
 import { endOtherSessions, endSession } from "./sessions/end-sessions";

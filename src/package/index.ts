@@ -2,8 +2,10 @@
  * Sessions people can see and end, for an Express site that already has its own accounts,
  * sign-in form and layout. Start with createSessions(); docs/adopting.md walks through it.
  *
- * This file is the package's one door: a site, the reference site in src/site included,
- * imports nothing else (npm run lint checks it).
+ * This file is the package's main door; redis-entry.ts ("express-user-sessions/redis") and
+ * metrics-entry.ts ("/metrics") are the two named ones, for the optional peers. A site, the
+ * reference site in src/site included, imports nothing else (npm run lint checks it). No type
+ * reachable from here names "redis" or "prom-client": a site without them compiles.
  *
  * @packageDocumentation
  */
@@ -27,23 +29,19 @@ export type { Config } from "./config";
 export { ConfigError, loadConfig, usesRedis } from "./config";
 export { hasControlCharacters } from "./control-characters";
 export { createSessions } from "./create-sessions";
+export type { BackendEvents } from "./events";
 // Metrics (prom-client) and Redis as the package connects it, for a site's own data beside the sessions.
 export type { LinkClaims, LinkKind } from "./mail/mail-links";
 export type { MailMessage, MailQueue, MailSender } from "./mail/mail-queue";
-export { createMetrics, type Metrics } from "./metrics";
+export type { Metrics } from "./metric-types";
 export { clientIp, userAgentOf } from "./middleware/client-info";
 export type { Csrf } from "./middleware/csrf";
 export { apiError, classifyError, STATUS_TITLES } from "./middleware/errors";
 // Pages of a site's own around the sessions: messages, redirects, refusals, errors.
 export { setFlash } from "./middleware/flash";
-export { isRedisUnavailable } from "./redis/client";
-export { closeRedis, connectConfiguredRedis } from "./redis/connect";
-export { durableClient, openReplicaWait, type ReplicaWait, waitForReplicas } from "./redis/replica-wait";
-export { Script } from "./redis/script";
-export type { BackendEvents } from "./session-backend";
+export { isRedisUnavailable } from "./redis/unavailable";
 // The stores, for a site's own express-session or tests of its own.
 export { EmbeddedSessionStore, type EmbeddedSessionStoreOptions } from "./session-store/embedded-session-store";
-export { RedisSessionStore, type RedisSessionStoreOptions } from "./session-store/redis-session-store";
 export { isHandle } from "./session-store/session-record";
 export type { SessionInfo, SessionStore } from "./session-store/session-store";
 export { describeDevice } from "./sessions/device";

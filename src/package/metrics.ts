@@ -1,4 +1,5 @@
 import type * as PromClient from "prom-client";
+import type { Metrics } from "./metric-types";
 
 /**
  * prom-client, loaded when metrics are asked for: it is an optional peer dependency, so a site
@@ -12,14 +13,15 @@ function promClient(): typeof PromClient {
   }
 }
 
-/** What ended a session, as counted: only bounded values, never a user, address or handle. */
-export type EndedReason = "sign_out" | "revoked" | "admin" | "password" | "disabled" | "deleted" | "cap" | "idle" | "absolute" | "wrong_passwords" | "stolen";
-
 /**
  * The server's Prometheus metrics (prom-client), in a registry of their own. Every label
  * value is from a short fixed list or a route pattern; nothing here reads Redis on a scrape.
  */
-export function createMetrics() {
+export function createMetrics(): PromMetrics {
+  return makeMetrics();
+}
+
+function makeMetrics() {
   const { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } = promClient();
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -81,7 +83,8 @@ export function createMetrics() {
   return { registry, signIns, created, ended, reauth, open, requests, store, storeErrors, unavailable, mail };
 }
 
-export type Metrics = ReturnType<typeof createMetrics>;
+/** The metrics with prom-client's own types: `registry.metrics()` for a scrape, and everything createSessions counts into. */
+export type PromMetrics = ReturnType<typeof makeMetrics>;
 
 /** Cache statistics read at scrape time from node-redis's client-side cache, when there is one. */
 type CacheStatsSource = {
@@ -92,11 +95,12 @@ type CacheStatsSource = {
 
 export function watchCache(metrics: Metrics, cache: CacheStatsSource | undefined): void {
   if (!cache) return;
+  const registry = metrics.registry as PromClient.Registry;
   const { Counter, Gauge } = promClient();
   const invalidations = new Counter({
     name: "session_cache_invalidations_total",
     help: "Keys Redis told this process had changed (or this process dropped after a write on another connection).",
-    registers: [metrics.registry],
+    registers: [registry],
   });
   cache.on("invalidate", () => invalidations.inc());
   // node-redis keeps totals; each scrape adds what came since the last one.
@@ -105,7 +109,7 @@ export function watchCache(metrics: Metrics, cache: CacheStatsSource | undefined
     new Counter({
       name,
       help,
-      registers: [metrics.registry],
+      registers: [registry],
       collect() {
         const now = pick(cache.stats());
         if (now > seen) this.inc(now - seen);
@@ -119,7 +123,7 @@ export function watchCache(metrics: Metrics, cache: CacheStatsSource | undefined
   new Gauge({
     name: "session_cache_entries",
     help: "Entries in this process's cache now.",
-    registers: [metrics.registry],
+    registers: [registry],
     collect() {
       this.set(cache.size());
     },

@@ -4,8 +4,8 @@ import type { ActivityLog, ActivityLogOptions } from "./activity/activity-log";
 import { EmbeddedActivityLog } from "./activity/embedded-activity-log";
 import { RedisActivityLog } from "./activity/redis-activity-log";
 import type { Config } from "./config";
-import type { MailMessage } from "./mail/mail-queue";
-import type { EndedReason, Metrics } from "./metrics";
+import type { BackendEvents } from "./events";
+import type { EndedReason, Metrics } from "./metric-types";
 import { boundedClient } from "./redis/bounded-client";
 import { isCluster } from "./redis/client";
 import { closeRedis } from "./redis/connect";
@@ -25,20 +25,6 @@ export interface SessionBackend {
   /** Resolves once Redis has answered for the first time (at once for the embedded store). */
   ready: Promise<void>;
   close(): Promise<void>;
-}
-
-/** What the owner of the backend hears of (the server logs both). */
-export interface BackendEvents {
-  /** A connection problem; the client reconnects by itself. */
-  redisError?(err: Error): void;
-  /** A write answered with fewer replicas than REDIS_WAIT_REPLICAS asked for. */
-  replicaShortfall?(acknowledged: number, wanted: number): void;
-  /** The link to Redis stopped answering without closing: session reads answer 503 until it answers again. */
-  redisStalled?(): void;
-  /** Without SMTP_URL (and without a `mail` sender of the site's): a message the package would have sent, link included. Default: printed. */
-  mailWritten?(message: MailMessage): void;
-  /** A message could not be sent; `final` when it was given up after its last try. */
-  mailFailed?(err: Error, final: boolean): void;
 }
 
 export interface SessionBackendOptions {

@@ -1,21 +1,29 @@
 import type { ErrorRequestHandler, Request, RequestHandler, Response, Router } from "express";
 import type { Store as RateLimitStore } from "express-rate-limit";
-import type { RedisClientType } from "redis";
 import type { ActivityLog } from "./activity/activity-log";
 import type { PasswordThrottle } from "./auth/password-throttle";
 import type { Config } from "./config";
+import type { BackendEvents } from "./events";
 import type { LinkClaims, LinkKind } from "./mail/mail-links";
 import type { MailQueue, MailSender } from "./mail/mail-queue";
-import type { Metrics } from "./metrics";
+import type { Metrics } from "./metric-types";
 import type { Csrf } from "./middleware/csrf";
 import type { AuthGuards } from "./middleware/require-auth";
-import type { BackendEvents } from "./session-backend";
 import type { SessionInfo, SessionStore } from "./session-store/session-store";
 import type { PasswordChecks } from "./sessions/password-checks";
 import type { AccountSource, SessionAccount } from "./users/account";
 
 // The types of the package's surface (index.ts), apart from the code that builds it, so that
 // the routers can take a Sessions without importing createSessions.
+
+/**
+ * A client of the "redis" package (node-redis 6: createClient, createCluster or
+ * createSentinel), as far as the types say: a site without that package compiles.
+ */
+export interface SiteRedisClient {
+  readonly isOpen: boolean;
+  readonly isReady: boolean;
+}
 
 /** Acting on another account's sessions: whose, and who did it, in words ("an administrator"). */
 export interface OnBehalfOf {
@@ -33,7 +41,7 @@ export interface SessionsOptions {
    * and close it). Without one (and without REDIS_URL and its kin in `env`), or with an empty
    * string, sessions live in this process: for development only, refused in production.
    */
-  redis?: string | RedisClientType;
+  redis?: string | SiteRedisClient;
   /**
    * For a site that signs people in itself (Passport, or `req.session.userId = id`): who is
    * signed in on a request, by the site's own word, e.g. `(req) => req.user?.id`. With it, the

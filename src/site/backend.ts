@@ -1,15 +1,6 @@
 import type { RedisClientType } from "redis";
-import {
-  type BackendEvents,
-  type Config,
-  closeRedis,
-  connectConfiguredRedis,
-  createSessions,
-  type Metrics,
-  openReplicaWait,
-  type Sessions,
-  usesRedis,
-} from "../package";
+import { type BackendEvents, type Config, createSessions, type Metrics, type Sessions, usesRedis } from "../package";
+import { closeRedis, connectConfiguredRedis, openReplicaWait } from "../package/redis-entry";
 import { newPassword } from "./forms";
 import { EmbeddedUserRepository } from "./users/embedded-user-repository";
 import { PasswordHasher } from "./users/password";

@@ -1,6 +1,7 @@
 import { createServer } from "node:http";
 import pino from "pino";
-import { type Config, ConfigError, createMetrics, loadConfig } from "../package";
+import { type Config, ConfigError, loadConfig } from "../package";
+import { createMetrics } from "../package/metrics-entry";
 import { createApp } from "./app";
 import { type Backend, openBackend } from "./backend";
 import { serveMetrics } from "./metrics-server";

@@ -9,7 +9,7 @@ import request from "supertest";
 import type { ActivityLog } from "../../src/package/activity/activity-log";
 import { type Config, loadConfig } from "../../src/package/config";
 import type { MailMessage } from "../../src/package/index";
-import type { Metrics } from "../../src/package/metrics";
+import type { PromMetrics as Metrics } from "../../src/package/metrics";
 import type { SessionStore } from "../../src/package/session-store/session-store";
 import { createApp } from "../../src/site/app";
 import type { AppDeps } from "../../src/site/app-deps";

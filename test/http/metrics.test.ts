@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import type { AddressInfo } from "node:net";
 import request from "supertest";
-import { createMetrics, type Metrics } from "../../src/package/metrics";
+import { createMetrics, type PromMetrics as Metrics } from "../../src/package/metrics";
 import { OPERATOR } from "../../src/site/cli/cli";
 import { serveMetrics } from "../../src/site/metrics-server";
 import { setRole } from "../../src/site/users/account-admin";

@@ -1,5 +1,5 @@
 import request from "supertest";
-import { createMetrics } from "../../src/package/index";
+import { createMetrics } from "../../src/package/metrics-entry";
 import { browser, CHROME_WINDOWS, csrfFrom, newAccount, SAFARI_IPHONE, signIn, signUp, withTestApp } from "../helpers/app";
 import { startSmtp, type TestSmtp } from "../helpers/smtp";
 import { testClock } from "../helpers/stores";

@@ -1,6 +1,6 @@
 import nodemailer from "nodemailer";
 import type { Config } from "../config";
-import type { Metrics } from "../metrics";
+import type { Metrics } from "../metric-types";
 
 export interface MailMessage {
   to: string;

@@ -1,5 +1,5 @@
 import type { Response } from "express";
-import { isRedisUnavailable } from "../redis/client";
+import { isRedisUnavailable } from "../redis/unavailable";
 
 /** The stable error codes of the JSON API, by status (CSRF failures have their own). */
 const API_CODES: Record<number, string> = {

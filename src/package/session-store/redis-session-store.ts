@@ -1,8 +1,9 @@
 import type { SessionData } from "express-session";
 import type { RedisClientType } from "redis";
-import { isCluster, retryRead, sendRaw } from "../redis/client";
+import { isCluster, sendRaw } from "../redis/client";
 import { durableClient, type ReplicaWait, waitForReplicas } from "../redis/replica-wait";
 import { RedisStalledError, type StallWatch, watchForStalls } from "../redis/stall-watch";
+import { retryRead } from "../redis/unavailable";
 import { indexSession, writeSession, writeSnapshot } from "./redis-scripts";
 import { encodeEnding, isHandle, parseRecord, type SessionRecord } from "./session-record";
 import { type Ending, stateOf } from "./session-store";

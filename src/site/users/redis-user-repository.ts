@@ -1,5 +1,6 @@
 import type { RedisClientType } from "redis";
-import { durableClient, isRole, normalizeEmail, type ReplicaWait, Script, waitForReplicas } from "../../package";
+import { isRole, normalizeEmail } from "../../package";
+import { durableClient, type ReplicaWait, Script, waitForReplicas } from "../../package/redis-entry";
 import { isActiveAdmin, type NewUser, newUser, type User, type UserChanges, type UserRepository } from "./user-repository";
 
 /**

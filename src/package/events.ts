@@ -1,0 +1,15 @@
+import type { MailMessage } from "./mail/mail-queue";
+
+/** What the owner of the backend hears of (the server logs both). */
+export interface BackendEvents {
+  /** A connection problem; the client reconnects by itself. */
+  redisError?(err: Error): void;
+  /** A write answered with fewer replicas than REDIS_WAIT_REPLICAS asked for. */
+  replicaShortfall?(acknowledged: number, wanted: number): void;
+  /** The link to Redis stopped answering without closing: session reads answer 503 until it answers again. */
+  redisStalled?(): void;
+  /** Without SMTP_URL (and without a `mail` sender of the site's): a message the package would have sent, link included. Default: printed. */
+  mailWritten?(message: MailMessage): void;
+  /** A message could not be sent; `final` when it was given up after its last try. */
+  mailFailed?(err: Error, final: boolean): void;
+}
