@@ -5,11 +5,11 @@ const { createSite } = require("./site");
 
 async function main() {
   const users = openUsers(process.env.USERS_DB ?? "users.db");
-  if (!users.findByEmail("ada@example.com")) users.create("ada@example.com", "Ada Lovelace", "correct horse battery", "pro");
+  if (!users.findByUsername("ada")) users.create("ada", "Ada Lovelace", "correct horse battery", "pro");
   const redis = process.env.REDIS_URL ? await createClient({ url: process.env.REDIS_URL, disableOfflineQueue: true }).connect() : undefined;
   const { app } = await createSite({ users, redis, secret: process.env.SESSION_SECRET ?? "change me: a long random secret" });
   const port = Number(process.env.PORT ?? 3002);
-  app.listen(port, "127.0.0.1", () => console.log(`http://127.0.0.1:${port} (sign in as ada@example.com, password "correct horse battery")`));
+  app.listen(port, "127.0.0.1", () => console.log(`http://127.0.0.1:${port} (sign in as ada, password "correct horse battery")`));
 }
 
 main().catch((err) => {

@@ -8,14 +8,14 @@ const { Strategy: LocalStrategy } = require("passport-local");
 const { createSessions } = require("express-user-sessions");
 
 /** Builds the site on its users (users.js). */
-async function createSite({ users, secret, redis, env, keyPrefix }) {
-  const toAccount = (user) => user && { id: user.id, name: user.name, email: user.email, credentialVersion: user.password_version };
+function createSite({ users, secret, redis, env, keyPrefix }) {
+  const toAccount = (user) => user && { id: user.id, name: user.name, credentialVersion: user.password_version };
   const accounts = { findById: async (id) => toAccount(users.findById(id)), verifyPassword: async (id, pw) => users.checkPassword(users.findById(id), pw) };
-  const sessions = await createSessions({ accounts, redis, secret, env, keyPrefix, userIdOf: (req) => req.user?.id });
+  const sessions = createSessions({ accounts, redis, secret, env, keyPrefix, userIdOf: (req) => req.user?.id });
   const passport = new Passport();
   passport.use(
-    new LocalStrategy({ usernameField: "email" }, (email, password, done) => {
-      const user = users.findByEmail(email);
+    new LocalStrategy((username, password, done) => {
+      const user = users.findByUsername(username);
       done(null, users.checkPassword(user, password) ? user : false);
     }),
   );
@@ -28,11 +28,13 @@ async function createSite({ users, secret, redis, env, keyPrefix }) {
   app.set("views", path.join(__dirname, "views"));
   app.use(express.urlencoded({ extended: false, limit: "16kb" }));
   app.use(session({ store: sessions.store, secret, resave: false, saveUninitialized: false, cookie: { httpOnly: true, sameSite: "lax" } }));
+  app.use(require("csurf")());
   app.use(passport.initialize());
   app.use(passport.session());
   app.use(sessions.track());
   app.use((req, res, next) => {
     res.locals.user = req.user;
+    res.locals.csrfToken = req.csrfToken();
     next();
   });
 
@@ -45,6 +47,7 @@ async function createSite({ users, secret, redis, env, keyPrefix }) {
   app.post("/logout", (req, res, next) => req.logout((err) => (err ? next(err) : res.redirect(303, "/"))));
   app.use("/account", sessions.router({ layout: "sessions-wrapper" }));
   app.use(sessions.errorHandler());
+  app.use((err, _req, res, _next) => res.status(err.status ?? 500).send(err.status === 403 ? "That form has expired." : "Something went wrong."));
   return { app, sessions };
 }
 

@@ -6,7 +6,7 @@ function openUsers(file = ":memory:") {
   const db = new Database(file);
   db.exec(`CREATE TABLE IF NOT EXISTS users (
     id INTEGER PRIMARY KEY,
-    email TEXT NOT NULL UNIQUE,
+    username TEXT NOT NULL UNIQUE,
     name TEXT NOT NULL,
     plan TEXT NOT NULL DEFAULT 'free',
     password_hash TEXT NOT NULL,
@@ -14,12 +14,14 @@ function openUsers(file = ":memory:") {
   )`);
   const hash = (password, salt = randomBytes(16).toString("hex")) => `${salt}:${scryptSync(password, salt, 32).toString("hex")}`;
   return {
-    create(email, name, password, plan = "free") {
-      const { lastInsertRowid } = db.prepare("INSERT INTO users (email, name, plan, password_hash) VALUES (?, ?, ?, ?)").run(email, name, plan, hash(password));
+    create(login, name, password, plan = "free") {
+      const { lastInsertRowid } = db
+        .prepare("INSERT INTO users (username, name, plan, password_hash) VALUES (?, ?, ?, ?)")
+        .run(login, name, plan, hash(password));
       return this.findById(Number(lastInsertRowid));
     },
     findById: (id) => db.prepare("SELECT * FROM users WHERE id = ?").get(id) ?? null,
-    findByEmail: (email) => db.prepare("SELECT * FROM users WHERE email = ?").get(email) ?? null,
+    findByUsername: (username) => db.prepare("SELECT * FROM users WHERE username = ?").get(username) ?? null,
     checkPassword(user, password) {
       if (!user || typeof password !== "string") return false;
       const [salt] = user.password_hash.split(":");

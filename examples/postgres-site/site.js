@@ -15,7 +15,7 @@ async function createSite({ accounts, redis, secret, env, keyPrefix }) {
   app.use(express.urlencoded({ extended: false, limit: "16kb" }));
 
   // --- sessions: start -----------------------------------------------------------------
-  const sessions = await createSessions({
+  const sessions = createSessions({
     accounts: {
       findById: async (id) => toAccount(await accounts.findById(id)),
       verifyPassword: async (id, password) => accounts.checkPassword(await accounts.findById(id), password),
