@@ -118,7 +118,8 @@ export function openSessionBackend(config: Config, options: SessionBackendOption
   const bounded = boundedClient(client, bounds);
   const replicaWait: ReplicaWait = {
     replicas: config.redisWaitReplicas,
-    timeoutMs: REPLICA_WAIT_TIMEOUT_MS,
+    // A WAIT gives up within half the bound, so that a slow replica is never taken for a stall.
+    timeoutMs: Math.min(REPLICA_WAIT_TIMEOUT_MS, Math.floor(config.redisTimeoutMs / 2)),
     onShortfall: events.replicaShortfall,
     client: durable && boundedClient(durable, bounds),
   };
