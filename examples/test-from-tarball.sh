@@ -9,9 +9,9 @@
 #   typescript-site: strict TypeScript (skipLibCheck off) with only express, express-session and
 #   the package: its types compile without the optional peers (redis, prom-client).
 # Express 4 is the lowest release the package's peer range admits; 5 the newest.
-EXPRESS_4=$(node -p 'require("../src/package/package.publish.json").peerDependencies.express.match(/\^(4\.[0-9.]+)/)[1]')
 set -euo pipefail
 cd "$(dirname "$0")"
+EXPRESS_4=$(node -p 'require("../src/package/package.publish.json").peerDependencies.express.match(/\^(4\.[0-9.]+)/)[1]')
 (cd .. && npm run --silent pack:package >/dev/null)
 tarball=$(pwd)/express-user-sessions.tgz
 mv -f "$(ls -t ../express-user-sessions-*.tgz | head -n 1)" "$tarball"
