@@ -54,15 +54,6 @@ export function createSessions(options: SessionsOptions): Sessions {
   if (!accounts || typeof accounts.findById !== "function" || typeof accounts.verifyPassword !== "function") {
     throw new ConfigError("createSessions: `accounts` must have findById(id) and verifyPassword(id, password), both returning promises.");
   }
-  const redisUrl = typeof options.redis === "string" && options.redis !== "" ? options.redis : undefined;
-  const given = typeof options.redis === "object" && options.redis !== null ? (options.redis as RedisClientType) : undefined;
-  if (given) {
-    checkRedisClient(given);
-    // A client with no `error` listener crashes the process at the first lost connection
-    // (an unhandled 'error' event): the package listens, and tells `events`.
-    const emitter = given as { listenerCount?(event: string): number; on?(event: string, listener: (err: Error) => void): unknown };
-    if (emitter.listenerCount?.("error") === 0) emitter.on?.("error", (err) => options.events?.redisError?.(err));
-  }
   const { userIdOf } = options;
   if (userIdOf !== undefined && typeof userIdOf !== "function") {
     throw new ConfigError("createSessions: `userIdOf` must be a function of the request that returns the signed-in user's id, or nothing.");
@@ -70,50 +61,9 @@ export function createSessions(options: SessionsOptions): Sessions {
   if (options.legacy !== undefined && userIdOf === undefined) {
     throw new ConfigError("createSessions: `legacy` (moving from connect-redis) is for a site that keeps its own sign-in: pass `userIdOf` too.");
   }
-  const config = options.config ?? settingsOf(options, redisUrl);
+  const { config, owned, backend, locate, ready, isReady, startGate } = start(options);
   const now = options.now ?? Date.now;
-  const owned = redisUrl ? createRedis(redisUrl, config.sessionCacheEntries) : !given && usesRedis(config) ? createConfiguredRedis(config) : undefined;
-  owned?.on("error", (err: Error) => options.events?.redisError?.(err));
-  const client = given ?? owned;
-  if (options.legacy !== undefined && !client) {
-    throw new ConfigError("createSessions: `legacy` reads the sessions connect-redis kept in Redis: pass `redis` (or set REDIS_URL) too.");
-  }
   const { metrics } = options;
-  const backend = openSessionBackend(config, {
-    client,
-    keyPrefix: options.keyPrefix,
-    now,
-    events: options.events,
-    metrics,
-    keepCookie: userIdOf !== undefined,
-    legacyPrefix: options.legacy ? (options.legacy.prefix ?? "sess:") : undefined,
-  });
-  if (metrics && client) watchCache(metrics, (client as unknown as { clientSideCache?: Parameters<typeof watchCache>[1] }).clientSideCache);
-  checkReadable(config.geoipDatabase);
-  let locator: Locate = () => null;
-  const located = openLocator(config.geoipDatabase).then((loaded) => {
-    locator = loaded;
-  });
-  const locate: Locate = (ip) => locator(ip);
-  let isReady = false;
-  const ready = Promise.all([owned?.connect(), backend.ready, located]).then(() => {
-    isReady = true;
-  });
-  // A site that never asks is told by its requests (a 503 each), not by an unhandled rejection.
-  ready.catch(() => {});
-  /** Requests that need the store wait for the start, REDIS_TIMEOUT at most, once per request. */
-  const startGate: RequestHandler = (req, _res, next) => {
-    if (isReady) return next();
-    const waited = req as Request & { [WAITED_FOR_START]?: Error };
-    if (waited[WAITED_FOR_START]) return next(waited[WAITED_FOR_START]);
-    withinBound(ready, config.redisTimeoutMs).then(
-      () => next(),
-      (err) => {
-        waited[WAITED_FOR_START] = err;
-        next(err);
-      },
-    );
-  };
 
   const devices = new DeviceCookies(config.sessionSecrets, config.production ? "__Host-device" : "device", config.production);
   const throttle = new PasswordThrottle(config, backend.rateLimitStore, devices);
@@ -268,7 +218,7 @@ export function createSessions(options: SessionsOptions): Sessions {
       // (a sign-in is tracked at its next request); the package's own routes answer 503.
       return (req, res, next) => {
         // Nobody signed in: nothing to track, and the site's page need not wait for the start.
-        if (!isReady && !userIdOf(req)) return next();
+        if (!isReady() && !userIdOf(req)) return next();
         startGate(req, res, (err?: unknown) => (err ? next() : tracking(req, res, next)));
       };
     },
@@ -409,6 +359,67 @@ function ownErrors(steps: RequestHandler[]): RequestHandler {
 
 /** Ends the package's routers: what went wrong inside them is the package's to answer. */
 const markErrors: ErrorRequestHandler = (err, _req, _res, next) => next(markOwn(err));
+
+/**
+ * The start: settings, the Redis client (the site's, or one the package makes from a URL), the
+ * store on it, the location data. Returns at once; `ready` settles when Redis has answered and
+ * the data is loaded, and `startGate` holds a request for that, REDIS_TIMEOUT at most.
+ */
+function start(options: SessionsOptions) {
+  const redisUrl = typeof options.redis === "string" && options.redis !== "" ? options.redis : undefined;
+  const given = typeof options.redis === "object" && options.redis !== null ? (options.redis as RedisClientType) : undefined;
+  if (given) {
+    checkRedisClient(given);
+    // A client with no `error` listener crashes the process at the first lost connection
+    // (an unhandled 'error' event): the package listens, and tells `events`.
+    const emitter = given as { listenerCount?(event: string): number; on?(event: string, listener: (err: Error) => void): unknown };
+    if (emitter.listenerCount?.("error") === 0) emitter.on?.("error", (err) => options.events?.redisError?.(err));
+  }
+  const config = options.config ?? settingsOf(options, redisUrl);
+  checkReadable(config.geoipDatabase);
+  const owned = redisUrl ? createRedis(redisUrl, config.sessionCacheEntries) : !given && usesRedis(config) ? createConfiguredRedis(config) : undefined;
+  owned?.on("error", (err: Error) => options.events?.redisError?.(err));
+  const client = given ?? owned;
+  if (options.legacy !== undefined && !client) {
+    throw new ConfigError("createSessions: `legacy` reads the sessions connect-redis kept in Redis: pass `redis` (or set REDIS_URL) too.");
+  }
+  const { metrics } = options;
+  const backend = openSessionBackend(config, {
+    client,
+    keyPrefix: options.keyPrefix,
+    now: options.now,
+    events: options.events,
+    metrics,
+    keepCookie: options.userIdOf !== undefined,
+    legacyPrefix: options.legacy ? (options.legacy.prefix ?? "sess:") : undefined,
+  });
+  if (metrics && client) watchCache(metrics, (client as unknown as { clientSideCache?: Parameters<typeof watchCache>[1] }).clientSideCache);
+  let locator: Locate = () => null;
+  const located = openLocator(config.geoipDatabase).then((loaded) => {
+    locator = loaded;
+  });
+  let isReady = false;
+  const ready = Promise.all([owned?.connect(), backend.ready, located]).then(() => {
+    isReady = true;
+  });
+  // A site that never asks is told by its requests (a 503 each), not by an unhandled rejection.
+  ready.catch(() => {});
+  /** Holds a request until the start is done, REDIS_TIMEOUT at most, once per request. */
+  const startGate: RequestHandler = (req, _res, next) => {
+    if (isReady) return next();
+    const waited = req as Request & { [WAITED_FOR_START]?: Error };
+    if (waited[WAITED_FOR_START]) return next(waited[WAITED_FOR_START]);
+    withinBound(ready, config.redisTimeoutMs).then(
+      () => next(),
+      (err) => {
+        waited[WAITED_FOR_START] = err;
+        next(err);
+      },
+    );
+  };
+  const locate: Locate = (ip) => locator(ip);
+  return { config, owned, backend, locate, ready, isReady: () => isReady, startGate };
+}
 
 function signedIn(req: Request) {
   if (!req.sessionUser) throw new Error("not signed in: put requireAuth before this route");
