@@ -214,11 +214,12 @@ export function createSessions(options: SessionsOptions): Sessions {
         }),
         locals.siteLayout,
       ]);
-      // The site's own routes go on untracked when the start takes longer than REDIS_TIMEOUT
-      // (a sign-in is tracked at its next request); the package's own routes answer 503.
+      // A signed-in request of the site's own routes waits for the start REDIS_TIMEOUT at most,
+      // then goes on without the package; the package's own routes answer 503.
       return (req, res, next) => {
-        // Nobody signed in: nothing to track, and the site's page need not wait for the start.
-        if (!isReady() && !userIdOf(req)) return next();
+        // Nobody signed in yet: the page need not wait for the start (a sign-in on this request
+        // reaches the store when it is saved, and waits there within the bound).
+        if (!isReady() && !userIdOf(req)) return tracking(req, res, next);
         startGate(req, res, (err?: unknown) => (err ? next() : tracking(req, res, next)));
       };
     },

@@ -370,7 +370,7 @@ describe("the drop-in, when a site signs in without a new id", () => {
 
   /** A site that sets req.session.userId without a regenerate, answering its sign-in as `login` does. */
   async function siteThat(login: express.RequestHandler) {
-    const sessions = await createSessions({ accounts, secret, userIdOf: (req) => req.session?.userId, env: {}, events: quietMail });
+    const sessions = createSessions({ accounts, secret, userIdOf: (req) => req.session?.userId, env: {}, events: quietMail });
     const app = express();
     app.use(express.urlencoded({ extended: false }));
     app.use(session({ store: sessions.store, secret, resave: false, saveUninitialized: false }));

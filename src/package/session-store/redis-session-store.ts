@@ -1,5 +1,6 @@
 import type { SessionData } from "express-session";
 import type { RedisClientType } from "redis";
+import { markOwn } from "../own-errors";
 import { isCluster, sendRaw } from "../redis/client";
 import { durableClient, type ReplicaWait, waitForReplicas } from "../redis/replica-wait";
 import { RedisStalledError, type StallWatch, watchForStalls } from "../redis/stall-watch";
@@ -83,7 +84,8 @@ export class RedisSessionStore extends SessionStoreCore {
     if (!cb) return read;
     read.then(
       (sess) => cb(null, sess),
-      (err) => cb(err),
+      // To express-session, then to the site's chain: an error of the package's store.
+      (err) => cb(markOwn(err)),
     );
     return undefined;
   }
