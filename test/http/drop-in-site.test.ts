@@ -75,6 +75,7 @@ function dropInSite(sessions: Sessions, kind: CsrfKind): Express {
   app.get("/where", (req, res) => res.json({ returnTo: req.session.returnTo ?? null }));
   app.post("/notes", (_req, res) => res.redirect(303, "/"));
   app.use("/account", sessions.router());
+  app.use("/api", sessions.apiRouter());
   app.use(sessions.errorHandler());
   // The site's own 404 and error page.
   app.use((_req, _res, next) => next(Object.assign(new Error("Not Found"), { status: 404, expose: true })));
@@ -156,6 +157,18 @@ describe.each<CsrfKind>(["csurf", "csrf-sync"])("a site with its own CSRF check 
     }
     expect(await sessions.getUserSessions("1")).toHaveLength(before);
     expect((await phone.get("/")).body.userId).toBe(1);
+  });
+
+  test("when a script ends the other sessions through the API with the site's token in X-CSRF-Token, then it works; without it, the site's check refuses", async () => {
+    const [laptop, phone] = [browser(app), browser(app, SAFARI_IPHONE)];
+    for (const agent of [laptop, phone]) await signIn(agent, rows[0]);
+    const token = tokenOn((await laptop.get("/")).body.form)!;
+    const refused = await laptop.post("/api/sessions/revoke-others").send({ password: rows[0].password });
+    expect([refused.status, refused.text]).toEqual([403, "the site's own error page: EBADCSRFTOKEN"]);
+    expect((await phone.get("/")).body.userId).toBe(1);
+    const ended = await laptop.post("/api/sessions/revoke-others").set("X-CSRF-Token", token).send({ password: rows[0].password });
+    expect(ended.status).toBe(200);
+    expect((await phone.get("/")).body.userId).toBeNull();
   });
 
   test("when the site's own errors happen (its 404, its CSRF refusal on its own form, a malformed body), then its own error page answers them", async () => {
