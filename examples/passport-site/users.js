@@ -15,9 +15,7 @@ function openUsers(file = ":memory:") {
   const hash = (password, salt = randomBytes(16).toString("hex")) => `${salt}:${scryptSync(password, salt, 32).toString("hex")}`;
   return {
     create(login, name, password, plan = "free") {
-      const { lastInsertRowid } = db
-        .prepare("INSERT INTO users (username, name, plan, password_hash) VALUES (?, ?, ?, ?)")
-        .run(login, name, plan, hash(password));
+      const { lastInsertRowid } = db.prepare("INSERT INTO users (username, name, plan, password_hash) VALUES (?,?,?,?)").run(login, name, plan, hash(password));
       return this.findById(Number(lastInsertRowid));
     },
     findById: (id) => db.prepare("SELECT * FROM users WHERE id = ?").get(id) ?? null,
