@@ -8,11 +8,11 @@
  * npm run bench:cache   (runs node with --expose-gc)
  */
 import { randomBytes } from "node:crypto";
-import type { SessionData } from "express-session";
 import { loadConfig } from "../src/package/config";
 import { connectRedis } from "../src/package/redis/connect";
 import { RedisSessionStore } from "../src/package/session-store/redis-session-store";
 import { startRedisServer } from "../test/helpers/redis-server";
+import { withState } from "../test/helpers/stores";
 
 const ENTRIES = Number(process.env.ENTRIES ?? 10_000);
 const CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
@@ -30,17 +30,11 @@ async function main() {
       const sid = randomBytes(24).toString("base64url");
       ids.push(sid);
       const user = { name: `Person ${i}`, email: `person${i}@example.com`, role: "user", org: null, ver: Date.now() * 1000, cv: 1 };
-      const sess = {
-        cookie: {},
-        userSessions: {
-          userId: randomBytes(16).toString("base64url"),
-          user,
-          userAgent: CHROME,
-          ip: "203.0.113.7",
-          csrfToken: randomBytes(16).toString("hex"),
-        },
-      };
-      await store.set(sid, sess as unknown as SessionData);
+      const sess = withState(
+        { cookie: {} },
+        { userId: randomBytes(16).toString("base64url"), user, userAgent: CHROME, ip: "203.0.113.7", csrfToken: randomBytes(16).toString("hex") },
+      );
+      await store.set(sid, sess);
     }
     // Writes were not reads: nothing is cached yet.
     gc();
@@ -57,10 +51,7 @@ async function main() {
     const empty = await used();
     for (let i = 0; i < ENTRIES; i++) {
       const sid = randomBytes(24).toString("base64url");
-      await store.set(sid, {
-        cookie: {},
-        userSessions: { userId: `u${i}`, user: { name: "A", email: "a@example.com", role: "user", org: null, ver: 1, cv: 1 } },
-      } as unknown as SessionData);
+      await store.set(sid, withState({ cookie: {} }, { userId: `u${i}`, user: { name: "A", email: "a@example.com", role: "user", org: null, ver: 1, cv: 1 } }));
       await store.endUserSessions(`u${i}`, undefined, { reason: "other-device", at: Date.now(), device: "Chrome on Windows" });
     }
     const withTombstones = await used();

@@ -9,6 +9,7 @@ import { createClient, type RedisClientType } from "redis";
 import { RedisSessionStore } from "../src/package/session-store/redis-session-store";
 import { newUserId } from "../src/site/users/user-repository";
 import { startRedisServer } from "../test/helpers/redis-server";
+import { withState } from "../test/helpers/stores";
 
 const TIERS = (process.env.BENCH_TIERS ?? "10000,100000,1000000").split(",").map(Number);
 /** Other users have this many sessions each (a phone and a laptop). */
@@ -18,9 +19,9 @@ const UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML,
 /** A signed-in session as the product writes it: account snapshot, device data, CSRF token. */
 function session(userId: string): SessionData {
   const now = Date.now();
-  return {
-    cookie: {} as SessionData["cookie"],
-    userSessions: {
+  return withState(
+    { cookie: {} as SessionData["cookie"] },
+    {
       userId,
       user: { name: "Ada Lovelace", email: `${userId.slice(0, 8)}@example.com`, role: "user", org: null, ver: 1, cv: 1 },
       credVersion: 1,
@@ -31,7 +32,7 @@ function session(userId: string): SessionData {
       persistent: true,
       csrfToken: randomBytes(16).toString("hex"),
     },
-  };
+  );
 }
 
 const sid = () => randomBytes(24).toString("base64url");

@@ -4,11 +4,11 @@
  * of each, with 0 and with 1; medians.
  */
 import { randomBytes } from "node:crypto";
-import type { SessionData } from "express-session";
 import { loadConfig } from "../src/package/config";
 import { handleOf } from "../src/package/session-store/session-record";
 import { openBackend } from "../src/site/backend";
 import { startRedisCluster } from "../test/helpers/redis-cluster";
+import { withState } from "../test/helpers/stores";
 
 (async () => {
   const c = await startRedisCluster();
@@ -27,9 +27,7 @@ import { startRedisCluster } from "../test/helpers/redis-cluster";
         const sid = randomBytes(24).toString("base64url");
         const uid = `u${i % 30}`;
         let t = process.hrtime.bigint();
-        await new Promise<void>((r, j) =>
-          b.kit.store.set(sid, { cookie: {}, userSessions: { userId: uid, user, credVersion: 1 } } as unknown as SessionData, (e) => (e ? j(e) : r())),
-        );
+        await new Promise<void>((r, j) => b.kit.store.set(sid, withState({ cookie: {} }, { userId: uid, user, credVersion: 1 }), (e) => (e ? j(e) : r())));
         create.push(Number(process.hrtime.bigint() - t) / 1e6);
         t = process.hrtime.bigint();
         await b.kit.store.endUserSession(uid, handleOf(sid));

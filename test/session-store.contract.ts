@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import type { SessionData } from "express-session";
 import { handleOf } from "../src/package/session-store/session-record";
-import type { SessionState } from "../src/package/session-store/session-store";
+import { peekState, type SessionState } from "../src/package/session-store/session-store";
 import type { UserSnapshot } from "../src/package/users/account";
-import { readSession, type StoreFactory, type StoreUnderTest } from "./helpers/stores";
+import { readSession, type StoreFactory, type StoreUnderTest, withState } from "./helpers/stores";
 
 /**
  * The one suite every session store must pass (after Lucia's testAdapter). Each store
@@ -25,7 +25,7 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
       ...over,
     });
     const signedIn = (userId: string, over: Partial<SessionState> = {}): SessionData =>
-      ({ cookie: {} as SessionData["cookie"], userSessions: { userId, user: snapshot(), userAgent: "UA", ip: "192.0.2.1", ...over } }) as SessionData;
+      withState({ cookie: {} as SessionData["cookie"] }, { userId, user: snapshot(), userAgent: "UA", ip: "192.0.2.1", ...over });
 
     test("when a session was never written, then get answers null", async () => {
       subject = await factory();
@@ -35,17 +35,17 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
     test("when a visitor's session is written, then it reads back with a rebuilt cookie", async () => {
       subject = await factory();
       const id = sid();
-      await subject.store.set(id, { cookie: {} as SessionData["cookie"], userSessions: { csrfToken: "tok" } } as SessionData);
+      await subject.store.set(id, withState({ cookie: {} as SessionData["cookie"] }, { csrfToken: "tok" }));
       const got = (await readSession(subject.store, id))!;
-      expect(got.userSessions?.csrfToken).toBe("tok");
-      expect(got.userSessions?.createdAt).toEqual(expect.any(Number));
+      expect(peekState(got)?.csrfToken).toBe("tok");
+      expect(peekState(got)?.createdAt).toEqual(expect.any(Number));
       expect(got.cookie).toMatchObject({ httpOnly: true, path: "/", sameSite: "lax", originalMaxAge: null });
     });
 
     test("when express-session's optional all, length and clear are called, then they count and end this store's live sessions only", async () => {
       subject = await factory();
       const ids = [sid(), sid(), sid()];
-      await subject.store.set(ids[0], { cookie: {} as SessionData["cookie"], userSessions: { csrfToken: "a" } } as SessionData);
+      await subject.store.set(ids[0], withState({ cookie: {} as SessionData["cookie"] }, { csrfToken: "a" }));
       await subject.store.set(ids[1], signedIn("u1"));
       await subject.store.set(ids[2], signedIn("u2"));
       await subject.store.endUserSession("u2", handleOf(ids[2]), { reason: "admin", at: subject.clock.now() });
@@ -84,8 +84,8 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
       await subject.store.set(id, signedIn("u1"));
       const inFlight = (await readSession(subject.store, id))!;
       expect(await subject.store.endUserSession("u1", handleOf(id))).toBe(true);
-      inFlight.userSessions!.flash = { kind: "info", text: "changed by the slow request" };
-      inFlight.userSessions!.lastActiveAt = subject.clock.now();
+      peekState(inFlight)!.flash = { kind: "info", text: "changed by the slow request" };
+      peekState(inFlight)!.lastActiveAt = subject.clock.now();
       await subject.store.set(id, inFlight);
       await subject.store.touch!(id, inFlight);
       expect(await readSession(subject.store, id)).toBeNull();
@@ -98,7 +98,9 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
       await subject.store.set(id, signedIn("u1"));
       const inFlight = (await readSession(subject.store, id))!;
       await subject.store.destroy(id);
-      await subject.store.set(id, { ...inFlight, cart: ["late"] } as SessionData);
+      // The slow request's session object, changed by its site (express-session hands the same object to set).
+      (inFlight as SessionData & { cart?: string[] }).cart = ["late"];
+      await subject.store.set(id, inFlight);
       expect(await readSession(subject.store, id)).toBeNull();
       expect(await subject.store.listUserSessions("u1")).toEqual([]);
     });
@@ -179,7 +181,7 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
         subject.clock.advance(300);
         const sess = await readSession(subject.store, id);
         if (!sess) break;
-        sess.userSessions!.lastActiveAt = subject.clock.now();
+        peekState(sess)!.lastActiveAt = subject.clock.now();
         await subject.store.set(id, sess);
       }
       expect(await readSession(subject.store, id)).toBeNull();
@@ -210,13 +212,13 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
       await subject.store.set(b, signedIn("u1"));
       const stale = (await readSession(subject.store, a))!;
       await subject.store.updateUserSnapshot("u1", snapshot({ name: "Grace", role: "admin", ver: 2 }));
-      stale.userSessions!.csrfToken = "written after the rename";
+      peekState(stale)!.csrfToken = "written after the rename";
       await subject.store.set(a, stale);
       for (const id of [a, b]) {
         const got = (await readSession(subject.store, id))!;
-        expect(got.userSessions?.user).toMatchObject({ name: "Grace", role: "admin", ver: 2 });
+        expect(peekState(got)?.user).toMatchObject({ name: "Grace", role: "admin", ver: 2 });
       }
-      expect((await readSession(subject.store, a))!.userSessions?.csrfToken).toBe("written after the rename");
+      expect(peekState(await readSession(subject.store, a))?.csrfToken).toBe("written after the rename");
     });
 
     test("when a session is named, then listings carry the name until the session ends; another user's session cannot be named", async () => {
@@ -240,13 +242,15 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
       const id = sid();
       const site = { passport: { user: 42 }, userId: 7, user: { plan: "pro" }, cart: [{ sku: "tea", n: 2 }], flash: { error: ["x"] }, "~x": 1 };
       const hostile = JSON.parse('{"__proto__": {"polluted": true}, "csrfToken": "the site\'s own"}');
-      await subject.store.set(id, { cookie: {} as SessionData["cookie"], ...site, ...hostile, userSessions: signedIn("u1").userSessions } as SessionData);
+      await subject.store.set(id, withState({ cookie: {} as SessionData["cookie"], ...site, ...hostile }, peekState(signedIn("u1"))!));
       const got = (await readSession(subject.store, id))! as unknown as Record<string, unknown>;
       expect(got).toMatchObject(site);
       expect(got.csrfToken).toBe("the site's own");
       expect(Object.getOwnPropertyDescriptor(got, "__proto__")?.value).toEqual({ polluted: true });
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-      expect((got.userSessions as SessionState).userId).toBe("u1");
+      expect(peekState(got as unknown as SessionData)?.userId).toBe("u1");
+      // Only the site's keys and the cookie: the package's state is beside the session, not in it.
+      expect(Object.keys(got).sort()).toEqual(["cookie", ...Object.keys(site), "csrfToken", "__proto__"].sort());
       expect((await subject.store.listUserSessions("u1")).map((r) => r.handle)).toEqual([handleOf(id)]);
       // The site's own `userId` and `user` are not the package's: nothing is indexed under 7.
       expect(await subject.store.listUserSessions("7")).toEqual([]);
@@ -266,7 +270,7 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
         secure: true,
       };
       await subject.store.set(visitor, JSON.parse(JSON.stringify({ cookie, cart: ["tea"] })));
-      await subject.store.set(remembered, JSON.parse(JSON.stringify({ cookie, passport: { user: 1 }, userSessions: signedIn("u1").userSessions })));
+      await subject.store.set(remembered, withState(JSON.parse(JSON.stringify({ cookie, passport: { user: 1 } })), peekState(signedIn("u1"))!));
       const got = (await readSession(subject.store, remembered))!;
       expect(got.cookie).toMatchObject({
         originalMaxAge: cookie.originalMaxAge,
@@ -289,7 +293,7 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
       const got = await new Promise<SessionData | null | undefined>((resolve, reject) =>
         subject.store.get(id, (err, sess) => (err ? reject(err) : resolve(sess))),
       );
-      expect(got?.userSessions?.userId).toBe("u1");
+      expect(peekState(got)?.userId).toBe("u1");
     });
   });
 }

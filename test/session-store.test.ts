@@ -7,7 +7,7 @@ import { EmbeddedSessionStore } from "../src/package/session-store/embedded-sess
 import { RedisSessionStore } from "../src/package/session-store/redis-session-store";
 import { handleOf } from "../src/package/session-store/session-record";
 import { pauseBefore, writesSession } from "./helpers/paused-client";
-import { connectTestRedis, embeddedStoreFactory, lifetime, readSession, redisStoreFactory, sleep, testCookie, uniquePrefix } from "./helpers/stores";
+import { connectTestRedis, embeddedStoreFactory, lifetime, readSession, redisStoreFactory, sleep, testCookie, uniquePrefix, withState } from "./helpers/stores";
 import { monitorCommands, redisName, scanKeys, topology } from "./helpers/topology";
 import { describeSessionStore } from "./session-store.contract";
 
@@ -15,7 +15,7 @@ describeSessionStore(redisName(), redisStoreFactory);
 if (topology() === "single") describeSessionStore("embedded", embeddedStoreFactory);
 
 const user = { name: "Ada", email: "a@example.com", role: "user" as const, org: null, ver: 1, cv: 1 };
-const signedIn = (userId: string) => ({ cookie: {}, userSessions: { userId, user, userAgent: "UA", ip: "192.0.2.1" } }) as unknown as SessionData;
+const signedIn = (userId: string) => withState({ cookie: {} }, { userId, user, userAgent: "UA", ip: "192.0.2.1" });
 
 describe(`${redisName()} store against a real server`, () => {
   test("when a naive connect-redis store meets the revoke race, then the session comes back (the bug this store prevents)", async () => {

@@ -3,6 +3,7 @@ import { addressKey } from "../src/package/addresses";
 import { safeNext } from "../src/package/auth/safe-next";
 import { ConfigError, loadConfig } from "../src/package/config";
 import { decode, encode } from "../src/package/session-store/session-record";
+import { peekState } from "../src/package/session-store/session-store";
 import { describeDevice } from "../src/package/sessions/device";
 import { PasswordHasher } from "../src/site/users/password";
 
@@ -206,17 +207,17 @@ describe("session records", () => {
     const now = Date.now();
     const older = { uv: 0, uid: "u1", u: "", d: JSON.stringify({ c: now - 1000, l: now - 500, ua: "UA", ip: "192.0.2.1", t: "token" }) };
     const sess = decode(older, cookie, life, now)!;
-    expect(sess.userSessions).toEqual({ userId: "u1", createdAt: now - 1000, lastActiveAt: now - 500, userAgent: "UA", ip: "192.0.2.1", csrfToken: "token" });
+    expect(peekState(sess)).toEqual({ userId: "u1", createdAt: now - 1000, lastActiveAt: now - 500, userAgent: "UA", ip: "192.0.2.1", csrfToken: "token" });
   });
 
   test("when a session is encoded and decoded, then the site's keys come back as they were and the package's state apart", () => {
     const now = Date.now();
     const site = { passport: { user: 3 }, userId: 3, c: "a site key that is also a short name" };
-    const record = encode({ cookie: {}, ...site, userSessions: { userId: "3", createdAt: now, lastActiveAt: now } } as never);
+    const record = encode({ cookie: {}, ...site } as never, { userId: "3", createdAt: now, lastActiveAt: now });
     expect(record.uid).toBe("3");
     const sess = decode(record, cookie, life, now)! as unknown as Record<string, unknown>;
-    expect(sess).toMatchObject({ passport: { user: 3 }, userId: 3, c: "a site key that is also a short name" });
-    expect(sess.userSessions).toEqual({ userId: "3", createdAt: now, lastActiveAt: now });
+    expect(sess).toEqual({ cookie: expect.any(Object), passport: { user: 3 }, userId: 3, c: "a site key that is also a short name" });
+    expect(peekState(sess as never)).toEqual({ userId: "3", createdAt: now, lastActiveAt: now });
   });
 
   test("when a record's package state is not an object, then it reads as no session rather than a signed-in one with no state", () => {
@@ -229,6 +230,6 @@ describe("session records", () => {
   test("when a state key at rest is named like a property of every object, then it is kept as data", () => {
     const now = Date.now();
     const sess = decode({ uv: 0, uid: "", u: "", d: JSON.stringify({ "~": { l: now, constructor: "x", toString: "y" } }) }, cookie, life, now)!;
-    expect(sess.userSessions).toEqual({ lastActiveAt: now, constructor: "x", toString: "y" });
+    expect(peekState(sess)).toEqual({ lastActiveAt: now, constructor: "x", toString: "y" });
   });
 });

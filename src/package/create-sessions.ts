@@ -28,7 +28,7 @@ import { withinBound } from "./redis/bounded-client";
 import { closeRedis, createConfiguredRedis, createRedis } from "./redis/connect";
 import { isRedisUnavailable } from "./redis/unavailable";
 import { openSessionBackend } from "./session-backend";
-import { stateOf } from "./session-store/session-store";
+import { peekState, stateOf } from "./session-store/session-store";
 import { endOtherSessions, endSession } from "./sessions/end-sessions";
 import { type Locate, openLocator } from "./sessions/location";
 import { passwordChecks } from "./sessions/password-checks";
@@ -86,7 +86,7 @@ export function createSessions(options: SessionsOptions): Sessions {
     onOutcome: metrics ? (outcome) => metrics.reauth.inc({ outcome }) : undefined,
     onRenewed: (req, account) => {
       if (!req.res) return;
-      setExpiryCookie(req.res, config, now(), req.session.userSessions?.persistent === true);
+      setExpiryCookie(req.res, config, now(), peekState(req.session)?.persistent === true);
       // After a password change this device stays known: its token is for the new credentials.
       throttle.devices.remember(req, req.res, accountLabel(account.id, account.email), account.credentialVersion ?? 0);
     },
@@ -200,14 +200,14 @@ export function createSessions(options: SessionsOptions): Sessions {
           activity,
           claim: (key) => takeOnce(claims, key),
           onSignedIn: (req) => {
-            const state = req.session.userSessions;
+            const state = peekState(req.session);
             const account = state?.user;
             if (!req.res || !account || !state.userId) return;
             const label = accountLabel(state.userId, account.email);
             if (throttle.devices.knownDevice(req, label, account.cv) === null && alertsOn)
               alerts.newDevice(req, { id: state.userId, email: account.email, credentialVersion: account.cv });
             throttle.devices.remember(req, req.res, label, account.cv);
-            setExpiryCookie(req.res, config, now(), req.session.userSessions?.persistent === true);
+            setExpiryCookie(req.res, config, now(), peekState(req.session)?.persistent === true);
             metrics?.created.inc();
           },
           onSignedOut: () => metrics?.ended.inc({ reason: "sign_out" }),
@@ -257,7 +257,7 @@ export function createSessions(options: SessionsOptions): Sessions {
       return "signed-in";
     },
     async completeSignIn(req, beforeSignIn) {
-      const pending = req.session.userSessions?.pendingSignIn;
+      const pending = peekState(req.session)?.pendingSignIn;
       if (pending) delete stateOf(req.session).pendingSignIn;
       if (!pending || now() - pending.at > PENDING_SIGN_IN_MS) return false;
       const account = await accounts.findById(pending.userId);
@@ -283,8 +283,8 @@ export function createSessions(options: SessionsOptions): Sessions {
       if (req?.sessionUser?.id === userId) stateOf(req.session).user = snapshot;
     },
     dismissSignInNotice(req) {
-      const notice = req.session?.userSessions?.user?.signIn;
-      if (notice && req.session.userSessions!.noticeSeen !== notice.at) stateOf(req.session).noticeSeen = notice.at;
+      const notice = peekState(req.session)?.user?.signIn;
+      if (notice && peekState(req.session)!.noticeSeen !== notice.at) stateOf(req.session).noticeSeen = notice.at;
     },
     async signOut(req, res) {
       if (req.sessionUser) {
@@ -301,14 +301,14 @@ export function createSessions(options: SessionsOptions): Sessions {
       if (onBehalfOf) return (await endSession(store, activity, req, onBehalfOf.userId, handle, onBehalfOf.by)) !== null;
       const ended = await endSession(store, activity, req, signedIn(req).id, handle);
       // The new-sign-in notice was about that session: it has been dealt with, everywhere.
-      if (ended && req.session.userSessions?.user?.signIn?.session === ended.series) await sessions.accountChanged(signedIn(req).id, req);
+      if (ended && peekState(req.session)?.user?.signIn?.session === ended.series) await sessions.accountChanged(signedIn(req).id, req);
       return ended !== null;
     },
     async revokeAllOtherSessions(req, onBehalfOf) {
       if (onBehalfOf) return endOtherSessions(store, activity, req, onBehalfOf.userId, undefined, onBehalfOf.by);
       const user = signedIn(req);
       const ended = await endOtherSessions(store, activity, req, user.id, user.sessionHandle);
-      const notice = req.session.userSessions?.user?.signIn;
+      const notice = peekState(req.session)?.user?.signIn;
       if (notice && notice.session !== seriesOf(req)) await sessions.accountChanged(user.id, req);
       return ended;
     },

@@ -6,7 +6,7 @@ import { connectConfiguredRedis } from "../../src/package/redis/connect";
 import { EmbeddedSessionStore } from "../../src/package/session-store/embedded-session-store";
 import { RedisSessionStore } from "../../src/package/session-store/redis-session-store";
 import type { CookieShape, Lifetime } from "../../src/package/session-store/session-record";
-import type { SessionStore } from "../../src/package/session-store/session-store";
+import { attachState, type SessionState, type SessionStore } from "../../src/package/session-store/session-store";
 import { testRedisEnv } from "./topology";
 
 export const testCookie: CookieShape = { httpOnly: true, path: "/", sameSite: "lax", secure: false };
@@ -91,6 +91,12 @@ export const embeddedStoreFactory: StoreFactory = async (options = {}) => {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** get() through its callback, the way express-session calls it. */
+/** A session object to write, with the package's state beside it (as the store reads it back). */
+export function withState(sess: object, state: SessionState): SessionData {
+  attachState(sess, state);
+  return sess as SessionData;
+}
+
 export function readSession(store: SessionStore, sid: string): Promise<SessionData | null> {
   return new Promise((resolve, reject) => store.get(sid, (err, sess) => (err ? reject(err) : resolve(sess ?? null))));
 }

@@ -1,12 +1,11 @@
 import { randomBytes } from "node:crypto";
-import type { SessionData } from "express-session";
 import request from "supertest";
 import { loadConfig } from "../../src/package/config";
 import { isCluster } from "../../src/package/redis/client";
 import { handleOf } from "../../src/package/session-store/session-record";
 import { openBackend } from "../../src/site/backend";
 import { appOn, browser, csrfFrom, newAccount, quietMail, SAFARI_IPHONE, signIn, signUp, submit } from "../helpers/app";
-import { connectTestRedis, readSession } from "../helpers/stores";
+import { connectTestRedis, readSession, withState } from "../helpers/stores";
 import { connectMasters, masterUrls, redisName, testRedisEnv, topology } from "../helpers/topology";
 
 /**
@@ -72,9 +71,7 @@ describe(`REDIS_WAIT_REPLICAS on ${redisName()}`, () => {
       const user = { name: "Wait Walt", email: "w@example.com", role: "user", org: null, ver: 1, cv: 1 };
       for (const sid of sids) {
         await new Promise<void>((resolve, reject) =>
-          backend.kit.store.set(sid, { cookie: {}, userSessions: { userId, user, credVersion: 1 } } as unknown as SessionData, (err) =>
-            err ? reject(err) : resolve(),
-          ),
+          backend.kit.store.set(sid, withState({ cookie: {} }, { userId, user, credVersion: 1 } as never), (err) => (err ? reject(err) : resolve())),
         );
       }
       const ending = backend.kit.store.endUserSession(userId, handleOf(sids[1])).then(() => "ending answered");

@@ -19,7 +19,7 @@ import {
   submit,
   withTestApp,
 } from "../helpers/app";
-import { connectTestRedis, testClock } from "../helpers/stores";
+import { connectTestRedis, testClock, withState } from "../helpers/stores";
 import { redisName } from "../helpers/topology";
 
 const kinds = ["embedded", "redis"] as const;
@@ -320,10 +320,10 @@ describe.each(kinds)("rotation under attack (%s)", (kind) => {
       const listed = await store.listUserSessions(user.id);
       const [row] = listed;
       // The rotation, done by hand right after the listing: the same series under a new id, the old one ended.
-      await store.set("a-rotated-session-id-of-this-browser-1", {
-        cookie: { originalMaxAge: null, path: "/", httpOnly: true },
-        userSessions: { userId: user.id, series: row.series, signedInAt: row.createdAt },
-      } as never);
+      await store.set(
+        "a-rotated-session-id-of-this-browser-1",
+        withState({ cookie: { originalMaxAge: null, path: "/", httpOnly: true } }, { userId: user.id, series: row.series, signedInAt: row.createdAt }),
+      );
       await store.endUserSession(user.id, row.handle, { reason: "rotated", at: Date.now() });
       let listings = 0;
       const racing = Object.assign(Object.create(store), {

@@ -2,7 +2,7 @@ import ejs from "ejs";
 import type { Request } from "express";
 import { clientIp, userAgentOf } from "../middleware/client-info";
 import { handleOf } from "../session-store/session-record";
-import type { SessionStore } from "../session-store/session-store";
+import { peekState, type SessionStore } from "../session-store/session-store";
 import { describeDevice } from "../sessions/device";
 import { formatTime } from "../sessions/format-time";
 import type { MailLinks } from "./mail-links";
@@ -91,7 +91,7 @@ export function signInAlerts(deps: AlertDeps) {
     newDevice(req: Request, account: { id: string; email?: string | null; credentialVersion?: number }): void {
       const to = account.email;
       if (!to) return;
-      const state = req.session.userSessions;
+      const state = peekState(req.session);
       const session = handleOf(req.sessionID);
       // The link names the session by its series, which its id rotations keep, and dies with a password change.
       const series = state?.series ?? session;

@@ -2,7 +2,7 @@ import { doubleCsrf } from "csrf-csrf";
 import { csrfSync } from "csrf-sync";
 import type { Request, RequestHandler, Response } from "express";
 import { markOwn } from "../own-errors";
-import { stateOf } from "../session-store/session-store";
+import { peekState, stateOf } from "../session-store/session-store";
 import { cookiesOf } from "./client-info";
 
 /** Where a form or a script sends its token: the `_csrf` field, or the X-CSRF-Token header. */
@@ -27,7 +27,7 @@ function siteChecks(req: Request): boolean {
 
 /** A session that keeps state: signed in, or already holding a synchronizer token. */
 function hasStoredSession(req: Request): boolean {
-  return req.session?.userSessions?.userId !== undefined || req.session?.userSessions?.csrfToken !== undefined;
+  return peekState(req.session)?.userId !== undefined || peekState(req.session)?.csrfToken !== undefined;
 }
 
 export interface Csrf {
@@ -63,7 +63,7 @@ export function csrfProtection(secrets: string[], production: boolean, now: () =
     size: 16, // 128 bits, as hex
     getTokenFromRequest: tokenOf,
     // In the package's part of the session: a site's own csrf-sync keeps its token apart.
-    getTokenFromState: (req) => req.session?.userSessions?.csrfToken,
+    getTokenFromState: (req) => peekState(req.session)?.csrfToken,
     storeTokenInState: (req, token) => {
       stateOf(req.session).csrfToken = token ?? undefined;
     },

@@ -1,7 +1,7 @@
 import type { NextFunction, Request, RequestHandler } from "express";
 import type { Lifetime } from "../session-store/session-record";
 import { expiryOf, handleOf, isActivityStale } from "../session-store/session-record";
-import { type SessionStore, stateOf } from "../session-store/session-store";
+import { peekState, type SessionStore, stateOf } from "../session-store/session-store";
 import type { Locate } from "../sessions/location";
 import { type AccountSource, snapshotOf } from "../users/account";
 import { clientIp, userAgentOf } from "./client-info";
@@ -101,7 +101,7 @@ export interface Identify {
  * from the store, as on most requests.
  */
 export function identify(req: Request, how: Identify): Promise<void> | undefined {
-  const sess = req.session?.userSessions;
+  const sess = peekState(req.session);
   if (!sess?.userId || !sess.user) return undefined;
   const now = how.now();
   if (isActivityStale(sess, how.lifetime, now)) {
@@ -115,7 +115,7 @@ export function identify(req: Request, how: Identify): Promise<void> | undefined
 }
 
 function identifyNow(req: Request, how: Identify, now: number): Promise<void> | undefined {
-  const sess = req.session.userSessions!;
+  const sess = peekState(req.session)!;
   const user = sess.user!;
   if (user.cv !== sess.credVersion) return signOutHere(req);
   if (user.disabled) return signOutHere(req, "This account has been disabled.");
@@ -127,7 +127,7 @@ function identifyNow(req: Request, how: Identify, now: number): Promise<void> | 
 }
 
 function setSessionUser(req: Request): void {
-  const sess = req.session.userSessions!;
+  const sess = peekState(req.session)!;
   const user = sess.user!;
   req.sessionUser = {
     id: sess.userId!,
@@ -141,7 +141,7 @@ function setSessionUser(req: Request): void {
 
 /** The series of this request's signed-in session: its sign-in handle, which its new ids keep (SessionState.series). */
 export function seriesOf(req: Request): string | undefined {
-  return req.session?.userSessions?.series ?? req.sessionUser?.sessionHandle;
+  return peekState(req.session)?.series ?? req.sessionUser?.sessionHandle;
 }
 
 /** The package's own sign-in: req.sessionUser, and req.user the same account (see docs/adopting.md). */
@@ -198,7 +198,7 @@ export async function refreshSession(
  */
 async function renewId(req: Request, how: Identify, now: number): Promise<void> {
   const { lifetime, ownsCookie } = how;
-  const { createdAt, ...state } = req.session.userSessions ?? {};
+  const { createdAt, ...state } = peekState(req.session) ?? {};
   const name = await deviceNameOf(how.names, req);
   await moveToNewId(req);
   const sess = Object.assign(stateOf(req.session), state);
@@ -214,7 +214,7 @@ async function renewId(req: Request, how: Identify, now: number): Promise<void> 
 
 /** The name its owner gave this session's device, read before the session moves to a new id. */
 export async function deviceNameOf(names: DeviceNames, req: Request): Promise<string | null> {
-  const userId = req.session.userSessions?.userId;
+  const userId = peekState(req.session)?.userId;
   return userId ? names.userSessionName(userId, handleOf(req.sessionID)) : null;
 }
 
@@ -224,7 +224,7 @@ export async function deviceNameOf(names: DeviceNames, req: Request): Promise<st
  * has indexed under their account.
  */
 export async function nameNewId(names: DeviceNames, req: Request, name: string | null): Promise<void> {
-  const userId = req.session.userSessions?.userId;
+  const userId = peekState(req.session)?.userId;
   if (!name || !userId) return;
   await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
   await names.nameUserSession(userId, handleOf(req.sessionID), name);
@@ -236,7 +236,7 @@ export async function nameNewId(names: DeviceNames, req: Request, name: string |
  * caller's to carry over or not.
  */
 export async function moveToNewId(req: Request): Promise<void> {
-  const { cookie, userSessions: _state, ...site } = req.session;
+  const { cookie, ...site } = req.session;
   const { originalMaxAge, expires } = cookie;
   await regenerate(req);
   Object.assign(req.session, site);

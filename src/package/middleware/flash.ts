@@ -1,6 +1,6 @@
 import signature from "cookie-signature";
 import type { Request, RequestHandler, Response } from "express";
-import { type Flash, stateOf } from "../session-store/session-store";
+import { type Flash, peekState, stateOf } from "../session-store/session-store";
 import { cookiesOf } from "./client-info";
 
 /** How long a visitor's message waits for the page it is meant for. */
@@ -72,7 +72,7 @@ function visitorMessage(req: Request, visitor: VisitorFlash): Flash | null {
 
 /** Whether the person is signed in or mid sign-in: their session is stored anyway, and carries the message. */
 function sessionIsStored(req: Request): boolean {
-  return req.session?.userSessions?.userId !== undefined || req.session?.userSessions?.pendingSignIn !== undefined;
+  return peekState(req.session)?.userId !== undefined || peekState(req.session)?.pendingSignIn !== undefined;
 }
 
 /** Shows a message once, on the page a redirect leads to. */
@@ -82,7 +82,8 @@ export function setFlash(req: Request, kind: Flash["kind"], text: string): void 
     stateOf(req.session).flash = { kind, text };
     return;
   }
-  if (req.session?.userSessions) delete req.session.userSessions.flash;
+  const state = peekState(req.session);
+  if (state) delete state.flash;
   const { name, options, secrets } = visitor.cookie;
   visitor.current = { kind, text };
   visitor.res.cookie(name, signature.sign(Buffer.from(JSON.stringify(visitor.current)).toString("base64url"), secrets[0]), {
@@ -93,7 +94,7 @@ export function setFlash(req: Request, kind: Flash["kind"], text: string): void 
 
 /** Whether a message is waiting to be shown on this request. */
 export function hasFlash(req: Request): boolean {
-  if (req.session?.userSessions?.flash !== undefined) return true;
+  if (peekState(req.session)?.flash !== undefined) return true;
   const visitor = (req as WithVisitorFlash)[VISITOR_FLASH];
   return visitor !== undefined && visitorMessage(req, visitor) !== null;
 }
@@ -103,9 +104,9 @@ export function hasFlash(req: Request): boolean {
  * is rendered, so a redirect (or a request that fails first) passes the message on untouched.
  */
 export function takeFlash(req: Request): Flash | null {
-  const message = req.session?.userSessions?.flash ?? null;
+  const message = peekState(req.session)?.flash ?? null;
   if (message) {
-    delete req.session.userSessions!.flash;
+    delete peekState(req.session)!.flash;
     return message;
   }
   const visitor = (req as WithVisitorFlash)[VISITOR_FLASH];

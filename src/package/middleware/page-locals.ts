@@ -1,5 +1,6 @@
 import { formatDistanceToNow } from "date-fns";
 import type { Request, RequestHandler, Response } from "express";
+import { peekState } from "../session-store/session-store";
 import type { Csrf } from "./csrf";
 import { seriesOf } from "./current-user";
 import { takeFlash } from "./flash";
@@ -67,9 +68,9 @@ export function pageLocals(cookieName: string, csrf: Csrf, needsPassword: (req: 
  * with the account snapshot the session already reads: no extra read per page.
  */
 function signInNotice(req: Request, needsPassword: (req: Request) => boolean) {
-  const notice = req.sessionUser && req.session.userSessions?.user?.signIn;
+  const notice = req.sessionUser && peekState(req.session)?.user?.signIn;
   if (!notice || notice.session === seriesOf(req)) return null;
-  if (notice.at <= (req.session.userSessions?.createdAt ?? 0) || req.session.userSessions?.noticeSeen === notice.at) return null;
+  if (notice.at <= (peekState(req.session)?.createdAt ?? 0) || peekState(req.session)?.noticeSeen === notice.at) return null;
   return {
     device: notice.device,
     ip: notice.ip,

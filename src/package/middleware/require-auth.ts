@@ -1,4 +1,5 @@
 import type { Request, RequestHandler, Response } from "express";
+import { peekState } from "../session-store/session-store";
 import { hasFlash, setFlash } from "./flash";
 
 export interface AuthGuards {
@@ -27,7 +28,7 @@ export function authGuards(signInPath: string, forbidden: (req: Request, res: Re
       return;
     }
     // The browser sent a cookie, but no stored session answered it: it expired or was ended.
-    if (res.locals.hadSessionCookie && req.session && req.session.userSessions?.createdAt === undefined && !hasFlash(req)) {
+    if (res.locals.hadSessionCookie && req.session && peekState(req.session)?.createdAt === undefined && !hasFlash(req)) {
       setFlash(req, "info", "Your session expired, please sign in again.");
     }
     const back = req.method === "GET" ? `?next=${encodeURIComponent(req.originalUrl)}` : "";

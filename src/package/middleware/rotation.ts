@@ -2,7 +2,7 @@ import { createHmac } from "node:crypto";
 import type { Request, RequestHandler } from "express";
 import type { SessionData } from "express-session";
 import { handleOf } from "../session-store/session-record";
-import type { SessionStore } from "../session-store/session-store";
+import { attachState, peekState, type SessionStore } from "../session-store/session-store";
 import { regenerate, servedForCurrentId } from "./current-user";
 import { setFlash } from "./flash";
 
@@ -50,7 +50,7 @@ export function sessionRotation(r: Rotation): RequestHandler {
 
 function follow(req: Request, r: Rotation): Promise<void> | undefined {
   if (!req.session) return undefined;
-  const state = req.session.userSessions;
+  const state = peekState(req.session);
   if (state?.createdAt !== undefined) {
     if (!state.userId) return undefined;
     // The first request on a new id: it is in use now (a later request with the old id is not a lost response).
@@ -70,7 +70,7 @@ export function successorOf(sid: string, secrets: string[]): string {
 /** This session under its next id, stored now; the old id ends with a "rotated" tombstone. */
 async function rotate(req: Request, r: Rotation): Promise<void> {
   const oldId = req.sessionID;
-  const userId = req.session.userSessions!.userId!;
+  const userId = peekState(req.session)!.userId!;
   const now = r.now();
   const nextId = successorOf(oldId, r.secrets);
   // Requests of one browser at the same moment (tabs): one rotates, the others take its new id
@@ -78,21 +78,21 @@ async function rotate(req: Request, r: Rotation): Promise<void> {
   if (!(await r.claim(`rotate:${handleOf(oldId)}`))) {
     const rotated = await read(r.store, nextId);
     // Only a new id nobody used yet is handed over: once used, a second holder of the old one gets nothing.
-    if (rotated?.userSessions?.fresh === true) {
+    if (rotated && peekState(rotated)?.fresh === true) {
       req.sessionID = nextId;
       req.sessionStore.createSession(req, rotated);
     }
     return;
   }
   const name = await r.store.userSessionName(userId, handleOf(oldId));
-  const { cookie, userSessions = {}, ...site } = req.session;
-  const { createdAt, ...state } = userSessions;
+  const { cookie, ...site } = req.session;
+  const { createdAt, ...state } = peekState(req.session) ?? {};
   const data = {
     ...site,
     // The cookie as it was (a remembered one keeps its expiry): its options, not the object.
     cookie: JSON.parse(JSON.stringify(cookie)),
-    userSessions: { ...state, signedInAt: state.signedInAt ?? createdAt, rotatedAt: now, fresh: true },
   } as unknown as SessionData;
+  attachState(data, { ...state, signedInAt: state.signedInAt ?? createdAt, rotatedAt: now, fresh: true });
   req.sessionID = nextId;
   req.sessionStore.createSession(req, data);
   await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
@@ -119,14 +119,14 @@ async function comeBack(req: Request, r: Rotation, sent: string): Promise<void> 
     const current = next.session;
     // Rotated again (its next id was used): follow on.
     if (!current) continue;
-    const userId = current.userSessions?.userId;
+    const userId = peekState(current)?.userId;
     if (!userId) return;
     // Used: a request came with the new id (or it has been rotated on since).
-    const used = step > 0 || current.userSessions?.fresh !== true;
+    const used = step > 0 || peekState(current)?.fresh !== true;
     if (used && r.now() - first.at > r.graceMs) {
       // The new id is in use and this browser's is past its grace: two parties hold the session.
       await r.store.endUserSession(userId, handleOf(id), { reason: "stolen", at: r.now() });
-      await r.onStolen(req, userId, handleOf(id), current.userSessions?.user);
+      await r.onStolen(req, userId, handleOf(id), peekState(current)?.user);
       setFlash(req, "error", STOLEN_MESSAGE);
       return;
     }

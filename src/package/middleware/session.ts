@@ -1,7 +1,7 @@
 import type { RequestHandler, Response } from "express";
-import session, { type Store } from "express-session";
+import session, { type SessionData, type Store } from "express-session";
 import type { Config } from "../config";
-import type { SessionStore } from "../session-store/session-store";
+import { peekState, type SessionStore } from "../session-store/session-store";
 
 /**
  * express-session with an opaque signed cookie (192 random bits, express-session's default id).
@@ -55,7 +55,7 @@ export function saveBeforeRedirect(store: Store): RequestHandler {
       proto.redirect = function redirectAfterSave(this: Response, ...args: unknown[]) {
         const go = () => redirect.apply(this, args);
         const sess = this.req.session;
-        if (!sess || !stores.has(this.req.sessionStore) || !Object.keys(sess).some((key) => key !== "cookie")) go();
+        if (!sess || !stores.has(this.req.sessionStore) || !holdsData(sess)) go();
         // A failed write goes to the site's error handling, where Express's router left it on the request.
         else sess.save((err) => (err ? (this.req.next ? this.req.next(err) : this.status(500).end()) : go()));
       } as Response["redirect"];
@@ -66,6 +66,14 @@ export function saveBeforeRedirect(store: Store): RequestHandler {
 }
 
 const WAITING_STORES = Symbol("the session stores whose redirects wait for the write");
+
+/** A session with something to store: the site's keys, or the package's state beside them. */
+function holdsData(sess: SessionData): boolean {
+  const state = peekState(sess);
+  if (state) for (const _ in state) return true;
+  for (const key in sess) if (key !== "cookie") return true;
+  return false;
+}
 
 export function clearSessionCookie(res: Response, cookieName: string): void {
   res.clearCookie(cookieName, { httpOnly: true, sameSite: "lax", path: "/", secure: cookieName.startsWith("__Host-") });

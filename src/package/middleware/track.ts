@@ -4,7 +4,7 @@ import type { ActivityLog } from "../activity/activity-log";
 import { recordActivity } from "../activity/record";
 import { announceSignIn, describeSignIn } from "../auth/sign-in";
 import { handleOf } from "../session-store/session-record";
-import type { SessionStore } from "../session-store/session-store";
+import { peekState, type SessionStore } from "../session-store/session-store";
 import { hasExpiry, type Identify, identify, isOwnRegenerate, moveToNewId, regenerate } from "./current-user";
 
 /** The longest user id the package keeps (ids are keys in the store). */
@@ -46,7 +46,7 @@ export function track(t: Tracking): RequestHandler {
   return (req, res, next) => {
     follow(req, res, t).then((refused) => {
       if (refused) return;
-      if (req.session && req.session.userSessions?.userId === undefined) watchSignIn(req, res, t);
+      if (req.session && peekState(req.session)?.userId === undefined) watchSignIn(req, res, t);
       next();
     }, next);
   };
@@ -56,10 +56,10 @@ export function track(t: Tracking): RequestHandler {
 async function follow(req: Request, res: Response, t: Tracking): Promise<boolean> {
   if (!req.session) return false; // no session middleware before this, or the store failed it
   const named = userIdFrom(t.userIdOf(req));
-  const indexedAs = req.session.userSessions?.userId;
+  const indexedAs = peekState(req.session)?.userId;
   if (indexedAs !== undefined && indexedAs !== named) await stopTracking(req, t, indexedAs);
-  if (named !== undefined && req.session.userSessions?.userId === undefined) {
-    const state = req.session.userSessions;
+  if (named !== undefined && peekState(req.session)?.userId === undefined) {
+    const state = peekState(req.session);
     // Stored already naming an account, yet never indexed: the sign-in was not tracked before
     // its response (it streamed, or tracking failed), so the id may be one the visitor was
     // given by someone else (a planted id). Whoever brings it first does not get it.
@@ -89,7 +89,7 @@ async function refuse(req: Request, res: Response): Promise<void> {
 function watchSignIn(req: Request, res: Response, t: Tracking): void {
   const sess = req.session;
   // The request's session now (Passport's req.login replaces it with a new one), when it names an account it is not indexed under.
-  const signingIn = () => (req.session && req.session.userSessions?.userId === undefined ? userIdFrom(t.userIdOf(req)) : undefined);
+  const signingIn = () => (req.session && peekState(req.session)?.userId === undefined ? userIdFrom(t.userIdOf(req)) : undefined);
   const save = sess.save as (this: Session, cb?: (err?: unknown) => void) => Session;
   Object.defineProperty(sess, "save", {
     configurable: true,

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { SessionData } from "express-session";
 import type { UserSnapshot } from "../users/account";
-import type { Ending, SessionInfo, SessionState } from "./session-store";
+import { attachState, type Ending, type SessionInfo, type SessionState } from "./session-store";
 
 /**
  * How a session is laid out at rest, shared by both stores so they cannot drift apart.
@@ -155,12 +155,12 @@ const STATE_AT_REST = "~";
 
 /**
  * The record of a session. Its data holds the site's keys as they are, the package's state
- * under "~", and (`keepCookie`, for a site's own session middleware) the cookie as the site
- * set it, as connect-redis keeps it.
+ * (kept beside the session, session-store.ts) under "~", and (`keepCookie`, for a site's own
+ * session middleware) the cookie as the site set it, as connect-redis keeps it.
  */
-export function encode(sess: SessionData, keepCookie = false): SessionRecord {
-  const { cookie, userSessions, ...site } = sess;
-  const { user, userId, ...own } = userSessions ?? {};
+export function encode(sess: SessionData, state: SessionState | undefined, keepCookie = false): SessionRecord {
+  const { cookie, ...site } = sess;
+  const { user, userId, ...own } = state ?? {};
   const data: Record<string, unknown> = { ...site, [STATE_AT_REST]: dataNames.toRest(own) };
   if (keepCookie && cookie) data.cookie = cookie;
   return {
@@ -201,7 +201,8 @@ export function decode(record: SessionRecord | null, cookie: CookieShape, lifeti
   } catch {
     return null;
   }
-  sess.userSessions = state;
+  attachState(sess, state);
+  loaded.set(state, { ...state });
   if (kept) {
     const cookieExpiresAt = kept.expires ? Date.parse(kept.expires) : null;
     if (expiryOf(state, lifetime, now, Number.isNaN(cookieExpiresAt) ? null : cookieExpiresAt) <= now) return null;
@@ -210,6 +211,8 @@ export function decode(record: SessionRecord | null, cookie: CookieShape, lifeti
   }
   const expiresAt = expiryOf(state, lifetime, now, keepCookie ? null : undefined);
   if (expiresAt <= now) return null;
+  // A site's session kept without a cookie comes back as it was kept, as from MemoryStore.
+  if (keepCookie) return sess as unknown as SessionData;
   const maxAge = state.persistent ? expiresAt - now : null;
   sess.cookie = {
     httpOnly: cookie.httpOnly,
@@ -220,6 +223,32 @@ export function decode(record: SessionRecord | null, cookie: CookieShape, lifeti
     expires: maxAge === null ? undefined : new Date(expiresAt),
   };
   return sess as unknown as SessionData;
+}
+
+/** Each state as it was read, to tell at the end of a request whether the package changed it. */
+const loaded = new WeakMap<SessionState, SessionState>();
+
+/**
+ * Whether the package changed this state since it was read (a state never read is new). Its
+ * values are replaced, never changed in place, so comparing each key's value is enough.
+ */
+export function stateChanged(state: SessionState): boolean {
+  const before = loaded.get(state) as Record<string, unknown> | undefined;
+  if (!before) return true;
+  const now = state as Record<string, unknown>;
+  let keys = 0;
+  for (const key in now) {
+    if (now[key] === undefined) continue;
+    keys++;
+    if (now[key] !== before[key]) return true;
+  }
+  for (const key in before) if (before[key] !== undefined) keys--;
+  return keys !== 0;
+}
+
+/** The state as written now: what a later comparison starts from. */
+export function markWritten(state: SessionState): void {
+  loaded.set(state, { ...state });
 }
 
 export function infoOf(handle: string, state: SessionState, lifetime: Lifetime, now: number): SessionInfo {

@@ -142,14 +142,30 @@ export interface SessionState {
   fresh?: boolean;
 }
 
+/**
+ * The package's state of each session, beside the session object express-session hands
+ * around rather than in it: `req.session` holds only what the site put there (and its
+ * cookie), so express-session's hash, the site's JSON and the site's libraries never see it.
+ * The store attaches it when it reads a session (createSession) and writes it with the session.
+ */
+const states = new WeakMap<object, SessionState>();
+
 /** The package's part of this session, made when first needed. */
 export function stateOf(sess: SessionData): SessionState {
-  sess.userSessions ??= {};
-  return sess.userSessions;
+  let state = states.get(sess);
+  if (!state) {
+    state = {};
+    states.set(sess, state);
+  }
+  return state;
 }
 
-declare module "express-session" {
-  interface SessionData {
-    userSessions?: SessionState;
-  }
+/** The package's part of this session, if it has one. */
+export function peekState(sess: SessionData | undefined | null): SessionState | undefined {
+  return sess ? states.get(sess) : undefined;
+}
+
+/** Puts a state beside a session object (the one express-session will hand around, or one to write). */
+export function attachState(sess: object, state: SessionState): void {
+  states.set(sess, state);
 }

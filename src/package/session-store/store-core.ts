@@ -12,10 +12,12 @@ import {
   infoOf,
   isActivityStale,
   type Lifetime,
+  markWritten,
   type SessionRecord,
   stampNew,
+  stateChanged,
 } from "./session-record";
-import { type Ending, type SessionInfo, type SessionStore, stateOf } from "./session-store";
+import { attachState, type Ending, peekState, type SessionInfo, type SessionStore, stateOf } from "./session-store";
 
 export interface StoreRules {
   lifetime: Lifetime;
@@ -143,13 +145,18 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
     return settle(this.timed("write", this.write(handleOf(sid), sess)), cb);
   }
 
+  /**
+   * express-session calls touch at the end of a request that left the site's part of the
+   * session unchanged. The package's state beside it may have changed (a refreshed account,
+   * a dismissed notice): then it is written. Otherwise, inside the update window a touch
+   * writes nothing: that is what keeps a signed-in request at no round trip.
+   */
   override touch(sid: string, sess: SessionData, cb?: Callback): any {
     const now = this.now();
-    // Inside the update window a touch writes nothing: that is what keeps a signed-in
-    // request at one round trip.
-    const state = sess.userSessions;
+    const state = peekState(sess);
     // A site's own visitor session (a cart) slides too; the package's visitor sessions do not.
-    if ((!state?.userId && !this.keepCookie) || !isActivityStale(state, this.lifetime, now)) {
+    const slides = (state?.userId !== undefined || this.keepCookie) && isActivityStale(state, this.lifetime, now);
+    if (!slides && !(state && stateChanged(state))) {
       // Answered at once, not on a later tick: express-session then ends the response in one
       // write; an answer that comes later makes it send all but the last byte first, then the
       // last byte, two socket writes and a copy of the page per request.
@@ -157,9 +164,36 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
       cb(null);
       return undefined;
     }
-    stateOf(sess).lastActiveAt = now;
+    if (slides) stateOf(sess).lastActiveAt = now;
     return settle(this.timed("write", this.write(handleOf(sid), sess)), cb);
   }
+
+  /** A session express-session read from this store: the package's state goes beside it. */
+  override createSession(req: Parameters<Store["createSession"]>[0], data: SessionData): ReturnType<Store["createSession"]> {
+    const state = peekState(data);
+    const sess = super.createSession(req, data);
+    if (state) attachState(sess, state);
+    return sess;
+  }
+
+  /**
+   * express-session sets its own `generate` on the store it is given. Every session it makes
+   * gets an empty state beside it, so the store knows a new session from one it read.
+   */
+  set generate(make: (req: Parameters<Store["createSession"]>[0]) => void) {
+    this.makeSession = (req) => {
+      make(req);
+      attachState(req.session, {});
+    };
+  }
+
+  get generate(): (req: Parameters<Store["createSession"]>[0]) => void {
+    return this.makeSession;
+  }
+
+  private makeSession: (req: Parameters<Store["createSession"]>[0]) => void = () => {
+    throw new Error("this store makes sessions through express-session: pass it to session({ store })");
+  };
 
   override destroy(sid: string, cb?: Callback): any {
     return settle(this.timed("end", this.removeRecord(handleOf(sid))), cb);
@@ -204,15 +238,22 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
 
   private async write(handle: string, sess: SessionData): Promise<void> {
     const now = this.now();
-    const state = stateOf(sess);
+    let state = peekState(sess);
+    if (!state) {
+      // A session object neither this store nor express-session's generate made (a direct
+      // set, as MemoryStore takes): the state it keeps stays, or it is created as a visitor's.
+      state = peekState(decode(await this.readRecord(handle), this.cookie, this.lifetime, now, this.keepCookie)) ?? {};
+      attachState(sess, state);
+    }
     const creating = stampNew(state, now);
     if (!state.userId) state.lastActiveAt = now; // a visitor's session slides with each write
     const expiresAt = expiryOf(state, this.lifetime, now, this.keepCookie ? cookieExpiry(sess) : undefined);
     if (expiresAt <= now) return this.removeRecord(handle);
-    const record = encode(sess, this.keepCookie);
+    const record = encode(sess, state, this.keepCookie);
     const lastActiveAt = state.lastActiveAt ?? now;
     if (creating) await this.createRecord(handle, record, expiresAt, lastActiveAt, now);
     else await this.updateRecord(handle, record, expiresAt, lastActiveAt);
+    markWritten(state);
   }
 
   listUserSessions(userId: string): Promise<SessionInfo[]> {
@@ -225,7 +266,7 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
     const live: SessionInfo[] = [];
     const dead: string[] = [];
     for (const { handle, lastActiveAt, record } of entries) {
-      const state = decode(record, this.cookie, this.lifetime, now, this.keepCookie)?.userSessions;
+      const state = peekState(decode(record, this.cookie, this.lifetime, now, this.keepCookie));
       if (state && state.userId === userId)
         live.push(names[handle] ? { ...infoOf(handle, state, this.lifetime, now), name: names[handle] } : infoOf(handle, state, this.lifetime, now));
       // A fresh entry without its record is a session being created (index first): not dead.

@@ -7,7 +7,7 @@ import { describeSignIn } from "../auth/sign-in";
 import { type DeviceNames, deviceNameOf, moveToNewId, nameNewId, regenerate } from "../middleware/current-user";
 import { setFlash } from "../middleware/flash";
 import { handleOf, type Lifetime } from "../session-store/session-record";
-import { stateOf } from "../session-store/session-store";
+import { peekState, stateOf } from "../session-store/session-store";
 import type { AccountSource, SessionAccount } from "../users/account";
 import { accountLabel } from "../users/account";
 import type { Locate } from "./location";
@@ -67,7 +67,7 @@ export function passwordChecks(deps: PasswordChecksDeps) {
 
   /** Whether the password was entered longer ago than the re-authentication window. */
   function needsPassword(req: Request): boolean {
-    return now() - (req.session.userSessions?.authAt ?? 0) > reauthWindow * 1000;
+    return now() - (peekState(req.session)?.authAt ?? 0) > reauthWindow * 1000;
   }
 
   /** Checks the password always: null when it is right (and the window restarts). */
@@ -82,7 +82,7 @@ export function passwordChecks(deps: PasswordChecksDeps) {
     if (tries > MAX_PASSWORD_FAILURES_PER_SESSION) return signOutAfter(req, MAX_PASSWORD_FAILURES_PER_SESSION, false);
     let checked: CheckOutcome;
     try {
-      checked = await throttle.check(req, { email: accountLabel(user.id, user.email), credentialVersion: req.session.userSessions?.credVersion }, async () =>
+      checked = await throttle.check(req, { email: accountLabel(user.id, user.email), credentialVersion: peekState(req.session)?.credVersion }, async () =>
         password.length <= 256 ? accounts.verifyPassword(user.id, password) : false,
       );
     } catch (err) {
@@ -136,7 +136,7 @@ export function passwordChecks(deps: PasswordChecksDeps) {
   async function renewSession(req: Request): Promise<void> {
     const account = req.sessionUser ? await accounts.findById(req.sessionUser.id) : null;
     if (!account) return;
-    const persistent = req.session.userSessions?.persistent === true;
+    const persistent = peekState(req.session)?.persistent === true;
     const name = await deviceNameOf(names, req);
     // The site's keys (its own sign-in among them) and its cookie come along to the new id.
     await moveToNewId(req);

@@ -11,6 +11,7 @@ import { regenerate, seriesOf } from "../middleware/current-user";
 import { setFlash, takeFlash } from "../middleware/flash";
 import { forbidCaching } from "../middleware/page-locals";
 import { isHandle } from "../session-store/session-record";
+import { peekState } from "../session-store/session-store";
 import type { SessionPagesOptions, Sessions } from "../surface";
 import type { AccountSource } from "../users/account";
 import { describeDevice } from "./device";
@@ -139,7 +140,7 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions, n
   /** How many of `count` sessions must end for one more to fit under the cap. */
   const sessionsToEnd = (count: number) => Math.max(1, count - config.maxSessionsPerUser + 1);
   const pendingOf = (req: Request) => {
-    const pending = req.session.userSessions?.pendingSignIn;
+    const pending = peekState(req.session)?.pendingSignIn;
     return pending && now() - pending.at <= PENDING_SIGN_IN_MS ? pending : null;
   };
   async function choosePage(req: Request, res: Response, status: number, error: string | null = null) {
