@@ -337,13 +337,17 @@ function cookieExpiry(sess: SessionData): number | null {
   return Number.isNaN(at) ? null : at;
 }
 
-/** Promise for tests and the product, callback for express-session (as connect-redis does). */
+/**
+ * Promise for tests and the product, callback for express-session (as connect-redis does).
+ * The callback runs outside the promise: what it throws is thrown, not swallowed as a
+ * rejection nobody handles.
+ */
 function settle<T>(work: Promise<T>, cb?: (err: unknown, value?: T) => void): Promise<T> | undefined {
   if (!cb) return work;
   work.then(
-    (value) => cb(null, value),
+    (value) => queueMicrotask(() => cb(null, value)),
     // To express-session, then to the site's chain: an error of the package's store.
-    (err) => cb(markOwn(err)),
+    (err) => queueMicrotask(() => cb(markOwn(err))),
   );
   return undefined;
 }
