@@ -1,11 +1,10 @@
 import { RedisStore } from "connect-redis";
 import express, { type Express } from "express";
 import session, { type Store } from "express-session";
-import { Passport } from "passport";
-import { Strategy as LocalStrategy } from "passport-local";
 import type { RedisClientType } from "redis";
 import { type AccountSource, ConfigError, createSessions, type Sessions } from "../../src/package/index";
 import { browser, csrfFrom, quietMail, sentSessionCookie } from "../helpers/app";
+import { localPassport } from "../helpers/passport";
 import { connectTestRedis, uniquePrefix } from "../helpers/stores";
 import { redisName } from "../helpers/topology";
 
@@ -28,15 +27,7 @@ const secret = "the site's own session secret, long enough";
 
 /** The same Passport site before and after the switch: only its session store differs (and track() and the router after it). */
 function site(store: Store, sessions?: Sessions): Express {
-  const passport = new Passport();
-  passport.use(
-    new LocalStrategy({ usernameField: "email" }, (email, password, done) => {
-      const row = rows.find((r) => r.email === email);
-      done(null, row && row.password === password ? row : false);
-    }),
-  );
-  passport.serializeUser((user, done) => done(null, (user as Row).id));
-  passport.deserializeUser((id: number, done) => done(null, rowOf(id) ?? false));
+  const passport = localPassport(rows);
   const app = express();
   app.use(express.urlencoded({ extended: false }));
   app.use(session({ store, secret, resave: false, saveUninitialized: false, cookie: { maxAge: 14 * 24 * 3600 * 1000 } }));

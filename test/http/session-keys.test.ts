@@ -1,10 +1,9 @@
 import express from "express";
 import session from "express-session";
-import { Passport } from "passport";
-import { Strategy as LocalStrategy } from "passport-local";
 import type { RedisClientType } from "redis";
 import { type AccountSource, createSessions, type Sessions } from "../../src/package/index";
 import { browser, csrfFrom, quietMail } from "../helpers/app";
+import { localPassport } from "../helpers/passport";
 import { connectTestRedis, uniquePrefix } from "../helpers/stores";
 import { redisName, topology } from "../helpers/topology";
 
@@ -34,12 +33,7 @@ describe.each(kinds)("the session is the site's (%s)", (kind) => {
       events: quietMail,
     });
     try {
-      const passport = new Passport();
-      passport.use(
-        new LocalStrategy({ usernameField: "email" }, (email, password, done) => done(null, email === row.email && password === row.password ? row : false)),
-      );
-      passport.serializeUser((user, done) => done(null, (user as typeof row).id));
-      passport.deserializeUser((id: number, done) => done(null, id === row.id ? row : false));
+      const passport = localPassport([row]);
       const app = express();
       app.use(express.urlencoded({ extended: false }));
       app.use(session({ store: sessions.store, secret, resave: false, saveUninitialized: false }));

@@ -1,11 +1,10 @@
 import express, { type Express } from "express";
 import session from "express-session";
-import { Passport } from "passport";
-import { Strategy as LocalStrategy } from "passport-local";
 import type { RedisClientType } from "redis";
 import request from "supertest";
 import { type AccountSource, ConfigError, createSessions, type MailMessage, type Sessions } from "../../src/package/index";
 import { browser, cookieOf, csrfFrom, quietMail } from "../helpers/app";
+import { localPassport } from "../helpers/passport";
 import { connectTestRedis, uniquePrefix } from "../helpers/stores";
 import { redisName, topology } from "../helpers/topology";
 
@@ -42,15 +41,7 @@ const SESSIONS_PAGE = "/account/sessions";
 
 /** An Express site with Passport, its own sign-in form (no CSRF token) and its own session(). */
 function passportSite(sessions: Sessions): Express {
-  const passport = new Passport();
-  passport.use(
-    new LocalStrategy({ usernameField: "email" }, (email, password, done) => {
-      const row = rows.find((r) => r.email === email);
-      done(null, row && row.password === password ? row : false);
-    }),
-  );
-  passport.serializeUser((user, done) => done(null, (user as Row).id));
-  passport.deserializeUser((id: number, done) => done(null, rowOf(id) ?? false));
+  const passport = localPassport(rows);
 
   const app = express();
   app.use(express.urlencoded({ extended: false }));
