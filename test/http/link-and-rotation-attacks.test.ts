@@ -452,6 +452,27 @@ describe("the drop-in, when a site signs in without a new id", () => {
     }
   });
 
+  test("when the site signs in an account the package does not know, then the session keeps its id from then on and is not indexed", async () => {
+    const { app, sessions } = await siteThat((req, res) => {
+      req.session.userId = 99;
+      res.redirect(303, "/");
+    });
+    try {
+      const plantedId = await planted(app);
+      const login = await request(app).post("/login").set("Cookie", plantedId);
+      const given = cookieOf(login, "connect.sid")!.split(";")[0];
+      expect(given).not.toBe(plantedId);
+      for (let i = 0; i < 3; i++) {
+        const page = await request(app).get("/").set("Cookie", given);
+        expect(page.body.userId).toBe(99);
+        expect(cookieOf(page, "connect.sid")).toBeUndefined();
+      }
+      expect(await sessions.getUserSessions("99")).toHaveLength(0);
+    } finally {
+      await sessions.close();
+    }
+  });
+
   test("when the account lookup fails at the sign-in, then the sign-in is still stored under a new id, never the planted one", async () => {
     const { app, sessions } = await siteThat(answers["redirects at once"]);
     try {

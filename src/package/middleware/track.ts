@@ -44,18 +44,19 @@ export interface Tracking {
  */
 export function track(t: Tracking): RequestHandler {
   return (req, res, next) => {
-    follow(req, res, t).then((refused) => {
+    const named = req.session ? userIdFrom(t.userIdOf(req)) : undefined;
+    follow(req, res, t, named).then((refused) => {
       if (refused) return;
-      if (req.session && peekState(req.session)?.userId === undefined) watchSignIn(req, res, t);
+      // Nobody signed in as the request comes: the site's route may sign someone in.
+      if (named === undefined && req.session && peekState(req.session)?.userId === undefined) watchSignIn(req, res, t);
       next();
     }, next);
   };
 }
 
 /** Answers true when it answered the request itself (a sign-in it refuses). */
-async function follow(req: Request, res: Response, t: Tracking): Promise<boolean> {
+async function follow(req: Request, res: Response, t: Tracking, named: string | undefined): Promise<boolean> {
   if (!req.session) return false; // no session middleware before this, or the store failed it
-  const named = userIdFrom(t.userIdOf(req));
   const indexedAs = peekState(req.session)?.userId;
   if (indexedAs !== undefined && indexedAs !== named) await stopTracking(req, t, indexedAs);
   if (named !== undefined && peekState(req.session)?.userId === undefined) {
