@@ -102,8 +102,8 @@ async function rotate(req: Request, r: Rotation): Promise<void> {
   // two intervals: enough to tell a copy in use, without a tombstone per rotation for days.
   if (await r.store.endUserSession(userId, handleOf(oldId), { reason: "rotated", at: now, keepMs: Math.max(2 * r.intervalMs, r.graceMs) })) return;
   // The session was ended while it rotated (from the sessions page, a mail's link...): its
-  // new id ends too, and this request goes on signed out; the old id's tombstone says why.
-  await r.store.endUserSession(userId, handleOf(nextId));
+  // new id ends too (regenerate destroys it), and this request goes on signed out; the old
+  // id's tombstone says why.
   await regenerate(req);
 }
 

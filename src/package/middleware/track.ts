@@ -5,6 +5,7 @@ import { recordActivity } from "../activity/record";
 import { announceSignIn, describeSignIn } from "../auth/sign-in";
 import { handleOf } from "../session-store/session-record";
 import { peekState, type SessionStore } from "../session-store/session-store";
+import type { SessionAccount } from "../users/account";
 import { hasExpiry, type Identify, identify, isOwnRegenerate, moveToNewId, regenerate } from "./current-user";
 
 /** The longest user id the package keeps (ids are keys in the store). */
@@ -64,11 +65,12 @@ async function follow(req: Request, res: Response, t: Tracking, named: string | 
     // Stored already naming an account, yet never indexed: the sign-in was not tracked before
     // its response (it streamed, or tracking failed), so the id may be one the visitor was
     // given by someone else (a planted id). Whoever brings it first does not get it.
-    if (state?.createdAt !== undefined && !state.fromLegacy && (await isTrackable(t, named))) {
+    const account = await trackableAccount(t, named);
+    if (account && state?.createdAt !== undefined && !state.fromLegacy) {
       await refuse(req, res);
       return true;
     }
-    await startTracking(req, t, named);
+    if (account) await startTracking(req, t, named, account);
   }
   await identify(req, t.identify);
   if (req.sessionUser) watchSignOut(req, t);
@@ -131,16 +133,17 @@ function watchSignIn(req: Request, res: Response, t: Tracking): void {
 async function signInHere(req: Request, t: Tracking, userId: string): Promise<void> {
   const sess = req.session;
   try {
-    await startTracking(req, t, userId);
+    const account = await trackableAccount(t, userId);
+    if (account) await startTracking(req, t, userId, account);
   } finally {
     if (req.session === sess) await moveToNewId(req);
   }
 }
 
-/** Whether the package follows this account (one it knows, not disabled). */
-async function isTrackable(t: Tracking, userId: string): Promise<boolean> {
+/** The account, when the package follows it (one it knows, not disabled); the site refuses the others itself. */
+async function trackableAccount(t: Tracking, userId: string): Promise<SessionAccount | null> {
   const account = await t.identify.accounts.findById(userId);
-  return account !== null && !account.disabled;
+  return account && !account.disabled ? account : null;
 }
 
 /** An id as the package keeps it: a non-empty string or a finite number, as a string. */
@@ -150,10 +153,7 @@ function userIdFrom(value: unknown): string | undefined {
   return undefined;
 }
 
-async function startTracking(req: Request, t: Tracking, userId: string): Promise<void> {
-  const account = await t.identify.accounts.findById(userId);
-  // An account the package cannot find (or a disabled one) is the site's to refuse: not indexed.
-  if (!account || account.disabled) return;
+async function startTracking(req: Request, t: Tracking, userId: string, account: SessionAccount): Promise<void> {
   if (!(await t.claim(`track:${handleOf(req.sessionID)}`))) return;
   // A new id as the session becomes a signed-in one (ASVS 7.2.4), indexed as it is created.
   await moveToNewId(req);
