@@ -2,9 +2,9 @@ import { RedisStore } from "connect-redis";
 import express, { type Express } from "express";
 import session, { type Store } from "express-session";
 import type { RedisClientType } from "redis";
-import { type AccountSource, ConfigError, createSessions, type Sessions } from "../../src/package/index";
+import { ConfigError, createSessions, type Sessions } from "../../src/package/index";
 import { browser, csrfFrom, quietMail, sentSessionCookie } from "../helpers/app";
-import { localPassport } from "../helpers/passport";
+import { accountsOf, localPassport } from "../helpers/passport";
 import { connectTestRedis, uniquePrefix } from "../helpers/stores";
 import { redisName } from "../helpers/topology";
 
@@ -15,14 +15,7 @@ interface Row {
   password: string;
 }
 const rows: Row[] = [{ id: 41, name: "Ada Lovelace", email: "ada@example.com", password: "ada's password" }];
-const rowOf = (id: unknown) => rows.find((r) => String(r.id) === String(id));
-const accounts: AccountSource = {
-  findById: async (id) => {
-    const row = rowOf(id);
-    return row ? { id: String(row.id), name: row.name, email: row.email } : null;
-  },
-  verifyPassword: async (id, password) => rowOf(id)?.password === password,
-};
+const accounts = accountsOf(rows);
 const secret = "the site's own session secret, long enough";
 
 /** The same Passport site before and after the switch: only its session store differs (and track() and the router after it). */

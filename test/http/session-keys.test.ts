@@ -1,17 +1,14 @@
 import express from "express";
 import session from "express-session";
 import type { RedisClientType } from "redis";
-import { type AccountSource, createSessions, type Sessions } from "../../src/package/index";
+import { createSessions, type Sessions } from "../../src/package/index";
 import { browser, csrfFrom, quietMail } from "../helpers/app";
-import { localPassport } from "../helpers/passport";
+import { accountsOf, localPassport } from "../helpers/passport";
 import { connectTestRedis, uniquePrefix } from "../helpers/stores";
 import { redisName, topology } from "../helpers/topology";
 
 const row = { id: 5, name: "Ada Lovelace", email: "ada@example.com", password: "ada's password" };
-const accounts: AccountSource = {
-  findById: async (id) => (String(id) === "5" ? { id: "5", name: row.name, email: row.email } : null),
-  verifyPassword: async (id, password) => String(id) === "5" && password === row.password,
-};
+const accounts = accountsOf([row]);
 const secret = "the site's own session secret, long enough";
 
 const kinds = topology() === "single" ? ["embedded", redisName()] : [redisName()];

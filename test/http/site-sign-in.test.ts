@@ -2,9 +2,9 @@ import express, { type Express } from "express";
 import session from "express-session";
 import type { RedisClientType } from "redis";
 import request from "supertest";
-import { type AccountSource, ConfigError, createSessions, type MailMessage, type Sessions } from "../../src/package/index";
+import { ConfigError, createSessions, type MailMessage, type Sessions } from "../../src/package/index";
 import { browser, cookieOf, csrfFrom, quietMail } from "../helpers/app";
-import { localPassport } from "../helpers/passport";
+import { accountsOf, localPassport } from "../helpers/passport";
 import { connectTestRedis, uniquePrefix } from "../helpers/stores";
 import { redisName, topology } from "../helpers/topology";
 
@@ -28,14 +28,7 @@ const rows: Row[] = [
   { id: 1, name: "Ada Lovelace", email: "ada@example.com", password: "ada's password", plan: "pro" },
   { id: 2, name: "Grace Hopper", email: "grace@example.com", password: "grace's password", plan: "free" },
 ];
-const rowOf = (id: unknown) => rows.find((r) => String(r.id) === String(id));
-const accounts: AccountSource = {
-  findById: async (id) => {
-    const row = rowOf(id);
-    return row ? { id: String(row.id), name: row.name, email: row.email } : null;
-  },
-  verifyPassword: async (id, password) => rowOf(id)?.password === password,
-};
+const accounts = accountsOf(rows);
 const secret = "the site's own session secret, long enough";
 const SESSIONS_PAGE = "/account/sessions";
 
