@@ -1,6 +1,6 @@
 import type { RequestHandler } from "express";
 import type { Logger } from "pino";
-import type { ActivityLog, Config, Csrf, Metrics, PasswordChecks, PasswordThrottle, RateLimitStoreFactory, SessionStore, Sessions } from "../package";
+import type { ActivityLog, Config, Metrics, SessionStore, Sessions } from "../package";
 import type { PasswordHasher } from "./users/password";
 import type { UserRepository } from "./users/user-repository";
 
@@ -20,11 +20,11 @@ export interface AppDeps {
 export interface RouteDeps extends AppDeps {
   sessions: SessionStore;
   activity: ActivityLog;
-  csrf: Csrf;
+  csrf: Sessions["csrf"];
   /** Every password check (sign-in and re-authentication) is counted here. */
-  throttle: PasswordThrottle;
-  passwordChecks: PasswordChecks;
-  rateLimitStore: RateLimitStoreFactory;
+  throttle: Sessions["throttle"];
+  passwordChecks: Sessions["passwordChecks"];
+  rateLimitStore: Sessions["rateLimitStore"];
   requireAuth: RequestHandler;
   requireRole(...roles: string[]): RequestHandler;
   now: () => number;

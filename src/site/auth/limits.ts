@@ -1,6 +1,9 @@
 import type { Request, RequestHandler, Response } from "express";
 import { rateLimit } from "express-rate-limit";
-import { addressKey, type Config, clientIp, normalizeEmail, type RateLimitStoreFactory, type Throttled, throttledUntil } from "../../package";
+import { addressKey, type Config, clientIp, normalizeEmail, type Sessions, type Throttled, throttledUntil } from "../../package";
+
+/** Counters in the store the sessions use (Redis, or this process on the embedded store). */
+type RateLimitStoreFactory = Sessions["rateLimitStore"];
 
 /** Answers a throttled form: 429 with Retry-After and the reason. */
 export function tooMany(res: Response, throttled: Throttled): void {

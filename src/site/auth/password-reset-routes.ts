@@ -1,7 +1,7 @@
 import ejs from "ejs";
 import { type RequestHandler, type Response, Router } from "express";
 import { z } from "zod";
-import { type LinkClaims, recordActivity, setFlash } from "../../package";
+import { recordActivity, type Sessions, setFlash } from "../../package";
 import type { RouteDeps } from "../app-deps";
 import { csrfField, email, newPassword, parseForm } from "../forms";
 import { resetLimit, resetMailLimit } from "./limits";
@@ -20,7 +20,7 @@ export function passwordResetRoutes({ config, kit, users, activity, passwords, r
   const router = Router();
 
   /** The link's account, when the link is good: signed, unexpired, unused, and from before no password change. */
-  async function userOfLink(claims: LinkClaims | "expired" | null) {
+  async function userOfLink(claims: ReturnType<Sessions["links"]["read"]>) {
     if (claims === null || claims === "expired" || (await kit.links.used(claims))) return null;
     const user = await users.findById(claims.userId);
     return user && !user.disabled && user.cv === claims.version ? user : null;
