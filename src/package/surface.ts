@@ -59,7 +59,7 @@ export interface SessionsOptions {
    * as undefined unsets it.
    */
   env?: Record<string, string | undefined>;
-  /** Settings already read with loadConfig(); when given, `env` and `secret` are not read. */
+  /** Settings already read with loadConfig() of "express-user-sessions/site-kit"; when given, `env` and `secret` are not read. */
   config?: Config;
   /** Where requireAuth sends visitors who are not signed in. Default: "/login". */
   signInPath?: string;

@@ -1,6 +1,7 @@
 import type { RequestHandler } from "express";
 import type { Logger } from "pino";
-import type { ActivityLog, Config, Metrics, SessionStore, Sessions } from "../package";
+import type { ActivityLog, Metrics, SessionStore, Sessions } from "../package";
+import type { Config } from "../package/site-kit-entry";
 import type { PasswordHasher } from "./users/password";
 import type { UserRepository } from "./users/user-repository";
 

@@ -1,6 +1,7 @@
 import type { RedisClientType } from "redis";
-import { type BackendEvents, type Config, createSessions, type Metrics, type Sessions, usesRedis } from "../package";
+import { type BackendEvents, createSessions, type Metrics, type Sessions } from "../package";
 import { closeRedis, connectConfiguredRedis, openReplicaWait } from "../package/redis-entry";
+import { type Config, usesRedis } from "../package/site-kit-entry";
 import { newPassword } from "./forms";
 import { EmbeddedUserRepository } from "./users/embedded-user-repository";
 import { PasswordHasher } from "./users/password";

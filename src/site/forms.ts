@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { hasControlCharacters } from "../package";
+import { hasControlCharacters } from "../package/site-kit-entry";
 import { COMMON_PASSWORD_MESSAGE, isCommonPassword } from "./users/common-passwords";
 
 /** Field name -> the message shown next to it. */

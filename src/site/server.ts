@@ -1,7 +1,8 @@
 import { createServer } from "node:http";
 import pino from "pino";
-import { type Config, ConfigError, loadConfig } from "../package";
+import { ConfigError } from "../package";
 import { createMetrics } from "../package/metrics-entry";
+import { type Config, loadConfig } from "../package/site-kit-entry";
 import { createApp } from "./app";
 import { type Backend, openBackend } from "./backend";
 import { serveMetrics } from "./metrics-server";

@@ -2,7 +2,7 @@ import { formatDistanceToNow } from "date-fns";
 import { withoutInvisibleCharacters } from "../control-characters";
 import { describeDevice } from "../sessions/device";
 import { formatTime } from "../sessions/format-time";
-import type { ActivityEntry, AuditEntry } from "./activity-log";
+import type { ActivityEntry } from "./activity-log";
 
 /** A sentence in parts: a name someone typed is a part of its own, which the page isolates in `<bdi>`. */
 type Sentence = string | (string | { name: string })[];
@@ -53,14 +53,5 @@ export function describeActivity(entry: ActivityEntry, locate?: (ip: string) => 
     at: formatTime(entry.at),
     iso: new Date(entry.at).toISOString(),
     session: entry.session,
-  };
-}
-
-export function describeAudit(entry: AuditEntry, now = Date.now()) {
-  return {
-    ...entry,
-    ago: formatDistanceToNow(Math.min(entry.at, now), { addSuffix: true }),
-    when: formatTime(entry.at),
-    iso: new Date(entry.at).toISOString(),
   };
 }

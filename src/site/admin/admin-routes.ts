@@ -1,8 +1,10 @@
 import { type Request, type Response, Router } from "express";
-import { answerRefusal, clientIp, cursorOf, describeActivity, describeAudit, isHandle, isRole, ROLES, sessionRows, setFlash, userAgentOf } from "../../package";
+import { isHandle, isRole, ROLES, setFlash } from "../../package";
+import { answerRefusal, clientIp, cursorOf, describeActivity, sessionRows, userAgentOf } from "../../package/site-kit-entry";
 import type { RouteDeps } from "../app-deps";
 import { type Actor, setDisabled, setRole } from "../users/account-admin";
 import { isActiveAdmin, isLastActiveAdmin, type User } from "../users/user-repository";
+import { describeAudit } from "./describe-audit";
 
 const PAGE_SIZE = 20;
 const BY_ADMIN = "an administrator";

@@ -1,6 +1,6 @@
 import { Router } from "express";
 import { rateLimit } from "express-rate-limit";
-import { apiError } from "../../package";
+import { apiError } from "../../package/site-kit-entry";
 import type { RouteDeps } from "../app-deps";
 import openapi from "./openapi.json";
 

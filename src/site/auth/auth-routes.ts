@@ -1,6 +1,7 @@
 import { Router } from "express";
 import { z } from "zod";
-import { recordActivity, safeNext, setFlash } from "../../package";
+import { safeNext, setFlash } from "../../package";
+import { recordActivity } from "../../package/site-kit-entry";
 import type { RouteDeps } from "../app-deps";
 import { csrfField, email, newPassword, parseForm, text } from "../forms";
 import { accountOf } from "../users/user-repository";

@@ -1,6 +1,7 @@
 import type { Request, RequestHandler, Response } from "express";
 import { rateLimit } from "express-rate-limit";
-import { addressKey, type Config, clientIp, normalizeEmail, type Sessions, type Throttled, throttledUntil } from "../../package";
+import type { Sessions } from "../../package";
+import { addressKey, type Config, clientIp, normalizeEmail, type Throttled, throttledUntil } from "../../package/site-kit-entry";
 
 /** Counters in the store the sessions use (Redis, or this process on the embedded store). */
 type RateLimitStoreFactory = Sessions["rateLimitStore"];

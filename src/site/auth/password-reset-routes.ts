@@ -1,7 +1,8 @@
 import ejs from "ejs";
 import { type RequestHandler, type Response, Router } from "express";
 import { z } from "zod";
-import { recordActivity, type Sessions, setFlash } from "../../package";
+import { type Sessions, setFlash } from "../../package";
+import { recordActivity } from "../../package/site-kit-entry";
 import type { RouteDeps } from "../app-deps";
 import { csrfField, email, newPassword, parseForm } from "../forms";
 import { resetLimit, resetMailLimit } from "./limits";

@@ -1,4 +1,5 @@
-import { ConfigError, loadConfig, usesRedis } from "../../package";
+import { ConfigError } from "../../package";
+import { loadConfig, usesRedis } from "../../package/site-kit-entry";
 import { type Backend, openBackend } from "../backend";
 
 /** What the command-line tools record as the actor in an account's activity. */

@@ -1,5 +1,5 @@
 import { formatDistanceToNow } from "date-fns";
-import { describeDevice, formatTime } from "../../package";
+import { describeDevice, formatTime } from "../../package/site-kit-entry";
 import { OPERATOR, runCli, table, UsageError } from "./cli";
 
 /**

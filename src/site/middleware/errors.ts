@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from "express";
 import type { Logger } from "pino";
-import { classifyError, isRedisUnavailable, type Metrics, STATUS_TITLES } from "../../package";
+import { isRedisUnavailable, type Metrics } from "../../package";
+import { classifyError, STATUS_TITLES } from "../../package/site-kit-entry";
 
 /** An error whose message is safe to show: the page says it as it is. */
 export class AppError extends Error {

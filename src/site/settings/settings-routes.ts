@@ -1,6 +1,7 @@
 import { Router } from "express";
 import { z } from "zod";
-import { answerRefusal, recordActivity, setFlash } from "../../package";
+import { setFlash } from "../../package";
+import { answerRefusal, recordActivity } from "../../package/site-kit-entry";
 import type { RouteDeps } from "../app-deps";
 import { csrfField, newPassword, parseForm, password, text } from "../forms";
 import { isLastActiveAdmin } from "../users/user-repository";

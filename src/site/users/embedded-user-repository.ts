@@ -1,4 +1,4 @@
-import { normalizeEmail } from "../../package";
+import { normalizeEmail } from "../../package/site-kit-entry";
 import { applyChanges, isActiveAdmin, type NewUser, newUser, type User, type UserChanges, type UserRepository } from "./user-repository";
 
 /** Accounts in this process's memory, for the embedded store. Lost at exit by design. */

@@ -1,6 +1,7 @@
 import type { RedisClientType } from "redis";
-import { isRole, normalizeEmail } from "../../package";
+import { isRole } from "../../package";
 import { durableClient, type ReplicaWait, Script, waitForReplicas } from "../../package/redis-entry";
+import { normalizeEmail } from "../../package/site-kit-entry";
 import { isActiveAdmin, type NewUser, newUser, type User, type UserChanges, type UserRepository } from "./user-repository";
 
 /**
