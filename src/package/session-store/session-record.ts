@@ -178,35 +178,18 @@ export function encode(sess: SessionData, state: SessionState | undefined, keepC
  */
 export function decode(record: SessionRecord | null, cookie: CookieShape, lifetime: Lifetime, now: number, keepCookie = false): SessionData | null {
   if (!record?.d) return null;
-  let state: SessionState;
-  const sess: Record<string, unknown> = {};
-  let kept: { expires?: string | null } | undefined;
-  try {
-    const parsed = JSON.parse(record.d) as Record<string, unknown>;
-    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return null;
-    if (Object.hasOwn(parsed, STATE_AT_REST)) {
-      const own = parsed[STATE_AT_REST];
-      if (own === null || typeof own !== "object" || Array.isArray(own)) return null;
-      state = dataNames.fromRest(own) as SessionState;
-      // The site's keys as they are (a loop, not a spread with a rest: this runs on every request).
-      for (const key in parsed) if (key !== STATE_AT_REST && key !== "cookie") put(sess, key, parsed[key]);
-      const storedCookie = parsed.cookie;
-      if (keepCookie && storedCookie && typeof storedCookie === "object") kept = storedCookie as typeof kept;
-    } else {
-      // A record written before the package's state had a key of its own: it is all state.
-      state = dataNames.fromRest(parsed) as SessionState;
-    }
-    if (record.uid) state.userId = record.uid;
-    if (record.u) state.user = snapshotNames.fromRest(JSON.parse(record.u)) as unknown as UserSnapshot;
-  } catch {
-    return null;
-  }
+  const read = readOf(record, keepCookie);
+  if (!read) return null;
+  // Each request gets its own copy of the state: its values are replaced, never changed in
+  // place, so the copy shares them with the state as read, which stays the comparison's start.
+  const state = { ...read.state } as SessionState;
+  const sess = read.siteKeys ? siteKeysOf(record.d) : {};
   attachState(sess, state);
-  loaded.set(state, { ...state });
-  if (kept) {
-    const cookieExpiresAt = kept.expires ? Date.parse(kept.expires) : null;
+  loaded.set(state, read.state);
+  if (read.kept) {
+    const cookieExpiresAt = read.kept.expires ? Date.parse(read.kept.expires) : null;
     if (expiryOf(state, lifetime, now, Number.isNaN(cookieExpiresAt) ? null : cookieExpiresAt) <= now) return null;
-    sess.cookie = kept;
+    sess.cookie = { ...read.kept };
     return sess as unknown as SessionData;
   }
   const expiresAt = expiryOf(state, lifetime, now, keepCookie ? null : undefined);
@@ -225,8 +208,78 @@ export function decode(record: SessionRecord | null, cookie: CookieShape, lifeti
   return sess as unknown as SessionData;
 }
 
+/** A record as read once: what every later request on the same record starts from. */
+interface ReadRecord {
+  d: string;
+  u: string;
+  uid: string;
+  keepCookie: boolean;
+  /** The package's state, frozen: each request takes a copy, and compares its copy with it. */
+  state: Readonly<SessionState>;
+  /** Whether the site keeps keys of its own in the session (parsed again for each request, theirs to change). */
+  siteKeys: boolean;
+  /** The cookie as the site set it (`keepCookie`). */
+  kept?: { expires?: string | null };
+}
+
+/**
+ * Records read lately, by their data. A signed-in page reads the same record as the page
+ * before it until the record is written again (at most once per update age): its JSON is
+ * parsed and renamed once, not on every page. A written record has new data and misses.
+ */
+const recentRecords = new Map<string, ReadRecord>();
+const RECENT_RECORDS = 2_000;
+
+function readOf(record: SessionRecord, keepCookie: boolean): ReadRecord | null {
+  const hit = recentRecords.get(record.d);
+  if (hit && hit.u === record.u && hit.uid === record.uid && hit.keepCookie === keepCookie) return hit;
+  let state: SessionState;
+  let siteKeys = false;
+  let kept: ReadRecord["kept"];
+  try {
+    const parsed = JSON.parse(record.d) as Record<string, unknown>;
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return null;
+    if (Object.hasOwn(parsed, STATE_AT_REST)) {
+      const own = parsed[STATE_AT_REST];
+      if (own === null || typeof own !== "object" || Array.isArray(own)) return null;
+      state = dataNames.fromRest(own) as SessionState;
+      for (const key in parsed) if (key !== STATE_AT_REST && key !== "cookie") siteKeys = true;
+      const storedCookie = parsed.cookie;
+      if (keepCookie && storedCookie && typeof storedCookie === "object") kept = storedCookie as ReadRecord["kept"];
+    } else {
+      // A record written before the package's state had a key of its own: it is all state.
+      state = dataNames.fromRest(parsed) as SessionState;
+    }
+    if (record.uid) state.userId = record.uid;
+    if (record.u) state.user = snapshotNames.fromRest(JSON.parse(record.u)) as unknown as UserSnapshot;
+  } catch {
+    return null;
+  }
+  const read: ReadRecord = { d: record.d, u: record.u, uid: record.uid, keepCookie, state: deepFreeze(state), siteKeys, kept };
+  if (recentRecords.size >= RECENT_RECORDS) recentRecords.delete(recentRecords.keys().next().value as string);
+  recentRecords.set(record.d, read);
+  return read;
+}
+
+/** The site's own keys of a record's data, fresh for this request (a loop: it runs on every page of a site that keeps keys). */
+function siteKeysOf(d: string): Record<string, unknown> {
+  const parsed = JSON.parse(d) as Record<string, unknown>;
+  const sess: Record<string, unknown> = {};
+  for (const key in parsed) if (key !== STATE_AT_REST && key !== "cookie") put(sess, key, parsed[key]);
+  return sess;
+}
+
+/** Freezes a value read from JSON and everything in it: a state as read is shared by every request that copies it. */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    for (const key in value) deepFreeze((value as Record<string, unknown>)[key]);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 /** Each state as it was read, to tell at the end of a request whether the package changed it. */
-const loaded = new WeakMap<SessionState, SessionState>();
+const loaded = new WeakMap<SessionState, Readonly<SessionState>>();
 
 /**
  * Whether the package changed this state since it was read (a state never read is new). Its
