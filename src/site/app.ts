@@ -44,7 +44,7 @@ export function createApp(appDeps: AppDeps): express.Express {
   // Only paths that name a file with an extension reach the disk: a page request costs no stat().
   const assets = express.static(path.join(ROOT, "public"), { index: false, maxAge: "1h" });
   app.use((req, res, next) => (/\.[a-z0-9]+$/i.test(req.path) ? assets(req, res, next) : next()));
-  app.use(healthRoutes(deps));
+  healthRoutes(app, deps);
   app.use("/api", openapiRoute());
 
   app.use(express.urlencoded({ extended: false, limit: "16kb", parameterLimit: 50 }));

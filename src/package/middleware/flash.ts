@@ -1,5 +1,5 @@
 import signature from "cookie-signature";
-import type { Request, RequestHandler, Response } from "express";
+import type { Request, RequestHandler } from "express";
 import { type Flash, peekState, stateOf } from "../session-store/session-store";
 import { cookiesOf } from "./client-info";
 
@@ -8,20 +8,17 @@ const VISITOR_FLASH_MAX_AGE_MS = 5 * 60 * 1000;
 const KINDS = new Set<Flash["kind"]>(["success", "error", "info"]);
 const VISITOR_FLASH = Symbol("visitor flash");
 
-/** The cookie's settings, built once, and what this request set or read (undefined: the cookie is not read yet). */
-interface VisitorFlash {
-  cookie: VisitorFlashCookie;
-  res: Response;
-  current: Flash | null | undefined;
-}
-
 interface VisitorFlashCookie {
   name: string;
   options: { httpOnly: true; sameSite: "lax"; path: "/"; secure: boolean };
   secrets: string[];
 }
 
-type WithVisitorFlash = Request & { [VISITOR_FLASH]?: VisitorFlash };
+/** The visitor cookie's settings, on the site's request prototype (set once): a page adds no property to its request. */
+type WithVisitorFlash = Request & { [VISITOR_FLASH]?: VisitorFlashCookie };
+
+/** What a request set or read of the visitor's message (absent: the cookie is not read yet). */
+const visitorMessages = new WeakMap<Request, Flash | null>();
 
 /**
  * Messages for visitors travel in a short signed cookie, never in a stored session: a
@@ -35,8 +32,11 @@ export function visitorFlashes(secrets: string[], production: boolean): RequestH
     options: { httpOnly: true, sameSite: "lax", path: "/", secure: production },
     secrets,
   };
-  return (req, res, next) => {
-    (req as WithVisitorFlash)[VISITOR_FLASH] = { cookie, res, current: undefined };
+  return (req, _res, next) => {
+    // Express gives each app its own request prototype: the settings go there once.
+    if ((req as WithVisitorFlash)[VISITOR_FLASH] !== cookie) {
+      Object.defineProperty(Object.getPrototypeOf(req), VISITOR_FLASH, { value: cookie, configurable: true, writable: true });
+    }
     next();
   };
 }
@@ -65,9 +65,14 @@ function readCookie(req: Request, { name, secrets }: VisitorFlashCookie): Flash 
 }
 
 /** This request's visitor message: set on it, or else read from its cookie (once). */
-function visitorMessage(req: Request, visitor: VisitorFlash): Flash | null {
-  if (visitor.current === undefined) visitor.current = readCookie(req, visitor.cookie);
-  return visitor.current;
+function visitorMessage(req: Request, cookie: VisitorFlashCookie): Flash | null {
+  const current = visitorMessages.get(req);
+  if (current !== undefined) return current;
+  // Most requests carry no message: they are answered without a note of it.
+  if (!carriesCookie(req, cookie.name)) return null;
+  const read = readCookie(req, cookie);
+  visitorMessages.set(req, read);
+  return read;
 }
 
 /** Whether the person is signed in or mid sign-in: their session is stored anyway, and carries the message. */
@@ -84,9 +89,10 @@ export function setFlash(req: Request, kind: Flash["kind"], text: string): void 
   }
   const state = peekState(req.session);
   if (state) delete state.flash;
-  const { name, options, secrets } = visitor.cookie;
-  visitor.current = { kind, text };
-  visitor.res.cookie(name, signature.sign(Buffer.from(JSON.stringify(visitor.current)).toString("base64url"), secrets[0]), {
+  const { name, options, secrets } = visitor;
+  const current = { kind, text };
+  visitorMessages.set(req, current);
+  req.res!.cookie(name, signature.sign(Buffer.from(JSON.stringify(current)).toString("base64url"), secrets[0]), {
     ...options,
     maxAge: VISITOR_FLASH_MAX_AGE_MS,
   });
@@ -112,7 +118,9 @@ export function takeFlash(req: Request): Flash | null {
   const visitor = (req as WithVisitorFlash)[VISITOR_FLASH];
   if (!visitor) return null;
   const flash = visitorMessage(req, visitor);
-  if (flash || carriesCookie(req, visitor.cookie.name)) visitor.res.clearCookie(visitor.cookie.name, visitor.cookie.options);
-  visitor.current = null;
+  if (flash || carriesCookie(req, visitor.name)) {
+    req.res!.clearCookie(visitor.name, visitor.options);
+    visitorMessages.set(req, null);
+  }
   return flash;
 }
