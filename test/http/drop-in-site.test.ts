@@ -3,7 +3,7 @@ import csurf from "csurf";
 import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler } from "express";
 import session from "express-session";
 import type { RedisClientType } from "redis";
-import { type AccountSource, createSessions, type MailMessage, type Sessions } from "../../src/package/index";
+import { type AccountSource, createSessions, type MailMessage, type Sessions, setFlash } from "../../src/package/index";
 import { type Agent, browser, SAFARI_IPHONE } from "../helpers/app";
 import { connectTestRedis, uniquePrefix } from "../helpers/stores";
 
@@ -74,6 +74,13 @@ function dropInSite(sessions: Sessions, kind: CsrfKind): Express {
   app.get("/", (req, res) => res.json({ userId: req.session.userId ?? null, message: res.locals.flash?.()?.text ?? null, form: form(req, "/notes") }));
   app.get("/where", (req, res) => res.json({ returnTo: req.session.returnTo ?? null }));
   app.post("/notes", (_req, res) => res.redirect(303, "/"));
+  // An app of its own mounted on the site's (Express gives its requests another prototype).
+  const shop = express();
+  shop.get("/hello", (req, res) => {
+    setFlash(req, "info", "Welcome to the shop");
+    res.redirect(303, "/");
+  });
+  app.use("/shop", shop);
   app.use("/account", sessions.router());
   app.use("/api", sessions.apiRouter());
   app.use(sessions.errorHandler());
@@ -118,6 +125,16 @@ describe.each<CsrfKind>(["csurf", "csrf-sync"])("a site with its own CSRF check 
   afterAll(async () => {
     await sessions.close();
     await client.close();
+  });
+
+  test("when an app mounted on the site's leaves a message for a visitor, then it travels in the signed message cookie and the next page shows it once", async () => {
+    const visitor = browser(app);
+    const left = await visitor.get("/shop/hello");
+    expect(left.status).toBe(303);
+    const cookies = (left.headers["set-cookie"] as unknown as string[] | undefined) ?? [];
+    expect(cookies.some((c) => c.startsWith("flash="))).toBe(true);
+    expect((await visitor.get("/")).body.message).toBe("Welcome to the shop");
+    expect((await visitor.get("/")).body.message).toBeNull();
   });
 
   test("when a person uses the sessions page, then its forms carry the site's token and work, and the site's own forms still do", async () => {
