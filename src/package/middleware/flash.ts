@@ -6,7 +6,6 @@ import { cookiesOf } from "./client-info";
 /** How long a visitor's message waits for the page it is meant for. */
 const VISITOR_FLASH_MAX_AGE_MS = 5 * 60 * 1000;
 const KINDS = new Set<Flash["kind"]>(["success", "error", "info"]);
-const VISITOR_FLASH = Symbol("visitor flash");
 
 interface VisitorFlashCookie {
   name: string;
@@ -14,11 +13,17 @@ interface VisitorFlashCookie {
   secrets: string[];
 }
 
-/** The visitor cookie's settings, on the site's request prototype (set once): a page adds no property to its request. */
-type WithVisitorFlash = Request & { [VISITOR_FLASH]?: VisitorFlashCookie };
-
-/** What a request set or read of the visitor's message (absent: the cookie is not read yet). */
-const visitorMessages = new WeakMap<Request, Flash | null>();
+/**
+ * What each request knows of the visitor's message: the cookie's settings of the sessions it
+ * passed, and the message once set or read. Beside the request rather than a property of it:
+ * a property added to every request costs each page more than the lookup (docs/benchmarks.md).
+ */
+interface VisitorFlash {
+  cookie: VisitorFlashCookie;
+  /** Absent: the cookie is not read yet. */
+  current?: Flash | null;
+}
+const visitors = new WeakMap<Request, VisitorFlash>();
 
 /**
  * Messages for visitors travel in a short signed cookie, never in a stored session: a
@@ -33,10 +38,7 @@ export function visitorFlashes(secrets: string[], production: boolean): RequestH
     secrets,
   };
   return (req, _res, next) => {
-    // Express gives each app its own request prototype: the settings go there once.
-    if ((req as WithVisitorFlash)[VISITOR_FLASH] !== cookie) {
-      Object.defineProperty(Object.getPrototypeOf(req), VISITOR_FLASH, { value: cookie, configurable: true, writable: true });
-    }
+    visitors.set(req, { cookie });
     next();
   };
 }
@@ -65,14 +67,9 @@ function readCookie(req: Request, { name, secrets }: VisitorFlashCookie): Flash 
 }
 
 /** This request's visitor message: set on it, or else read from its cookie (once). */
-function visitorMessage(req: Request, cookie: VisitorFlashCookie): Flash | null {
-  const current = visitorMessages.get(req);
-  if (current !== undefined) return current;
-  // Most requests carry no message: they are answered without a note of it.
-  if (!carriesCookie(req, cookie.name)) return null;
-  const read = readCookie(req, cookie);
-  visitorMessages.set(req, read);
-  return read;
+function visitorMessage(req: Request, visitor: VisitorFlash): Flash | null {
+  if (visitor.current === undefined) visitor.current = readCookie(req, visitor.cookie);
+  return visitor.current;
 }
 
 /** Whether the person is signed in or mid sign-in: their session is stored anyway, and carries the message. */
@@ -82,17 +79,16 @@ function sessionIsStored(req: Request): boolean {
 
 /** Shows a message once, on the page a redirect leads to. */
 export function setFlash(req: Request, kind: Flash["kind"], text: string): void {
-  const visitor = (req as WithVisitorFlash)[VISITOR_FLASH];
+  const visitor = visitors.get(req);
   if (!visitor || sessionIsStored(req)) {
     stateOf(req.session).flash = { kind, text };
     return;
   }
   const state = peekState(req.session);
   if (state) delete state.flash;
-  const { name, options, secrets } = visitor;
-  const current = { kind, text };
-  visitorMessages.set(req, current);
-  req.res!.cookie(name, signature.sign(Buffer.from(JSON.stringify(current)).toString("base64url"), secrets[0]), {
+  const { name, options, secrets } = visitor.cookie;
+  visitor.current = { kind, text };
+  req.res!.cookie(name, signature.sign(Buffer.from(JSON.stringify(visitor.current)).toString("base64url"), secrets[0]), {
     ...options,
     maxAge: VISITOR_FLASH_MAX_AGE_MS,
   });
@@ -101,7 +97,7 @@ export function setFlash(req: Request, kind: Flash["kind"], text: string): void 
 /** Whether a message is waiting to be shown on this request. */
 export function hasFlash(req: Request): boolean {
   if (peekState(req.session)?.flash !== undefined) return true;
-  const visitor = (req as WithVisitorFlash)[VISITOR_FLASH];
+  const visitor = visitors.get(req);
   return visitor !== undefined && visitorMessage(req, visitor) !== null;
 }
 
@@ -113,14 +109,13 @@ export function takeFlash(req: Request): Flash | null {
   const message = peekState(req.session)?.flash ?? null;
   if (message) {
     delete peekState(req.session)!.flash;
-    return message;
+    // A copy: the state as read is shared and frozen (session-record.ts); the site's to keep.
+    return { ...message };
   }
-  const visitor = (req as WithVisitorFlash)[VISITOR_FLASH];
+  const visitor = visitors.get(req);
   if (!visitor) return null;
   const flash = visitorMessage(req, visitor);
-  if (flash || carriesCookie(req, visitor.name)) {
-    req.res!.clearCookie(visitor.name, visitor.options);
-    visitorMessages.set(req, null);
-  }
+  if (flash || carriesCookie(req, visitor.cookie.name)) req.res!.clearCookie(visitor.cookie.name, visitor.cookie.options);
+  visitor.current = null;
   return flash;
 }

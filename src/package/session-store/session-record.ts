@@ -226,9 +226,11 @@ interface ReadRecord {
  * Records read lately, by their data. A signed-in page reads the same record as the page
  * before it until the record is written again (at most once per update age): its JSON is
  * parsed and renamed once, not on every page. A written record has new data and misses.
+ * Records of 4 KB or less without keys of a site's: 2,000 of them hold under 10 MB.
  */
 const recentRecords = new Map<string, ReadRecord>();
 const RECENT_RECORDS = 2_000;
+const RECENT_RECORD_MAX_LENGTH = 4_096;
 
 function readOf(record: SessionRecord, keepCookie: boolean): ReadRecord | null {
   const hit = recentRecords.get(record.d);
@@ -256,8 +258,12 @@ function readOf(record: SessionRecord, keepCookie: boolean): ReadRecord | null {
     return null;
   }
   const read: ReadRecord = { d: record.d, u: record.u, uid: record.uid, keepCookie, state: deepFreeze(state), siteKeys, kept };
-  if (recentRecords.size >= RECENT_RECORDS) recentRecords.delete(recentRecords.keys().next().value as string);
-  recentRecords.set(record.d, read);
+  // Only the package's own small records: a site's keys are parsed again for each request
+  // anyway, and a large record would hold its size here beside the cache.
+  if (!siteKeys && record.d.length <= RECENT_RECORD_MAX_LENGTH) {
+    if (recentRecords.size >= RECENT_RECORDS) recentRecords.delete(recentRecords.keys().next().value as string);
+    recentRecords.set(record.d, read);
+  }
   return read;
 }
 
