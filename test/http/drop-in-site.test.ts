@@ -275,3 +275,37 @@ describe("sign-in alerts a site turns off, or sends itself", () => {
     }
   });
 });
+
+describe("the sessions in an app the site mounts", () => {
+  test("when the site's own routes after that app leave a visitor a message, then it travels in the message cookie, is shown on the next page once, and nothing is stored", async () => {
+    const sessions = createSessions({ accounts, secret, env: {}, alerts: false });
+    try {
+      const inner = express();
+      inner.use(sessions.middleware());
+      inner.get("/inner", (req, res) => {
+        setFlash(req, "info", "from the mounted app");
+        res.redirect(303, "/show");
+      });
+      const app = express();
+      app.use(inner);
+      app.get("/outer", (req, res) => {
+        setFlash(req, "info", "from the site");
+        res.redirect(303, "/show");
+      });
+      app.get("/show", (_req, res) => res.json({ message: (res.locals.flash as () => { text: string } | null)()?.text ?? null }));
+      for (const [path, text] of [
+        ["/inner", "from the mounted app"],
+        ["/outer", "from the site"],
+      ]) {
+        const visitor = browser(app);
+        const left = await visitor.get(path);
+        expect(((left.headers["set-cookie"] as unknown as string[] | undefined) ?? []).some((c) => c.startsWith("flash="))).toBe(true);
+        expect((await visitor.get("/show")).body.message).toBe(text);
+        expect((await visitor.get("/show")).body.message).toBeNull();
+      }
+      expect(await new Promise((resolve) => sessions.store.length!((_err, n) => resolve(n)))).toBe(0);
+    } finally {
+      await sessions.close();
+    }
+  });
+});
