@@ -210,7 +210,7 @@ export function decode(record: SessionRecord | null, cookie: CookieShape, lifeti
 
 /** A record as read once: what every later request on the same record starts from. */
 interface ReadRecord {
-  d: string;
+  /** The record's other parts, checked on a hit (its data is the key). */
   u: string;
   uid: string;
   keepCookie: boolean;
@@ -257,7 +257,7 @@ function readOf(record: SessionRecord, keepCookie: boolean): ReadRecord | null {
   } catch {
     return null;
   }
-  const read: ReadRecord = { d: record.d, u: record.u, uid: record.uid, keepCookie, state: deepFreeze(state), siteKeys, kept };
+  const read: ReadRecord = { u: record.u, uid: record.uid, keepCookie, state: deepFreeze(state), siteKeys, kept };
   // Only the package's own small records: a site's keys are parsed again for each request
   // anyway, and a large record would hold its size here beside the cache.
   if (!siteKeys && record.d.length <= RECENT_RECORD_MAX_LENGTH) {
