@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
-import { type Browser, type BrowserContext, type BrowserContextOptions, chromium, type Response } from "playwright-core";
+import { type Browser, type BrowserContext, type BrowserContextOptions, chromium, type Page, type Response } from "playwright-core";
 import { createTestApp, listen, type TestApp } from "./app";
 
 /** Debian's chromium; CHROMIUM_PATH overrides. */
@@ -36,15 +36,17 @@ export function describeInBrowser(name: string, body: () => void): void {
 
 /**
  * The app served on a free port against a real Redis, a Chromium to drive it, and the audit
- * its contexts are made through (`audit.newContext`), so that every page they show is checked.
+ * its contexts are made through (`audit.newContext`), so that every page they show is checked
+ * (in each of `auditColorSchemes` when given, otherwise in the colours the context shows).
  */
 export async function browserHarness(
   env: Record<string, string> = {},
+  { auditColorSchemes }: { auditColorSchemes?: Array<"light" | "dark"> } = {},
 ): Promise<{ t: TestApp; base: string; browser: Browser; audit: PageAudit; close(): Promise<void> }> {
   const t = await createTestApp("redis", { env });
   const server = await listen(t.app);
   const browser = await launchChromium();
-  const audit = new PageAudit(browser);
+  const audit = new PageAudit(browser, auditColorSchemes);
   return {
     t,
     base: server.base,
@@ -72,6 +74,13 @@ export interface AuditFinding {
   targets: string[];
 }
 
+/** The page that audits one kind of device, and the document it is to show next. */
+interface Auditor {
+  context: BrowserContext;
+  page: Page;
+  shown?: { url: string; html: string };
+}
+
 interface AxeResults {
   violations: Array<{ id: string; impact: string | null; help: string; nodes: Array<{ target: string[] }> }>;
   passes: unknown[];
@@ -82,19 +91,25 @@ interface AxeResults {
  * and on a page without exactly one h1. The product runs no script and its contexts have
  * JavaScript off, where axe cannot run; so each HTML page is audited as it arrived, in a
  * context of its own that runs axe: the same document at the same address (its stylesheet
- * from the server), at the same viewport and colour scheme. Pages are audited one at a time,
- * beside the test; `expectNoViolations()` waits for them and reports what they found.
+ * from the server), at the same viewport, in the context's colour scheme (or in each of
+ * `colorSchemes`, loaded afresh in each). Pages are audited one at a time, beside the test;
+ * `expectNoViolations()` waits for them and reports what they found.
  */
 export class PageAudit {
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly auditors = new Map<string, Promise<BrowserContext>>();
+  /** One page per kind of device (isMobile, hasTouch), loaded afresh for each audit; axe comes with every document. */
+  private readonly auditors = new Map<string, Promise<Auditor>>();
   private findings: AuditFinding[] = [];
   /** Pages a test left before their body could be read. */
   readonly unread: string[] = [];
   /** Every page state audited, with its violations by rule and how many rules passed. */
   readonly summary: Record<string, { violations: Array<{ id: string; impact: string | null; nodes: number }>; passes: number }> = {};
 
-  constructor(private readonly browser: Browser) {}
+  /** colorSchemes: audit every page in each of these rather than in its context's own. */
+  constructor(
+    private readonly browser: Browser,
+    private readonly colorSchemes?: Array<"light" | "dark">,
+  ) {}
 
   /** A browser context whose every page is audited. */
   async newContext(options: BrowserContextOptions = {}): Promise<BrowserContext> {
@@ -115,37 +130,48 @@ export class PageAudit {
       if (LEFT_AT_ONCE.test(err.message)) return null;
       throw err;
     });
-    const label = `${request.method()} ${new URL(response.url()).pathname} ${status} (${options.colorScheme ?? "light"}, ${options.viewport?.width ?? 1280} px)`;
+    const schemes = this.colorSchemes ?? [options.colorScheme ?? "light"];
+    const label = (scheme: string) => `${request.method()} ${new URL(response.url()).pathname} ${status} (${scheme}, ${options.viewport?.width ?? 1280} px)`;
     const audit = () =>
-      html.then((body) => {
-        if (body === null) this.unread.push(label);
-        else return this.audit(label, response.url(), body, options);
+      html.then(async (body) => {
+        if (body === null) this.unread.push(label(schemes.join(" and ")));
+        else for (const scheme of schemes) await this.audit(label(scheme), response.url(), body, { ...options, colorScheme: scheme });
       });
     this.queue = this.queue.then(audit, audit).catch((err: Error) => {
-      this.findings.push({ page: label, rule: "audit-failed", impact: null, help: err.message, targets: [] });
+      this.findings.push({ page: label(schemes.join(" and ")), rule: "audit-failed", impact: null, help: err.message, targets: [] });
     });
   }
 
-  private auditor(options: BrowserContextOptions): Promise<BrowserContext> {
-    const colorScheme = options.colorScheme ?? "light";
-    const key = `${colorScheme} ${options.isMobile === true}`;
-    let context = this.auditors.get(key);
-    if (!context) {
-      context = this.browser.newContext({ javaScriptEnabled: true, bypassCSP: true, colorScheme, isMobile: options.isMobile, hasTouch: options.hasTouch });
-      this.auditors.set(key, context);
+  private auditor(options: BrowserContextOptions): Promise<Auditor> {
+    const key = `${options.isMobile === true} ${options.hasTouch === true}`;
+    let auditor = this.auditors.get(key);
+    if (!auditor) {
+      auditor = (async () => {
+        const context = await this.browser.newContext({ javaScriptEnabled: true, bypassCSP: true, isMobile: options.isMobile, hasTouch: options.hasTouch });
+        await context.addInitScript({ content: AXE_SOURCE });
+        const page = await context.newPage();
+        const made: Auditor = { context, page };
+        // The audited document as it arrived, at its own address; its stylesheet from the server.
+        await page.route("**/*", (route) =>
+          made.shown && route.request().url() === made.shown.url
+            ? route.fulfill({ status: 200, contentType: "text/html; charset=utf-8", body: made.shown.html })
+            : route.continue(),
+        );
+        return made;
+      })();
+      this.auditors.set(key, auditor);
     }
-    return context;
+    return auditor;
   }
 
   private async audit(label: string, url: string, html: string, options: BrowserContextOptions): Promise<void> {
-    const page = await (await this.auditor(options)).newPage();
+    const auditor = await this.auditor(options);
+    const { page } = auditor;
+    auditor.shown = { url, html };
     try {
       await page.setViewportSize(options.viewport ?? { width: 1280, height: 720 });
-      await page.route("**/*", (route) =>
-        route.request().url() === url ? route.fulfill({ status: 200, contentType: "text/html; charset=utf-8", body: html }) : route.continue(),
-      );
+      await page.emulateMedia({ colorScheme: options.colorScheme ?? "light" });
       await page.goto(url);
-      await page.addScriptTag({ content: AXE_SOURCE });
       const results = (await page.evaluate("axe.run(document, { resultTypes: ['violations'] })")) as AxeResults;
       this.summary[label] = {
         violations: results.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length })),
@@ -157,7 +183,7 @@ export class PageAudit {
       const h1s = await page.locator("h1").count();
       if (h1s !== 1) this.findings.push({ page: label, rule: "one-h1", impact: null, help: `a page has one h1; this one has ${h1s}`, targets: [] });
     } finally {
-      await page.close();
+      auditor.shown = undefined;
     }
   }
 
@@ -179,6 +205,6 @@ export class PageAudit {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.auditors.values()].map(async (c) => (await c).close()));
+    await Promise.all([...this.auditors.values()].map(async (a) => (await a).context.close()));
   }
 }
