@@ -1,6 +1,6 @@
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import type { BrowserContext, BrowserContextOptions, Page } from "playwright-core";
+import type { BrowserContextOptions, Page } from "playwright-core";
 import { OPERATOR } from "../../src/site/cli/cli";
 import { setRole } from "../../src/site/users/account-admin";
 import { CHROME_WINDOWS, SAFARI_IPHONE, type TestApp } from "../helpers/app";
@@ -9,7 +9,7 @@ import { browserHarness, describeInBrowser, type PageAudit } from "../helpers/ch
 /**
  * Every page at a desktop and a phone width: screenshots, layout from 320 px up, and axe-core
  * over every page state shown (the harness's PageAudit: a separate context that runs axe, as
- * the product has no JavaScript), in light and dark colours, failing on any violation.
+ * the product has no JavaScript), each in light and in dark colours, failing on any violation.
  * UPDATE_DOCS=1 also refreshes the screenshots committed under docs/.
  */
 
@@ -91,7 +91,7 @@ const WIDTHS = [
   { label: "phone", viewport: { width: 375, height: 812 }, userAgent: SAFARI_IPHONE, colorScheme: "dark" as const },
 ];
 
-// Every page state goes through axe-core beside the test: more time than the default.
+// Every page state goes through axe-core (twice: light and dark) beside the test: more time than the default.
 jest.setTimeout(90_000);
 
 describeInBrowser("every page in Chromium", () => {
@@ -103,7 +103,8 @@ describeInBrowser("every page in Chromium", () => {
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
     // Behind a "proxy" that names each device's public address, so that rows show a place.
-    harness = await browserHarness({ TRUST_PROXY: "1" });
+    // Every page state shown at any width is audited in light and in dark colours.
+    harness = await browserHarness({ TRUST_PROXY: "1" }, { auditColorSchemes: ["light", "dark"] });
     ({ t, base, audit } = harness);
   });
 
@@ -116,8 +117,8 @@ describeInBrowser("every page in Chromium", () => {
     await harness?.close();
   });
 
-  /** A device signed in to a fresh account, with a second device so the sessions page has two rows. */
-  async function signedInContext(options: BrowserContextOptions): Promise<BrowserContext> {
+  /** A tab of a device signed in to a fresh account, with a second device so the sessions page has two rows. */
+  async function signedInTab(options: BrowserContextOptions): Promise<Page> {
     const context = await audit.newContext({ ...options, extraHTTPHeaders: { "X-Forwarded-For": "89.160.20.112" } });
     const page = await context.newPage();
     const email = `pages-${Date.now()}-${Math.random().toString(36).slice(2)}@example.com`;
@@ -143,33 +144,42 @@ describeInBrowser("every page in Chromium", () => {
     expect(await page.locator("li.session:not(.current) .location").textContent()).toBe("Tacoma, United States");
     // An administrator, so the console's pages are in the tour too.
     await setRole(t.deps.users, t.deps.kit, email, "admin", OPERATOR);
-    await page.close();
-    return context;
+    return page;
   }
 
-  async function open(context: BrowserContext, pc: PageCase): Promise<Page> {
-    const page = await context.newPage();
+  /** A tab of a device that has not signed in. */
+  async function anonymousTab(options: BrowserContextOptions): Promise<Page> {
+    return (await audit.newContext(options)).newPage();
+  }
+
+  /** Shows the page case in the tab (each case starts from its address, whatever the tab showed before). */
+  async function open(page: Page, pc: PageCase): Promise<Page> {
     const res = await page.goto(`${base}${pc.path}`);
     expect(res?.status()).toBeLessThan(pc.name === "not-found" ? 500 : 400);
     await pc.prepare?.(page, base, t);
     return page;
   }
 
-  describe.each(WIDTHS)("at $label width", ({ label, viewport, userAgent, colorScheme }) => {
-    let anonymous: BrowserContext;
-    let signedIn: BrowserContext;
+  /** Two tabs for a describe block's tests, one signed out and one signed in, closed after them. */
+  function tabs(options: BrowserContextOptions): { anonymous: () => Page; signedIn: () => Page } {
+    let anonymous: Page;
+    let signedIn: Page;
     beforeAll(async () => {
-      const options = { javaScriptEnabled: false, viewport, userAgent, colorScheme };
-      anonymous = await audit.newContext(options);
-      signedIn = await signedInContext(options);
+      anonymous = await anonymousTab(options);
+      signedIn = await signedInTab(options);
     });
     afterAll(async () => {
-      await anonymous?.close();
-      await signedIn?.close();
+      await anonymous?.context().close();
+      await signedIn?.context().close();
     });
+    return { anonymous: () => anonymous, signedIn: () => signedIn };
+  }
+
+  describe.each(WIDTHS)("at $label width", ({ label, viewport, userAgent, colorScheme }) => {
+    const tab = tabs({ javaScriptEnabled: false, viewport, userAgent, colorScheme });
 
     test.each(PAGES)("when $name is shown without JavaScript, then it renders, fits the width, and is saved as a screenshot", async (pc) => {
-      const page = await open(pc.signedIn ? signedIn : anonymous, pc);
+      const page = await open(pc.signedIn ? tab.signedIn() : tab.anonymous(), pc);
       const file = path.join(SCREENSHOTS, `${pc.name}-${label}.png`);
       await page.screenshot({ path: file, fullPage: true });
       expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(viewport.width);
@@ -178,45 +188,21 @@ describeInBrowser("every page in Chromium", () => {
         mkdirSync(path.join(ROOT, "docs"), { recursive: true });
         copyFileSync(file, path.join(ROOT, "docs", `${pc.name}-${label}.png`));
       }
+      // Audited while it is open (a page left at once would be listed as not read).
       await audit.settle();
-      await page.close();
     });
   });
 
   describe("at 320 px, the narrowest width", () => {
+    const tab = tabs({ javaScriptEnabled: false, viewport: { width: 320, height: 640 }, userAgent: SAFARI_IPHONE });
     test.each(PAGES.filter((p) => ["login", "login-signed-out", "sessions", "signup-errors", "profile", "dashboard"].includes(p.name)))(
       "when $name is shown, then nothing overflows sideways",
       async (pc) => {
-        const options = { javaScriptEnabled: false, viewport: { width: 320, height: 640 }, userAgent: SAFARI_IPHONE };
-        const context = pc.signedIn ? await signedInContext(options) : await audit.newContext(options);
-        const page = await open(context, pc);
+        const page = await open(pc.signedIn ? tab.signedIn() : tab.anonymous(), pc);
         expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(320);
         await audit.settle();
-        await context.close();
       },
     );
-  });
-
-  // The widths above audit light (desktop) and dark (phone); here each page in the other scheme at each.
-  describe.each(["light", "dark"] as const)("accessibility (axe-core), %s colours at a desktop width", (colorScheme) => {
-    let anonymous: BrowserContext;
-    let signedIn: BrowserContext;
-    beforeAll(async () => {
-      const options = { javaScriptEnabled: false, colorScheme, viewport: { width: 1280, height: 800 } };
-      anonymous = await audit.newContext(options);
-      signedIn = await signedInContext(options);
-    });
-    afterAll(async () => {
-      await anonymous?.close();
-      await signedIn?.close();
-    });
-
-    test.each(PAGES)("when $name is checked, then axe-core finds no violation and it has one h1", async (pc) => {
-      const page = await open(pc.signedIn ? signedIn : anonymous, pc);
-      // Audited while it is open (a page closed at once would be listed as not read).
-      await audit.settle();
-      await page.close();
-    });
   });
 
   describe("the focus ring", () => {
