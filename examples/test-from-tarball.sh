@@ -26,19 +26,32 @@ run_example() { # run_example <example> <express version or range>...
     checks=$((checks + 1))
     if [ "$1" -eq 0 ]; then echo "ok $checks - $2" | tee -a "$tap"; else echo "not ok $checks - $2" | tee -a "$tap"; status=1; fi
   }
+  # The site before it takes the package: its own dependencies, on each Express, installed side
+  # by side (each install mostly waits on the registry, or builds one native module on one core:
+  # better-sqlite3 for passport-site).
+  local works=() installs=() work major failed=0
   for major in "$@"; do
-    local work
     work=$(mktemp -d)
+    works+=("$work")
     (cd "$example" && tar --exclude=node_modules --exclude='*.tgz' --exclude='*.tap' --exclude=package-lock.json --exclude='*.db' -cf - .) | tar -xf - -C "$work"
     cp "$tarball" "$work/"
-    # The site before it takes the package: its own dependencies, on this Express.
     node -e '
       const p = require(process.argv[2] + "/package.json");
       delete p.dependencies["express-user-sessions"];
       p.dependencies.express = process.argv[1];
       require("fs").writeFileSync(process.argv[2] + "/package.json", JSON.stringify(p, null, 2));
     ' "$major" "$work"
-    (cd "$work" && npm install --no-audit --no-fund --no-package-lock --loglevel=error)
+    (cd "$work" && npm install --no-audit --no-fund --no-package-lock --loglevel=error) &
+    installs+=($!)
+  done
+  for pid in "${installs[@]}"; do wait "$pid" || failed=1; done
+  if [ "$failed" -ne 0 ]; then
+    echo "$example: installing its own dependencies failed" >&2
+    exit 1
+  fi
+  for major in "$@"; do
+    work=${works[0]}
+    works=("${works[@]:1}")
     local before after added_mb expresses version ok
     before=$(du -sk "$work/node_modules" | cut -f1)
     (cd "$work" && npm install --no-audit --no-fund --no-package-lock --loglevel=error ./express-user-sessions.tgz)
