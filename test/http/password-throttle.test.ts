@@ -16,7 +16,7 @@ import {
   type TestApp,
   withTestApp,
 } from "../helpers/app";
-import { sleep } from "../helpers/stores";
+import { testClock } from "../helpers/stores";
 import { backendKinds } from "../helpers/topology";
 
 async function signOut(agent: ReturnType<typeof browser>) {
@@ -128,13 +128,15 @@ describe.each<BackendKind>(backendKinds())("password throttling (%s)", (kind) =>
   });
 
   test("when a stolen session guesses the password to end sessions, then each try is logged and the fifth wrong one signs it out", async () => {
-    const t = await createTestApp(kind, { env: { SESSION_REAUTH_WINDOW: "1" } });
+    const clock = testClock();
+    const t = await createTestApp(kind, { env: { SESSION_REAUTH_WINDOW: "1" }, clock });
     try {
       const phone = browser(t.app, SAFARI_IPHONE);
       const account = await signUp(phone);
       const thief = browser(t.app);
       await signIn(thief, account);
-      await sleep(1100);
+      // Past the re-authentication window.
+      clock.advance(1100);
       for (let i = 1; i <= 4; i++) {
         const res = await submit(thief, "/settings/sessions", "/settings/sessions/revoke-others", { password: `guess ${i} password` });
         expect(res.status).toBe(422);
@@ -155,11 +157,13 @@ describe.each<BackendKind>(backendKinds())("password throttling (%s)", (kind) =>
   });
 
   test("when a script guesses the password through the API, then it gets 403 four times and 401 signed_out the fifth", async () => {
-    const t = await createTestApp(kind, { env: { SESSION_REAUTH_WINDOW: "1" } });
+    const clock = testClock();
+    const t = await createTestApp(kind, { env: { SESSION_REAUTH_WINDOW: "1" }, clock });
     try {
       const agent = browser(t.app);
       await signUp(agent);
-      await sleep(1100);
+      // Past the re-authentication window.
+      clock.advance(1100);
       const token = (await agent.get("/api/me")).body.csrfToken as string;
       const statuses = [];
       for (let i = 1; i <= 5; i++) {
@@ -177,13 +181,15 @@ describe.each<BackendKind>(backendKinds())("password throttling (%s)", (kind) =>
   });
 
   test("when re-authentication fails past the limit, then the sessions page, the password form and the API answer 429 with Retry-After", async () => {
-    const t = await createTestApp(kind, { env: { SESSION_REAUTH_WINDOW: "1", SIGNIN_LIMIT_PER_ACCOUNT: "2" } });
+    const clock = testClock();
+    const t = await createTestApp(kind, { env: { SESSION_REAUTH_WINDOW: "1", SIGNIN_LIMIT_PER_ACCOUNT: "2" }, clock });
     try {
       const laptop = browser(t.app);
       const account = await signUp(laptop);
       const phone = browser(t.app, SAFARI_IPHONE);
       await signIn(phone, account);
-      await sleep(1100);
+      // Past the re-authentication window.
+      clock.advance(1100);
       for (let i = 0; i < 2; i++) {
         expect((await submit(laptop, "/settings/sessions", "/settings/sessions/revoke-others", { password: `wrong ${i} password` })).status).toBe(422);
       }
@@ -225,12 +231,14 @@ describe.each<BackendKind>(backendKinds())("password throttling (%s)", (kind) =>
   });
 
   test("when a stolen cookie sends 20 re-authentications at once, then at most 5 passwords are checked and the session is signed out", async () => {
-    await withTestApp(kind, { env: { SESSION_REAUTH_WINDOW: "1", TRUST_PROXY: "loopback" } }, async (t) => {
+    const clock = testClock();
+    await withTestApp(kind, { env: { SESSION_REAUTH_WINDOW: "1", TRUST_PROXY: "loopback" }, clock }, async (t) => {
       const phone = browser(t.app, SAFARI_IPHONE);
       const account = await signUp(phone);
       const thief = browser(t.app);
       await signIn(thief, account);
-      await sleep(1100);
+      // Past the re-authentication window.
+      clock.advance(1100);
       const token = csrfFrom((await thief.get("/settings/sessions")).text);
       const answers = await Promise.all(
         Array.from({ length: 20 }, (_, i) =>
