@@ -223,7 +223,8 @@ describe("Redis outages", () => {
   test("when Redis goes away and comes back, then pages answer 503 meanwhile and the same cookie works again after", async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), "redis-outage-"));
     let server = await startRedisServer({ dataDir });
-    const config = testConfig({ REDIS_URL: server.url });
+    // A session read is tried again for 0.3 s, not the default 3 s, before the page answers 503.
+    const config = testConfig({ REDIS_URL: server.url, REDIS_READ_RETRY_MS: "300" });
     const backend = await openBackend(config, { events: quietMail });
     const app = appOn(config, backend);
     try {

@@ -93,7 +93,8 @@ describe(`with ${redisName()}`, () => {
   });
 
   test("when the app's Redis client has no connection left, then pages answer 503, not 500", async () => {
-    const t = await createTestApp("redis");
+    // A session read is tried again for 0.3 s, not the default 3 s, before the page answers 503.
+    const t = await createTestApp("redis", { env: { REDIS_READ_RETRY_MS: "300" } });
     try {
       const res = await submit(browser(t.app), "/signup", "/signup", newAccount());
       const cookie = cookieOf(res)!.split(";")[0];
@@ -110,7 +111,8 @@ describe(`with ${redisName()}`, () => {
 
   test("when Redis cannot be reached, then pages answer 503 with a friendly page and /readyz answers 503", async () => {
     const server = await startRedisServer();
-    const config = testConfig({ REDIS_URL: server.url });
+    // A session read is tried again for 0.3 s, not the default 3 s, before the page answers 503.
+    const config = testConfig({ REDIS_URL: server.url, REDIS_READ_RETRY_MS: "300" });
     const backend = await openBackend(config, { events: quietMail });
     const app = appOn(config, backend);
     try {
