@@ -4,7 +4,7 @@ import express, { type ErrorRequestHandler, type Express, type Request, type Req
 import session from "express-session";
 import type { RedisClientType } from "redis";
 import { type AccountSource, createSessions, type MailMessage, type Sessions, setFlash } from "../../src/package/index";
-import { type Agent, browser, SAFARI_IPHONE } from "../helpers/app";
+import { type Agent, browser, cookieOf, SAFARI_IPHONE, sentSessionCookie } from "../helpers/app";
 import { connectTestRedis, uniquePrefix } from "../helpers/stores";
 
 declare module "express-session" {
@@ -26,6 +26,7 @@ interface Row {
   name: string;
   password: string;
   email?: string;
+  role?: string;
 }
 const rows: Row[] = [
   { id: 1, username: "ada", name: "Ada Lovelace", password: "ada's password" },
@@ -36,7 +37,7 @@ const rowOf = (id: unknown) => rows.find((r) => String(r.id) === String(id));
 const accounts: AccountSource = {
   findById: async (id) => {
     const row = rowOf(id);
-    return row ? { id: String(row.id), name: row.name, ...(row.email ? { email: row.email } : {}) } : null;
+    return row ? { id: String(row.id), name: row.name, ...(row.email ? { email: row.email } : {}), ...(row.role ? { role: row.role } : {}) } : null;
   },
   verifyPassword: async (id, password) => rowOf(id)?.password === password,
 };
@@ -108,12 +109,14 @@ describe.each<CsrfKind>(["csurf", "csrf-sync"])("a site with its own CSRF check 
   let sessions: Sessions;
   let app: Express;
   const mails: MailMessage[] = [];
+  let clockAhead = 0;
 
   beforeAll(async () => {
     client = await connectTestRedis();
     sessions = createSessions({
       accounts,
       secret,
+      now: () => Date.now() + clockAhead,
       redis: client,
       keyPrefix: uniquePrefix(),
       env: {},
@@ -218,6 +221,27 @@ describe.each<CsrfKind>(["csurf", "csrf-sync"])("a site with its own CSRF check 
     await signIn(hers, rows[1]);
     await hers.get("/");
     expect(mails.filter((m) => m.to === rows[1].email)).toHaveLength(1);
+  });
+
+  test("when the site changes the role of a signed-in person, then at the next refresh the session moves to a new id, stays signed in and says nothing of an ending", async () => {
+    const laptop = browser(app);
+    await signIn(laptop, rows[1]);
+    const before = sentSessionCookie(await laptop.get("/"), "connect.sid");
+    rows[1].role = "editor";
+    try {
+      // The role reaches the session when the account is read again, once per update age.
+      clockAhead += 61_000;
+      const next = await laptop.get("/");
+      expect(next.body).toMatchObject({ userId: 2, message: null });
+      expect(cookieOf(next, "connect.sid")).toMatch(/^connect\.sid=s%3A/);
+      const page = await laptop.get("/account/sessions");
+      expect(page.status).toBe(200);
+      expect(page.text).not.toMatch(/signed out|session has ended/i);
+      expect(sentSessionCookie(page, "connect.sid")).not.toBe(before);
+      expect((await laptop.get("/")).body).toMatchObject({ userId: 2, message: null });
+    } finally {
+      delete rows[1].role;
+    }
   });
 
   test("when a signed-out visitor asks for the sessions page, then the guard sends them to sign in with ?next= and req.session.returnTo, and the sign-in brings them back", async () => {

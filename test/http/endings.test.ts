@@ -123,6 +123,22 @@ describe.each<BackendKind>(backendKinds())("why a session ended (%s)", (kind) =>
     expect(await nextPageSays(phone)).toContain("this account has been disabled");
   });
 
+  test("when an operator changes the role of a signed-in person, then their session moves to a new id and no page says it ended", async () => {
+    const laptop = browser(ctx().app);
+    const account = await signUp(laptop);
+    const before = await handleOfAgent(laptop);
+    await setRole(ctx().deps.users, ctx().deps.kit, account.email, "admin", OPERATOR);
+    const next = await laptop.get("/dashboard");
+    expect(next.status).toBe(200);
+    expect(next.text).not.toMatch(/signed out|session has ended/i);
+    expect(cookieOf(next, "flash")).toBeUndefined();
+    expect(await handleOfAgent(laptop)).not.toBe(before);
+    expect((await laptop.get("/admin/users")).status).toBe(200);
+    const later = await laptop.get("/settings/sessions");
+    expect(later.status).toBe(200);
+    expect(later.text).not.toMatch(/signed out|session has ended/i);
+  });
+
   test("when the account is deleted on one device, then the other says so", async () => {
     const { laptop, phone, account } = await twoDevices(ctx().app);
     expect((await submit(laptop, "/settings/profile", "/settings/delete-account", { password: account.password })).status).toBe(303);

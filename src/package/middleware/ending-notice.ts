@@ -2,10 +2,11 @@ import signature from "cookie-signature";
 import type { Request, RequestHandler, Response } from "express";
 import type { Config } from "../config";
 import { handleOf } from "../session-store/session-record";
-import { type Ending, peekState, type SessionStore } from "../session-store/session-store";
+import type { Ending, SessionStore } from "../session-store/session-store";
 import { formatTime } from "../sessions/format-time";
 import { cookiesOf } from "./client-info";
 import { hasFlash, setFlash } from "./flash";
+import { cameWithDeadCookie } from "./page-locals";
 
 /** What the person reads on the next page after their session was ended elsewhere. */
 export function endingMessage(ending: Ending, maxSessionsPerUser: number): string {
@@ -103,7 +104,7 @@ export function endingNotice(
   cookie: { cookieName: string; clear: (res: Response, req: Request) => void },
 ): RequestHandler {
   return (req, res, next) => {
-    if (!res.locals.hadSessionCookie || !req.session || peekState(req.session)?.createdAt !== undefined) return next();
+    if (!cameWithDeadCookie(req, res)) return next();
     // No stored session answers the cookie: the browser need not send it again (nothing is
     // stored in its place; a session this request starts sets its own cookie after this).
     cookie.clear(res, req);

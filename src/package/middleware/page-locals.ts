@@ -34,6 +34,17 @@ export function forbidCaching(res: Response): void {
   res.setHeader("Expires", "0");
 }
 
+/**
+ * The browser sent a session cookie that no stored session answered: it expired or was ended.
+ * A session the package moved to a new id on this request (a role change) is not stored yet
+ * either, but it is signed in: that is no ending.
+ */
+export function cameWithDeadCookie(req: Request, res: Response): boolean {
+  if (!res.locals.hadSessionCookie || !req.session) return false;
+  const state = peekState(req.session);
+  return state?.createdAt === undefined && state?.userId === undefined;
+}
+
 export function pageLocals(cookieName: string, csrf: Csrf, needsPassword: (req: Request) => boolean): PageLocals {
   const sentCookie = new RegExp(`(?:^|;\\s*)${cookieName.replace(/[^\w-]/g, "\\$&")}=`);
   const markSessionCookie = (req: Request, res: Response) => {

@@ -1,6 +1,6 @@
 import type { Request, RequestHandler, Response } from "express";
-import { peekState } from "../session-store/session-store";
 import { hasFlash, setFlash } from "./flash";
+import { cameWithDeadCookie } from "./page-locals";
 
 export interface AuthGuards {
   /** Signed-out visitors go to the sign-in page and come back; scripts get 401 JSON. */
@@ -27,8 +27,7 @@ export function authGuards(signInPath: string, forbidden: (req: Request, res: Re
       res.status(401).json({ error: "not_signed_in", message: "Sign in first: this API uses the same cookie session as the pages." });
       return;
     }
-    // The browser sent a cookie, but no stored session answered it: it expired or was ended.
-    if (res.locals.hadSessionCookie && req.session && peekState(req.session)?.createdAt === undefined && !hasFlash(req)) {
+    if (cameWithDeadCookie(req, res) && !hasFlash(req)) {
       setFlash(req, "info", "Your session expired, please sign in again.");
     }
     const back = req.method === "GET" ? `?next=${encodeURIComponent(req.originalUrl)}` : "";
