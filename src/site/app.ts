@@ -54,7 +54,7 @@ export function createApp(appDeps: AppDeps): express.Express {
 
   // Scripts get 401 JSON rather than a redirect to the sign-in page.
   app.use("/api", kit.requireAuth, apiRoutes(deps));
-  app.use(pagesRoutes(deps));
+  pagesRoutes(app, deps);
   app.use(authRoutes(deps));
   app.use(passwordResetRoutes(deps));
   // The sessions page and the activity page, in this site's settings layout.

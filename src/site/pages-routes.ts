@@ -1,10 +1,13 @@
-import { Router } from "express";
+import type { Router } from "express";
 import { safeNext } from "../package";
 import type { RouteDeps } from "./app-deps";
 
-/** The landing page, the dashboard, the unauthorized page, and dismissing the sign-in notice. */
-export function pagesRoutes({ requireAuth, kit }: RouteDeps): Router {
-  const router = Router();
+/**
+ * The landing page, the dashboard, the unauthorized page, and dismissing the sign-in notice.
+ * Routes of the app itself, as the health routes below: these are the pages most requests
+ * are for, and a router of their own would cost each of them one more dispatch.
+ */
+export function pagesRoutes(router: Pick<Router, "get" | "post">, { requireAuth, kit }: RouteDeps): void {
   router.get("/", (_req, res) => res.render("index", { title: "Sessions you can see and end" }));
   router.get("/dashboard", requireAuth, (_req, res) => res.render("dashboard", { title: "Dashboard" }));
   router.get("/unauthorized", (_req, res) => res.render("unauthorized", { title: "Not allowed" }));
@@ -13,7 +16,6 @@ export function pagesRoutes({ requireAuth, kit }: RouteDeps): Router {
     kit.dismissSignInNotice(req);
     res.redirect(303, safeNext(req.body?.back));
   });
-  return router;
 }
 
 /**
