@@ -15,6 +15,8 @@ export interface LoadResult {
   p99: number;
   /** Answers that were not 2xx, and socket errors: a round with any is not a measurement. */
   failures: number;
+  /** What the load generator said of them. */
+  failureDetail?: string;
 }
 
 export interface Load {
@@ -28,7 +30,15 @@ export const HAS_WRK = spawnSync("wrk", ["-v"]).error === undefined;
 
 export async function withAutocannon(load: Load): Promise<LoadResult> {
   const r = await autocannon({ url: load.url, headers: load.headers, connections: load.connections, duration: load.seconds });
-  return { requests: r.requests.total, rps: r.requests.average, p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, failures: r.non2xx + r.errors };
+  return {
+    requests: r.requests.total,
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p90: r.latency.p90,
+    p99: r.latency.p99,
+    failures: r.non2xx + r.errors,
+    failureDetail: `non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts}`,
+  };
 }
 
 /** wrk with one thread (the load side has one core), its latency distribution in ms. */
@@ -50,7 +60,12 @@ export async function withWrk(load: Load): Promise<LoadResult> {
   const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const failures =
     Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) + (socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
-  return { requests, rps, p50: wrkMs(out, "50%"), p90: wrkMs(out, "90%"), p99: wrkMs(out, "99%"), failures };
+  const failureDetail = out
+    .split("\n")
+    .filter((line) => /Socket errors|Non-2xx/.test(line))
+    .join("; ")
+    .trim();
+  return { requests, rps, p50: wrkMs(out, "50%"), p90: wrkMs(out, "90%"), p99: wrkMs(out, "99%"), failures, failureDetail };
 }
 
 /** One line of wrk's latency distribution ("50%  635.00us"), in ms. */

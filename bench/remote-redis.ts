@@ -51,8 +51,17 @@ export async function remoteRedisLatency(redisPort: number, rounds: number, seco
       for (let round = 0; round < rounds; round++) {
         for (const t of targets) {
           for (const connections of [1, 16]) {
-            const r = await drive({ url: `${t.base}/dashboard`, headers: t.headers, connections, seconds });
-            if (r.failures > 0) throw new Error(`${t.name} behind a ${rttMs} ms link: ${r.failures} failed requests`);
+            const load = { url: `${t.base}/dashboard`, headers: t.headers, connections, seconds };
+            let r = await drive(load);
+            // A stall of the shared host (wrk counts a request over 2 s as a timeout) spoils a
+            // round, not the run: it is measured once more, and fails only if that fails too.
+            if (r.failures > 0) {
+              process.stdout.write(
+                `  ${t.name} behind a ${rttMs} ms link, ${connections} connections: ${r.failures} failed (${r.failureDetail}), measured again\n`,
+              );
+              r = await drive(load);
+            }
+            if (r.failures > 0) throw new Error(`${t.name} behind a ${rttMs} ms link: ${r.failures} failed requests (${r.failureDetail})`);
             const key = `${t.name}|${connections}`;
             results.set(key, [...(results.get(key) ?? []), r]);
           }
