@@ -109,6 +109,9 @@ async function countRoundTrips(redisUrl: string, target: RunningTarget, requests
   return { perRequest: sent.length / requests, inLua: (lines.length - sent.length) / requests, byCommand };
 }
 
+/** The run's tables, printed together at the end (or when a part fails, those measured before it). */
+const out: string[] = [];
+
 async function main() {
   pin(process.pid, 0);
   process.stdout.write("building the product...\n");
@@ -120,73 +123,68 @@ async function main() {
   for (const n of cluster?.nodes ?? []) pin(n.pid, 0);
   const where = { url: redis.url, clusterNodes: cluster?.nodes.map((n) => `${n.host}:${n.port}`).join(",") };
   const targets: RunningTarget[] = [];
-  const out: string[] = [];
-  // What was measured is printed even when a later part fails: a run's tables are not lost to its last part.
   try {
-    try {
-      for (const name of NAMES.filter((n) => cluster || !n.includes("Cluster"))) {
-        const t = await startTarget(name, where, { cpu: 1 });
-        targets.push(t);
-        await withAutocannon({ url: `${t.base}/dashboard`, headers: t.headers, connections: CONNECTIONS, seconds: 2 }); // warm-up
-      }
-      if (PARTS.has("throughput")) {
-        process.stdout.write(`autocannon, ${CONNECTIONS} connections:\n`);
-        const measured = await measure(targets, redis.url, withAutocannon, { connections: CONNECTIONS, rounds: ROUNDS, seconds: SECONDS });
-        // MONITOR watches one server, so the cluster run is not counted (its commands are the same).
-        const roundTrips = new Map<string, RoundTrips>();
-        for (const t of targets.filter((x) => x.name !== "ceiling" && !x.name.includes("Cluster")))
-          roundTrips.set(t.name, await countRoundTrips(redis.url, t, 2000));
-        const product = roundTrips.get("product")!;
-        out.push(
-          report(`Throughput (autocannon): ${ROUNDS} interleaved rounds of ${SECONDS} s, ${CONNECTIONS} connections, medians; ${PINNED}`, measured, roundTrips),
-          `product round trips per signed-in request: ${product.perRequest.toFixed(3)} (target <= 0.01); commands run inside its scripts: ${product.inLua.toFixed(3)} per request`,
-        );
-      }
-      if (PARTS.has("wrk")) {
-        if (!HAS_WRK) out.push("\nwrk is not installed (apt-get install wrk): the wrk tables are left out.");
-        else {
-          const local = targets.filter((t) => !t.name.includes("Cluster"));
-          for (const connections of WRK_CONNECTIONS) {
-            process.stdout.write(`wrk, ${connections} connections:\n`);
-            const measured = await measure(local, redis.url, withWrk, { connections, rounds: ROUNDS, seconds: SECONDS });
-            out.push(
-              report(`Throughput (wrk, one thread): ${ROUNDS} interleaved rounds of ${SECONDS} s, ${connections} connections, medians; ${PINNED}`, measured),
-            );
-          }
+    for (const name of NAMES.filter((n) => cluster || !n.includes("Cluster"))) {
+      const t = await startTarget(name, where, { cpu: 1 });
+      targets.push(t);
+      await withAutocannon({ url: `${t.base}/dashboard`, headers: t.headers, connections: CONNECTIONS, seconds: 2 }); // warm-up
+    }
+    if (PARTS.has("throughput")) {
+      process.stdout.write(`autocannon, ${CONNECTIONS} connections:\n`);
+      const measured = await measure(targets, redis.url, withAutocannon, { connections: CONNECTIONS, rounds: ROUNDS, seconds: SECONDS });
+      // MONITOR watches one server, so the cluster run is not counted (its commands are the same).
+      const roundTrips = new Map<string, RoundTrips>();
+      for (const t of targets.filter((x) => x.name !== "ceiling" && !x.name.includes("Cluster")))
+        roundTrips.set(t.name, await countRoundTrips(redis.url, t, 2000));
+      const product = roundTrips.get("product")!;
+      out.push(
+        report(`Throughput (autocannon): ${ROUNDS} interleaved rounds of ${SECONDS} s, ${CONNECTIONS} connections, medians; ${PINNED}`, measured, roundTrips),
+        `product round trips per signed-in request: ${product.perRequest.toFixed(3)} (target <= 0.01); commands run inside its scripts: ${product.inLua.toFixed(3)} per request`,
+      );
+    }
+    if (PARTS.has("wrk")) {
+      if (!HAS_WRK) out.push("\nwrk is not installed (apt-get install wrk): the wrk tables are left out.");
+      else {
+        const local = targets.filter((t) => !t.name.includes("Cluster"));
+        for (const connections of WRK_CONNECTIONS) {
+          process.stdout.write(`wrk, ${connections} connections:\n`);
+          const measured = await measure(local, redis.url, withWrk, { connections, rounds: ROUNDS, seconds: SECONDS });
+          out.push(
+            report(`Throughput (wrk, one thread): ${ROUNDS} interleaved rounds of ${SECONDS} s, ${connections} connections, medians; ${PINNED}`, measured),
+          );
         }
       }
-      if (PARTS.has("signins")) {
-        const signIns = await measureSignIns(targets[0].base);
-        out.push(`\nsign-ins per second (scrypt N=2^16, r=8, p=2, the product's cost; server on one core): ${signIns.toFixed(1)}`);
-      }
-    } finally {
-      // The servers stop before their Redis does, so they shut down cleanly.
-      for (const t of targets) await t.stop();
-      await cluster?.stop();
     }
-    try {
-      if (PARTS.has("remote")) {
-        process.stdout.write("Redis across a link:\n");
-        const latency = await remoteRedisLatency(redis.port, ROUNDS, SECONDS);
-        out.push(
-          `\nRedis across a link (a proxy holds each command for the round trip): ${ROUNDS} interleaved rounds of ${SECONDS} s, ${HAS_WRK ? "wrk" : "autocannon"}, medians; ${PINNED}, the proxy too\n`,
-          latency,
-        );
-      }
-      if (PARTS.has("profile")) {
-        process.stdout.write("profiles:\n");
-        const profile = await profileSideBySide(redis.url);
-        out.push(
-          "\nWhere a signed-in page's CPU goes: V8's CPU profile of each server during 30,000 requests (autocannon, 10 connections), self time by layer\n",
-          profile,
-        );
-      }
-    } finally {
-      await redis.stop();
+    if (PARTS.has("signins")) {
+      const signIns = await measureSignIns(targets[0].base);
+      out.push(`\nsign-ins per second (scrypt N=2^16, r=8, p=2, the product's cost; server on one core): ${signIns.toFixed(1)}`);
     }
   } finally {
-    console.log(out.join("\n"));
+    // The servers stop before their Redis does, so they shut down cleanly.
+    for (const t of targets) await t.stop();
+    await cluster?.stop();
   }
+  try {
+    if (PARTS.has("remote")) {
+      process.stdout.write("Redis across a link:\n");
+      const latency = await remoteRedisLatency(redis.port, ROUNDS, SECONDS);
+      out.push(
+        `\nRedis across a link (a proxy holds each command for the round trip): ${ROUNDS} interleaved rounds of ${SECONDS} s, ${HAS_WRK ? "wrk" : "autocannon"}, medians; ${PINNED}, the proxy too\n`,
+        latency,
+      );
+    }
+    if (PARTS.has("profile")) {
+      process.stdout.write("profiles:\n");
+      const profile = await profileSideBySide(redis.url);
+      out.push(
+        "\nWhere a signed-in page's CPU goes: V8's CPU profile of each server during 30,000 requests (autocannon, 10 connections), self time by layer\n",
+        profile,
+      );
+    }
+  } finally {
+    await redis.stop();
+  }
+  console.log(out.join("\n"));
   if (PARTS.has("scale")) await measureScale();
 }
 
@@ -207,6 +205,8 @@ async function measureSignIns(base: string): Promise<number> {
 }
 
 main().catch((err) => {
+  // What was measured before a part failed is printed all the same.
+  console.log(out.join("\n"));
   console.error(err);
   process.exit(1);
 });
