@@ -3,6 +3,7 @@ import express from "express";
 import { createClient, type RedisClientType } from "redis";
 import request from "supertest";
 import { type AccountSource, ConfigError, createSessions, type SessionAccount, type Sessions, safeNext } from "../src/package/index";
+import { MailLinks } from "../src/package/mail/mail-links";
 import { browser, csrfFrom, quietMail } from "./helpers/app";
 import { startRedisServer } from "./helpers/redis-server";
 
@@ -90,6 +91,33 @@ describe("createSessions: mistakes fail the start, with a message that names the
   test("when the Redis client was never asked to connect, then it says so", () => {
     const client = createClient() as RedisClientType;
     expect(() => createSessions({ accounts, secret, redis: client, env: {} })).toThrow(/not connected: call client.connect\(\) first/);
+  });
+});
+
+describe("createSessions with an older, shorter secret kept after a strong one", () => {
+  test("when production is given a strong secret and the site's old short one after it, then the start is accepted and the old one verifies no token of the package's", async () => {
+    const strong = "a strong secret of forty characters long";
+    const old = "keyboard cat";
+    expect(() => createSessions({ accounts, secret: [old, strong], env: { NODE_ENV: "production" }, redis: "redis://127.0.0.1:1" })).toThrow(
+      /first SESSION_SECRET \(the one that signs\) must be at least 32 characters long.*SESSION_SECRET=new,old/,
+    );
+    const server = await startRedisServer();
+    const client = (await createClient({ url: server.url, disableOfflineQueue: true }).connect()) as RedisClientType;
+    const sessions = createSessions({ accounts, secret: [strong, old], redis: client, env: { NODE_ENV: "production" } });
+    try {
+      // Session cookies the old secret signed still verify (nobody is signed out by the move)...
+      expect(sessions.config.sessionSecrets).toEqual([strong, old]);
+      // ...but a mail link, a device or message cookie, a CSRF token or a rotated id never does.
+      expect(sessions.config.tokenSecrets).toEqual([strong]);
+      const link = sessions.links.make("not-me", ada.id, { session: "handle" });
+      expect(sessions.links.read(link, "not-me")).toMatchObject({ userId: ada.id, session: "handle" });
+      const forged = new MailLinks([old]).make("not-me", ada.id, "handle", Date.now());
+      expect(sessions.links.read(forged, "not-me")).toBeNull();
+    } finally {
+      await sessions.close();
+      await client.close();
+      await server.stop();
+    }
   });
 });
 

@@ -30,7 +30,18 @@ describe("configuration", () => {
     expect(() => loadConfig({ NODE_ENV: "production", REDIS_URL: "redis://r:6379" })).toThrow(/SESSION_SECRET is required/);
     expect(() => loadConfig({ NODE_ENV: "production", REDIS_URL: "redis://r:6379", SESSION_SECRET: "short" })).toThrow(ConfigError);
     const ok = loadConfig({ NODE_ENV: "production", REDIS_URL: "redis://r:6379", SESSION_SECRET: `${"a".repeat(32)},${"b".repeat(32)}` });
-    expect(ok).toMatchObject({ host: "0.0.0.0", production: true, sessionSecrets: ["a".repeat(32), "b".repeat(32)] });
+    expect(ok).toMatchObject({
+      host: "0.0.0.0",
+      production: true,
+      sessionSecrets: ["a".repeat(32), "b".repeat(32)],
+      tokenSecrets: ["a".repeat(32), "b".repeat(32)],
+    });
+    // A shorter, older secret may follow the one that signs: it verifies session cookies only.
+    const moved = loadConfig({ NODE_ENV: "production", REDIS_URL: "redis://r:6379", SESSION_SECRET: `${"a".repeat(32)},keyboard cat` });
+    expect(moved).toMatchObject({ sessionSecrets: ["a".repeat(32), "keyboard cat"], tokenSecrets: ["a".repeat(32)] });
+    expect(() => loadConfig({ NODE_ENV: "production", REDIS_URL: "redis://r:6379", SESSION_SECRET: `keyboard cat,${"a".repeat(32)}` })).toThrow(
+      /the one that signs/,
+    );
   });
 
   test("when a cluster is configured, then its seeds are parsed, and it cannot be given together with REDIS_URL", () => {

@@ -22,8 +22,14 @@ export interface Config {
   redisReadRetryMs: number;
   /** The longest a request waits for one answer of Redis (or for the first connection) before it answers 503, in ms. */
   redisTimeoutMs: number;
-  /** The first signs new cookies; all of them verify. */
+  /** The first signs new cookies; all of them verify session cookies. */
   sessionSecrets: string[];
+  /**
+   * What signs and verifies the package's own tokens (mail links, device and message cookies,
+   * CSRF tokens, rotated ids): in production only the secrets of MIN_SECRET_LENGTH or more. An
+   * older, shorter secret kept after the first only verifies the session cookies it signed.
+   */
+  tokenSecrets: string[];
   /** True when the secret was generated for this process only. */
   sessionSecretGenerated: boolean;
   /** Durations in seconds. */
@@ -236,8 +242,14 @@ export function loadConfig(
         `${MIN_SECRET_LENGTH} characters, e.g. the output of: openssl rand -base64 48`,
     );
   }
-  if (production && secrets.some((s) => s.length < MIN_SECRET_LENGTH)) {
-    throw new ConfigError(`Every SESSION_SECRET must be at least ${MIN_SECRET_LENGTH} characters long.`);
+  // The first secret signs every cookie and token: it must be strong. One after it may be an
+  // older, shorter one (a site's secret before it moved here), kept so that the session cookies
+  // it signed still verify and nobody is signed out; it never verifies a token of the package's.
+  if (production && secrets[0].length < MIN_SECRET_LENGTH) {
+    throw new ConfigError(
+      `The first SESSION_SECRET (the one that signs) must be at least ${MIN_SECRET_LENGTH} characters long. ` +
+        "To keep the cookies an older, shorter secret signed, list it after the new one: SESSION_SECRET=new,old.",
+    );
   }
   // Whoever sends the mail (SMTP_URL's server or the site's own sender), its links must not point at a default address.
   if (production && (e.SMTP_URL || options.mailGiven) && !e.PUBLIC_URL) {
@@ -249,6 +261,7 @@ export function loadConfig(
     throw new ConfigError("SESSION_ABSOLUTE_TIMEOUT must not be shorter than SESSION_IDLE_TIMEOUT.");
   }
   const generated = secrets.length === 0;
+  const sessionSecrets = generated ? [randomBytes(32).toString("base64url")] : secrets;
 
   return {
     production,
@@ -261,7 +274,8 @@ export function loadConfig(
     redisWaitReplicas: e.REDIS_WAIT_REPLICAS,
     redisReadRetryMs: e.REDIS_READ_RETRY_MS,
     redisTimeoutMs: Math.round(e.REDIS_TIMEOUT * 1000),
-    sessionSecrets: generated ? [randomBytes(32).toString("base64url")] : secrets,
+    sessionSecrets,
+    tokenSecrets: production ? sessionSecrets.filter((secret) => secret.length >= MIN_SECRET_LENGTH) : sessionSecrets,
     sessionSecretGenerated: generated,
     idleTimeout: e.SESSION_IDLE_TIMEOUT,
     browserIdleTimeout: e.SESSION_BROWSER_IDLE_TIMEOUT,

@@ -65,12 +65,12 @@ export function createSessions(options: SessionsOptions): Sessions {
   const now = options.now ?? Date.now;
   const { metrics } = options;
 
-  const devices = new DeviceCookies(config.sessionSecrets, config.production ? "__Host-device" : "device", config.production);
+  const devices = new DeviceCookies(config.tokenSecrets, config.production ? "__Host-device" : "device", config.production);
   const throttle = new PasswordThrottle(config, backend.rateLimitStore, devices);
   // Counted in the store, so that every instance sees one count.
   const sessionFailures = openCounter(backend.rateLimitStore, "rl:session:", SESSION_FAILURES_WINDOW_MS);
   const claims = openCounter(backend.rateLimitStore, "rl:claim:", PENDING_SIGN_IN_MS);
-  const csrf = csrfProtection(config.sessionSecrets, config.production, now);
+  const csrf = csrfProtection(config.tokenSecrets, config.production, now);
   const { store, activity } = backend;
   const checks = passwordChecks({
     accounts,
@@ -103,7 +103,7 @@ export function createSessions(options: SessionsOptions): Sessions {
   const mail = openMailQueue(config, options.mail, options.events, metrics);
   // Sign-in alerts go to accounts with an email, unless the site turned them off.
   const alertsOn = options.alerts !== false;
-  const links = new MailLinks(config.sessionSecrets);
+  const links = new MailLinks(config.tokenSecrets);
   const alerts = signInAlerts({
     store,
     mail,
@@ -135,7 +135,7 @@ export function createSessions(options: SessionsOptions): Sessions {
     store,
     intervalMs: config.rotateInterval * 1000,
     graceMs: config.rotateGrace * 1000,
-    secrets: config.sessionSecrets,
+    secrets: config.tokenSecrets,
     now,
     sentId: (req) => sentSessionId(req, config.cookieName, config.sessionSecrets),
     claim: (key) => takeOnce(claims, key),
@@ -172,7 +172,7 @@ export function createSessions(options: SessionsOptions): Sessions {
         startGate,
         sessionMiddleware(config, store),
         saveBeforeRedirect(store),
-        visitorFlashes(config.sessionSecrets, config.production),
+        visitorFlashes(config.tokenSecrets, config.production),
         ...(config.rotateInterval > 0 ? [rotation] : []),
         currentUser({ ...identifyAs, ownsCookie: true }),
         locals.everyPage,
@@ -185,7 +185,7 @@ export function createSessions(options: SessionsOptions): Sessions {
         throw new ConfigError("sessions.track() follows a site's own sign-in: pass `userIdOf` to createSessions (see docs/adopting.md).");
       }
       const tracking = ownErrors([
-        visitorFlashes(config.sessionSecrets, config.production),
+        visitorFlashes(config.tokenSecrets, config.production),
         locals.sessionCookie,
         // A dead cookie of the site's is told before the session may move to a new id, and
         // cleared as the site set it (its path and domain).
