@@ -42,6 +42,9 @@ describe("configuration", () => {
     expect(() => loadConfig({ NODE_ENV: "production", REDIS_URL: "redis://r:6379", SESSION_SECRET: `keyboard cat,${"a".repeat(32)}` })).toThrow(
       /the one that signs/,
     );
+    // Given as createSessions' `secret`, a blank entry is left out, not kept as a secret anyone can sign with.
+    const given = loadConfig({ NODE_ENV: "production", REDIS_URL: "redis://r:6379" }, { secrets: ["a".repeat(32), " ", ""] });
+    expect(given.sessionSecrets).toEqual(["a".repeat(32)]);
   });
 
   test("when a cluster is configured, then its seeds are parsed, and it cannot be given together with REDIS_URL", () => {

@@ -235,7 +235,8 @@ export function loadConfig(
         "or REDIS_SENTINELS=host1:26379,host2:26379 with REDIS_SENTINEL_NAME).",
     );
   }
-  const secrets = (options.secrets ?? (e.SESSION_SECRET ?? "").split(",").map((s) => s.trim())).filter(Boolean);
+  // A blank secret (an empty or spaces-only entry) is no secret: left out, never used to verify.
+  const secrets = (options.secrets ?? (e.SESSION_SECRET ?? "").split(",").map((s) => s.trim())).filter((s) => s.trim() !== "");
   if (production && secrets.length === 0) {
     throw new ConfigError(
       "SESSION_SECRET is required when NODE_ENV=production. Set it to a random string of at least " +

@@ -1,7 +1,9 @@
 import { RedisStore } from "connect-redis";
+import signature from "cookie-signature";
 import express, { type Express } from "express";
 import session, { type Store } from "express-session";
 import type { RedisClientType } from "redis";
+import request from "supertest";
 import { ConfigError, createSessions, type Sessions } from "../../src/package/index";
 import { browser, csrfFrom, quietMail, sentSessionCookie } from "../helpers/app";
 import { accountsOf, localPassport } from "../helpers/passport";
@@ -135,6 +137,29 @@ describe(`a site moving from connect-redis (${redisName()})`, () => {
       expect(await sessions.getUserSessions("41")).toHaveLength(1);
       expect(await client.exists(legacyKey)).toBe(0);
     } finally {
+      await sessions.close();
+    }
+  });
+
+  test("when a cookie names a key under connect-redis's prefix that is no session of its, then the browser is a visitor and the key stays", async () => {
+    const prefix = uniquePrefix();
+    const legacyPrefix = `${prefix}sess:`;
+    await client.zAdd(`${legacyPrefix}a-sorted-set`, { score: 1, value: "x" });
+    await client.set(`${legacyPrefix}not-json`, "{ not json");
+    await client.set(`${legacyPrefix}an-array`, "[1,2]");
+    const sessions = await switched(prefix, legacyPrefix);
+    try {
+      const app = site(sessions.store, sessions);
+      for (const id of ["a-sorted-set", "not-json", "an-array"]) {
+        const cookie = `connect.sid=${encodeURIComponent(`s:${signature.sign(id, secret)}`)}`;
+        const res = await request(app).get("/").set("Cookie", cookie);
+        expect({ id, status: res.status, user: res.body.user }).toEqual({ id, status: 200, user: null });
+      }
+      expect(await client.type(`${legacyPrefix}a-sorted-set`)).toBe("zset");
+      expect(await client.get(`${legacyPrefix}not-json`)).toBe("{ not json");
+      expect(await client.get(`${legacyPrefix}an-array`)).toBe("[1,2]");
+    } finally {
+      for (const id of ["a-sorted-set", "not-json", "an-array"]) await client.del(`${legacyPrefix}${id}`);
       await sessions.close();
     }
   });

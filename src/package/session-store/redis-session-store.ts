@@ -100,7 +100,11 @@ export class RedisSessionStore extends SessionStoreCore {
     const found = (await super.get(sid)) as SessionData | null;
     if (found) return found;
     const key = `${legacyPrefix}${sid}`;
-    const raw = await this.redis.get(key);
+    const raw = await this.redis.get(key).catch((err: unknown) => {
+      // A key of another kind under the prefix is no session connect-redis wrote: a visitor's.
+      if (err instanceof Error && err.message.startsWith("WRONGTYPE")) return null;
+      throw err;
+    });
     if (raw === null) return null;
     let sess: unknown;
     try {
