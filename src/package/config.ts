@@ -27,7 +27,7 @@ export interface Config {
   /**
    * What signs and verifies the package's own tokens (mail links, device and message cookies,
    * CSRF tokens, rotated ids): in production only the secrets of MIN_SECRET_LENGTH or more. An
-   * older, shorter secret kept after the first only verifies the session cookies it signed.
+   * older, shorter secret kept after the first verifies session cookies only.
    */
   tokenSecrets: string[];
   /** True when the secret was generated for this process only. */
@@ -249,7 +249,7 @@ export function loadConfig(
   if (production && secrets[0].length < MIN_SECRET_LENGTH) {
     throw new ConfigError(
       `The first SESSION_SECRET (the one that signs) must be at least ${MIN_SECRET_LENGTH} characters long. ` +
-        "To keep the cookies an older, shorter secret signed, list it after the new one: SESSION_SECRET=new,old.",
+        "To keep the cookies an older, shorter secret signed, list it after the new one: SESSION_SECRET=new,old (or secret: [newSecret, oldSecret]).",
     );
   }
   // Whoever sends the mail (SMTP_URL's server or the site's own sender), its links must not point at a default address.
