@@ -144,13 +144,14 @@ describe(`a site moving from connect-redis (${redisName()})`, () => {
   test("when a cookie names a key under connect-redis's prefix that is no session of its, then the browser is a visitor and the key stays", async () => {
     const prefix = uniquePrefix();
     const legacyPrefix = `${prefix}sess:`;
+    const notSessions = ["a-sorted-set", "not-json", "an-array"];
     await client.zAdd(`${legacyPrefix}a-sorted-set`, { score: 1, value: "x" });
     await client.set(`${legacyPrefix}not-json`, "{ not json");
     await client.set(`${legacyPrefix}an-array`, "[1,2]");
     const sessions = await switched(prefix, legacyPrefix);
     try {
       const app = site(sessions.store, sessions);
-      for (const id of ["a-sorted-set", "not-json", "an-array"]) {
+      for (const id of notSessions) {
         const cookie = `connect.sid=${encodeURIComponent(`s:${signature.sign(id, secret)}`)}`;
         const res = await request(app).get("/").set("Cookie", cookie);
         expect({ id, status: res.status, user: res.body.user }).toEqual({ id, status: 200, user: null });
@@ -159,7 +160,7 @@ describe(`a site moving from connect-redis (${redisName()})`, () => {
       expect(await client.get(`${legacyPrefix}not-json`)).toBe("{ not json");
       expect(await client.get(`${legacyPrefix}an-array`)).toBe("[1,2]");
     } finally {
-      for (const id of ["a-sorted-set", "not-json", "an-array"]) await client.del(`${legacyPrefix}${id}`);
+      for (const id of notSessions) await client.del(`${legacyPrefix}${id}`);
       await sessions.close();
     }
   });
