@@ -2,8 +2,11 @@ import signature from "cookie-signature";
 import express from "express";
 import { createClient, type RedisClientType } from "redis";
 import request from "supertest";
+import { DeviceCookies } from "../src/package/auth/device-cookie";
 import { type AccountSource, ConfigError, createSessions, type SessionAccount, type Sessions, safeNext } from "../src/package/index";
 import { MailLinks } from "../src/package/mail/mail-links";
+import { csrfProtection } from "../src/package/middleware/csrf";
+import { accountLabel } from "../src/package/users/account";
 import { browser, csrfFrom, quietMail } from "./helpers/app";
 import { startRedisServer } from "./helpers/redis-server";
 
@@ -99,7 +102,7 @@ describe("createSessions with an older, shorter secret kept after a strong one",
     const strong = "a strong secret of forty characters long";
     const old = "keyboard cat";
     expect(() => createSessions({ accounts, secret: [old, strong], env: { NODE_ENV: "production" }, redis: "redis://127.0.0.1:1" })).toThrow(
-      /first SESSION_SECRET \(the one that signs\) must be at least 32 characters long.*SESSION_SECRET=new,old/,
+      /first session secret \(the one that signs\) must be at least 32 characters long.*secret: \[process\.env\.SESSION_SECRET, process\.env\.OLD_SESSION_SECRET\]/,
     );
     const server = await startRedisServer();
     const client = (await createClient({ url: server.url, disableOfflineQueue: true }).connect()) as RedisClientType;
@@ -119,6 +122,79 @@ describe("createSessions with an older, shorter secret kept after a strong one",
       await server.stop();
     }
   });
+});
+
+describe("a short secret outside production (NODE_ENV unset, as pm2, systemd and containers often leave it)", () => {
+  const old = "keyboard cat";
+  const strong = "a strong secret of forty characters long";
+  /** What someone who knows the tutorial's secret can make: a visitor's CSRF token and its cookie, signed with it. */
+  async function forgedVisitorToken(): Promise<{ token: string; cookie: string }> {
+    const forger = express();
+    const forgery = csrfProtection([old], false);
+    forger.get("/", (req, res) => res.send(forgery.tokenFor(req, res)));
+    const res = await request(forger).get("/");
+    return { token: res.text, cookie: (res.headers["set-cookie"] as unknown as string[])[0].split(";")[0] };
+  }
+
+  test.each([
+    ["after a strong one", [strong, old]],
+    ["alone", [old]],
+  ])(
+    "when the old secret is kept %s, then no mail link, visitor CSRF token or device cookie it signs is taken, and tokens the package makes work",
+    async (_, given) => {
+      const warnings: string[] = [];
+      const sessions = createSessions({ accounts, secret: given, env: { NODE_ENV: undefined }, events: { ...quietMail, warning: (m) => warnings.push(m) } });
+      try {
+        expect(sessions.config.production).toBe(false);
+        expect(sessions.config.tokenSecrets).not.toContain(old);
+        // Alone, it is said at start: the package's tokens are signed with a key of this process.
+        if (given.length === 1) expect(warnings).toEqual([expect.stringMatching(/no secret of 32 characters or more.*stop working when it restarts/)]);
+        else expect(warnings).toEqual([]);
+        // A new-password link and a "This wasn't me" link for any account, signed with the old secret: refused.
+        for (const kind of ["not-me", "reset"] as const) {
+          const forged = new MailLinks([old]).make(kind, ada.id, "handle", Date.now());
+          expect(sessions.links.read(forged, kind)).toBeNull();
+          const made = sessions.links.make(kind, ada.id, { session: "handle" });
+          expect(sessions.links.read(made, kind)).toMatchObject({ userId: ada.id });
+        }
+        const app = bareSite(sessions);
+        app.post("/signin", async (req, res) => {
+          await sessions.signIn(req, ada);
+          res.redirect(303, "/");
+        });
+        app.use(sessions.errorHandler());
+        // The sign-in form's double-submit token and cookie, made with the old secret: refused.
+        const { token, cookie } = await forgedVisitorToken();
+        const forged = await request(app).post("/signin").set("Cookie", cookie).type("form").send({ _csrf: token });
+        expect(forged.status).toBe(403);
+        // A device cookie made with the old secret is no known device: the sign-in is told by mail.
+        const forgedDevice = new DeviceCookies([old], "device", false);
+        const planted = express();
+        planted.get("/", (req, res) => {
+          forgedDevice.remember(req, res, accountLabel(ada.id, ada.email), ada.credentialVersion ?? 0);
+          res.end();
+        });
+        const deviceCookie = ((await request(planted).get("/")).headers["set-cookie"] as unknown as string[])[0].split(";")[0];
+        const agent = browser(app);
+        const form = await agent.get("/signin");
+        const signedIn = await agent
+          .post("/signin")
+          .set("Cookie", deviceCookie)
+          .type("form")
+          .send({ _csrf: csrfFrom(form.text) });
+        expect(signedIn.status).toBe(303);
+        expect(
+          sessions.throttle.devices.knownDevice(
+            { headers: { cookie: deviceCookie } } as express.Request,
+            accountLabel(ada.id, ada.email),
+            ada.credentialVersion ?? 0,
+          ),
+        ).toBeNull();
+      } finally {
+        await sessions.close();
+      }
+    },
+  );
 });
 
 describe("createSessions and locations", () => {

@@ -43,8 +43,38 @@ describe("configuration", () => {
       /the one that signs/,
     );
     // Given as createSessions' `secret`, a blank entry is left out, not kept as a secret anyone can sign with.
-    const given = loadConfig({ NODE_ENV: "production", REDIS_URL: "redis://r:6379" }, { secrets: ["a".repeat(32), " ", ""] });
+    const given = loadConfig({ NODE_ENV: "production", REDIS_URL: "redis://r:6379" }, { secret: ["a".repeat(32), " ", ""] });
     expect(given.sessionSecrets).toEqual(["a".repeat(32)]);
+  });
+
+  test("when production is given a secret string with a comma, then it refuses and shows the array form; an array may hold one", () => {
+    const prod = { NODE_ENV: "production", REDIS_URL: "redis://r:6379" };
+    const strong = "a".repeat(32);
+    // createSessions' `secret` as one string: is it one secret or a list? Express's own example's secret has a comma.
+    for (const secret of [`${strong},keyboard cat`, `${strong}, shhhh, very secret`]) {
+      expect(() => loadConfig(prod, { secret })).toThrow(/holds a comma.*as an array: secret: \[process\.env\.SESSION_SECRET/);
+    }
+    expect(loadConfig(prod, { secret: [strong, "shhhh, very secret"] }).sessionSecrets).toEqual([strong, "shhhh, very secret"]);
+    // SESSION_SECRET with a comma where the site reads it in its own session(): refused, never "new,old" suggested.
+    expect(() => loadConfig({ ...prod, SESSION_SECRET: `${strong},keyboard cat` }, { siteSession: true })).toThrow(/SESSION_SECRET holds a comma/);
+    expect(() => loadConfig({ ...prod, SESSION_SECRET: "keyboard cat" }, { siteSession: true })).toThrow(ConfigError);
+    try {
+      loadConfig({ ...prod, SESSION_SECRET: "keyboard cat" }, { siteSession: true });
+    } catch (err) {
+      expect((err as Error).message).not.toMatch(/new,old/);
+    }
+    // Where the package reads it for its own session(), the list form is one setting both read.
+    expect(loadConfig({ ...prod, SESSION_SECRET: `${strong},keyboard cat` }).sessionSecrets).toEqual([strong, "keyboard cat"]);
+  });
+
+  test("when no secret is strong outside production, then tokens get a key of this process and the start says so", () => {
+    const weak = loadConfig({ SESSION_SECRET: "keyboard cat" });
+    expect(weak.sessionSecrets).toEqual(["keyboard cat"]);
+    expect(weak.tokenSecrets).toHaveLength(1);
+    expect(weak.tokenSecrets[0]).not.toBe("keyboard cat");
+    expect(weak.tokenSecrets[0].length).toBeGreaterThanOrEqual(32);
+    expect(weak.warnings).toEqual([expect.stringMatching(/SESSION_SECRET has no secret of 32 characters or more/)]);
+    expect(loadConfig({ SESSION_SECRET: `${"a".repeat(32)},keyboard cat` })).toMatchObject({ tokenSecrets: ["a".repeat(32)], warnings: [] });
   });
 
   test("when a cluster is configured, then its seeds are parsed, and it cannot be given together with REDIS_URL", () => {

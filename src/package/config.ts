@@ -26,10 +26,13 @@ export interface Config {
   sessionSecrets: string[];
   /**
    * What signs and verifies the package's own tokens (mail links, device and message cookies,
-   * CSRF tokens, rotated ids): in production only the secrets of MIN_SECRET_LENGTH or more. An
-   * older, shorter secret kept after the first verifies session cookies only.
+   * CSRF tokens, rotated ids): only the secrets of MIN_SECRET_LENGTH or more, in every mode. An
+   * older, shorter secret kept after the first verifies session cookies only. With no strong
+   * secret (outside production only), a key of this process's own.
    */
   tokenSecrets: string[];
+  /** What the start should say (a weak secret outside production, cookies that are not Secure). */
+  warnings: string[];
   /** True when the secret was generated for this process only. */
   sessionSecretGenerated: boolean;
   /** Durations in seconds. */
@@ -207,12 +210,12 @@ function hostPorts(list: string | undefined): string[] {
 }
 
 /**
- * The settings from environment variables. `secrets`, when given (createSessions' `secret`),
- * are the session secrets as they are: a secret given there may hold a comma.
+ * The settings from environment variables. `secret`, when given (createSessions' `secret`), is
+ * the session secrets as they are: a secret in an array there may hold a comma.
  */
 export function loadConfig(
   env: Record<string, string | undefined> = process.env,
-  options: { redisGiven?: boolean; secrets?: string[]; mailGiven?: boolean } = {},
+  options: { redisGiven?: boolean; mailGiven?: boolean } & SecretOptions = {},
 ): Config {
   // Empty variables count as unset, as most shells and compose files produce them.
   const defined = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
@@ -235,23 +238,7 @@ export function loadConfig(
         "or REDIS_SENTINELS=host1:26379,host2:26379 with REDIS_SENTINEL_NAME).",
     );
   }
-  // A blank secret (an empty or spaces-only entry) is no secret: left out, never used to verify.
-  const secrets = (options.secrets ?? (e.SESSION_SECRET ?? "").split(",").map((s) => s.trim())).filter((s) => s.trim() !== "");
-  if (production && secrets.length === 0) {
-    throw new ConfigError(
-      "SESSION_SECRET is required when NODE_ENV=production. Set it to a random string of at least " +
-        `${MIN_SECRET_LENGTH} characters, e.g. the output of: openssl rand -base64 48`,
-    );
-  }
-  // The first secret signs every cookie and token: it must be strong. One after it may be an
-  // older, shorter one (a site's secret before it moved here), kept so that the session cookies
-  // it signed still verify and nobody is signed out; it never verifies a token of the package's.
-  if (production && secrets[0].length < MIN_SECRET_LENGTH) {
-    throw new ConfigError(
-      `The first SESSION_SECRET (the one that signs) must be at least ${MIN_SECRET_LENGTH} characters long. ` +
-        "To keep the cookies an older, shorter secret signed, list it after the new one: SESSION_SECRET=new,old (or secret: [newSecret, oldSecret]).",
-    );
-  }
+  const secrets = secretsOf(e.SESSION_SECRET, options, production);
   // Whoever sends the mail (SMTP_URL's server or the site's own sender), its links must not point at a default address.
   if (production && (e.SMTP_URL || options.mailGiven) && !e.PUBLIC_URL) {
     throw new ConfigError(
@@ -263,6 +250,17 @@ export function loadConfig(
   }
   const generated = secrets.length === 0;
   const sessionSecrets = generated ? [randomBytes(32).toString("base64url")] : secrets;
+  const strong = sessionSecrets.filter((secret) => secret.length >= MIN_SECRET_LENGTH);
+  const warnings: string[] = [];
+  // Outside production a short secret may sign session cookies (a tutorial's "keyboard cat"),
+  // but never a token of the package's: anyone who knows the secret could forge a mail link
+  // that sets a password. Those get a key of this process's own, so they end at a restart.
+  if (strong.length === 0) {
+    warnings.push(
+      `SESSION_SECRET has no secret of ${MIN_SECRET_LENGTH} characters or more: mail links, CSRF tokens and the device and message cookies are signed with a key of this process only, ` +
+        "so they stop working when it restarts (production refuses to start like this). Set a random secret, e.g. the output of: openssl rand -base64 48",
+    );
+  }
 
   return {
     production,
@@ -276,7 +274,8 @@ export function loadConfig(
     redisReadRetryMs: e.REDIS_READ_RETRY_MS,
     redisTimeoutMs: Math.round(e.REDIS_TIMEOUT * 1000),
     sessionSecrets,
-    tokenSecrets: production ? sessionSecrets.filter((secret) => secret.length >= MIN_SECRET_LENGTH) : sessionSecrets,
+    tokenSecrets: strong.length > 0 ? strong : [randomBytes(32).toString("base64url")],
+    warnings,
     sessionSecretGenerated: generated,
     idleTimeout: e.SESSION_IDLE_TIMEOUT,
     browserIdleTimeout: e.SESSION_BROWSER_IDLE_TIMEOUT,
@@ -317,6 +316,55 @@ export function loadConfig(
     cookie: { httpOnly: true, path: "/", sameSite: "lax", secure: production },
     cookieName: production ? "__Host-sid" : "sid",
   };
+}
+
+/** Where the secrets are given, for the messages that say how to give them. */
+type SecretOptions = {
+  /** createSessions' `secret`, as given. */
+  secret?: string | string[];
+  /** The site keeps its own session() (createSessions' `userIdOf`), which reads its secret apart from the package. */
+  siteSession?: boolean;
+};
+
+const ARRAY_FORM = "secret: [process.env.SESSION_SECRET, process.env.OLD_SESSION_SECRET] (an array, the same in your session() and in createSessions)";
+
+/**
+ * The session secrets as given: createSessions' `secret` as it is (a secret there may hold a
+ * comma), or SESSION_SECRET split at commas. Blank entries are left out. In production the first
+ * (the one that signs) must be strong, and a list the site's own session() would read as one
+ * string is refused: the two would sign and verify with different secrets.
+ */
+function secretsOf(variable: string | undefined, options: SecretOptions, production: boolean): string[] {
+  // A blank secret (an empty or spaces-only entry) is no secret: left out, never used to verify.
+  const given = options.secret === undefined ? undefined : [options.secret].flat();
+  const secrets = (given ?? (variable ?? "").split(",").map((s) => s.trim())).filter((s) => s.trim() !== "");
+  if (!production) return secrets;
+  if (secrets.length === 0) {
+    throw new ConfigError(
+      "SESSION_SECRET is required when NODE_ENV=production. Set it to a random string of at least " +
+        `${MIN_SECRET_LENGTH} characters, e.g. the output of: openssl rand -base64 48`,
+    );
+  }
+  // One string with a comma in it: a list split in one place and not in the other (the site's
+  // session() takes a string as one secret), or a secret with a comma ('shhhh, very secret').
+  // An array says where each secret ends; one string does not.
+  const oneString = typeof options.secret === "string" ? options.secret : given === undefined && options.siteSession ? variable : undefined;
+  if (oneString?.includes(",")) {
+    throw new ConfigError(
+      `The session secret ${typeof options.secret === "string" ? "given as `secret`" : "in SESSION_SECRET"} holds a comma: is it one secret or a list? Your own session() takes a string as one secret, so a new secret and an old one written "new,old" sign everyone out. ` +
+        `Give each secret apart, as an array: ${ARRAY_FORM}.`,
+    );
+  }
+  // The first secret signs every cookie and token: it must be strong. One after it may be an
+  // older, shorter one (a site's secret before it moved here), kept so that the session cookies
+  // it signed still verify and nobody is signed out; it never verifies a token of the package's.
+  if (secrets[0].length < MIN_SECRET_LENGTH) {
+    throw new ConfigError(
+      `The first session secret (the one that signs) must be at least ${MIN_SECRET_LENGTH} characters long. ` +
+        `To keep the cookies an older, shorter secret signed, list it after the new one: ${given || options.siteSession ? ARRAY_FORM : `SESSION_SECRET=new,old, or ${ARRAY_FORM}`}.`,
+    );
+  }
+  return secrets;
 }
 
 /** Whether sessions and accounts live in Redis (one server, a cluster or behind Sentinel), not in this process. */

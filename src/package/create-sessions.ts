@@ -377,6 +377,8 @@ function start(options: SessionsOptions) {
     if (emitter.listenerCount?.("error") === 0) emitter.on?.("error", (err) => options.events?.redisError?.(err));
   }
   const config = options.config ?? settingsOf(options, redisUrl);
+  const warn = options.events?.warning ?? ((message: string) => process.emitWarning(message, { code: "EXPRESS_USER_SESSIONS" }));
+  for (const message of config.warnings) warn(message);
   checkReadable(config.geoipDatabase);
   const owned = redisUrl ? createRedis(redisUrl, config.sessionCacheEntries) : !given && usesRedis(config) ? createConfiguredRedis(config) : undefined;
   owned?.on("error", (err: Error) => options.events?.redisError?.(err));
@@ -431,8 +433,12 @@ function settingsOf(options: SessionsOptions, redisUrl: string | undefined): Con
   // Over the process's environment, not instead of it: NODE_ENV=production (and with it
   // Secure cookies and the refusal of the embedded store) holds whatever a site passes here.
   const env = { ...process.env, ...options.env, ...(redisUrl ? { REDIS_URL: redisUrl } : {}) };
-  const secrets = options.secret === undefined ? undefined : [options.secret].flat();
-  return loadConfig(env, { redisGiven: typeof options.redis === "object" && options.redis !== null, secrets, mailGiven: options.mail !== undefined });
+  return loadConfig(env, {
+    redisGiven: typeof options.redis === "object" && options.redis !== null,
+    secret: options.secret,
+    siteSession: options.userIdOf !== undefined,
+    mailGiven: options.mail !== undefined,
+  });
 }
 
 /** A location file that cannot be read fails the start at once; reading it happens behind it. */

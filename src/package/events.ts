@@ -2,6 +2,8 @@ import type { MailMessage } from "./mail/mail-queue";
 
 /** What the owner of the backend hears of (the server logs both). */
 export interface BackendEvents {
+  /** Something at start that works but is weaker than it should be (a short secret outside production). Default: process.emitWarning. */
+  warning?(message: string): void;
   /** A connection problem; the client reconnects by itself. */
   redisError?(err: Error): void;
   /** A write answered with fewer replicas than REDIS_WAIT_REPLICAS asked for. */

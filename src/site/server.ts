@@ -42,6 +42,7 @@ async function main(): Promise<void> {
       passwords,
       metrics,
       events: {
+        warning: (message) => logger.warn(message),
         redisError: (err) => logger.warn({ err: err.message }, "Redis connection problem"),
         redisStalled: () => logger.error("Redis stopped answering (no reply, no error): session reads answer 503 until it does"),
         // Without SMTP_URL, each message (its link included) is written here instead of sent.
