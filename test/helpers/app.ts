@@ -118,6 +118,20 @@ export function csrfFrom(html: string): string {
   return m[1];
 }
 
+/**
+ * The hidden CSRF fields of the first form on a page (or of the form posting to `action`), as a
+ * browser would send them: `_csrf`, and the package's own `_sessions_csrf` when the form has one.
+ */
+export function csrfFieldsFrom(html: string, action?: string): Record<string, string> {
+  const forms = html.split(/<form\b/).slice(1);
+  const formHtml = action === undefined ? forms[0] : forms.find((f) => f.includes(`action="${action}"`));
+  if (formHtml === undefined) throw new Error(`no form${action ? ` posting to ${action}` : ""} on the page`);
+  const fields: Record<string, string> = {};
+  for (const m of formHtml.split("</form>")[0].matchAll(/<input type="hidden" name="(_csrf|_sessions_csrf)" value="([^"]*)">/g)) fields[m[1]] = m[2];
+  if (!fields._csrf) throw new Error("no CSRF token in the form");
+  return fields;
+}
+
 /** Loads a page and submits one of its forms, as a person would. */
 export async function submit(agent: Agent, pagePath: string, action: string, fields: Record<string, string | string[]>) {
   const page = await agent.get(pagePath);

@@ -10,7 +10,8 @@ import { cursorOf } from "./session-pages";
 
 /**
  * The sessions page as JSON, for scripts on the same cookie session: list, end one, end all
- * others, and the activity. Unsafe methods need the CSRF token in X-CSRF-Token.
+ * others, and the activity. Unsafe methods need the package's CSRF token (`csrfToken` of GET
+ * /sessions) in X-Sessions-CSRF-Token, or in X-CSRF-Token where the site has no CSRF check of its own.
  */
 export function sessionApi(sessions: Sessions): Router {
   const { store, activity, passwordChecks, requireAuth } = sessions;
@@ -28,6 +29,8 @@ export function sessionApi(sessions: Sessions): Router {
     asyncHandler(async (req, res) => {
       const list = await store.listUserSessions(req.sessionUser!.id);
       res.json({
+        // The package's own token, for X-Sessions-CSRF-Token (beside the site's own in X-CSRF-Token, if it has a check).
+        csrfToken: sessions.csrf.ownTokenFor(req, res) ?? sessions.csrf.tokenFor(req, res),
         sessions: list.map((s) => {
           const device = describeDevice(s.userAgent);
           return {
