@@ -183,7 +183,11 @@ describe.each<CsrfKind>(["csurf", "csrf-sync"])("a site with its own CSRF check 
     const [laptop, phone] = [browser(app), browser(app, SAFARI_IPHONE)];
     for (const agent of [laptop, phone]) await signIn(agent, rows[0]);
     const token = tokenOn((await laptop.get("/")).body.form)!;
-    const own = (await laptop.get("/api/sessions")).body.csrfToken as string;
+    const list = await laptop.get("/api/sessions");
+    // Devices and addresses: no cache keeps them, as none keeps the pages.
+    expect(list.headers["cache-control"]).toBe("no-store, no-cache");
+    expect((await laptop.get("/api/activity")).headers["cache-control"]).toBe("no-store, no-cache");
+    const own = list.body.csrfToken as string;
     expect(own).toEqual(expect.any(String));
     const refused = await laptop.post("/api/sessions/revoke-others").set("X-Sessions-CSRF-Token", own).send({ password: rows[0].password });
     expect([refused.status, refused.text]).toEqual([403, "the site's own error page: EBADCSRFTOKEN"]);

@@ -2,6 +2,7 @@ import express, { type Request, type Response, Router } from "express";
 import asyncHandler from "express-async-handler";
 import { describeActivity } from "../activity/describe-activity";
 import { apiError } from "../middleware/errors";
+import { forbidCaching } from "../middleware/page-locals";
 import { isHandle } from "../session-store/session-record";
 import type { Sessions } from "../surface";
 import { describeDevice } from "./device";
@@ -18,6 +19,8 @@ export function sessionApi(sessions: Sessions): Router {
   const router = Router();
   router.use((_req, res, next) => {
     res.locals.jsonApi = true;
+    // Devices, addresses and activity: no cache may keep them, as no cache keeps the pages.
+    forbidCaching(res);
     next();
   }, requireAuth);
   // With the site's own sign-in, the site's body parsing and CSRF checks are its own: the API
