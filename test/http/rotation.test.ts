@@ -103,7 +103,7 @@ describe.each(kinds)("stolen-cookie detection by rotation (%s)", (kind) => {
 
   test("when SESSION_SECRET was rotated since, then an id rotated under the older secret is still followed", async () => {
     const clock = testClock();
-    const older = "an older session secret, thirty-two or more";
+    const older = "an older session secret of thirty-two or more";
     await withTestApp(kind, { clock, env: { SESSION_SECRET: older } }, async (before) => {
       const laptop = browser(before.app);
       await signUp(laptop);
@@ -112,7 +112,7 @@ describe.each(kinds)("stolen-cookie detection by rotation (%s)", (kind) => {
       const lost = await withCookie(before.app, first); // rotated under the older secret; the answer is lost
       const current = cookieOf(lost)!.split(";")[0];
       // The server restarts with a new first secret, the older one still verifying.
-      await withTestApp(kind, { clock, shareWith: before, env: { SESSION_SECRET: `a newer session secret, thirty-two or more,${older}` } }, async (after) => {
+      await withTestApp(kind, { clock, shareWith: before, env: { SESSION_SECRET: `a newer session secret of thirty-two or more,${older}` } }, async (after) => {
         clock.advance(5 * MINUTE);
         const again = await withCookie(after.app, first);
         expect(again.status).toBe(200);
