@@ -1,5 +1,5 @@
 import request from "supertest";
-import { browser, cookieOf, sentSessionCookie, signUp, withTestApp } from "../helpers/app";
+import { browser, CHROME_WINDOWS, cookieOf, sentSessionCookie, signUp, withTestApp } from "../helpers/app";
 import { testClock } from "../helpers/stores";
 import { redisName } from "../helpers/topology";
 
@@ -7,8 +7,9 @@ const MINUTE = 60 * 1000;
 const kinds = ["embedded", "redis"] as const;
 
 /** A request carrying only this session cookie, as a second browser with a copied cookie would send it. */
+/** A request of the same browser (another tab, a response it lost): its user agent, a cookie it holds. */
 function withCookie(app: Parameters<typeof request>[0], cookie: string, path = "/dashboard") {
-  return request(app).get(path).set("Cookie", cookie);
+  return request(app).get(path).set("Cookie", cookie).set("User-Agent", CHROME_WINDOWS);
 }
 
 describe.each(kinds)("stolen-cookie detection by rotation (%s)", (kind) => {
