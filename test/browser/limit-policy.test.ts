@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Page } from "playwright-core";
 import { CHROME_WINDOWS, SAFARI_IPHONE } from "../helpers/app";
-import { browserHarness, describeInBrowser, type PageAudit } from "../helpers/chromium";
+import { browserHarness, describeInBrowser, type PageAudit, signUpInBrowser } from "../helpers/chromium";
 
 const SCREENSHOTS = path.join(__dirname, "..", "..", "test-output", "screenshots");
 const TABLET = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0";
@@ -37,11 +37,7 @@ describeInBrowser("choosing a session to end at the cap, in Chromium", () => {
 
   test("when a third device signs in, then it picks the session to end on a plain form, and the ended device is told why", async () => {
     const laptop = await device(CHROME_WINDOWS);
-    await laptop.goto(`${base}/signup`);
-    await laptop.getByLabel("Name").fill(account.name);
-    await laptop.getByLabel("Email").fill(account.email);
-    await laptop.getByLabel("Password").fill(account.password);
-    await laptop.getByRole("button", { name: "Create account" }).click();
+    await signUpInBrowser(laptop, base, harness.t, account);
     const phone = await device(SAFARI_IPHONE, 375);
     await signIn(phone);
     expect(new URL(phone.url()).pathname).toBe("/dashboard");
@@ -67,11 +63,7 @@ describeInBrowser("choosing a session to end at the cap, in Chromium", () => {
     for (const ua of [CHROME_WINDOWS, SAFARI_IPHONE]) {
       const page = await device(ua);
       if (ua === CHROME_WINDOWS) {
-        await page.goto(`${base}/signup`);
-        await page.getByLabel("Name").fill(other.name);
-        await page.getByLabel("Email").fill(other.email);
-        await page.getByLabel("Password").fill(other.password);
-        await page.getByRole("button", { name: "Create account" }).click();
+        await signUpInBrowser(page, base, harness.t, other);
       } else {
         await page.goto(`${base}/login`);
         await page.getByLabel("Email").fill(other.email);

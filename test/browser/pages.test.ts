@@ -4,7 +4,7 @@ import type { BrowserContextOptions, Page } from "playwright-core";
 import { OPERATOR } from "../../src/site/cli/cli";
 import { setRole } from "../../src/site/users/account-admin";
 import { CHROME_WINDOWS, SAFARI_IPHONE, type TestApp } from "../helpers/app";
-import { browserHarness, describeInBrowser, type PageAudit } from "../helpers/chromium";
+import { browserHarness, describeInBrowser, type PageAudit, signUpInBrowser } from "../helpers/chromium";
 
 /**
  * Every page at a desktop and a phone width: screenshots, layout from 320 px up, and axe-core
@@ -37,6 +37,7 @@ const PAGES: PageCase[] = [
       await page.getByRole("button", { name: "Create account" }).click();
     },
   },
+  { name: "signup-sent", path: "/signup/sent", signedIn: false },
   { name: "login", path: "/login", signedIn: false },
   {
     name: "login-errors",
@@ -55,10 +56,7 @@ const PAGES: PageCase[] = [
     // Signed in, then signed out from another device: the sign-in page says so.
     prepare: async (page, base, t) => {
       const email = `gone-${Date.now()}-${Math.random().toString(36).slice(2)}@example.com`;
-      await page.getByLabel("Name").fill("Ada Lovelace");
-      await page.getByLabel("Email").fill(email);
-      await page.getByLabel("Password").fill("correct horse battery");
-      await page.getByRole("button", { name: "Create account" }).click();
+      await signUpInBrowser(page, base, t, { name: "Ada Lovelace", email, password: "correct horse battery" });
       const user = (await t.deps.users.findByEmail(email))!;
       await t.deps.sessions.endUserSessions(user.id, undefined, { reason: "other-device", at: Date.now(), device: "Chrome on Windows" });
       await page.goto(`${base}/dashboard`);
@@ -122,11 +120,7 @@ describeInBrowser("every page in Chromium", () => {
     const context = await audit.newContext({ ...options, extraHTTPHeaders: { "X-Forwarded-For": "89.160.20.112" } });
     const page = await context.newPage();
     const email = `pages-${Date.now()}-${Math.random().toString(36).slice(2)}@example.com`;
-    await page.goto(`${base}/signup`);
-    await page.getByLabel("Name").fill("Ada Lovelace");
-    await page.getByLabel("Email").fill(email);
-    await page.getByLabel("Password").fill("correct horse battery");
-    await page.getByRole("button", { name: "Create account" }).click();
+    await signUpInBrowser(page, base, harness.t, { name: "Ada Lovelace", email, password: "correct horse battery" });
     const other = await audit.newContext({ javaScriptEnabled: false, userAgent: SAFARI_IPHONE, extraHTTPHeaders: { "X-Forwarded-For": "216.160.83.56" } });
     const otherPage = await other.newPage();
     await otherPage.goto(`${base}/login`);

@@ -4,7 +4,7 @@ import request from "supertest";
 import { loadConfig } from "../../src/package/config";
 import { handleOf } from "../../src/package/session-store/session-record";
 import { type Backend, openBackend } from "../../src/site/backend";
-import { appOn, browser, cookieOf, newAccount, quietMail, submit } from "../helpers/app";
+import { appOn, browser, cookieOf, newAccount, quietMail, signedUpCookie, submit } from "../helpers/app";
 import { startRedisCluster } from "../helpers/redis-cluster";
 import { startRedisSentinel } from "../helpers/redis-sentinel";
 import { sleep } from "../helpers/stores";
@@ -160,8 +160,7 @@ describe.each(CASES)("$name failover, replica $replica, REDIS_WAIT_REPLICAS=$wai
     const toEnd: Array<{ cookie: string; userId: string; handle: string }> = [];
     for (let i = 0; i < 30; i++) {
       const account = newAccount(`Failover ${i}`);
-      const res = await submit(browser(app), "/signup", "/signup", account);
-      live.push(cookieOf(res)!.split(";")[0]);
+      live.push(await signedUpCookie(browser(app), account));
       const second = await submit(browser(app), "/login", "/login", { email: account.email, password: account.password });
       const cookie = cookieOf(second)!.split(";")[0];
       const sid = decodeURIComponent(cookie.slice(4)).slice(2).split(".")[0];

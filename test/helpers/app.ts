@@ -61,8 +61,15 @@ export function testConfig(env: Record<string, string> = {}): Config {
   });
 }
 
-/** Each test app's dependencies, by its app: signUp() finds the account's sign-up link through them. */
-const depsOfApp = new WeakMap<object, TestDeps>();
+/** Each test app's accounts and sessions, by its app: signUp() makes the account's sign-up link through them. */
+const depsOfApp = new WeakMap<object, Pick<AppDeps, "users" | "kit">>();
+
+/** The site's app on these dependencies, as createApp builds it, known to signUp(). */
+export function appWith(deps: AppDeps): Express {
+  const app = createApp(deps);
+  depsOfApp.set(app, deps);
+  return app;
+}
 
 export async function createTestApp(kind: BackendKind, options: TestAppOptions = {}): Promise<TestApp> {
   const config = testConfig(options.env);
@@ -89,8 +96,7 @@ export async function createTestApp(kind: BackendKind, options: TestAppOptions =
   const events = { mailWritten: (message: MailMessage) => mails.push(message) };
   const backend = shared ?? (await openBackend(config, { client: redis, keyPrefix: prefix, now, passwords: testPasswords, metrics, events }));
   const deps: TestDeps = { ...backend, config, passwords: testPasswords, logger, metrics, sessions: backend.kit.store, activity: backend.kit.activity };
-  const app = createApp(deps);
-  depsOfApp.set(app, deps);
+  const app = appWith(deps);
   return {
     app,
     deps,
@@ -170,13 +176,24 @@ export async function signUp(agent: Agent, account = newAccount()) {
   return account;
 }
 
+/** Signs up with an agent (signUp) and gives the session cookie it then holds ("sid=..."). */
+export async function signedUpCookie(agent: Agent, account = newAccount()): Promise<string> {
+  await signUp(agent, account);
+  const cookie = sentSessionCookie(await agent.get("/dashboard"));
+  if (!cookie) throw new Error("signed up, but the agent holds no session cookie");
+  return cookie;
+}
+
 /** Opens a sign-up link (a path) and presses its button, as its owner would. */
 export async function finishSignUp(agent: Agent, link: string) {
   const page = await agent.get(link);
   // A link that no longer works shows no button: its form is sent with a token from the sign-up page.
   const form = page.text.includes('action="/signup/confirm"') ? page : await agent.get("/signup");
   const token = new URL(link, "http://x").searchParams.get("t") ?? "";
-  return agent.post("/signup/confirm").type("form").send({ _csrf: csrfFrom(form.text), t: token });
+  return agent
+    .post("/signup/confirm")
+    .type("form")
+    .send({ _csrf: csrfFrom(form.text), t: token });
 }
 
 export async function signIn(agent: Agent, account: { email: string; password: string }, extra: Record<string, string> = {}) {
@@ -240,7 +257,7 @@ export async function listen(app: Express): Promise<{ base: string; port: number
 
 /** The app on a backend opened from configuration, as server.ts builds it (quiet logs, test hashing cost). */
 export function appOn(config: Config, backend: Backend): Express {
-  return createApp({ ...backend, config, passwords: testPasswords, logger: pino({ level: "silent" }) });
+  return appWith({ ...backend, config, passwords: testPasswords, logger: pino({ level: "silent" }) });
 }
 
 /** For a createSessions of a test's own: the mail it would write to the console (no SMTP_URL) goes nowhere. */

@@ -61,6 +61,23 @@ export async function browserHarness(
   };
 }
 
+/**
+ * Creates an account in a page as a person does: the sign-up form, then the link of the mail
+ * it sends (made as the mail makes it) and its button. The page ends signed in on the dashboard.
+ */
+export async function signUpInBrowser(page: Page, base: string, t: TestApp, account: { name: string; email: string; password: string }): Promise<void> {
+  await page.goto(`${base}/signup`);
+  await page.getByLabel("Name").fill(account.name);
+  await page.getByLabel("Email").fill(account.email);
+  await page.getByLabel("Password").fill(account.password);
+  await page.getByRole("button", { name: "Create account" }).click();
+  if (new URL(page.url()).pathname !== "/signup/sent") throw new Error(`sign-up failed at ${page.url()}`);
+  const user = await t.deps.users.findByEmail(account.email);
+  if (!user) throw new Error("sign-up failed: no account was created");
+  await page.goto(`${base}/signup/confirm?t=${t.deps.kit.links.make("sign-up", user.id, { version: user.cv })}`);
+  await page.getByRole("button", { name: "Finish creating my account" }).click();
+}
+
 const AXE_SOURCE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 /** Playwright's words for a body gone with its page: closed, or navigated away from. */
 const LEFT_AT_ONCE = /has been closed|navigated away from|No resource with given identifier/;

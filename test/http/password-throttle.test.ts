@@ -1,8 +1,8 @@
 import request from "supertest";
-import { createApp } from "../../src/site/app";
 import { PasswordHasher } from "../../src/site/users/password";
 import {
   type Agent,
+  appWith,
   type BackendKind,
   browser,
   cookieOf,
@@ -332,7 +332,7 @@ describe("password hashing under load", () => {
       const flooder = await signUp(browser(t.app));
       const other = await signUp(browser(t.app));
       // One hash at a time and eight waiting; a cost high enough for the sign-ins to overlap.
-      const app = createApp({ ...t.deps, passwords: new PasswordHasher({ logN: 14, r: 8, p: 1 }, { concurrent: 1, queued: 8 }) });
+      const app = appWith({ ...t.deps, passwords: new PasswordHasher({ logN: 14, r: 8, p: 1 }, { concurrent: 1, queued: 8 }) });
       const from = (ip: string) => browser(app).set("X-Forwarded-For", ip);
       const flood = Array.from({ length: 40 }, () => from("203.0.113.66"));
       const flooding = signInAtOnce(flood, flooder.email, () => flooder.password);
@@ -352,7 +352,7 @@ describe("password hashing under load", () => {
     try {
       const account = await signUp(browser(t.app));
       // One hash at a time and none waiting; a cost high enough for the sign-ins to overlap.
-      const app = createApp({ ...t.deps, passwords: new PasswordHasher({ logN: 15, r: 8, p: 1 }, { concurrent: 1, queued: 0 }) });
+      const app = appWith({ ...t.deps, passwords: new PasswordHasher({ logN: 15, r: 8, p: 1 }, { concurrent: 1, queued: 0 }) });
       const agents = Array.from({ length: 4 }, () => browser(app));
       const answers = await signInAtOnce(agents, account.email, () => account.password);
       const statuses = answers.map((r) => r.status).sort();

@@ -1,6 +1,20 @@
 import request from "supertest";
 import { openBackend } from "../../src/site/backend";
-import { appOn, browser, cookieOf, createTestApp, csrfFrom, listen, newAccount, quietMail, submit, type TestApp, testConfig } from "../helpers/app";
+import {
+  appOn,
+  browser,
+  cookieOf,
+  createTestApp,
+  csrfFrom,
+  listen,
+  newAccount,
+  quietMail,
+  signedUpCookie,
+  signUp,
+  submit,
+  type TestApp,
+  testConfig,
+} from "../helpers/app";
 import { startRedisServer } from "../helpers/redis-server";
 import { monitorCommands, redisName, scanKeys } from "../helpers/topology";
 
@@ -8,8 +22,7 @@ describe(`with ${redisName()}`, () => {
   test("when the server restarts, then the same cookie still signs the user in", async () => {
     const first = await createTestApp("redis");
     const account = newAccount();
-    const res = await submit(browser(first.app), "/signup", "/signup", account);
-    const cookie = cookieOf(res)!.split(";")[0];
+    const cookie = await signedUpCookie(browser(first.app), account);
     await first.close();
 
     const second = await createTestApp("redis", { shareWith: first });
@@ -41,7 +54,7 @@ describe(`with ${redisName()}`, () => {
       expect(await scanKeys(t.redis!, `${t.prefix}*`)).toEqual(before);
       // The forms served that way work.
       const account = newAccount();
-      await submit(browser(t.app), "/signup", "/signup", account);
+      await signUp(browser(t.app), account);
       const agent = browser(t.app);
       const form = await agent.get("/login");
       expect(cookieOf(form)).toBeUndefined();
@@ -59,8 +72,7 @@ describe(`with ${redisName()}`, () => {
 
   test("when the secret is rotated, then cookies signed with the old one still verify", async () => {
     const first = await createTestApp("redis", { env: { SESSION_SECRET: "old-secret-old-secret-old-secret-1" } });
-    const res = await submit(browser(first.app), "/signup", "/signup", newAccount());
-    const cookie = cookieOf(res)!.split(";")[0];
+    const cookie = await signedUpCookie(browser(first.app), newAccount());
     const rotated = await createTestApp("redis", {
       shareWith: first,
       env: { SESSION_SECRET: "new-secret-new-secret-new-secret-2,old-secret-old-secret-old-secret-1" },
@@ -96,8 +108,7 @@ describe(`with ${redisName()}`, () => {
     // A session read is tried again for 0.3 s, not the default 3 s, before the page answers 503.
     const t = await createTestApp("redis", { env: { REDIS_READ_RETRY_MS: "300" } });
     try {
-      const res = await submit(browser(t.app), "/signup", "/signup", newAccount());
-      const cookie = cookieOf(res)!.split(";")[0];
+      const cookie = await signedUpCookie(browser(t.app), newAccount());
       // A closed client fails each command at once, the way each topology's client fails
       // while it has no server to send to (behind Sentinel: between masters in a failover).
       await t.redis!.close();
@@ -117,8 +128,7 @@ describe(`with ${redisName()}`, () => {
     const app = appOn(config, backend);
     try {
       const agent = browser(app);
-      const res = await submit(agent, "/signup", "/signup", newAccount());
-      expect(res.status).toBe(303);
+      await signUp(agent);
       await server.stop();
       const down = await agent.get("/dashboard");
       expect(down.status).toBe(503);
@@ -134,7 +144,7 @@ describe(`with ${redisName()}`, () => {
 });
 
 async function signUpAndWarm(agent: ReturnType<typeof browser>): Promise<void> {
-  await submit(agent, "/signup", "/signup", newAccount());
+  await signUp(agent);
   // The first page view stores the flash removal and a CSRF token; after that nothing changes.
   await agent.get("/dashboard");
   await agent.get("/dashboard");
@@ -148,8 +158,7 @@ describe(`two app instances on one ${redisName()}`, () => {
       const apps = [first.app, second.app];
       const account = newAccount("Two Instances");
       // Sign up on the first; every later request goes to the other instance in turn.
-      const signup = await submit(browser(first.app), "/signup", "/signup", account);
-      const laptop = cookieOf(signup)!.split(";")[0];
+      const laptop = await signedUpCookie(browser(first.app), account);
       for (let i = 0; i < 6; i++) {
         const res = await request(apps[i % 2])
           .get("/dashboard")

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { Request, RequestHandler, Response } from "express";
 import { rateLimit } from "express-rate-limit";
 import type { Sessions } from "../../package";
@@ -50,9 +51,12 @@ function mailLimit(store: RateLimitStoreFactory, prefix: string, answer: Request
     standardHeaders: false,
     legacyHeaders: false,
     store: store(prefix),
+    // By a hash of the address: the counter's key names no mailbox, and goes with its hour.
     keyGenerator: (req) => {
       const email = (req.body as Record<string, unknown> | undefined)?.email;
-      return typeof email === "string" ? normalizeEmail(email).slice(0, 320) : "";
+      return createHash("sha256")
+        .update(typeof email === "string" ? normalizeEmail(email).slice(0, 320) : "")
+        .digest("base64url");
     },
     validate: { xForwardedForHeader: false },
     handler: answer,
