@@ -336,7 +336,8 @@ const ARRAY_FORM = "secret: [process.env.SESSION_SECRET, process.env.OLD_SESSION
  */
 function secretsOf(variable: string | undefined, options: SecretOptions, production: boolean): string[] {
   // A blank secret (an empty or spaces-only entry) is no secret: left out, never used to verify.
-  const given = options.secret === undefined ? undefined : [options.secret].flat();
+  // An array as a site builds it from its variables may hold an unset one: left out, as a blank one is.
+  const given = options.secret === undefined ? undefined : [options.secret].flat().filter((s): s is string => typeof s === "string");
   const secrets = (given ?? (variable ?? "").split(",").map((s) => s.trim())).filter((s) => s.trim() !== "");
   if (!production) return secrets;
   if (secrets.length === 0) {
