@@ -2,7 +2,8 @@ import express, { type Express } from "express";
 import session from "express-session";
 import request from "supertest";
 import { type AccountSource, createSessions, type Sessions } from "../../src/package/index";
-import { type Agent, browser, quietMail } from "../helpers/app";
+import { openBackend } from "../../src/site/backend";
+import { type Agent, appOn, browser, csrfFrom, newAccount, quietMail, SAFARI_IPHONE, signIn, signUp, submit, testConfig, testPasswords } from "../helpers/app";
 import { freePort, type RedisServer, startRedisServer } from "../helpers/redis-server";
 import { sleep } from "../helpers/stores";
 
@@ -279,4 +280,73 @@ describe("Redis absent at start, then paused, under a tutorial's drop-in site", 
       await server.stop();
     }
   });
+});
+
+describe("Redis away under the reference site", () => {
+  test.each(["stopped", "paused"] as const)(
+    "when Redis is %s, then the sign-in form (an account lookup) and signed-in pages answer 503 within the bound once and at once after, and the first sign-in after it is back holds",
+    async (how) => {
+      let server = await startRedisServer();
+      const config = testConfig({ REDIS_URL: server.url, REDIS_TIMEOUT: String(BOUND_MS / 1000), SESSION_CACHE_ENTRIES: "0" });
+      const backend = await openBackend(config, { events: quietMail, passwords: testPasswords });
+      const app = appOn(config, backend);
+      try {
+        const laptop = browser(app);
+        const account = await signUp(laptop);
+        const phone = browser(app, SAFARI_IPHONE);
+        const form = await phone.get("/login");
+        expect(form.status).toBe(200);
+
+        if (how === "stopped") await server.stop();
+        else process.kill(server.pid, "SIGSTOP");
+        const r = recorder();
+        // The sign-in: the account is looked up by its email (the site's own Redis data).
+        const attempt = await r.go("POST /login", () =>
+          phone
+            .post("/login")
+            .type("form")
+            .send({ _csrf: csrfFrom(form.text), email: account.email, password: account.password }),
+        );
+        expect(attempt.status).toBe(503);
+        for (let i = 0; i < 3; i++) expect((await r.go("/dashboard", () => laptop.get("/dashboard"))).status).toBe(503);
+        expect(
+          (
+            await r.go("POST /login", () =>
+              phone
+                .post("/login")
+                .type("form")
+                .send({ _csrf: csrfFrom(form.text), email: account.email, password: "x" }),
+            )
+          ).status,
+        ).toBe(503);
+        expect((await r.go("/healthz", () => request(app).get("/healthz"))).status).toBe(200);
+        process.stdout.write(
+          `reference site, Redis ${how}, REDIS_TIMEOUT=${BOUND_MS} ms: ${r.answers.map((a) => `${a.path} ${a.status} ${a.ms} ms`).join("; ")}; longest ${r.longest()} ms\n`,
+        );
+        expect(r.longest()).toBeLessThan(BOUND_MS + SLACK_MS);
+        expect(r.slowerThan(SLACK_MS)).toBeLessThanOrEqual(1);
+
+        if (how === "stopped") server = await startRedisServer({ port: server.port });
+        else process.kill(server.pid, "SIGCONT");
+        const backAt = Date.now();
+        while ((await request(app).get("/readyz")).status !== 200 && Date.now() - backAt < 5000) await sleep(50);
+        process.stdout.write(`reference site, Redis back from ${how}: ready again after ${Date.now() - backAt} ms\n`);
+        if (how === "paused") {
+          // Its data kept: the first sign-in after the outage holds.
+          const signedIn = await signIn(phone, account);
+          expect(signedIn.status).toBe(303);
+          expect((await phone.get("/dashboard")).status).toBe(200);
+        } else {
+          // A restarted Redis without persistence has no accounts: a new one signs up and in.
+          const again = browser(app);
+          expect((await submit(again, "/signup", "/signup", newAccount())).status).toBe(303);
+          expect((await again.get("/dashboard")).status).toBe(200);
+        }
+      } finally {
+        if (how === "paused") process.kill(server.pid, "SIGCONT");
+        await backend.close();
+        await server.stop();
+      }
+    },
+  );
 });

@@ -45,6 +45,9 @@ interface NotMeOptions {
  */
 export function packageStylesheet(): Router {
   return Router().get("/sessions.css", (_req, res) => {
+    // A site that forbids caching before its routes: a stylesheet may be cached.
+    res.removeHeader("Pragma");
+    res.removeHeader("Expires");
     res.set("Cache-Control", "public, max-age=3600").type("text/css").sendFile(path.join(PACKAGE_VIEWS, "sessions.css"));
   });
 }
