@@ -1,0 +1,3 @@
+import { setFlash } from "../../package";
+
+export const x = setFlash;
