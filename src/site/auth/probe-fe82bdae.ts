@@ -1,3 +1,0 @@
-import { setFlash } from "../../package";
-
-export const x = setFlash;
