@@ -26,6 +26,7 @@ import { track } from "./middleware/track";
 import { isOwn, markOwn } from "./own-errors";
 import { withinBound } from "./redis/bounded-client";
 import { closeRedis, createConfiguredRedis, createRedis } from "./redis/connect";
+import { RedisNotReadyError } from "./redis/stall-watch";
 import { isRedisUnavailable } from "./redis/unavailable";
 import { openSessionBackend } from "./session-backend";
 import { peekState, stateOf } from "./session-store/session-store";
@@ -33,7 +34,7 @@ import { endOtherSessions, endSession } from "./sessions/end-sessions";
 import { type Locate, openLocator } from "./sessions/location";
 import { passwordChecks } from "./sessions/password-checks";
 import { sessionApi } from "./sessions/session-api";
-import { PENDING_SIGN_IN_MS, sessionPages } from "./sessions/session-pages";
+import { PENDING_SIGN_IN_MS, packageStylesheet, sessionPages } from "./sessions/session-pages";
 import type { Sessions, SessionsOptions } from "./surface";
 import { accountLabel, type SessionAccount, snapshotOf } from "./users/account";
 
@@ -316,7 +317,9 @@ export function createSessions(options: SessionsOptions): Sessions {
     async updateSessionActivity(req) {
       await refreshSession(req, accounts, config.lifetime, now(), locate);
     },
-    router: (pageOptions = {}) => Router().use(startGate, sessionPages(sessions, pageOptions, { accounts, setPassword: options.setPassword }), markErrors),
+    // The stylesheet needs no Redis: it is served before the start gate.
+    router: (pageOptions = {}) =>
+      Router().use(packageStylesheet(), startGate, sessionPages(sessions, pageOptions, { accounts, setPassword: options.setPassword }), markErrors),
     mail,
     links: {
       make: (kind, userId, { session = "", version } = {}) => links.make(kind, userId, session, now(), version),
@@ -338,6 +341,7 @@ export function createSessions(options: SessionsOptions): Sessions {
     },
     apiRouter: () => Router().use(startGate, sessionApi(sessions), markErrors),
     ready: () => ready,
+    bounded: (work) => backend.bound(work),
     rateLimitStore: backend.rateLimitStore,
     async close() {
       mail.close();
@@ -408,16 +412,24 @@ function start(options: SessionsOptions) {
   });
   // A site that never asks is told by its requests (a 503 each), not by an unhandled rejection.
   ready.catch(() => {});
-  /** Holds a request until the start is done, REDIS_TIMEOUT at most, once per request. */
+  /**
+   * Holds a request until the start is done, REDIS_TIMEOUT at most, once per request; and once
+   * per outage: after a wait ran out, requests are refused at once until Redis answers.
+   */
   const startGate: RequestHandler = (req, _res, next) => {
     if (isReady) return next();
     const waited = req as Request & { [WAITED_FOR_START]?: Error };
     if (waited[WAITED_FOR_START]) return next(waited[WAITED_FOR_START]);
+    const refuse = (err: Error) => {
+      waited[WAITED_FOR_START] = err;
+      next(err);
+    };
+    if (backend.away()) return refuse(new RedisNotReadyError());
     withinBound(ready, config.redisTimeoutMs).then(
       () => next(),
       (err) => {
-        waited[WAITED_FOR_START] = err;
-        next(err);
+        backend.markNotReady();
+        refuse(err);
       },
     );
   };

@@ -6,7 +6,7 @@ import { RedisActivityLog } from "./activity/redis-activity-log";
 import type { Config } from "./config";
 import type { BackendEvents } from "./events";
 import type { EndedReason, Metrics } from "./metric-types";
-import { boundedClient } from "./redis/bounded-client";
+import { type Bound, bound, boundedClient } from "./redis/bounded-client";
 import { isCluster } from "./redis/client";
 import { closeRedis } from "./redis/connect";
 import { redisRateLimitStore } from "./redis/rate-limit-store";
@@ -24,6 +24,12 @@ export interface SessionBackend {
   rateLimitStore(prefix: string): RateLimitStore | undefined;
   /** Resolves once Redis has answered for the first time (at once for the embedded store). */
   ready: Promise<void>;
+  /** Runs one Redis command of the site's or the package's within REDIS_TIMEOUT, refused at once while Redis is known away. */
+  bound: Bound;
+  /** Whether Redis is known away (stalled, refused, not reached since the start), until it answers a PING. */
+  away(): boolean;
+  /** A wait for Redis ran out its bound before the first connection: away now, until it answers. */
+  markNotReady(): void;
   close(): Promise<void>;
 }
 
@@ -97,7 +103,16 @@ export function openSessionBackend(config: Config, options: SessionBackendOption
   if (!client) {
     activity = new EmbeddedActivityLog(activityOptions);
     const store = new EmbeddedSessionStore({ ...rules, maxSessions: config.embeddedMaxSessions });
-    return { store, activity, rateLimitStore: () => undefined, ready: Promise.resolve(), close: () => store.close() };
+    return {
+      store,
+      activity,
+      rateLimitStore: () => undefined,
+      ready: Promise.resolve(),
+      bound: async (command) => command(),
+      away: () => false,
+      markNotReady: () => {},
+      close: () => store.close(),
+    };
   }
   const cache = (client as { clientSideCache?: { clear(): void } }).clientSideCache;
   // On the client as it is, never bounded: its answer, however late, is what ends a stall.
@@ -115,14 +130,16 @@ export function openSessionBackend(config: Config, options: SessionBackendOption
     await durable?.connect();
   })();
   ready.catch(() => {});
-  const bounds = { ready, timeoutMs: config.redisTimeoutMs, stallWatch };
-  const bounded = boundedClient(client, bounds);
+  // The client says it reconnected: ask at once whether Redis is back, rather than at the next probe.
+  (client as { on?(event: string, listener: () => void): unknown }).on?.("ready", () => stallWatch.probe());
+  const within = bound({ ready, timeoutMs: config.redisTimeoutMs, stallWatch });
+  const bounded = boundedClient(client, within);
   const replicaWait: ReplicaWait = {
     replicas: config.redisWaitReplicas,
     // A WAIT gives up within half the bound, so that a slow replica is never taken for a stall.
     timeoutMs: Math.min(REPLICA_WAIT_TIMEOUT_MS, Math.floor(config.redisTimeoutMs / 2)),
     onShortfall: events.replicaShortfall,
-    client: durable && boundedClient(durable, bounds),
+    client: durable && boundedClient(durable, within),
   };
   activity = new RedisActivityLog(bounded, activityOptions, `${keyPrefix}activity:`);
   const store = new RedisSessionStore({
@@ -130,7 +147,11 @@ export function openSessionBackend(config: Config, options: SessionBackendOption
     client: bounded,
     prefix: `${keyPrefix}sess:`,
     replicaWait,
-    readRetryMs: config.redisReadRetryMs,
+    // Never longer than the bound: a read gives up within it, like any other wait.
+    readRetryMs: Math.min(config.redisReadRetryMs, config.redisTimeoutMs),
+    // A read that found Redis unreachable for its whole budget teaches the outage to every
+    // later request. Not on a Cluster: there an unreachable master is one slot's, not all.
+    onUnreachable: isCluster(client) ? undefined : () => stallWatch.markAway("refused"),
     legacyPrefix: options.legacyPrefix,
     stallWatch,
   });
@@ -139,6 +160,9 @@ export function openSessionBackend(config: Config, options: SessionBackendOption
     activity,
     rateLimitStore: (prefix) => redisRateLimitStore(bounded, `${keyPrefix}${prefix}`, ready),
     ready,
+    bound: within,
+    away: () => stallWatch.away,
+    markNotReady: () => stallWatch.markAway("not-ready"),
     close: async () => {
       stallWatch.stop();
       if (durable) await closeRedis(durable);

@@ -221,6 +221,15 @@ export interface Sessions extends AuthGuards {
    * REDIS_TIMEOUT at most, then gets a 503.
    */
   ready(): Promise<void>;
+  /**
+   * Runs one Redis command of your own (your accounts on the same Redis) under the sessions'
+   * bound: REDIS_TIMEOUT at most, and refused at once while Redis is known away (stopped,
+   * stalled, not reached since the start), which your command's wait teaches the sessions too.
+   * Rejects with an error `isRedisUnavailable` knows (errorHandler() answers it 503). With the
+   * embedded store it just runs. "express-user-sessions/redis" has `boundedRedis(client,
+   * sessions)`, a client whose every command goes through here.
+   */
+  bounded<T>(command: () => Promise<T>): Promise<T>;
   /** Stops timers and closes the connections the package opened (never your client). */
   close(): Promise<void>;
 }

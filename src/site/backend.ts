@@ -1,6 +1,6 @@
 import type { RedisClientType } from "redis";
 import { type BackendEvents, createSessions, type Metrics, type Sessions } from "../package";
-import { closeRedis, connectConfiguredRedis, openReplicaWait } from "../package/redis-entry";
+import { boundedRedis, closeRedis, connectConfiguredRedis, openReplicaWait } from "../package/redis-entry";
 import { type Config, usesRedis } from "../package/site-kit-entry";
 import { newPassword } from "./forms";
 import { EmbeddedUserRepository } from "./users/embedded-user-repository";
@@ -40,9 +40,13 @@ export async function openBackend(config: Config, options: BackendOptions = {}):
   const client = options.client ?? owned;
   // A password change waits for replicas like a sign-in does (REDIS_WAIT_REPLICAS).
   const wait = client ? await openReplicaWait(client, config.redisWaitReplicas, events) : undefined;
-  const users = client ? new RedisUserRepository(client, `${keyPrefix}user:`, wait) : new EmbeddedUserRepository();
+  // The accounts' lookups wait on Redis as the sessions do: REDIS_TIMEOUT at most, and not at
+  // all while Redis is known away (the sessions are made below, before any lookup runs).
+  let kit: Sessions | undefined;
+  const bounded = client && boundedRedis(client, { bounded: (command) => kit!.bounded(command) });
+  const users = bounded ? new RedisUserRepository(bounded, `${keyPrefix}user:`, wait) : new EmbeddedUserRepository();
   const passwords = options.passwords ?? new PasswordHasher();
-  const kit = createSessions({
+  kit = createSessions({
     accounts: accountsOf(users, passwords),
     // The sessions pages are under the settings (app.ts): the links in mail point there.
     pagesAt: "/settings",

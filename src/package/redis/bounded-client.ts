@@ -1,5 +1,5 @@
 import type { RedisClientType } from "redis";
-import { RedisStalledError, type StallWatch } from "./stall-watch";
+import { RedisNotReadyError, type StallWatch } from "./stall-watch";
 
 /** Not commands: they manage the connection or answer at once; they are called as they are. */
 const NOT_COMMANDS = new Set([
@@ -26,13 +26,6 @@ const NOT_COMMANDS = new Set([
   "scanIterator",
 ]);
 
-/** Redis has not answered since the start, within the bound: the request gets a 503 and may come again. */
-export class RedisNotReadyError extends Error {
-  constructor() {
-    super("Redis has not answered yet: the sessions are starting");
-  }
-}
-
 /** Waits for `ready` at most `timeoutMs`; after that, fails with RedisNotReadyError. */
 export function withinBound(ready: Promise<void>, timeoutMs: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -51,43 +44,53 @@ export interface Bounds {
   stallWatch: StallWatch;
 }
 
+/** Runs one command of Redis within the bounds; see boundedClient. */
+export type Bound = <T>(command: () => T | Promise<T>) => Promise<T>;
+
 /**
- * The client as the package's stores use it: every command waits at most `timeoutMs`, for the
- * first connection and for its answer together, then fails with RedisStalledError (a 503).
- * node-redis has no per-command timeout, and a stalled link (no error, no close) would hold
- * every waiting request for as long as the stall lasts. The first command that times out marks
- * the link stalled, and from then on commands fail at once, until the stall watch's PING is
- * answered again: a request waits on a stalled Redis for one bound at most, not one per command.
+ * Every command waits at most `timeoutMs`, for the first connection and for its answer
+ * together. node-redis has no per-command timeout, and a stalled link (no error, no close)
+ * would hold every waiting request for as long as the stall lasts. The first command whose
+ * wait runs out marks Redis away (stalled, or not reached since the start), and from then on
+ * commands fail at once, until the watch's PING is answered again: a request waits on an
+ * outage for one bound at most, and only the requests of its first bound wait at all.
  */
-export function boundedClient(client: RedisClientType, bounds: Bounds): RedisClientType {
+export function bound(bounds: Bounds): Bound {
   let readyNow = false;
+  const { stallWatch } = bounds;
   bounds.ready.then(
     () => {
       readyNow = true;
+      // Before any command that waited for the start runs: they are sent, not refused.
+      stallWatch.answered();
     },
     () => {},
   );
-  const bound = (command: () => unknown): Promise<unknown> => {
-    if (bounds.stallWatch.stalled) return Promise.reject(new RedisStalledError());
+  return <T>(command: () => T | Promise<T>): Promise<T> => {
+    if (stallWatch.away) return Promise.reject(stallWatch.refusal());
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        if (!readyNow) return reject(new RedisNotReadyError());
-        bounds.stallWatch.markStalled();
-        reject(new RedisStalledError());
+        if (readyNow) stallWatch.markStalled();
+        else stallWatch.markAway("not-ready");
+        reject(stallWatch.refusal());
       }, bounds.timeoutMs);
     });
-    const answered = readyNow ? new Promise((resolve) => resolve(command())) : bounds.ready.then(command);
+    const answered = readyNow ? new Promise<T>((resolve) => resolve(command())) : bounds.ready.then(command);
     // A command that loses the race still settles later: its outcome is nobody's to hear.
     answered.catch(() => {});
     return Promise.race([answered, expired]).finally(() => clearTimeout(timer));
   };
+}
+
+/** The client as the package's stores use it: every command through `within` (bound() above). */
+export function boundedClient(client: RedisClientType, within: Bound): RedisClientType {
   return new Proxy(client, {
     get(target, property) {
       // The client's own getters read its private fields: they run on the client, not the proxy.
       const value = Reflect.get(target, property, target);
       if (typeof value !== "function" || typeof property !== "string" || NOT_COMMANDS.has(property)) return value;
-      return (...args: unknown[]) => bound(() => value.apply(target, args));
+      return (...args: unknown[]) => within(() => value.apply(target, args));
     },
   });
 }

@@ -3,7 +3,7 @@ import type { RedisClientType } from "redis";
 import { markOwn } from "../own-errors";
 import { isCluster, sendRaw } from "../redis/client";
 import { durableClient, type ReplicaWait, waitForReplicas } from "../redis/replica-wait";
-import { RedisStalledError, type StallWatch, watchForStalls } from "../redis/stall-watch";
+import { type StallWatch, watchForStalls } from "../redis/stall-watch";
 import { retryRead } from "../redis/unavailable";
 import { indexSession, writeSession, writeSnapshot } from "./redis-scripts";
 import { encodeEnding, isHandle, parseRecord, type SessionRecord } from "./session-record";
@@ -30,6 +30,8 @@ export interface RedisSessionStoreOptions extends StoreRules {
   legacyPrefix?: string;
   /** A watch of the caller's, shared with the client's bounds (session-backend.ts): it clears the cache itself, and the caller stops it. */
   stallWatch?: StallWatch;
+  /** Told when a session read found Redis unavailable for its whole retry budget. */
+  onUnreachable?: () => void;
 }
 
 /**
@@ -53,6 +55,11 @@ export class RedisSessionStore extends SessionStoreCore {
   private readonly stallWatch: StallWatch;
   private readonly legacyPrefix?: string;
   private readonly ownsStallWatch: boolean;
+  private readonly onUnreachable?: () => void;
+  /** Visitors' sessions that could not be written, Redis away (writeVisitorRecord). */
+  private readonly unsaved = new Set<string>();
+  /** Visitors' sessions on their way to Redis, as they were sent. */
+  private readonly sending = new Map<string, SessionRecord>();
 
   constructor(options: RedisSessionStoreOptions) {
     super(options);
@@ -61,6 +68,7 @@ export class RedisSessionStore extends SessionStoreCore {
     this.prefix = options.prefix ?? "sess:";
     this.replicaWait = options.replicaWait;
     this.readRetryMs = options.readRetryMs ?? 0;
+    this.onUnreachable = options.onUnreachable;
     this.cache = (options.client as { clientSideCache?: { invalidate(key: string): void; clear(): void } }).clientSideCache;
     const { intervalMs, timeoutMs } = options.stallCheck ?? {};
     this.ownsStallWatch = options.stallWatch === undefined;
@@ -147,11 +155,13 @@ export class RedisSessionStore extends SessionStoreCore {
     return `${this.prefix}x:${handle}`;
   }
 
-  protected takeTombstone(handle: string): Promise<string | null> {
+  protected async takeTombstone(handle: string): Promise<string | null> {
+    if (this.unsaved.has(handle)) return null;
     return this.redis.getDel(this.tombstoneKey(handle));
   }
 
-  protected readTombstone(handle: string): Promise<string | null> {
+  protected async readTombstone(handle: string): Promise<string | null> {
+    if (this.unsaved.has(handle)) return null;
     return this.redis.get(this.tombstoneKey(handle));
   }
 
@@ -180,6 +190,9 @@ export class RedisSessionStore extends SessionStoreCore {
   }
 
   protected async readRecord(handle: string): Promise<SessionRecord | null> {
+    if (this.unsaved.has(handle)) return null;
+    const sent = this.sending.get(handle);
+    if (sent) return sent;
     const key = this.sessionKey(handle);
     // With a cache, a read may be answered from memory. Let the pending I/O run first: an
     // invalidation Redis already pushed (another instance ended this session) is then
@@ -187,8 +200,8 @@ export class RedisSessionStore extends SessionStoreCore {
     // next request, after the answer to whoever ended the session, at least two.
     if (this.cache) await afterPendingIo();
     // A stalled link answers nothing, and the cache may hold a session ended meanwhile: refuse (503).
-    if (this.stallWatch.stalled) throw new RedisStalledError();
-    return parseRecord(await retryRead(() => this.redis.get(key), this.readRetryMs));
+    if (this.stallWatch.away) throw this.stallWatch.refusal();
+    return parseRecord(await retryRead(() => this.redis.get(key), this.readRetryMs, this.onUnreachable));
   }
 
   protected async updateRecord(handle: string, record: SessionRecord, expiresAt: number, lastActiveAt: number): Promise<void> {
@@ -198,6 +211,36 @@ export class RedisSessionStore extends SessionStoreCore {
       writeSession.run(this.redis, this.sessionKey(handle), ["update", record.uv, record.uid, record.u, record.d, expiresAt]),
       record.uid ? this.redis.zAdd(this.indexKey(record.uid), { score: lastActiveAt, value: handle }, { condition: "XX", comparison: "GT" }) : null,
     ]);
+  }
+
+  /**
+   * A visitor's session holds no response (a flash library writes one on every page): its
+   * write is sent at once and not waited for, and not sent at all while Redis is known away.
+   * Until Redis has answered, this process reads the session as it was sent; one that could not
+   * be written is remembered, so that its cookie reads as no session, at once, rather than a
+   * 503: the visitor's next page works as if nothing happened (what the site kept in it is lost
+   * with the outage). A plain SET, not the script: NX creates, XX updates only a session that
+   * still exists, so an ended one stays ended.
+   */
+  protected override async writeVisitorRecord(
+    handle: string,
+    record: SessionRecord,
+    expiresAt: number,
+    _at: number,
+    _now: number,
+    creating: boolean,
+  ): Promise<void> {
+    const lost = () => {
+      if (this.sending.get(handle) === record) this.sending.delete(handle);
+      this.unsaved.add(handle);
+      if (this.unsaved.size > MAX_UNSAVED) this.unsaved.delete(this.unsaved.values().next().value as string);
+    };
+    if (this.stallWatch.away || this.unsaved.has(handle)) return lost();
+    this.sending.set(handle, record);
+    const value = `${record.uv}\n${record.uid}\n${record.u}\n${record.d}`;
+    this.redis.set(this.sessionKey(handle), value, { expiration: { type: "PXAT", value: expiresAt }, condition: creating ? "NX" : "XX" }).then(() => {
+      if (this.sending.get(handle) === record) this.sending.delete(handle);
+    }, lost);
   }
 
   protected async createRecord(handle: string, record: SessionRecord, expiresAt: number, lastActiveAt: number, now: number): Promise<void> {
@@ -323,6 +366,9 @@ export class RedisSessionStore extends SessionStoreCore {
     if (this.ownsStallWatch) this.stallWatch.stop();
   }
 }
+
+/** Visitors' unwritten sessions remembered per process, oldest forgotten first: ids nobody can guess, dead either way. */
+const MAX_UNSAVED = 10_000;
 
 let pendingIo: Promise<void> | undefined;
 

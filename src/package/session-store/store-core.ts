@@ -98,6 +98,10 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
    * recently active sessions beyond maxSessionsPerUser. Throws when the record exists.
    */
   protected abstract createRecord(handle: string, record: SessionRecord, expiresAt: number, lastActiveAt: number, now: number): Promise<void>;
+  /** A visitor's session (no account): written as any other, unless the backend holds no response for it (redis-session-store.ts). */
+  protected writeVisitorRecord(handle: string, record: SessionRecord, expiresAt: number, lastActiveAt: number, now: number, creating: boolean): Promise<void> {
+    return creating ? this.createRecord(handle, record, expiresAt, lastActiveAt, now) : this.updateRecord(handle, record, expiresAt, lastActiveAt);
+  }
   /**
    * Updates the record only if it still exists (a session ended meanwhile stays ended), its
    * account snapshot only with a newer one, and its index entry's last activity.
@@ -282,7 +286,9 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
     if (expiresAt <= now) return this.removeRecord(handle);
     const record = encode(sess, state, this.keepCookie);
     const lastActiveAt = state.lastActiveAt ?? now;
-    if (creating) await this.createRecord(handle, record, expiresAt, lastActiveAt, now);
+    // A visitor's session; one moved from connect-redis is not (its old key goes once it is written).
+    if (!state.userId && !state.fromLegacy) await this.writeVisitorRecord(handle, record, expiresAt, lastActiveAt, now, creating);
+    else if (creating) await this.createRecord(handle, record, expiresAt, lastActiveAt, now);
     else await this.updateRecord(handle, record, expiresAt, lastActiveAt);
     markWritten(state);
   }

@@ -40,6 +40,19 @@ interface NotMeOptions {
 }
 
 /**
+ * The package's own layout links its few rules; a site with a layout of its own styles the
+ * pages itself. A file, never a wait for Redis: it goes before everything that may need it.
+ */
+export function packageStylesheet(): Router {
+  return Router().get("/sessions.css", (_req, res) => {
+    // A site that forbids caching before its routes: a stylesheet may be cached.
+    res.removeHeader("Pragma");
+    res.removeHeader("Expires");
+    res.set("Cache-Control", "public, max-age=3600").type("text/css").sendFile(path.join(PACKAGE_VIEWS, "sessions.css"));
+  });
+}
+
+/**
  * The sessions page (list, sign out one, sign out all others) and the activity page, under
  * wherever the site mounts the router: `app.use("/account", sessions.router())` serves
  * /account/sessions and /account/activity. Plain HTML forms; no script.
@@ -88,13 +101,6 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions, n
     });
   }
   const back = (req: Request) => `${req.baseUrl}/sessions`;
-
-  // The package's own layout links its few rules; a site with a layout of its own styles the pages itself.
-  router.get("/sessions.css", (_req, res) => {
-    res.removeHeader("Pragma");
-    res.removeHeader("Expires");
-    res.set("Cache-Control", "public, max-age=3600").type("text/css").sendFile(path.join(PACKAGE_VIEWS, "sessions.css"));
-  });
 
   router.get(
     "/sessions",
