@@ -236,9 +236,10 @@ export interface Sessions extends AuthGuards {
 
 export interface SessionPagesOptions {
   /**
-   * A view of your own app (its view engine and views directory) that wraps each page: it gets
-   * `title` and `body` (the page's HTML, to output unescaped) besides res.locals. Default: the
-   * package's own plain layout.
+   * A view of your own app that wraps each page, named as you would name it to `res.render`
+   * (with its extension when the app sets no default view engine): it gets `title` and `body`
+   * (the page's HTML, to output unescaped) besides res.locals. Default: the package's own plain
+   * layout.
    */
   layout?: string;
   /** A directory with your own `sessions.ejs` and `activity.ejs` (EJS) instead of the package's. */

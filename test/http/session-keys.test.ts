@@ -1,9 +1,8 @@
 import express from "express";
-import session from "express-session";
 import type { RedisClientType } from "redis";
 import { createSessions, type Sessions } from "../../src/package/index";
 import { browser, csrfFrom, quietMail } from "../helpers/app";
-import { accountsOf, localPassport } from "../helpers/passport";
+import { accountsOf, passportSite } from "../helpers/passport";
 import { connectTestRedis, uniquePrefix } from "../helpers/stores";
 import { redisName, topology } from "../helpers/topology";
 
@@ -30,13 +29,7 @@ describe.each(kinds)("the session is the site's (%s)", (kind) => {
       events: quietMail,
     });
     try {
-      const passport = localPassport([row]);
-      const app = express();
-      app.use(express.urlencoded({ extended: false }));
-      app.use(session({ store: sessions.store, secret, resave: false, saveUninitialized: false }));
-      app.use(passport.initialize());
-      app.use(passport.session());
-      app.use(sessions.track());
+      const { app, passport } = passportSite(sessions, [row], secret);
       app.post("/login", passport.authenticate("local"), (req, res) => {
         req.session.cart = ["tea"];
         res.redirect(303, "/");

@@ -4,7 +4,7 @@ import type { RedisClientType } from "redis";
 import request from "supertest";
 import { ConfigError, createSessions, type MailMessage, type Sessions } from "../../src/package/index";
 import { browser, cookieOf, csrfFrom, quietMail } from "../helpers/app";
-import { accountsOf, localPassport } from "../helpers/passport";
+import { accountsOf, passportSite } from "../helpers/passport";
 import { connectTestRedis, uniquePrefix } from "../helpers/stores";
 import { redisName, topology } from "../helpers/topology";
 
@@ -33,15 +33,8 @@ const secret = "the site's own session secret, long enough";
 const SESSIONS_PAGE = "/account/sessions";
 
 /** An Express site with Passport, its own sign-in form (no CSRF token) and its own session(). */
-function passportSite(sessions: Sessions): Express {
-  const passport = localPassport(rows);
-
-  const app = express();
-  app.use(express.urlencoded({ extended: false }));
-  app.use(session({ store: sessions.store, secret, resave: false, saveUninitialized: false }));
-  app.use(passport.initialize());
-  app.use(passport.session());
-  app.use(sessions.track());
+function sitesOwnSignIn(sessions: Sessions): Express {
+  const { app, passport } = passportSite(sessions, rows, secret);
   app.post("/login", passport.authenticate("local", { failureRedirect: "/login" }), (req, res) => {
     req.session.greeting = "kept by the site";
     if (req.body.remember) req.session.cookie.maxAge = 14 * 24 * 3600 * 1000;
@@ -119,7 +112,7 @@ describe.each(kinds)("a site that keeps its own sign-in (%s)", (kind) => {
       env: { SIGNIN_CHECKS_PER_IP: "10000", SIGNIN_CHECKS_PER_ACCOUNT: "10000" },
       userIdOf: (req) => (req.user as Row | undefined)?.id,
     });
-    app = passportSite(sessions);
+    app = sitesOwnSignIn(sessions);
   });
   afterAll(async () => {
     await sessions.close();

@@ -1,4 +1,4 @@
-import { formatDistanceToNow } from "date-fns";
+import { formatDistanceToNow } from "date-fns/formatDistanceToNow";
 import { withoutInvisibleCharacters } from "../control-characters";
 import { describeDevice } from "../sessions/device";
 import { formatTime } from "../sessions/format-time";

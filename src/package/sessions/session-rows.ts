@@ -1,4 +1,4 @@
-import { formatDistanceToNow } from "date-fns";
+import { formatDistanceToNow } from "date-fns/formatDistanceToNow";
 import { withoutInvisibleCharacters } from "../control-characters";
 import type { SessionInfo } from "../session-store/session-store";
 import { describeDevice } from "./device";
