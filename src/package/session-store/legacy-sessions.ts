@@ -88,11 +88,7 @@ export function legacySession(raw: string, options: LegacyOptions, now: number):
  */
 export async function readLegacy(port: LegacyStorePort, options: LegacyOptions, sid: string): Promise<SessionData | null> {
   const key = `${options.prefix}${sid}`;
-  const raw = await port.redis.get(key).catch((err: unknown) => {
-    // A key of another kind under the prefix is no session connect-redis wrote: a visitor's.
-    if (err instanceof Error && err.message.startsWith("WRONGTYPE")) return null;
-    throw err;
-  });
+  const raw = await port.redis.get(key).catch(notAString);
   if (raw === null) return followMove(port, options, sid);
   const sess = legacySession(raw, options, port.now());
   if (!sess) return null;
@@ -104,6 +100,12 @@ export async function readLegacy(port: LegacyStorePort, options: LegacyOptions, 
   }
   await port.redis.del(key);
   return port.read(sid);
+}
+
+/** A key of another kind under the prefix is no session connect-redis wrote (null); any other error is one. */
+function notAString(err: unknown): null {
+  if (err instanceof Error && err.message.startsWith("WRONGTYPE")) return null;
+  throw err;
 }
 
 /** The live session an old id moved to, while the old id's grace lasts (its "rotated" tombstone). */
@@ -193,7 +195,7 @@ export async function migrateLegacy(port: LegacyStorePort, options: LegacyOption
 async function migrateOne(port: LegacyStorePort, options: LegacyOptions, key: string, progress: MigrationProgress): Promise<void> {
   const sid = key.slice(options.prefix.length);
   // The package's own keys may share the prefix (no keyPrefix): a handle, an index, a tombstone.
-  const raw = sid.includes(":") ? null : await port.redis.get(key).catch(() => null);
+  const raw = sid.includes(":") ? null : await port.redis.get(key).catch(notAString);
   const sess = raw === null ? null : legacySession(raw, options, port.now());
   if (!sess) {
     progress.skipped++;
@@ -201,8 +203,9 @@ async function migrateOne(port: LegacyStorePort, options: LegacyOptions, key: st
   }
   try {
     await port.create(sid, sess);
-  } catch {
+  } catch (err) {
     // Its browser came first: the request made it the package's, and removes the key.
+    if (!(await port.read(sid))) throw err;
     progress.skipped++;
     return;
   }
