@@ -7,10 +7,13 @@ import type { RequestHandler } from "express";
  * alert), its notices are lost, and a session cookie sent in the clear can be taken on the way.
  * Said once, at the first request that shows it: the site's cookie options are only seen there.
  */
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[?::1\]?)$/;
+
 export function insecureCookieWarning(production: boolean, warn: (message: string) => void): RequestHandler {
   let warned = !production;
   return (req, _res, next) => {
-    if (!warned && (!req.secure || (req.session !== undefined && req.session.cookie?.secure !== true))) {
+    // Browsers take `Secure` cookies from http://localhost: a production build tried there loses nothing.
+    if (!warned && !LOOPBACK.test(req.hostname) && (!req.secure || (req.session !== undefined && req.session.cookie?.secure !== true))) {
       warned = true;
       warn(
         `Production without https: ${req.secure ? "the site's session cookie is not `secure`" : `a request came over plain http (to ${req.hostname})`}. ` +
