@@ -63,6 +63,11 @@ export function createSessions(options: SessionsOptions): Sessions {
   if (options.legacy !== undefined && userIdOf === undefined) {
     throw new ConfigError("createSessions: `legacy` (moving from connect-redis) is for a site that keeps its own sign-in: pass `userIdOf` too.");
   }
+  if (options.legacy?.userIdOf !== undefined && typeof options.legacy.userIdOf !== "function") {
+    throw new ConfigError(
+      "createSessions: `legacy.userIdOf` must be a function of a session as connect-redis kept it, e.g. (session) => session.passport?.user.",
+    );
+  }
   const { config, owned, backend, locate, ready, isReady, startGate, warn } = start(options);
   const now = options.now ?? Date.now;
   const { metrics } = options;

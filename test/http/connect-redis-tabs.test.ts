@@ -285,6 +285,10 @@ describe(`a site moving from connect-redis, as browsers come back (${redisName()
     }
   });
 
+  test("when `legacy.userIdOf` is not a function, then createSessions says what it takes", () => {
+    expect(() => switched(uniquePrefix(), { legacy: { userIdOf: "passport.user" as never } })).toThrow(/legacy.userIdOf/);
+  });
+
   test("when a site's production runs over plain http, then one warning says what that costs", async () => {
     const warnings: string[] = [];
     const sessions = switched(uniquePrefix(), {
