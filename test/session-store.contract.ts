@@ -27,6 +27,27 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
     const signedIn = (userId: string, over: Partial<SessionState> = {}): SessionData =>
       withState({ cookie: {} as SessionData["cookie"] }, { userId, user: snapshot(), userAgent: "UA", ip: "192.0.2.1", ...over });
 
+    test("when a site signs a user out everywhere with all() and destroy(), then each session all() listed ends, and a key with a made-up MAC or a bare handle ends nothing", async () => {
+      subject = await factory();
+      const ids = [sid(), sid(), sid()];
+      for (const id of ids.slice(0, 2)) await subject.store.set(id, signedIn("u1"));
+      await subject.store.set(ids[2], signedIn("u2"));
+      const all = (await subject.store.all!(undefined as never)) as unknown as Record<string, SessionData>;
+      const hers = Object.entries(all).filter(([, sess]) => peekState(sess)?.userId === "u1");
+      expect(hers).toHaveLength(2);
+      // A key with a made-up MAC, and the bare handle (what a cookie could name): no session of u2's ends.
+      const [handle] = Object.keys(all)
+        .find((key) => peekState(all[key])?.userId === "u2")!
+        .split(".");
+      await subject.store.destroy(`${handle}.${"A".repeat(22)}`, undefined as never);
+      await subject.store.destroy(handle, undefined as never);
+      expect(await subject.store.listUserSessions("u2")).toHaveLength(1);
+      for (const [key] of hers) await subject.store.destroy(key, undefined as never);
+      expect(await subject.store.listUserSessions("u1")).toEqual([]);
+      for (const id of ids.slice(0, 2)) expect(await readSession(subject.store, id)).toBeNull();
+      expect(await readSession(subject.store, ids[2])).not.toBeNull();
+    });
+
     test("when a session was never written, then get answers null", async () => {
       subject = await factory();
       await expect(subject.store.get(sid(), undefined as never)).resolves.toBeNull();
@@ -52,7 +73,17 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
       const count = (cb: (err: unknown, n?: number) => void) => subject.store.length!(cb);
       await expect(new Promise((resolve, reject) => count((err, n) => (err ? reject(err) : resolve(n))))).resolves.toBe(2);
       const all = (await subject.store.all!(undefined as never)) as unknown as Record<string, SessionData>;
-      expect(Object.keys(all).sort()).toEqual([handleOf(ids[0]), handleOf(ids[1])].sort());
+      // Keyed by handle (the store keeps no raw id), signed so that destroy() takes it.
+      expect(
+        Object.keys(all)
+          .map((key) => key.split(".")[0])
+          .sort(),
+      ).toEqual([handleOf(ids[0]), handleOf(ids[1])].sort());
+      expect(
+        Object.values(all)
+          .map((sess) => peekState(sess)?.userId ?? null)
+          .sort(),
+      ).toEqual(["u1", null].sort());
       await subject.store.clear!(undefined as never);
       await expect(subject.store.length!(undefined as never)).resolves.toBe(0);
       expect(await subject.store.listUserSessions("u1")).toEqual([]);

@@ -10,6 +10,17 @@ export function addressKey(ip: string): string {
   return ipKeyGenerator(ip, 64);
 }
 
+/**
+ * The network an address is on, as far as telling one browser's place from another's: an
+ * IPv4 address by its /24, an IPv6 one by its /64 (an IPv4-mapped IPv6 address as IPv4).
+ */
+export function networkOf(ip: string): string {
+  if (!ipaddr.isValid(ip)) return ip;
+  const address = ipaddr.process(ip);
+  if (address.kind() === "ipv4") return `${address.toByteArray().slice(0, 3).join(".")}.0/24`;
+  return addressKey(address.toString());
+}
+
 /** Space that never reaches a server from the internet: private, loopback, link-local, shared (CGNAT). */
 const NON_PUBLIC: [string, number][] = [
   ["10.0.0.0", 8],

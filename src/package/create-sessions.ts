@@ -123,10 +123,10 @@ export function createSessions(options: SessionsOptions): Sessions {
   const usedLinks = openCounter(backend.rateLimitStore, "rl:link:", LINK_LIFETIMES_MS["not-me"]);
 
   /** A new session for the account on this request, its device remembered and its sign-in told. */
-  async function signInNow(req: Request, account: SessionAccount, remember: boolean): Promise<void> {
+  async function signInNow(req: Request, account: SessionAccount, remember: boolean, series?: string): Promise<void> {
     const label = accountLabel(account.id, account.email);
     const known = throttle.devices.knownDevice(req, label, account.credentialVersion ?? 0) !== null;
-    await startSession(req, account, remember, config.lifetime, now(), locate);
+    await startSession(req, account, remember, config.lifetime, now(), locate, series);
     await announceSignIn(req, account, store, activity, now());
     if (!known && alertsOn) alerts.newDevice(req, account);
     if (req.res) {
@@ -286,7 +286,8 @@ export function createSessions(options: SessionsOptions): Sessions {
         };
         return "choose";
       }
-      await signInNow(req, account, remember);
+      // The same browser's session, signed in again: still the one an alert's link names.
+      await signInNow(req, account, remember, again ? seriesOf(req) : undefined);
       await nameNewId(store, req, name);
       return "signed-in";
     },

@@ -78,6 +78,7 @@ export function openSessionBackend(config: Config, options: SessionBackendOption
   };
   const { metrics } = options;
   const rules = {
+    keySecret: config.tokenSecrets[0],
     lifetime: config.lifetime,
     cookie: config.cookie,
     keepCookie: options.keepCookie,

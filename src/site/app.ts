@@ -6,6 +6,7 @@ import { apiRoutes, openapiRoute } from "./api/api-routes";
 import type { AppDeps, RouteDeps } from "./app-deps";
 import { authRoutes } from "./auth/auth-routes";
 import { passwordResetRoutes } from "./auth/password-reset-routes";
+import { signUpRoutes } from "./auth/sign-up-routes";
 import { errorHandler, notFound } from "./middleware/errors";
 import { requestDurations, requestLogger } from "./middleware/request-logger";
 import { securityHeaders } from "./middleware/security-headers";
@@ -56,6 +57,7 @@ export function createApp(appDeps: AppDeps): express.Express {
   app.use("/api", kit.requireAuth, apiRoutes(deps));
   pagesRoutes(app, deps);
   app.use(authRoutes(deps));
+  app.use(signUpRoutes(deps));
   app.use(passwordResetRoutes(deps));
   // The sessions page and the activity page, in this site's settings layout.
   app.use("/settings", kit.router({ layout: "settings/layout" }));

@@ -61,6 +61,9 @@ export function testConfig(env: Record<string, string> = {}): Config {
   });
 }
 
+/** Each test app's dependencies, by its app: signUp() finds the account's sign-up link through them. */
+const depsOfApp = new WeakMap<object, TestDeps>();
+
 export async function createTestApp(kind: BackendKind, options: TestAppOptions = {}): Promise<TestApp> {
   const config = testConfig(options.env);
   const logs: string[] = [];
@@ -86,8 +89,10 @@ export async function createTestApp(kind: BackendKind, options: TestAppOptions =
   const events = { mailWritten: (message: MailMessage) => mails.push(message) };
   const backend = shared ?? (await openBackend(config, { client: redis, keyPrefix: prefix, now, passwords: testPasswords, metrics, events }));
   const deps: TestDeps = { ...backend, config, passwords: testPasswords, logger, metrics, sessions: backend.kit.store, activity: backend.kit.activity };
+  const app = createApp(deps);
+  depsOfApp.set(app, deps);
   return {
-    app: createApp(deps),
+    app,
     deps,
     backend,
     logs,
@@ -118,6 +123,20 @@ export function csrfFrom(html: string): string {
   return m[1];
 }
 
+/**
+ * The hidden CSRF fields of the first form on a page (or of the form posting to `action`), as a
+ * browser would send them: `_csrf`, and the package's own `_sessions_csrf` when the form has one.
+ */
+export function csrfFieldsFrom(html: string, action?: string): Record<string, string> {
+  const forms = html.split(/<form\b/).slice(1);
+  const formHtml = action === undefined ? forms[0] : forms.find((f) => f.includes(`action="${action}"`));
+  if (formHtml === undefined) throw new Error(`no form${action ? ` posting to ${action}` : ""} on the page`);
+  const fields: Record<string, string> = {};
+  for (const m of formHtml.split("</form>")[0].matchAll(/<input type="hidden" name="(_csrf|_sessions_csrf)" value="([^"]*)">/g)) fields[m[1]] = m[2];
+  if (!fields._csrf) throw new Error("no CSRF token in the form");
+  return fields;
+}
+
 /** Loads a page and submits one of its forms, as a person would. */
 export async function submit(agent: Agent, pagePath: string, action: string, fields: Record<string, string | string[]>) {
   const page = await agent.get(pagePath);
@@ -133,10 +152,34 @@ export function newAccount(name = "Ada Lovelace") {
   return { name, email: `user${Date.now()}-${counter}@example.com`, password: "correct horse battery" };
 }
 
+/**
+ * Creates an account through the sign-up form, then finishes it as its owner would with the
+ * mail's link: the agent ends signed in. (sign-up.test.ts reads the real mail.)
+ */
 export async function signUp(agent: Agent, account = newAccount()) {
   const res = await submit(agent, "/signup", "/signup", account);
-  if (res.status !== 303) throw new Error(`sign-up failed: ${res.status} ${res.text.slice(0, 200)}`);
+  if (res.status !== 303 || res.headers.location !== "/signup/sent") throw new Error(`sign-up failed: ${res.status} ${res.text.slice(0, 200)}`);
+  // supertest's agent wraps the app in an http.Server: the app is its request listener.
+  const server = (agent as unknown as { app: { listeners(event: string): object[] } }).app;
+  const deps = depsOfApp.get(server.listeners("request")[0]);
+  if (!deps) throw new Error("signUp: the agent is not one of a test app's (createTestApp)");
+  const user = await deps.users.findByEmail(account.email);
+  if (!user) throw new Error("sign-up failed: no account was created");
+  const done = await finishSignUp(agent, `/signup/confirm?t=${deps.kit.links.make("sign-up", user.id, { version: user.cv })}`);
+  if (done.status !== 303) throw new Error(`finishing the sign-up failed: ${done.status} ${done.text.slice(0, 200)}`);
   return account;
+}
+
+/** Opens a sign-up link (a path) and presses its button, as its owner would. */
+export async function finishSignUp(agent: Agent, link: string) {
+  const page = await agent.get(link);
+  // A link that no longer works shows no button: its form is sent with a token from the sign-up page.
+  const form = page.text.includes('action="/signup/confirm"') ? page : await agent.get("/signup");
+  const token = new URL(link, "http://x").searchParams.get("t") ?? "";
+  return agent
+    .post("/signup/confirm")
+    .type("form")
+    .send({ _csrf: csrfFrom(form.text), t: token });
 }
 
 export async function signIn(agent: Agent, account: { email: string; password: string }, extra: Record<string, string> = {}) {

@@ -1,6 +1,28 @@
 import { request as httpRequest } from "node:http";
 import request from "supertest";
-import { type BackendKind, browser, cookieOf, createTestApp, csrfFrom, listen, newAccount, signIn, signUp, submit, useTestApp } from "../helpers/app";
+import {
+  type BackendKind,
+  browser,
+  cookieOf,
+  createTestApp,
+  csrfFrom,
+  finishSignUp,
+  listen,
+  newAccount,
+  sentSessionCookie,
+  signIn,
+  signUp,
+  submit,
+  useTestApp,
+} from "../helpers/app";
+
+/** The path of a sign-up mail's link. */
+function signUpPath(text: string): string {
+  const m = /https?:\/\/[^/\s]+(\/signup\/confirm\?t=[A-Za-z0-9_.-]+)/.exec(text);
+  if (!m) throw new Error(`no sign-up link in:\n${text}`);
+  return m[1];
+}
+
 import { testClock } from "../helpers/stores";
 import { backendKinds, testRedisEnv } from "../helpers/topology";
 
@@ -15,13 +37,27 @@ describe.each<BackendKind>(backendKinds())("accounts and sign-in (%s)", (kind) =
     expect(res.text).not.toContain("<script");
   });
 
-  test("when someone signs up, then they are signed in on the dashboard with a safe cookie that ends with the browser", async () => {
+  test("when someone signs up, then a mail's link finishes the account and signs them in on the dashboard with a safe cookie that ends with the browser", async () => {
     const agent = browser(ctx().app);
     const account = newAccount("Grace Hopper");
     const res = await submit(agent, "/signup", "/signup", account);
-    expect(res.status).toBe(303);
-    expect(res.headers.location).toBe("/dashboard");
-    const cookie = cookieOf(res)!;
+    expect([res.status, res.headers.location]).toEqual([303, "/signup/sent"]);
+    expect(cookieOf(res)).toBeUndefined();
+    expect((await agent.get("/signup/sent")).text).toContain("Check your mail");
+    // Not signed in, and the password alone does not sign in until the address is confirmed.
+    expect((await agent.get("/dashboard")).status).toBe(303);
+    const early = await signIn(browser(ctx().app), account);
+    expect(early.status).toBe(403);
+    expect(early.text).toContain("Confirm your email address first");
+    const mails = ctx().mails.filter((m) => m.to === account.email && m.subject === "Finish creating your account");
+    // Two: the sign-up's, and the one the early sign-in sent again; the newest works.
+    expect(mails).toHaveLength(2);
+    const link = signUpPath(mails[1].text);
+    // Opening it changes nothing (mail scanners open links): its button does.
+    expect((await request(ctx().app).get(link)).text).toContain("Finish creating my account");
+    const done = await finishSignUp(agent, link);
+    expect([done.status, done.headers.location]).toEqual([303, "/dashboard"]);
+    const cookie = cookieOf(done)!;
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Lax/);
     expect(cookie).toMatch(/Path=\//);
@@ -31,15 +67,51 @@ describe.each<BackendKind>(backendKinds())("accounts and sign-in (%s)", (kind) =
     expect(dash.text).toContain("Signed in as <strong>Grace Hopper</strong>");
     expect(dash.text).toContain("Welcome, Grace Hopper");
     expect(dash.headers["cache-control"]).toBe("no-store, no-cache");
+    // Once: the same link again is refused.
+    expect((await finishSignUp(browser(ctx().app), link)).status).toBe(410);
   });
 
-  test("when the email is taken in another case, then sign-up answers 409 and keeps the input but not the password", async () => {
+  test("when the email is taken (in another case), then sign-up answers exactly as for a new address, the owner is told by mail, and nothing changes", async () => {
     const account = await signUp(browser(ctx().app));
-    const res = await submit(browser(ctx().app), "/signup", "/signup", { ...account, email: account.email.toUpperCase() });
-    expect(res.status).toBe(409);
-    expect(res.text).toContain("already exists");
-    expect(res.text).toContain(`value="${account.email.toUpperCase()}"`);
-    expect(res.text).not.toContain(account.password);
+    const taken = await submit(browser(ctx().app), "/signup", "/signup", { ...account, email: account.email.toUpperCase(), password: "another pass phrase" });
+    const fresh = await submit(browser(ctx().app), "/signup", "/signup", newAccount());
+    const shape = (res: request.Response) => ({
+      status: res.status,
+      location: res.headers.location,
+      body: res.text,
+      cookies: ((res.headers["set-cookie"] as unknown as string[] | undefined) ?? []).map((c) => c.split("=")[0]).sort(),
+    });
+    expect(shape(taken)).toEqual(shape(fresh));
+    const told = ctx().mails.filter((m) => m.to === account.email && m.subject === "You already have an account");
+    expect(told).toHaveLength(1);
+    expect(told[0].text).toContain("/password/forgot");
+    expect(told[0].text).not.toContain("/signup/confirm");
+    // The account keeps its password; the sign-up's does not sign in.
+    expect((await signIn(browser(ctx().app), account)).status).toBe(303);
+    expect((await signIn(browser(ctx().app), { email: account.email, password: "another pass phrase" })).status).toBe(422);
+  });
+
+  test("when someone makes an account with another person's address before they do, then the owner's sign-up takes it over and the first one's link and password are void", async () => {
+    const victim = newAccount("Ada Lovelace");
+    const attacker = { ...victim, name: "Mallory", password: "mallory's pass phrase" };
+    await submit(browser(ctx().app), "/signup", "/signup", attacker);
+    const first = signUpPath(
+      ctx()
+        .mails.filter((m) => m.to === victim.email)
+        .at(-1)!.text,
+    );
+    await submit(browser(ctx().app), "/signup", "/signup", victim);
+    const second = signUpPath(
+      ctx()
+        .mails.filter((m) => m.to === victim.email)
+        .at(-1)!.text,
+    );
+    expect(second).not.toBe(first);
+    expect((await finishSignUp(browser(ctx().app), first)).status).toBe(410);
+    const owner = browser(ctx().app);
+    expect((await finishSignUp(owner, second)).status).toBe(303);
+    expect((await owner.get("/dashboard")).text).toContain("Signed in as <strong>Ada Lovelace</strong>");
+    expect((await signIn(browser(ctx().app), attacker)).status).toBe(422);
   });
 
   test("when sign-up fields are invalid, then the form comes back with a message next to each field", async () => {
@@ -145,8 +217,8 @@ describe.each<BackendKind>(backendKinds())("accounts and sign-in (%s)", (kind) =
 
   test("when someone signs out, then the session ends on the server and the cookie is cleared", async () => {
     const agent = browser(ctx().app);
-    const signup = await submit(agent, "/signup", "/signup", newAccount());
-    const oldCookie = cookieOf(signup)!.split(";")[0];
+    await signUp(agent);
+    const oldCookie = sentSessionCookie(await agent.get("/dashboard"))!;
     expect((await agent.get("/dashboard")).text).toContain("Sign out");
     const res = await submit(agent, "/dashboard", "/logout", {});
     expect(res.status).toBe(303);
@@ -175,10 +247,20 @@ describe("in production", () => {
       for (const flag of [/; Secure/, /HttpOnly/, /SameSite=Strict/, /Path=\//]) expect(csrf).toMatch(flag);
       expect(csrf).not.toMatch(/Domain=/);
       expect(csrf).toMatch(/Max-Age=7200/);
-      const res = await https(request(t.app).post("/signup"))
+      const account = newAccount();
+      const sent = await https(request(t.app).post("/signup"))
         .set("Cookie", csrf.split(";")[0])
         .type("form")
-        .send({ _csrf: csrfFrom(form.text), ...newAccount() });
+        .send({ _csrf: csrfFrom(form.text), ...account });
+      expect(sent.status).toBe(303);
+      // In production a mail written to the log holds no link: the link its owner would get.
+      const user = (await t.deps.users.findByEmail(account.email))!;
+      const link = `/signup/confirm?t=${t.deps.kit.links.make("sign-up", user.id, { version: user.cv })}`;
+      const page = await https(request(t.app).get(link)).set("Cookie", csrf.split(";")[0]);
+      const res = await https(request(t.app).post("/signup/confirm"))
+        .set("Cookie", csrf.split(";")[0])
+        .type("form")
+        .send({ _csrf: csrfFrom(page.text), t: new URL(link, "https://x").searchParams.get("t") });
       expect(res.status).toBe(303);
       const cookie = cookieOf(res, "__Host-sid")!;
       expect(cookie).toMatch(/; Secure/);

@@ -4,7 +4,7 @@ import express, { type ErrorRequestHandler, type Express, type Request, type Req
 import session from "express-session";
 import type { RedisClientType } from "redis";
 import { type AccountSource, createSessions, type MailMessage, type Sessions, setFlash } from "../../src/package/index";
-import { type Agent, browser, cookieOf, SAFARI_IPHONE, sentSessionCookie } from "../helpers/app";
+import { type Agent, browser, cookieOf, csrfFieldsFrom, SAFARI_IPHONE, sentSessionCookie } from "../helpers/app";
 import { connectTestRedis, uniquePrefix } from "../helpers/stores";
 
 declare module "express-session" {
@@ -140,7 +140,7 @@ describe.each<CsrfKind>(["csurf", "csrf-sync"])("a site with its own CSRF check 
     expect((await visitor.get("/")).body.message).toBeNull();
   });
 
-  test("when a person uses the sessions page, then its forms carry the site's token and work, and the site's own forms still do", async () => {
+  test("when a person uses the sessions page, then its forms carry the site's token and the package's own and work, and the site's own forms still do", async () => {
     const [laptop, phone] = [browser(app), browser(app, SAFARI_IPHONE)];
     for (const agent of [laptop, phone]) {
       await signIn(agent, rows[0]);
@@ -151,7 +151,7 @@ describe.each<CsrfKind>(["csurf", "csrf-sync"])("a site with its own CSRF check 
     const ended = await laptop
       .post("/account/sessions/revoke-others")
       .type("form")
-      .send({ _csrf: tokenOn(page.text), password: rows[0].password });
+      .send({ ...csrfFieldsFrom(page.text, "/account/sessions/revoke-others"), password: rows[0].password });
     expect(ended.status).toBe(303);
     expect((await phone.get("/")).body).toMatchObject({ userId: null, message: expect.stringMatching(/signed out from Chrome on Windows/) });
     const home = await laptop.get("/");
@@ -179,16 +179,50 @@ describe.each<CsrfKind>(["csurf", "csrf-sync"])("a site with its own CSRF check 
     expect((await phone.get("/")).body.userId).toBe(1);
   });
 
-  test("when a script ends the other sessions through the API with the site's token in X-CSRF-Token, then it works; without it, the site's check refuses", async () => {
+  test("when a script ends the other sessions through the API with the site's token in X-CSRF-Token and the package's in X-Sessions-CSRF-Token, then it works; without the site's, the site's check refuses", async () => {
     const [laptop, phone] = [browser(app), browser(app, SAFARI_IPHONE)];
     for (const agent of [laptop, phone]) await signIn(agent, rows[0]);
     const token = tokenOn((await laptop.get("/")).body.form)!;
-    const refused = await laptop.post("/api/sessions/revoke-others").send({ password: rows[0].password });
+    const list = await laptop.get("/api/sessions");
+    // Devices and addresses: no cache keeps them, as none keeps the pages.
+    expect(list.headers["cache-control"]).toBe("no-store, no-cache");
+    expect((await laptop.get("/api/activity")).headers["cache-control"]).toBe("no-store, no-cache");
+    const own = list.body.csrfToken as string;
+    expect(own).toEqual(expect.any(String));
+    const refused = await laptop.post("/api/sessions/revoke-others").set("X-Sessions-CSRF-Token", own).send({ password: rows[0].password });
     expect([refused.status, refused.text]).toEqual([403, "the site's own error page: EBADCSRFTOKEN"]);
     expect((await phone.get("/")).body.userId).toBe(1);
-    const ended = await laptop.post("/api/sessions/revoke-others").set("X-CSRF-Token", token).send({ password: rows[0].password });
+    const ended = await laptop
+      .post("/api/sessions/revoke-others")
+      .set("X-CSRF-Token", token)
+      .set("X-Sessions-CSRF-Token", own)
+      .send({ password: rows[0].password });
     expect(ended.status).toBe(200);
     expect((await phone.get("/")).body.userId).toBeNull();
+  });
+
+  test("when an intruder signs in again in the same browser (the site regenerates), then the alert's link still ends the intruder's session", async () => {
+    const owner = browser(app);
+    await signIn(owner, rows[1]);
+    const before = mails.length;
+    const thief = browser(app, SAFARI_IPHONE);
+    await signIn(thief, rows[1]);
+    const alert = mails.slice(before).find((m) => m.to === rows[1].email && /Safari on iOS/.test(m.text));
+    const link = /https?:\/\/[^/\s]+(\/account\/sessions\/not-me\?t=[A-Za-z0-9_.-]+)/.exec(alert?.text ?? "")![1];
+    // The site's own sign-in form, posted again from the signed-in browser: regenerate, then the account.
+    await signIn(thief, rows[1]);
+    expect((await thief.get("/")).body.userId).toBe(2);
+    const reader = browser(app);
+    const page = await reader.get(link);
+    expect(page.status).toBe(200);
+    expect(page.text).not.toContain("that session has ended already");
+    const ended = await reader
+      .post("/account/sessions/not-me")
+      .type("form")
+      .send({ ...csrfFieldsFrom(page.text, "/account/sessions/not-me"), t: new URL(link, "http://x").searchParams.get("t") });
+    expect(ended.status).toBe(200);
+    expect((await thief.get("/")).body.userId).toBeNull();
+    expect((await owner.get("/")).body.userId).toBe(2);
   });
 
   test("when the site's own errors happen (its 404, its CSRF refusal on its own form, a malformed body), then its own error page answers them", async () => {
@@ -220,7 +254,7 @@ describe.each<CsrfKind>(["csurf", "csrf-sync"])("a site with its own CSRF check 
     const hers = browser(app);
     await signIn(hers, rows[1]);
     await hers.get("/");
-    expect(mails.filter((m) => m.to === rows[1].email)).toHaveLength(1);
+    expect(mails.slice(before).filter((m) => m.to === rows[1].email)).toHaveLength(1);
   });
 
   test("when the site changes the role of a signed-in person, then at the next refresh the session moves to a new id, stays signed in and says nothing of an ending", async () => {

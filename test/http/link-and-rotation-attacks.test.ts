@@ -289,6 +289,58 @@ describe.each(kinds)("rotation under attack (%s)", (kind) => {
     });
   });
 
+  test(`when a copy in another browser asks before the owner after each rotation, 20 rounds, then it is never handed the new id and is caught every round (${name})`, async () => {
+    const clock = testClock();
+    await withTestApp(kind, { clock, env: { SESSION_ROTATE_INTERVAL: "3", SESSION_ROTATE_GRACE: "2" } }, async (t) => {
+      let handedOver = 0;
+      for (let round = 0; round < 20; round++) {
+        const owner = browser(t.app);
+        const account = await signUp(owner);
+        // The copy polls every 0.9 s from another browser, the owner every 1.3 s: the copy often asks first after a rotation.
+        const stolen = sentSessionCookie(await owner.get("/dashboard"))!;
+        let copy = stolen;
+        let caught = false;
+        for (let ms = 100; ms <= 30_000 && !caught; ms += 100) {
+          clock.advance(100);
+          if (ms % 1300 === 0 && (await owner.get("/dashboard")).status !== 200) caught = true;
+          if (ms % 900 === 0 && !caught) {
+            const seen = await request(t.app).get("/dashboard").set("Cookie", copy).set("User-Agent", SAFARI_IPHONE);
+            if (seen.status !== 200) caught = true;
+            const given = cookieOf(seen)?.split(";")[0];
+            if (seen.status === 200 && given && given !== copy) {
+              handedOver += 1;
+              copy = given;
+            }
+          }
+        }
+        expect(caught).toBe(true);
+        const user = (await t.deps.users.findByEmail(account.email))!;
+        expect(await t.deps.kit.getUserSessions(user.id)).toHaveLength(0);
+      }
+      expect(handedOver).toBe(0);
+    });
+  });
+
+  test(`when the owner's answer with the new id is lost, then the owner's own browser is handed it; the same cookie from another browser is not (${name})`, async () => {
+    const clock = testClock();
+    await withTestApp(kind, { clock }, async (t) => {
+      const owner = browser(t.app);
+      await signUp(owner);
+      const first = sentSessionCookie(await owner.get("/dashboard"))!;
+      clock.advance(16 * MINUTE);
+      // The rotation's answer is lost: the owner's browser keeps the old cookie.
+      const lost = await request(t.app).get("/dashboard").set("Cookie", first).set("User-Agent", CHROME_WINDOWS);
+      expect(lost.status).toBe(200);
+      const rotated = cookieOf(lost)!.split(";")[0];
+      clock.advance(1000);
+      const elsewhere = await request(t.app).get("/dashboard").set("Cookie", first).set("User-Agent", SAFARI_IPHONE);
+      expect(cookieOf(elsewhere)?.split(";")[0]).not.toBe(rotated);
+      const again = await request(t.app).get("/dashboard").set("Cookie", first).set("User-Agent", CHROME_WINDOWS);
+      expect(again.status).toBe(200);
+      expect(cookieOf(again)?.split(";")[0]).toBe(rotated);
+    });
+  });
+
   test(`when a tab signs out with the previous id within the grace, then the session ends, under its current id too (${name})`, async () => {
     const clock = testClock();
     await withTestApp(kind, { clock }, async (t) => {

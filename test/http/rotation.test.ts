@@ -1,5 +1,5 @@
 import request from "supertest";
-import { browser, cookieOf, sentSessionCookie, signUp, withTestApp } from "../helpers/app";
+import { browser, CHROME_WINDOWS, cookieOf, sentSessionCookie, signUp, withTestApp } from "../helpers/app";
 import { testClock } from "../helpers/stores";
 import { redisName } from "../helpers/topology";
 
@@ -7,8 +7,9 @@ const MINUTE = 60 * 1000;
 const kinds = ["embedded", "redis"] as const;
 
 /** A request carrying only this session cookie, as a second browser with a copied cookie would send it. */
+/** A request of the same browser (another tab, a response it lost): its user agent, a cookie it holds. */
 function withCookie(app: Parameters<typeof request>[0], cookie: string, path = "/dashboard") {
-  return request(app).get(path).set("Cookie", cookie);
+  return request(app).get(path).set("Cookie", cookie).set("User-Agent", CHROME_WINDOWS);
 }
 
 describe.each(kinds)("stolen-cookie detection by rotation (%s)", (kind) => {
@@ -103,7 +104,7 @@ describe.each(kinds)("stolen-cookie detection by rotation (%s)", (kind) => {
 
   test("when SESSION_SECRET was rotated since, then an id rotated under the older secret is still followed", async () => {
     const clock = testClock();
-    const older = "an older session secret, thirty-two or more";
+    const older = "an older session secret of thirty-two or more";
     await withTestApp(kind, { clock, env: { SESSION_SECRET: older } }, async (before) => {
       const laptop = browser(before.app);
       await signUp(laptop);
@@ -112,7 +113,7 @@ describe.each(kinds)("stolen-cookie detection by rotation (%s)", (kind) => {
       const lost = await withCookie(before.app, first); // rotated under the older secret; the answer is lost
       const current = cookieOf(lost)!.split(";")[0];
       // The server restarts with a new first secret, the older one still verifying.
-      await withTestApp(kind, { clock, shareWith: before, env: { SESSION_SECRET: `a newer session secret, thirty-two or more,${older}` } }, async (after) => {
+      await withTestApp(kind, { clock, shareWith: before, env: { SESSION_SECRET: `a newer session secret of thirty-two or more,${older}` } }, async (after) => {
         clock.advance(5 * MINUTE);
         const again = await withCookie(after.app, first);
         expect(again.status).toBe(200);

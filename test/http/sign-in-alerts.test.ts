@@ -1,6 +1,6 @@
 import request from "supertest";
 import { createMetrics } from "../../src/package/metrics-entry";
-import { browser, CHROME_WINDOWS, csrfFrom, newAccount, SAFARI_IPHONE, signIn, signUp, withTestApp } from "../helpers/app";
+import { browser, CHROME_WINDOWS, csrfFrom, newAccount, SAFARI_IPHONE, signIn, signUp, type TestApp, withTestApp } from "../helpers/app";
 import { startSmtp, type TestSmtp } from "../helpers/smtp";
 import { testClock } from "../helpers/stores";
 import { redisName } from "../helpers/topology";
@@ -22,6 +22,17 @@ describe.each(kinds)("sign-in alerts by email (%s)", (kind) => {
   });
   afterAll(async () => smtp.stop());
   const env = () => ({ SMTP_URL: smtp.url, PUBLIC_URL, MAIL_FROM: "Sessions <alerts@example.test>" });
+  /** An account on a laptop, then signed in on a phone: the phone's alert and its "This wasn't me" link. */
+  async function signedInOnTwo(t: TestApp) {
+    const laptop = browser(t.app, CHROME_WINDOWS);
+    const account = await signUp(laptop);
+    await smtp.nextTo(account.email);
+    const since = smtp.received.length;
+    const other = browser(t.app, SAFARI_IPHONE);
+    expect((await signIn(other, account)).status).toBe(303);
+    const link = notMePath((await smtp.nextTo(account.email, since)).text ?? "");
+    return { laptop, account, other, link };
+  }
 
   test(`when an account signs in on a new device, then one mail arrives with the device and a link; a known device sends none (${kind === "redis" ? redisName() : "embedded"})`, async () => {
     await withTestApp(kind, { env: env() }, async (t) => {
@@ -107,15 +118,49 @@ describe.each(kinds)("sign-in alerts by email (%s)", (kind) => {
     });
   });
 
+  test.each([
+    ["signs in again in the same browser", "again"],
+    ["enters the password for an action (a re-authentication)", "reauth"],
+  ] as const)("when the intruder %s, then the alert's link still ends the intruder's session", async (_, how) => {
+    const clock = testClock();
+    await withTestApp(kind, { env: env(), clock }, async (t) => {
+      const { account, other: thief, link } = await signedInOnTwo(t);
+      if (how === "again") {
+        // The sign-in form posted again from the signed-in browser: a new id, no second alert.
+        const dashboard = await thief.get("/dashboard");
+        const again = await thief
+          .post("/login")
+          .type("form")
+          .send({ _csrf: csrfFrom(dashboard.text), email: account.email, password: account.password });
+        expect(again.status).toBe(303);
+      } else {
+        // Past the re-authentication window, the password entered to end the laptop's session.
+        clock.advance(16 * 60 * 1000);
+        const page = await thief.get("/settings/sessions");
+        const laptopHandle = /action="\/settings\/sessions\/([A-Za-z0-9_-]{22})\/revoke"/.exec(page.text)![1];
+        const ended = await thief
+          .post(`/settings/sessions/${laptopHandle}/revoke`)
+          .type("form")
+          .send({ _csrf: csrfFrom(page.text), password: account.password });
+        expect(ended.status).toBe(303);
+      }
+      expect((await thief.get("/dashboard")).status).toBe(200);
+      const reader = request.agent(t.app);
+      const page = await reader.get(link);
+      expect(page.text).toContain("Safari on iOS");
+      expect(page.text).not.toContain("that session has ended already");
+      const ended = await reader
+        .post("/settings/sessions/not-me")
+        .type("form")
+        .send({ _csrf: csrfFrom(page.text), t: new URL(link, PUBLIC_URL).searchParams.get("t") });
+      expect(ended.status).toBe(200);
+      expect((await thief.get("/dashboard")).status).toBe(303);
+    });
+  });
+
   test("when the link is opened in the very browser it is about, then the page says so, ends that session, and the password can still be set there", async () => {
     await withTestApp(kind, { env: env() }, async (t) => {
-      const laptop = browser(t.app, CHROME_WINDOWS);
-      const account = await signUp(laptop);
-      await smtp.nextTo(account.email);
-      const since = smtp.received.length;
-      const phone = browser(t.app, SAFARI_IPHONE);
-      expect((await signIn(phone, account)).status).toBe(303);
-      const link = notMePath((await smtp.nextTo(account.email, since)).text ?? "");
+      const { laptop, account, other: phone, link } = await signedInOnTwo(t);
 
       const page = await phone.get(link);
       expect(page.status).toBe(200);

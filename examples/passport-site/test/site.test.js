@@ -95,6 +95,11 @@ function device(site, userAgent) {
 }
 
 const tokenOn = (html) => /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
+/** The hidden fields of the page's form that posts to `action`: the site's `_csrf` and the package's own `_sessions_csrf`. */
+const hiddenFieldsOf = (html, action) => {
+  const form = html.split("<form").find((f) => f.includes(`action="${action}"`)) ?? "";
+  return Object.fromEntries([...form.split("</form>")[0].matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [m[1], m[2]]));
+};
 const handlesOn = (html) => [...html.matchAll(/action="\/account\/sessions\/([A-Za-z0-9_-]{22})\/revoke"/g)].map((m) => m[1]);
 
 let users;
@@ -139,14 +144,17 @@ test("one device ends another, then all others: those devices are signed out of 
   }
   const page = await laptop.get("/account/sessions");
   const phoneHandle = (await site.sessions.getUserSessions(String(ada.id))).find((s) => s.userAgent === PHONE).handle;
-  const ended = await laptop.post(`/account/sessions/${phoneHandle}/revoke`, { _csrf: tokenOn(page.html), password: PASSWORD });
+  const ended = await laptop.post(`/account/sessions/${phoneHandle}/revoke`, {
+    ...hiddenFieldsOf(page.html, `/account/sessions/${phoneHandle}/revoke`),
+    password: PASSWORD,
+  });
   assert.equal(ended.status, 303);
   const phoneHome = await phone.get("/");
   assert.match(phoneHome.html, /Sign in<\/a>/);
   assert.match(phoneHome.html, /role="status">You were signed out from Chrome on Windows/);
 
   const again = await laptop.get("/account/sessions");
-  const all = await laptop.post("/account/sessions/revoke-others", { _csrf: tokenOn(again.html), password: PASSWORD });
+  const all = await laptop.post("/account/sessions/revoke-others", { ...hiddenFieldsOf(again.html, "/account/sessions/revoke-others"), password: PASSWORD });
   assert.equal(all.status, 303);
   assert.match((await tablet.get("/")).html, /Sign in<\/a>/);
   assert.match((await laptop.get("/")).html, /You are on the pro plan/);

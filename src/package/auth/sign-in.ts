@@ -14,9 +14,17 @@ import { type SessionAccount, snapshotOf } from "../users/account";
  * the account snapshot, device data, and a cookie that ends with the browser unless
  * remembered. The store creates and indexes the new session when the response is sent.
  */
-export async function startSession(req: Request, account: SessionAccount, remember: boolean, lifetime: Lifetime, now: number, locate: Locate): Promise<void> {
+export async function startSession(
+  req: Request,
+  account: SessionAccount,
+  remember: boolean,
+  lifetime: Lifetime,
+  now: number,
+  locate: Locate,
+  series?: string,
+): Promise<void> {
   await regenerate(req);
-  describeSignIn(req, account, remember, now, locate);
+  describeSignIn(req, account, remember, now, locate, true, series);
   if (remember) {
     const maxAge = Math.min(lifetime.idle, lifetime.absolute);
     req.session.cookie.originalMaxAge = maxAge;
@@ -27,11 +35,22 @@ export async function startSession(req: Request, account: SessionAccount, rememb
 /**
  * The package's state of a session that signs in now: the account (and its snapshot), the
  * device and the address. The store indexes it under the account when it first writes it.
+ * `series` is the series of the browser's session when it was signed in to this account
+ * already (signing in again, a re-authentication): the session stays the one an alert's
+ * "This wasn't me" link names, whatever new ids it takes.
  */
-export function describeSignIn(req: Request, account: SessionAccount, remember: boolean, now: number, locate: Locate, passwordEntered = true): void {
+export function describeSignIn(
+  req: Request,
+  account: SessionAccount,
+  remember: boolean,
+  now: number,
+  locate: Locate,
+  passwordEntered = true,
+  series?: string,
+): void {
   const sess = stateOf(req.session);
   sess.userId = String(account.id);
-  sess.series = handleOf(req.sessionID);
+  sess.series = series ?? handleOf(req.sessionID);
   sess.user = snapshotOf(account, now);
   sess.credVersion = account.credentialVersion ?? 0;
   // Only a password entered here opens the re-authentication window; a site's own sign-in is not seen.

@@ -8,6 +8,8 @@ export const LINK_LIFETIMES_MS = {
   password: 30 * 60 * 1000,
   /** A site's own "forgot your password" mail: short, as OWASP's forgot-password guidance asks. */
   reset: 60 * 60 * 1000,
+  /** A site's own "finish creating your account" mail: the address is confirmed by opening it. */
+  "sign-up": 24 * 3600 * 1000,
 } as const;
 export type LinkKind = keyof typeof LINK_LIFETIMES_MS;
 

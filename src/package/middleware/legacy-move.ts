@@ -1,10 +1,10 @@
 import { createHmac } from "node:crypto";
 import type { Request } from "express";
 import type { SessionData } from "express-session";
-import { addressKey } from "../addresses";
 import { movedIdOfServed } from "../session-store/legacy-sessions";
-import { attachState, peekState, type SessionState, type SessionStore } from "../session-store/session-store";
+import { attachState, peekState, type SessionStore } from "../session-store/session-store";
 import { clientIp, userAgentOf } from "./client-info";
+import { sameBrowser } from "./rotation";
 
 /**
  * A session connect-redis kept moves to a new id at its browser's first request after the
@@ -39,12 +39,6 @@ export function movedIdOf(sid: string, secret: string): string {
   return createHmac("sha256", secret).update(`move:${sid}`).digest().subarray(0, 24).toString("base64url");
 }
 
-/** Whether this request comes from the browser a moved session's new id was given to. */
-function sameBrowser(req: Request, state: SessionState | undefined): boolean {
-  if (!state?.userAgent || state.ip === undefined) return false;
-  return state.userAgent === userAgentOf(req) && addressKey(state.ip) === addressKey(clientIp(req));
-}
-
 /** The request goes on under `id`, with the session stored there. */
 function switchTo(req: Request, id: string, sess: SessionData): void {
   req.sessionID = id;
@@ -60,7 +54,7 @@ export function takeServedMove(req: Request): boolean | undefined {
   const state = peekState(req.session);
   const id = movedIdOfServed(state);
   if (id === undefined) return undefined;
-  if (!sameBrowser(req, state)) return false;
+  if (!sameBrowser(req, req.session)) return false;
   switchTo(req, id, req.session);
   return true;
 }
@@ -74,7 +68,7 @@ export async function awaitMove(req: Request, m: LegacyMove): Promise<boolean> {
   for (let step = 0; step < WAIT_STEPS; step++) {
     const sess = await read(m.store, id);
     if (sess) {
-      if (!sameBrowser(req, peekState(sess))) return false;
+      if (!sameBrowser(req, sess)) return false;
       switchTo(req, id, sess);
       return true;
     }

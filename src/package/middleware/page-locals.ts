@@ -65,6 +65,7 @@ export function pageLocals(cookieName: string, csrf: Csrf, needsPassword: (req: 
   const everyPage: RequestHandler = (req, res, next) => {
     forbidCaching(res);
     res.locals.csrfToken = () => csrf.tokenFor(req, res);
+    res.locals.sessionsCsrfToken = () => csrf.ownTokenFor(req, res);
     res.locals.currentUser = req.sessionUser ?? null;
     res.locals.path = req.path;
     markSessionCookie(req, res);

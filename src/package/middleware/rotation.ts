@@ -1,8 +1,10 @@
 import { createHmac } from "node:crypto";
 import type { Request, RequestHandler } from "express";
 import type { SessionData } from "express-session";
+import { networkOf } from "../addresses";
 import { handleOf } from "../session-store/session-record";
 import { attachState, peekState, type SessionStore } from "../session-store/session-store";
+import { clientIp, userAgentOf } from "./client-info";
 import { regenerate, servedForCurrentId } from "./current-user";
 import { setFlash } from "./flash";
 
@@ -29,7 +31,8 @@ export interface Rotation {
  * Stolen-cookie detection by rotation. A signed-in session gets a new id every `intervalMs`,
  * keeping its data; the old id is ended with a "rotated" tombstone. A browser that comes back
  * with the old id:
- * - while the new id has never been used (the response that carried it was lost), is given it;
+ * - while the new id has never been used (the response that carried it was lost), is given it,
+ *   if it is the browser the session is on (its user agent and network);
  * - within `graceMs` once the new id was used (parallel tabs, requests in flight), is served
  *   on the old id and given nothing: the browser that used the new id has it already, and a
  *   copy of the old cookie never learns it;
@@ -56,7 +59,8 @@ function follow(req: Request, r: Rotation): Promise<void> | undefined {
     // The first request on a new id: it is in use now (a later request with the old id is not a lost response).
     if (state.fresh) delete state.fresh;
     const since = state.rotatedAt ?? state.signedInAt ?? state.createdAt;
-    return r.now() - since >= r.intervalMs ? rotate(req, r) : undefined;
+    // Only the browser the session is on moves it to a new id: a copy elsewhere is never given one.
+    return r.now() - since >= r.intervalMs && sameBrowser(req, req.session) ? rotate(req, r) : undefined;
   }
   const sent = r.sentId(req);
   return sent ? comeBack(req, r, sent) : undefined;
@@ -77,8 +81,9 @@ async function rotate(req: Request, r: Rotation): Promise<void> {
   // once it is stored (or go on with the old one, which still works for the grace).
   if (!(await r.claim(`rotate:${handleOf(oldId)}`))) {
     const rotated = await read(r.store, nextId);
-    // Only a new id nobody used yet is handed over: once used, a second holder of the old one gets nothing.
-    if (rotated && peekState(rotated)?.fresh === true) {
+    // Only a new id nobody used yet is handed over, and only to the browser the session is
+    // on: once used, or to another browser, a second holder of the old one gets nothing.
+    if (rotated && peekState(rotated)?.fresh === true && sameBrowser(req, rotated)) {
       req.sessionID = nextId;
       req.sessionStore.createSession(req, rotated);
     }
@@ -121,8 +126,9 @@ async function comeBack(req: Request, r: Rotation, sent: string): Promise<void> 
     if (!current) continue;
     const userId = peekState(current)?.userId;
     if (!userId) return;
-    // Used: a request came with the new id (or it has been rotated on since).
-    const used = step > 0 || peekState(current)?.fresh !== true;
+    // Used: a request came with the new id (or it has been rotated on since). Another browser
+    // than the session's own is never handed the new id: for it, the new id counts as used.
+    const used = step > 0 || peekState(current)?.fresh !== true || !sameBrowser(req, current);
     if (used && r.now() - first.at > r.graceMs) {
       // The new id is in use and this browser's is past its grace: two parties hold the session.
       await r.store.endUserSession(userId, handleOf(id), { reason: "stolen", at: r.now() });
@@ -153,6 +159,17 @@ async function nextOf(r: Rotation, id: string): Promise<{ id: string; session: S
     if ((await r.store.peekEnding(handleOf(candidate)))?.reason === "rotated") return { id: candidate, session: null };
   }
   return null;
+}
+
+/**
+ * Whether this request comes from the browser the session is on, as the sessions page shows
+ * it: the same user agent, from the same network (an IPv4 /24, an IPv6 /64). A copy of the
+ * cookie that asks for the new id first, from another browser or another network, is not
+ * handed it; one with the same user agent behind the same address cannot be told apart.
+ */
+export function sameBrowser(req: Request, session: SessionData): boolean {
+  const state = peekState(session);
+  return state?.userAgent === userAgentOf(req) && state.ip !== undefined && networkOf(state.ip) === networkOf(clientIp(req));
 }
 
 export const STOLEN_MESSAGE =

@@ -6,7 +6,7 @@ import { announceSignIn, describeSignIn } from "../auth/sign-in";
 import { handleOf } from "../session-store/session-record";
 import { peekState, type SessionStore } from "../session-store/session-store";
 import type { SessionAccount } from "../users/account";
-import { hasExpiry, type Identify, identify, isOwnRegenerate, moveToNewId, regenerate } from "./current-user";
+import { hasExpiry, type Identify, identify, isOwnRegenerate, moveToNewId, regenerate, seriesOf } from "./current-user";
 import { awaitMove, type LegacyMove, moveLegacySession, takeServedMove } from "./legacy-move";
 
 /** The longest user id the package keeps (ids are keys in the store). */
@@ -87,7 +87,7 @@ async function follow(req: Request, res: Response, t: Tracking, named: string | 
     if (account) await startTracking(req, t, named, account);
   }
   await identify(req, t.identify);
-  if (req.sessionUser) watchSignOut(req, t);
+  if (req.sessionUser) watchSignOut(req, res, t);
   return false;
 }
 
@@ -191,7 +191,9 @@ async function startTracking(req: Request, t: Tracking, userId: string, account:
   // A new id as the session becomes a signed-in one (ASVS 7.2.4), indexed as it is created.
   await moveToNewId(req);
   const now = t.identify.now();
-  describeSignIn(req, { ...account, id: userId }, hasExpiry(req), now, t.identify.locate, false);
+  const previous = (req as WithPreviousSeries)[PREVIOUS_SERIES];
+  const series = previous?.userId === userId ? previous.series : undefined;
+  describeSignIn(req, { ...account, id: userId }, hasExpiry(req), now, t.identify.locate, false, series);
   await announceSignIn(req, { ...account, id: userId }, t.store, t.activity, now);
   // Stored and indexed now, not when the response ends: this very request may be the
   // sessions page, which lists it as "this device".
@@ -207,8 +209,12 @@ async function stopTracking(req: Request, t: Tracking, userId: string): Promise<
   await moveToNewId(req);
 }
 
+/** The session this request came signed in with, when the site ended it (to sign in again). */
+const PREVIOUS_SERIES = Symbol("previous series");
+type WithPreviousSeries = Request & { [PREVIOUS_SERIES]?: { userId: string; series: string | undefined } };
+
 /** The site's sign-out on this request (destroy, or regenerate as req.logout does) goes to the activity first. */
-function watchSignOut(req: Request, t: Tracking): void {
+function watchSignOut(req: Request, res: Response, t: Tracking): void {
   const sess = req.session;
   const user = req.sessionUser!;
   let recorded = false;
@@ -221,11 +227,19 @@ function watchSignOut(req: Request, t: Tracking): void {
       value(this: Session, cb: (err?: unknown) => void) {
         if (recorded || isOwnRegenerate(req)) return original.call(this, cb);
         recorded = true;
+        // A sign-in on this same request (Passport's req.login regenerates first) is this
+        // browser signing in again: its session keeps the series an alert's link names.
+        (req as WithPreviousSeries)[PREVIOUS_SERIES] = { userId: user.id, series: seriesOf(req) };
         t.onSignedOut?.(req);
         // The sign-out goes ahead whatever the activity log answers: it is the person's to make.
+        // After a regenerate the site may sign in again on this request: followed as any sign-in.
+        const then = (err?: unknown) => {
+          if (!err && method === "regenerate" && req.session) watchSignIn(req, res, t);
+          cb(err);
+        };
         recordActivity(t.activity, user.id, req, "signed_out", { session: user.sessionHandle })
           .catch(() => {})
-          .then(() => original.call(this, cb));
+          .then(() => original.call(this, then));
         return this;
       },
     });

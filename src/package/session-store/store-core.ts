@@ -1,3 +1,4 @@
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { type SessionData, Store } from "express-session";
 import { markOwn } from "../own-errors";
 import type { UserSnapshot } from "../users/account";
@@ -36,6 +37,11 @@ export interface StoreRules {
   keepCookie?: boolean;
   /** Told of sessions ended with a reason, and how many (for metrics). */
   onEnded?: (reason: Ending["reason"], count: number) => void;
+  /**
+   * Signs the keys all() gives, so that destroy() knows one from a session id (a strong
+   * secret); a key of this store's own when not given.
+   */
+  keySecret?: string;
   /** Told how long each operation took, and whether it failed (for metrics). */
   observe?: (operation: "read" | "write" | "end" | "list", seconds: number, failed: boolean) => void;
 }
@@ -67,6 +73,7 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
   protected readonly onExpired?: (userId: string, handle: string) => void;
   protected readonly onEnded?: (reason: Ending["reason"], count: number) => void;
   private readonly observe?: StoreRules["observe"];
+  private readonly keyMac: Buffer;
 
   constructor(rules: StoreRules) {
     super();
@@ -79,6 +86,9 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
     this.now = rules.now ?? Date.now;
     this.tombstoneTtl = rules.tombstoneTtl ?? 7 * 24 * 3600 * 1000;
     this.keepCookie = rules.keepCookie === true;
+    this.keyMac = createHmac("sha256", rules.keySecret ?? randomBytes(32))
+      .update("store-key")
+      .digest();
   }
 
   /** The record, or null. It may be past its expiry: decode() refuses those. */
@@ -195,20 +205,41 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
     throw new Error("this store makes sessions through express-session: pass it to session({ store })");
   };
 
+  /** Ends the session of this id, or of a key all() gave. */
   override destroy(sid: string, cb?: Callback): any {
-    return settle(this.timed("end", this.removeRecord(handleOf(sid))), cb);
+    return settle(this.timed("end", this.removeRecord(this.handleOfKey(sid) ?? handleOf(sid))), cb);
   }
 
   /**
    * express-session's optional methods, as MemoryStore and connect-redis have them: every live
-   * session (by handle: the store keeps no raw id), how many, and an end to all of them. Each
-   * walks the whole store (SCAN on Redis); the package itself never calls them.
+   * session, how many, and an end to all of them. Each walks the whole store (SCAN on Redis);
+   * the package itself never calls them. The store keeps no raw id, so all() keys each session
+   * by its handle and a MAC of it ("handle.mac"), which destroy() takes: a site's own "sign
+   * this user out everywhere" on all() and destroy() ends what it lists. The MAC keeps a cookie
+   * from naming another session's handle as its id: whoever signs a cookie for an id cannot
+   * make destroy() end another session with it.
    */
   override all(cb?: Callback<Record<string, SessionData>>): any {
     return settle(
-      this.liveSessions().then((live) => Object.fromEntries(live)),
+      this.liveSessions().then((live) => Object.fromEntries(live.map(([handle, sess]) => [this.keyOf(handle), sess]))),
       cb,
     );
+  }
+
+  private macOf(handle: string): Buffer {
+    return createHmac("sha256", this.keyMac).update(handle).digest().subarray(0, 16);
+  }
+
+  private keyOf(handle: string): string {
+    return `${handle}.${this.macOf(handle).toString("base64url")}`;
+  }
+
+  /** The handle of a key all() gave, or null for anything else (a session id). */
+  private handleOfKey(key: string): string | null {
+    const m = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{22})$/.exec(key);
+    if (!m) return null;
+    const given = Buffer.from(m[2], "base64url");
+    return given.length === 16 && timingSafeEqual(given, this.macOf(m[1])) ? m[1] : null;
   }
 
   override length(cb?: Callback<number>): any {

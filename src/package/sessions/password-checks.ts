@@ -4,7 +4,7 @@ import type { ActivityLog } from "../activity/activity-log";
 import { recordActivity } from "../activity/record";
 import type { CheckOutcome, PasswordThrottle } from "../auth/password-throttle";
 import { describeSignIn } from "../auth/sign-in";
-import { type DeviceNames, deviceNameOf, moveToNewId, nameNewId, regenerate } from "../middleware/current-user";
+import { type DeviceNames, deviceNameOf, moveToNewId, nameNewId, regenerate, seriesOf } from "../middleware/current-user";
 import { setFlash } from "../middleware/flash";
 import { handleOf, type Lifetime } from "../session-store/session-record";
 import { peekState, stateOf } from "../session-store/session-store";
@@ -138,9 +138,10 @@ export function passwordChecks(deps: PasswordChecksDeps) {
     if (!account) return;
     const persistent = peekState(req.session)?.persistent === true;
     const name = await deviceNameOf(names, req);
+    const series = seriesOf(req);
     // The site's keys (its own sign-in among them) and its cookie come along to the new id.
     await moveToNewId(req);
-    describeSignIn(req, account, persistent, now(), locate);
+    describeSignIn(req, account, persistent, now(), locate, true, series);
     if (ownsCookie && persistent) {
       const maxAge = Math.min(lifetime.idle, lifetime.absolute);
       req.session.cookie.originalMaxAge = maxAge;

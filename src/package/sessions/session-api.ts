@@ -2,6 +2,7 @@ import express, { type Request, type Response, Router } from "express";
 import asyncHandler from "express-async-handler";
 import { describeActivity } from "../activity/describe-activity";
 import { apiError } from "../middleware/errors";
+import { forbidCaching } from "../middleware/page-locals";
 import { isHandle } from "../session-store/session-record";
 import type { Sessions } from "../surface";
 import { describeDevice } from "./device";
@@ -10,13 +11,16 @@ import { cursorOf } from "./session-pages";
 
 /**
  * The sessions page as JSON, for scripts on the same cookie session: list, end one, end all
- * others, and the activity. Unsafe methods need the CSRF token in X-CSRF-Token.
+ * others, and the activity. Unsafe methods need the package's CSRF token (`csrfToken` of GET
+ * /sessions) in X-Sessions-CSRF-Token, or in X-CSRF-Token where the site has no CSRF check of its own.
  */
 export function sessionApi(sessions: Sessions): Router {
   const { store, activity, passwordChecks, requireAuth } = sessions;
   const router = Router();
   router.use((_req, res, next) => {
     res.locals.jsonApi = true;
+    // Devices, addresses and activity: no cache may keep them, as no cache keeps the pages.
+    forbidCaching(res);
     next();
   }, requireAuth);
   // With the site's own sign-in, the site's body parsing and CSRF checks are its own: the API
@@ -28,6 +32,8 @@ export function sessionApi(sessions: Sessions): Router {
     asyncHandler(async (req, res) => {
       const list = await store.listUserSessions(req.sessionUser!.id);
       res.json({
+        // The package's own token, for X-Sessions-CSRF-Token (beside the site's own in X-CSRF-Token, if it has a check).
+        csrfToken: sessions.csrf.ownTokenFor(req, res) ?? sessions.csrf.tokenFor(req, res),
         sessions: list.map((s) => {
           const device = describeDevice(s.userAgent);
           return {

@@ -59,7 +59,12 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions, n
     // In the package's own layout the page's heading is its one h1; in a site's, the site has the h1.
     const standalone = !options.layout;
     // The package's own values for its views, whatever the site keeps under the same names.
-    const own = { csrfToken: () => csrf.tokenFor(req, res), flash: () => takeFlash(req), currentUser: req.sessionUser ?? null };
+    const own = {
+      csrfToken: () => csrf.tokenFor(req, res),
+      sessionsCsrfToken: () => csrf.ownTokenFor(req, res),
+      flash: () => takeFlash(req),
+      currentUser: req.sessionUser ?? null,
+    };
     const shared = { ...res.locals, ...own, ...locals, title, base: req.baseUrl, standalone };
     // In the package's own container: sessions.css styles nothing outside it.
     const html = `<div class="user-sessions">\n${await ejs.renderFile(path.join(options.views ?? PACKAGE_VIEWS, `${view}.ejs`), shared)}</div>\n`;

@@ -1,18 +1,12 @@
 import { Router } from "express";
 import { z } from "zod";
-import { safeNext, setFlash } from "../../package";
+import { safeNext } from "../../package";
 import { recordActivity } from "../../package/site-kit-entry";
 import type { RouteDeps } from "../app-deps";
-import { csrfField, email, newPassword, parseForm, text } from "../forms";
+import { csrfField, parseForm } from "../forms";
 import { accountOf } from "../users/user-repository";
-import { signUpLimit, tooMany } from "./limits";
-
-const signupForm = z.object({
-  ...csrfField,
-  name: text("Name", 100),
-  email,
-  password: newPassword(),
-});
+import { tooMany } from "./limits";
+import { sendFinishLink } from "./sign-up-routes";
 
 const loginForm = z.object({
   ...csrfField,
@@ -25,32 +19,9 @@ const loginForm = z.object({
 /** One message for every wrong email or password, so the form reveals no accounts. */
 const WRONG_CREDENTIALS = "That email and password do not match an account.";
 
-export function authRoutes({ config, kit, users, activity, passwords, rateLimitStore, throttle, metrics }: RouteDeps): Router {
+export function authRoutes(deps: RouteDeps): Router {
+  const { kit, users, activity, passwords, throttle, metrics } = deps;
   const router = Router();
-
-  router.get("/signup", (req, res) => {
-    if (req.sessionUser) return res.redirect(303, "/dashboard");
-    res.render("auth/signup", { title: "Create your account", input: {}, errors: {} });
-  });
-
-  router.post("/signup", signUpLimit(config, rateLimitStore), async (req, res) => {
-    const form = parseForm(signupForm, req.body);
-    if (!form.ok) {
-      return res.status(400).render("auth/signup", { title: "Create your account", input: form.input, errors: form.errors });
-    }
-    const { name, email: address, password: secret } = form.data;
-    const user = await users.create({ name, email: address, passwordHash: await passwords.hash(secret) });
-    if (!user) {
-      return res.status(409).render("auth/signup", {
-        title: "Create your account",
-        input: { name, email: address },
-        errors: { email: "An account with this email already exists. Sign in instead." },
-      });
-    }
-    await kit.signIn(req, accountOf(user));
-    setFlash(req, "success", `Welcome, ${user.name}. Your account is ready.`);
-    res.redirect(303, "/dashboard");
-  });
 
   router.get("/login", (req, res) => {
     const next = typeof req.query.next === "string" ? safeNext(req.query.next) : "";
@@ -84,6 +55,16 @@ export function authRoutes({ config, kit, users, activity, passwords, rateLimitS
         title: "Sign in",
         input: { email: address, next },
         errors: { form: WRONG_CREDENTIALS },
+      });
+    }
+    // The right password of an account whose address was never confirmed: only whoever made it
+    // knows that password, so saying so tells nobody else anything. A new link goes out.
+    if (!user.confirmed) {
+      sendFinishLink(deps, user);
+      return res.status(403).render("auth/login", {
+        title: "Sign in",
+        input: { email: address, next },
+        errors: { form: "Confirm your email address first: we sent a new link to finish creating your account. It works once, for a day." },
       });
     }
     if (user.disabled) {

@@ -25,8 +25,8 @@ export function resetLimit(config: Config, store: RateLimitStoreFactory): Reques
   return addressLimit(config, store, "rl:reset:", config.signupLimitPerIp, "Too many password resets were asked for from your network.");
 }
 
-/** Reset mails one address (an account's, or any other) receives per hour, whoever asks and from wherever. */
-const RESET_MAILS_PER_ADDRESS = 3;
+/** Reset (or sign-up) mails one address (an account's, or any other) receives per hour, whoever asks and from wherever. */
+const MAILS_PER_ADDRESS = 3;
 const HOUR_MS = 3600 * 1000;
 
 /**
@@ -35,12 +35,21 @@ const HOUR_MS = 3600 * 1000;
  * address has an account, and nobody fills a mailbox from many networks.
  */
 export function resetMailLimit(store: RateLimitStoreFactory, answer: RequestHandler): RequestHandler {
+  return mailLimit(store, "rl:reset-mail:", answer);
+}
+
+/** Sign-up mails per email address, the same way: beyond the limit, the same answer and no mail. */
+export function signUpMailLimit(store: RateLimitStoreFactory, answer: RequestHandler): RequestHandler {
+  return mailLimit(store, "rl:signup-mail:", answer);
+}
+
+function mailLimit(store: RateLimitStoreFactory, prefix: string, answer: RequestHandler): RequestHandler {
   return rateLimit({
     windowMs: HOUR_MS,
-    limit: RESET_MAILS_PER_ADDRESS,
+    limit: MAILS_PER_ADDRESS,
     standardHeaders: false,
     legacyHeaders: false,
-    store: store("rl:reset-mail:"),
+    store: store(prefix),
     keyGenerator: (req) => {
       const email = (req.body as Record<string, unknown> | undefined)?.email;
       return typeof email === "string" ? normalizeEmail(email).slice(0, 320) : "";

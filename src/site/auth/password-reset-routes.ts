@@ -72,7 +72,8 @@ export function passwordResetRoutes({ config, kit, users, activity, passwords, r
     if (!form.ok) return res.status(400).render("auth/reset", { title: "Set a new password", token, errors: form.errors });
     // Once, whatever requests carry the same link at the same time.
     if (!(await kit.links.take(claims))) return badLink(res);
-    const updated = await users.update(user.id, { passwordHash: await passwords.hash(form.data.password), newCredentials: true });
+    // The link came by mail: the address is confirmed too, if it was not yet.
+    const updated = await users.update(user.id, { passwordHash: await passwords.hash(form.data.password), newCredentials: true, confirmed: true });
     if (!updated) return badLink(res);
     await kit.accountChanged(updated.id);
     await kit.store.endUserSessions(updated.id, undefined, { reason: "password", at: Date.now() });

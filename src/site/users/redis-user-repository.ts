@@ -161,6 +161,8 @@ function toHashFields(fields: Partial<User>): Record<string, string | undefined>
     role: fields.role,
     org: fields.org === undefined ? undefined : (fields.org ?? ""),
     disabled: fields.disabled === undefined ? undefined : fields.disabled ? "1" : "0",
+    // Accounts from before confirmation existed have no field: confirmed.
+    unconfirmed: fields.confirmed === undefined ? undefined : fields.confirmed ? "0" : "1",
   };
 }
 
@@ -177,5 +179,6 @@ function fromHash(h: Record<string, string>): User | null {
     cv: Number(h.cv) || 1,
     createdAt: Number(h.createdAt) || 0,
     disabled: h.disabled === "1",
+    confirmed: h.unconfirmed !== "1",
   };
 }

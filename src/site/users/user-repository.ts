@@ -17,6 +17,8 @@ export interface User {
   createdAt: number;
   /** Disabled by an administrator: cannot sign in. */
   disabled: boolean;
+  /** The address was confirmed (the sign-up mail's link, or a reset link): until then the account cannot sign in. */
+  confirmed: boolean;
 }
 
 export interface NewUser {
@@ -25,6 +27,8 @@ export interface NewUser {
   passwordHash: string;
   role?: Role;
   org?: string | null;
+  /** Default: true (an account an administrator or a tool makes); a sign-up's is false until its link is opened. */
+  confirmed?: boolean;
 }
 
 export interface UserChanges {
@@ -33,6 +37,7 @@ export interface UserChanges {
   role?: Role;
   org?: string | null;
   disabled?: boolean;
+  confirmed?: boolean;
   /** A password change: bump the credential version as well. */
   newCredentials?: boolean;
 }
@@ -70,6 +75,7 @@ export function newUser(input: NewUser, email: string): User {
     cv: 1,
     createdAt: Date.now(),
     disabled: false,
+    confirmed: input.confirmed ?? true,
   };
 }
 
