@@ -89,7 +89,9 @@ export function legacySession(raw: string, options: LegacyOptions, now: number):
 export async function readLegacy(port: LegacyStorePort, options: LegacyOptions, sid: string): Promise<SessionData | null> {
   const key = `${options.prefix}${sid}`;
   const raw = await port.redis.get(key).catch(notAString);
-  if (raw === null) return followMove(port, options, sid);
+  // Gone since this request looked for the package's record: another request made it that (it
+  // creates the record before it removes the old key), or has moved it on already.
+  if (raw === null) return (await port.read(sid)) ?? followMove(port, options, sid);
   const sess = legacySession(raw, options, port.now());
   if (!sess) return null;
   try {
