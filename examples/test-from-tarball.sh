@@ -8,7 +8,9 @@
 #   passport-site: Passport, Handlebars and SQLite, keeping its own sign-in, csurf on every route; Express 4 and 5.
 #   typescript-site: strict TypeScript (skipLibCheck off) with only express, express-session and
 #   the package: its types compile without the optional peers (redis, prom-client).
-# Express 4 is the lowest release the package's peer range admits; 5 the newest.
+# Express 4 is the lowest release the package's peer range admits; 5 the newest. A version
+# written "^5:5" also puts the site on node-redis 5 beside connect-redis 9 (a site that has not
+# switched yet, with the client it already has): the tarball installs there with no ERESOLVE.
 set -euo pipefail
 cd "$(dirname "$0")"
 EXPRESS_4=$(node -p 'require("../src/package/package.publish.json").peerDependencies.express.match(/\^(4\.[0-9.]+)/)[1]')
@@ -17,7 +19,7 @@ tarball=$(pwd)/express-user-sessions.tgz
 mv -f "$(ls -t ../express-user-sessions-*.tgz | head -n 1)" "$tarball"
 status=0
 
-run_example() { # run_example <example> <express version or range>...
+run_example() { # run_example <example> <express version or range[:node-redis major]>...
   local example=$1
   shift
   local tap="$example/test-results.tap" checks=0
@@ -37,8 +39,10 @@ run_example() { # run_example <example> <express version or range>...
     cp "$tarball" "$work/"
     node -e '
       const p = require(process.argv[2] + "/package.json");
+      const [express, redis] = process.argv[1].split(":");
       delete p.dependencies["express-user-sessions"];
-      p.dependencies.express = process.argv[1];
+      p.dependencies.express = express;
+      if (redis) Object.assign(p.dependencies, { redis: `^${redis}`, "connect-redis": "^9.0.0" });
       require("fs").writeFileSync(process.argv[2] + "/package.json", JSON.stringify(p, null, 2));
     ' "$major" "$work"
     (cd "$work" && npm install --no-audit --no-fund --no-package-lock --loglevel=error) &
@@ -52,9 +56,12 @@ run_example() { # run_example <example> <express version or range>...
   for major in "$@"; do
     work=${works[0]}
     works=("${works[@]:1}")
-    local before after added_mb expresses version ok
+    local before after added_mb expresses version ok redis_version
     before=$(du -sk "$work/node_modules" | cut -f1)
-    (cd "$work" && npm install --no-audit --no-fund --no-package-lock --loglevel=error ./express-user-sessions.tgz)
+    (cd "$work" && npm install --no-audit --no-fund --no-package-lock --loglevel=error ./express-user-sessions.tgz) && ok=0 || ok=1
+    redis_version=$(node -p "require('$work/node_modules/redis/package.json').version" 2>/dev/null || echo none)
+    check $ok "Express $major: the tarball installs beside the site's own peers (node-redis $redis_version)"
+    [ "$ok" -eq 0 ] || continue
     after=$(du -sk "$work/node_modules" | cut -f1)
     added_mb=$(( (after - before + 1023) / 1024 ))
     expresses=$(find "$work/node_modules" -path "*/express/package.json" -not -path "*/express/node_modules/*" -not -path "*/@types/*" | wc -l)
@@ -70,7 +77,7 @@ run_example() { # run_example <example> <express version or range>...
   done
 }
 
-run_example postgres-site "$EXPRESS_4" ^5
+run_example postgres-site "$EXPRESS_4" ^5 ^5:5
 run_example passport-site "$EXPRESS_4" ^5
 run_example typescript-site "$EXPRESS_4"
 exit $status

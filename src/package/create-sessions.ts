@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { accessSync, constants } from "node:fs";
-import { type ErrorRequestHandler, type Request, type RequestHandler, Router } from "express";
+import { type ErrorRequestHandler, type Request, type RequestHandler, type Response, Router } from "express";
 import type { RedisClientType } from "redis";
 import { recordActivity } from "./activity/record";
 import { DeviceCookies } from "./auth/device-cookie";
@@ -18,6 +18,8 @@ import { clearExpiryCookie, endingNotice, sentSessionId, setExpiryCookie } from 
 import { classifyError } from "./middleware/errors";
 import { visitorFlashes } from "./middleware/flash";
 import { inSequence } from "./middleware/in-sequence";
+import { insecureCookieWarning } from "./middleware/insecure-cookie";
+import { movedIdOf } from "./middleware/legacy-move";
 import { pageLocals } from "./middleware/page-locals";
 import { authGuards, wantsJson } from "./middleware/require-auth";
 import { sessionRotation } from "./middleware/rotation";
@@ -62,7 +64,12 @@ export function createSessions(options: SessionsOptions): Sessions {
   if (options.legacy !== undefined && userIdOf === undefined) {
     throw new ConfigError("createSessions: `legacy` (moving from connect-redis) is for a site that keeps its own sign-in: pass `userIdOf` too.");
   }
-  const { config, owned, backend, locate, ready, isReady, startGate } = start(options);
+  if (options.legacy?.userIdOf !== undefined && typeof options.legacy.userIdOf !== "function") {
+    throw new ConfigError(
+      "createSessions: `legacy.userIdOf` must be a function of a session as connect-redis kept it, e.g. (session) => session.passport?.user.",
+    );
+  }
+  const { config, owned, backend, locate, ready, isReady, startGate, warn } = start(options);
   const now = options.now ?? Date.now;
   const { metrics } = options;
 
@@ -150,6 +157,22 @@ export function createSessions(options: SessionsOptions): Sessions {
   const noticeOfEnding = (cookieName: string, clear: Parameters<typeof endingNotice>[4]["clear"]) =>
     endingNotice(config, store, now, metrics ? (limit) => metrics.ended.inc({ reason: limit }) : undefined, { cookieName, clear });
 
+  // Production over plain http, or a site's session cookie without `secure`: said once, at the first request that shows it.
+  const warnOnce = insecureCookieWarning(config.production, warn);
+  // Every session connect-redis kept is the account's from the start: walked in the background.
+  let closing = false;
+  const migrateLegacySessions: Sessions["migrateLegacySessions"] = (run = {}) =>
+    backend.legacy ? backend.legacy.migrate({ ...run, stop: () => closing }) : Promise.resolve({ scanned: 0, moved: 0, indexed: 0, skipped: 0, done: true });
+  if (options.legacy?.userIdOf && options.legacy.migrate !== false) {
+    ready
+      .then(() => migrateLegacySessions())
+      .then(
+        (done) => options.events?.legacyMigrated?.(done),
+        (err: Error) =>
+          warn(`Moving connect-redis's sessions stopped (${err.message}); the next start resumes it, and each session still moves at its first request.`),
+      );
+  }
+
   const sessions: Sessions = {
     ...guards,
     keepsSiteSignIn: userIdOf !== undefined,
@@ -170,6 +193,7 @@ export function createSessions(options: SessionsOptions): Sessions {
         );
       }
       return ownErrors([
+        warnOnce,
         startGate,
         sessionMiddleware(config, store),
         saveBeforeRedirect(store),
@@ -185,32 +209,42 @@ export function createSessions(options: SessionsOptions): Sessions {
       if (!userIdOf) {
         throw new ConfigError("sessions.track() follows a site's own sign-in: pass `userIdOf` to createSessions (see docs/adopting.md).");
       }
+      const clearSiteCookie = (res: Response, req: Request) => {
+        const { path = "/", domain, secure, sameSite, httpOnly } = req.session?.cookie ?? {};
+        res.clearCookie(siteCookieName, { path, domain, secure: secure === true, sameSite, httpOnly });
+      };
       const tracking = ownErrors([
+        warnOnce,
         visitorFlashes(config.tokenSecrets, config.production),
         locals.sessionCookie,
         // A dead cookie of the site's is told before the session may move to a new id, and
         // cleared as the site set it (its path and domain).
-        noticeOfEnding(siteCookieName, (res, req) => {
-          const { path = "/", domain, secure, sameSite, httpOnly } = req.session?.cookie ?? {};
-          res.clearCookie(siteCookieName, { path, domain, secure: secure === true, sameSite, httpOnly });
-        }),
+        noticeOfEnding(siteCookieName, clearSiteCookie),
         track({
           userIdOf,
           identify: { ...identifyAs, ownsCookie: false },
           store,
           activity,
           claim: (key) => takeOnce(claims, key),
-          onSignedIn: (req) => {
+          onSignedIn: (req, moved) => {
             const state = peekState(req.session);
             const account = state?.user;
             if (!req.res || !account || !state.userId) return;
             const label = accountLabel(state.userId, account.email);
-            if (throttle.devices.knownDevice(req, label, account.cv) === null && alertsOn)
+            // A session moved from connect-redis is no sign-in: its browser is a known device, and nobody is told.
+            if (!moved && throttle.devices.knownDevice(req, label, account.cv) === null && alertsOn)
               alerts.newDevice(req, { id: state.userId, email: account.email, credentialVersion: account.cv });
             throttle.devices.remember(req, req.res, label, account.cv);
-            setExpiryCookie(req.res, config, now(), peekState(req.session)?.persistent === true);
-            metrics?.created.inc();
+            setExpiryCookie(req.res, config, moved ? (state.signedInAt ?? now()) : now(), state.persistent === true);
+            if (!moved) metrics?.created.inc();
           },
+          legacy: backend.legacy && {
+            store,
+            secrets: config.tokenSecrets,
+            graceMs: config.rotateGrace * 1000,
+            retire: (oldId) => backend.legacy!.retire(oldId, config.rotateGrace * 1000),
+          },
+          clearCookie: clearSiteCookie,
           onSignedOut: () => metrics?.ended.inc({ reason: "sign_out" }),
         }),
         locals.siteLayout,
@@ -342,8 +376,10 @@ export function createSessions(options: SessionsOptions): Sessions {
     apiRouter: () => Router().use(startGate, sessionApi(sessions), markErrors),
     ready: () => ready,
     bounded: (work) => backend.bound(work),
+    migrateLegacySessions,
     rateLimitStore: backend.rateLimitStore,
     async close() {
+      closing = true;
       mail.close();
       await backend.close();
       await store.close();
@@ -399,7 +435,11 @@ function start(options: SessionsOptions) {
     events: options.events,
     metrics,
     keepCookie: options.userIdOf !== undefined,
-    legacyPrefix: options.legacy ? (options.legacy.prefix ?? "sess:") : undefined,
+    legacy: options.legacy && {
+      prefix: options.legacy.prefix ?? "sess:",
+      userIdOf: options.legacy.userIdOf,
+      movedIdsOf: (sid: string) => config.tokenSecrets.map((secret) => movedIdOf(sid, secret)),
+    },
   });
   if (metrics && client) watchCache(metrics, (client as unknown as { clientSideCache?: Parameters<typeof watchCache>[1] }).clientSideCache);
   let locator: Locate = () => null;
@@ -434,7 +474,7 @@ function start(options: SessionsOptions) {
     );
   };
   const locate: Locate = (ip) => locator(ip);
-  return { config, owned, backend, locate, ready, isReady: () => isReady, startGate };
+  return { config, owned, backend, locate, ready, isReady: () => isReady, startGate, warn };
 }
 
 function signedIn(req: Request) {

@@ -1,9 +1,12 @@
 import type { MailMessage } from "./mail/mail-queue";
+import type { MigrationProgress } from "./session-store/legacy-sessions";
 
 /** What the owner of the backend hears of (the server logs both). */
 export interface BackendEvents {
   /** Something at start that works but is weaker than it should be (a short secret outside production). Default: process.emitWarning. */
   warning?(message: string): void;
+  /** The background walk over connect-redis's keys (`legacy.userIdOf`) is done, or another instance runs it (`busy`). */
+  legacyMigrated?(progress: MigrationProgress): void;
   /** A connection problem; the client reconnects by itself. */
   redisError?(err: Error): void;
   /** A write answered with fewer replicas than REDIS_WAIT_REPLICAS asked for. */

@@ -13,6 +13,7 @@ import { redisRateLimitStore } from "./redis/rate-limit-store";
 import { REPLICA_WAIT_TIMEOUT_MS, type ReplicaWait } from "./redis/replica-wait";
 import { watchForStalls } from "./redis/stall-watch";
 import { EmbeddedSessionStore } from "./session-store/embedded-session-store";
+import type { LegacyOptions, MigrationOptions, MigrationProgress } from "./session-store/legacy-sessions";
 import { RedisSessionStore } from "./session-store/redis-session-store";
 import type { Ending, SessionStore } from "./session-store/session-store";
 
@@ -22,6 +23,11 @@ export interface SessionBackend {
   activity: ActivityLog;
   /** Where password failures are counted; undefined: in this process (express-rate-limit's memory store). */
   rateLimitStore(prefix: string): RateLimitStore | undefined;
+  /** A site moving from connect-redis (`legacy`): its sessions made the package's, and a moved one's old id retired. */
+  legacy?: {
+    migrate(run?: Omit<MigrationOptions, "cursorKey">): Promise<MigrationProgress>;
+    retire(sid: string, keepMs: number): Promise<void>;
+  };
   /** Resolves once Redis has answered for the first time (at once for the embedded store). */
   ready: Promise<void>;
   /** Runs one Redis command of the site's or the package's within REDIS_TIMEOUT, refused at once while Redis is known away. */
@@ -44,8 +50,8 @@ export interface SessionBackendOptions {
   metrics?: Metrics;
   /** The store serves the site's own session middleware: it keeps the cookies it is given. */
   keepCookie?: boolean;
-  /** Where connect-redis kept the sessions of a site moving from it (Redis only). */
-  legacyPrefix?: string;
+  /** Where connect-redis kept the sessions of a site moving from it, and whose they are (Redis only). */
+  legacy?: LegacyOptions;
 }
 
 /** How an ending's reason is counted. */
@@ -152,12 +158,13 @@ export function openSessionBackend(config: Config, options: SessionBackendOption
     // A read that found Redis unreachable for its whole budget teaches the outage to every
     // later request. Not on a Cluster: there an unreachable master is one slot's, not all.
     onUnreachable: isCluster(client) ? undefined : () => stallWatch.markAway("refused"),
-    legacyPrefix: options.legacyPrefix,
+    legacy: options.legacy,
     stallWatch,
   });
   return {
     store,
     activity,
+    legacy: options.legacy && { migrate: (run) => store.migrateLegacy(run), retire: (sid, keepMs) => store.retireMoved(sid, keepMs) },
     rateLimitStore: (prefix) => redisRateLimitStore(bounded, `${keyPrefix}${prefix}`, ready),
     ready,
     bound: within,

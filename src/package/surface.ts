@@ -9,6 +9,7 @@ import type { MailQueue, MailSender } from "./mail/mail-queue";
 import type { Metrics } from "./metric-types";
 import type { Csrf } from "./middleware/csrf";
 import type { AuthGuards } from "./middleware/require-auth";
+import type { MigrationProgress } from "./session-store/legacy-sessions";
 import type { SessionInfo, SessionStore } from "./session-store/session-store";
 import type { PasswordChecks } from "./sessions/password-checks";
 import type { AccountSource, SessionAccount } from "./users/account";
@@ -17,7 +18,7 @@ import type { AccountSource, SessionAccount } from "./users/account";
 // the routers can take a Sessions without importing createSessions.
 
 /**
- * A client of the "redis" package (node-redis 6: createClient, createCluster or
+ * A client of the "redis" package (node-redis 5 or 6: createClient, createCluster or
  * createSentinel), as far as the types say: a site without that package compiles.
  */
 export interface SiteRedisClient {
@@ -70,10 +71,17 @@ export interface SessionsOptions {
   /**
    * A site moving from connect-redis, with `userIdOf` and `redis`: the sessions connect-redis
    * wrote (plain JSON under `prefix` and the raw id; its default prefix is "sess:") are read,
-   * served, and moved to the package's layout at their first request, their old key removed.
-   * Nobody is signed out by the switch; connect-redis's keys are never written again.
+   * served, and moved to a new id at their browser's first request (the old id leads to it for
+   * SESSION_ROTATE_GRACE), their old key removed. Nobody is signed out by the switch;
+   * connect-redis's keys are never written again.
+   *
+   * `userIdOf` reads the account from a stored session, as the site's own `userIdOf` reads it
+   * from a request (`(session) => session.passport?.user` for Passport storing the id): with
+   * it, every session connect-redis kept is the account's from the start, listed and endable
+   * before its browser comes back. A migration walks the prefix in the background at start
+   * (`migrate: false` leaves it to `migrateLegacySessions()`, e.g. in a command of yours).
    */
-  legacy?: { prefix?: string };
+  legacy?: LegacySessionsOption;
   /** The clock sessions are judged by (ms since the epoch). Default: Date.now. */
   now?: () => number;
   /** Connection problems and replica shortfalls, for your logs. */
@@ -102,6 +110,19 @@ export interface SessionsOptions {
   /** Prometheus metrics (prom-client) to count into: sign-ins, sessions created and ended, re-authentications, store timings, the cache. */
   metrics?: Metrics;
 }
+
+/** A site moving from connect-redis: see `SessionsOptions.legacy`. */
+export interface LegacySessionsOption {
+  /** connect-redis's prefix. Default: "sess:". */
+  prefix?: string;
+  /** The account a session connect-redis kept belongs to, read from the session as stored. */
+  userIdOf?: (session: Record<string, unknown>) => unknown;
+  /** Walk connect-redis's keys in the background at start (with `userIdOf`). Default: true. */
+  migrate?: boolean;
+}
+
+/** What a walk over connect-redis's keys did (`migrateLegacySessions`). */
+export type LegacyMigration = MigrationProgress;
 
 /** Everything the package offers a site, built once at start. */
 export interface Sessions extends AuthGuards {
@@ -230,6 +251,12 @@ export interface Sessions extends AuthGuards {
    * sessions)`, a client whose every command goes through here.
    */
   bounded<T>(command: () => Promise<T>): Promise<T>;
+  /**
+   * With `legacy`: makes every session connect-redis kept the package's, indexed under its
+   * account (`legacy.userIdOf`), a SCAN step at a time; resumes where a stopped run stopped.
+   * `busy` when another instance is running it.
+   */
+  migrateLegacySessions(options?: { onProgress?: (progress: LegacyMigration) => void }): Promise<LegacyMigration>;
   /** Stops timers and closes the connections the package opened (never your client). */
   close(): Promise<void>;
 }

@@ -167,7 +167,7 @@ async function nextOf(r: Rotation, id: string): Promise<{ id: string; session: S
  * cookie that asks for the new id first, from another browser or another network, is not
  * handed it; one with the same user agent behind the same address cannot be told apart.
  */
-function sameBrowser(req: Request, session: SessionData): boolean {
+export function sameBrowser(req: Request, session: SessionData): boolean {
   const state = peekState(session);
   return state?.userAgent === userAgentOf(req) && state.ip !== undefined && networkOf(state.ip) === networkOf(clientIp(req));
 }

@@ -7,6 +7,7 @@ import { handleOf } from "../session-store/session-record";
 import { peekState, type SessionStore } from "../session-store/session-store";
 import type { SessionAccount } from "../users/account";
 import { hasExpiry, type Identify, identify, isOwnRegenerate, moveToNewId, regenerate, seriesOf } from "./current-user";
+import { awaitMove, type LegacyMove, moveLegacySession, takeServedMove } from "./legacy-move";
 
 /** The longest user id the package keeps (ids are keys in the store). */
 const MAX_USER_ID_LENGTH = 200;
@@ -19,8 +20,12 @@ export interface Tracking {
   activity: ActivityLog;
   /** Takes a one-time claim: true for the first request that asks for this key, false for the others. */
   claim(key: string): Promise<boolean>;
-  /** After a session was indexed: the device remembered, the expiry cookie, the metrics. */
-  onSignedIn?: (req: Request) => void;
+  /** After a session was indexed: the device remembered, the expiry cookie, the metrics; `moved` for a session connect-redis kept (nobody signed in). */
+  onSignedIn?: (req: Request, moved: boolean) => void;
+  /** A site moving from connect-redis: its sessions move to new ids (legacy-move.ts). */
+  legacy?: LegacyMove;
+  /** Clears the site's session cookie as the site set it. */
+  clearCookie?: (res: Response, req: Request) => void;
   onSignedOut?: (req: Request) => void;
 }
 
@@ -58,6 +63,15 @@ export function track(t: Tracking): RequestHandler {
 /** Answers true when it answered the request itself (a sign-in it refuses). */
 async function follow(req: Request, res: Response, t: Tracking, named: string | undefined): Promise<boolean> {
   if (!req.session) return false; // no session middleware before this, or the store failed it
+  if (t.legacy) {
+    const moved = await followLegacy(req, t, t.legacy, named);
+    if (moved === false) {
+      // A copy of an old cookie, from another browser: not served signed in, and not kept.
+      t.clearCookie?.(res, req);
+      await refuse(req, res);
+      return true;
+    }
+  }
   const indexedAs = peekState(req.session)?.userId;
   if (indexedAs !== undefined && indexedAs !== named) await stopTracking(req, t, indexedAs);
   if (named !== undefined && peekState(req.session)?.userId === undefined) {
@@ -75,6 +89,25 @@ async function follow(req: Request, res: Response, t: Tracking, named: string | 
   await identify(req, t.identify);
   if (req.sessionUser) watchSignOut(req, res, t);
   return false;
+}
+
+/**
+ * A session connect-redis kept, at its browser's first requests after the switch: moved to its
+ * new id by one request (signed in there when the site names an account, as a visitor's
+ * otherwise), taken over by the others. False when this request must not be served (another
+ * browser's copy of the old cookie).
+ */
+async function followLegacy(req: Request, t: Tracking, m: LegacyMove, named: string | undefined): Promise<boolean | undefined> {
+  const served = takeServedMove(req);
+  if (served !== undefined) return served;
+  if (peekState(req.session)?.fromLegacy !== true) return undefined;
+  if (!(await t.claim(`move:${handleOf(req.sessionID)}`))) return awaitMove(req, m);
+  const account = named === undefined ? null : await trackableAccount(t, named);
+  await moveLegacySession(req, m, () => {
+    if (account && named !== undefined) describeSignIn(req, { ...account, id: named }, hasExpiry(req), t.identify.now(), t.identify.locate, false);
+  });
+  if (account) t.onSignedIn?.(req, true);
+  return true;
 }
 
 /** Ends the session and sends the browser back, signed out: the site's own sign-in on this request is not served. */
@@ -165,7 +198,7 @@ async function startTracking(req: Request, t: Tracking, userId: string, account:
   // Stored and indexed now, not when the response ends: this very request may be the
   // sessions page, which lists it as "this device".
   await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
-  t.onSignedIn?.(req);
+  t.onSignedIn?.(req, false);
 }
 
 async function stopTracking(req: Request, t: Tracking, userId: string): Promise<void> {

@@ -5,9 +5,10 @@ import { isCluster, sendRaw } from "../redis/client";
 import { durableClient, type ReplicaWait, waitForReplicas } from "../redis/replica-wait";
 import { type StallWatch, watchForStalls } from "../redis/stall-watch";
 import { retryRead } from "../redis/unavailable";
+import { type LegacyOptions, type LegacyStorePort, type MigrationOptions, type MigrationProgress, migrateLegacy, readLegacy } from "./legacy-sessions";
 import { indexSession, writeSession, writeSnapshot } from "./redis-scripts";
-import { encodeEnding, isHandle, parseRecord, type SessionRecord } from "./session-record";
-import { type Ending, stateOf } from "./session-store";
+import { decodeEnding, encodeEnding, handleOf, isHandle, parseRecord, type SessionRecord } from "./session-record";
+import type { Ending } from "./session-store";
 import { type IndexEntry, SessionStoreCore, type StoreRules } from "./store-core";
 
 export interface RedisSessionStoreOptions extends StoreRules {
@@ -26,8 +27,8 @@ export interface RedisSessionStoreOptions extends StoreRules {
   stallCheck?: { intervalMs: number; timeoutMs: number };
   /** Told when the link to Redis stalls (no answer, no error), for the logs. */
   onStall?: () => void;
-  /** connect-redis's prefix, for a site moving from it: its sessions are moved here at their first read. */
-  legacyPrefix?: string;
+  /** A site moving from connect-redis: where its sessions are, and whose they are (legacy-sessions.ts). */
+  legacy?: LegacyOptions;
   /** A watch of the caller's, shared with the client's bounds (session-backend.ts): it clears the cache itself, and the caller stops it. */
   stallWatch?: StallWatch;
   /** Told when a session read found Redis unavailable for its whole retry budget. */
@@ -53,7 +54,7 @@ export class RedisSessionStore extends SessionStoreCore {
   /** The client's server-assisted cache (connect.ts), when it has one. */
   private readonly cache?: { invalidate(key: string): void; clear(): void };
   private readonly stallWatch: StallWatch;
-  private readonly legacyPrefix?: string;
+  private readonly legacy?: LegacyOptions;
   private readonly ownsStallWatch: boolean;
   private readonly onUnreachable?: () => void;
   /** Visitors' sessions that could not be written, Redis away (writeVisitorRecord). */
@@ -63,7 +64,7 @@ export class RedisSessionStore extends SessionStoreCore {
 
   constructor(options: RedisSessionStoreOptions) {
     super(options);
-    this.legacyPrefix = options.legacyPrefix;
+    this.legacy = options.legacy;
     this.redis = options.client;
     this.prefix = options.prefix ?? "sess:";
     this.replicaWait = options.replicaWait;
@@ -87,8 +88,9 @@ export class RedisSessionStore extends SessionStoreCore {
   }
 
   override get(sid: string, cb?: (err: unknown, value?: SessionData | null) => void): any {
-    if (!this.legacyPrefix) return super.get(sid, cb);
-    const read = this.getOrMove(sid, this.legacyPrefix);
+    const legacy = this.legacy;
+    if (!legacy) return super.get(sid, cb);
+    const read = (super.get(sid) as Promise<SessionData | null>).then((found) => found ?? readLegacy(this.legacyPort, legacy, sid));
     if (!cb) return read;
     read.then(
       (sess) => cb(null, sess),
@@ -99,37 +101,35 @@ export class RedisSessionStore extends SessionStoreCore {
   }
 
   /**
-   * The session, or one connect-redis wrote under the raw id (plain JSON, the cookie in it):
-   * that one is created here as it is (a visitor's session keeping the site's cookie, which
-   * track() then signs in under a new id), and its old key removed. Two first requests at once
-   * both move it; the second finds it created.
+   * Makes every session connect-redis kept (`legacy`) the package's, indexed under its account:
+   * a SCAN of its prefix a step at a time, resumed where the last run stopped
+   * (legacy-sessions.ts). Resolves with what it did.
    */
-  private async getOrMove(sid: string, legacyPrefix: string): Promise<SessionData | null> {
-    const found = (await super.get(sid)) as SessionData | null;
-    if (found) return found;
-    const key = `${legacyPrefix}${sid}`;
-    const raw = await this.redis.get(key).catch((err: unknown) => {
-      // A key of another kind under the prefix is no session connect-redis wrote: a visitor's.
-      if (err instanceof Error && err.message.startsWith("WRONGTYPE")) return null;
-      throw err;
-    });
-    if (raw === null) return null;
-    let sess: unknown;
-    try {
-      sess = JSON.parse(raw);
-    } catch {
-      return null;
-    }
-    if (sess === null || typeof sess !== "object" || Array.isArray(sess)) return null;
-    // Its site's sign-in was made under connect-redis: track() honours it once, under a new id.
-    stateOf(sess as SessionData).fromLegacy = true;
-    try {
-      await this.set(sid, sess as SessionData);
-    } catch (err) {
-      if (!(await super.get(sid))) throw err;
-    }
-    await this.redis.del(key);
-    return (await super.get(sid)) as SessionData | null;
+  migrateLegacy(run: Omit<MigrationOptions, "cursorKey"> = {}): Promise<MigrationProgress> {
+    if (!this.legacy) return Promise.resolve({ scanned: 0, moved: 0, indexed: 0, skipped: 0, done: true });
+    return migrateLegacy(this.legacyPort, this.legacy, { ...run, cursorKey: `${this.prefix}legacy:cursor` });
+  }
+
+  /**
+   * Ends a session that moved to a new id (legacy-move.ts): the old id leads to the new one
+   * for `keepMs` (a "rotated" tombstone, written first), then to nothing.
+   */
+  async retireMoved(sid: string, keepMs: number): Promise<void> {
+    const handle = handleOf(sid);
+    await this.durable.set(this.tombstoneKey(handle), encodeEnding({ reason: "rotated", at: this.now() }), { PX: keepMs });
+    this.forget([this.tombstoneKey(handle)]);
+    await this.removeRecord(handle);
+  }
+
+  private get legacyPort(): LegacyStorePort {
+    return {
+      redis: this.redis,
+      now: this.now,
+      create: (sid, sess) => this.set(sid, sess) as Promise<void>,
+      read: (sid) => SessionStoreCore.prototype.get.call(this, sid) as Promise<SessionData | null>,
+      remove: (handle) => this.removeRecord(handle),
+      endingOf: async (handle) => decodeEnding(await this.readTombstone(handle))?.reason ?? null,
+    };
   }
 
   /**

@@ -85,7 +85,8 @@ export function expiryOf(state: SessionState | undefined, lifetime: Lifetime, no
   const s = state ?? {};
   if (!s.userId) {
     if (cookieExpiresAt === undefined) return (s.lastActiveAt ?? now) + lifetime.anonymous;
-    return cookieExpiresAt ?? (s.lastActiveAt ?? now) + lifetime.idle;
+    // A site's session whose cookie ends with the browser lives as a signed-in one of that kind would.
+    return cookieExpiresAt ?? (s.lastActiveAt ?? now) + Math.min(lifetime.idle, lifetime.browserIdle);
   }
   const createdAt = s.createdAt ?? now;
   const lastActiveAt = s.lastActiveAt ?? createdAt;
@@ -118,6 +119,7 @@ const DATA_AT_REST: Record<string, string> = {
   rotatedAt: "ro",
   series: "sr",
   fromLegacy: "lg",
+  movedAt: "mv",
   fresh: "fr",
 };
 const SNAPSHOT_AT_REST: Record<string, string> = { name: "n", email: "e", role: "r", org: "o", ver: "v", cv: "c", disabled: "x", signIn: "s" };
@@ -321,6 +323,7 @@ export function infoOf(handle: string, state: SessionState, lifetime: Lifetime, 
     lastActiveAt: state.lastActiveAt ?? state.createdAt ?? now,
     expiresAt: expiryOf(state, lifetime, now),
     persistent: state.persistent === true,
+    ...(state.movedAt === undefined ? {} : { moved: { at: state.movedAt, seen: state.fromLegacy !== true } }),
   };
 }
 

@@ -75,6 +75,11 @@ export interface SessionInfo {
   persistent: boolean;
   /** The name its owner gave it, if any. */
   name?: string;
+  /**
+   * Made from connect-redis's record at `at`: signed in no later than `createdAt`, and, until
+   * its browser is `seen` here, with no device, address or activity known.
+   */
+  moved?: { at: number; seen: boolean };
 }
 
 export interface Flash {
@@ -136,8 +141,10 @@ export interface SessionState {
   series?: string;
   /** When this session last got a new id by rotation (stolen-cookie detection). */
   rotatedAt?: number;
-  /** Moved from connect-redis's records (`legacy`): its site's sign-in is honoured though it was never indexed. */
+  /** Made from connect-redis's record (`legacy`), not yet moved to a new id: its site's sign-in is honoured at its first request. */
   fromLegacy?: boolean;
+  /** When it was made from connect-redis's record: its sign-in time is then only known to be no later than `signedInAt`. */
+  movedAt?: number;
   /** A new id from a rotation that no request has used yet. */
   fresh?: boolean;
 }

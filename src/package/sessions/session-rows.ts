@@ -25,10 +25,14 @@ export interface SessionRow {
   persistent: boolean;
 }
 
+const NOT_SEEN = { label: "A browser not seen since the switch", type: "device unknown" };
+
 /** The rows of a sessions list, as the sessions page and the admin console show them. */
 export function sessionRows(infos: SessionInfo[], currentHandle: string | null, now: number): SessionRow[] {
-  return infos.map((s) => {
-    const device = describeDevice(s.userAgent);
+  // Sessions not seen since the switch from connect-redis know no activity: after the others.
+  const ordered = [...infos.filter((s) => s.moved?.seen !== false), ...infos.filter((s) => s.moved?.seen === false)];
+  return ordered.map((s) => {
+    const device = s.moved?.seen === false && !s.userAgent ? NOT_SEEN : describeDevice(s.userAgent);
     return {
       handle: s.handle,
       // Names given before invisible characters were refused read as they are shown now.
@@ -38,10 +42,12 @@ export function sessionRows(infos: SessionInfo[], currentHandle: string | null, 
       ip: s.ip || "unknown",
       location: s.location ?? null,
       current: s.handle === currentHandle,
-      lastActive: formatDistanceToNow(Math.min(s.lastActiveAt, now), { addSuffix: true }),
+      lastActive:
+        s.moved && !s.moved.seen ? `before the switch on ${formatTime(s.moved.at)}` : formatDistanceToNow(Math.min(s.lastActiveAt, now), { addSuffix: true }),
       lastActiveIso: new Date(s.lastActiveAt).toISOString(),
       lastActiveAt: s.lastActiveAt,
-      signedIn: formatTime(s.createdAt),
+      // Of a session moved from the old store only a latest sign-in time is known.
+      signedIn: s.moved ? `before ${formatTime(s.createdAt)}` : formatTime(s.createdAt),
       signedInIso: new Date(s.createdAt).toISOString(),
       expires: formatTime(s.expiresAt),
       expiresIso: new Date(s.expiresAt).toISOString(),

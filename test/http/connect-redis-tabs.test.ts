@@ -1,0 +1,320 @@
+import { RedisStore } from "connect-redis";
+import express, { type Express } from "express";
+import session, { type Store } from "express-session";
+import type { RedisClientType } from "redis";
+import request from "supertest";
+import { createSessions, type MailMessage, type Sessions } from "../../src/package/index";
+import { handleOf } from "../../src/package/session-store/session-record";
+import { browser, CHROME_WINDOWS, csrfFrom, quietMail } from "../helpers/app";
+import { accountsOf, localPassport } from "../helpers/passport";
+import { connectTestRedis, uniquePrefix } from "../helpers/stores";
+import { redisName } from "../helpers/topology";
+
+interface Row {
+  id: number;
+  name: string;
+  email: string;
+  password: string;
+}
+const rows: Row[] = [{ id: 41, name: "Ada Lovelace", email: "ada@example.com", password: "ada's password" }];
+const accounts = accountsOf(rows);
+const secret = "the site's own session secret, long enough";
+const IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+
+/**
+ * A Passport site as Express's own examples build one: a page that counts views for the
+ * signed-in (so its answers carry the cookie) and keeps where a visitor wanted to go (so a
+ * visitor's answer carries a cookie too: the one that used to replace the good one).
+ */
+function site(store: Store, sessions?: Sessions, maxAge: number | null = 14 * 24 * 3600 * 1000): Express {
+  const passport = localPassport(rows);
+  const app = express();
+  app.use(express.urlencoded({ extended: false }));
+  app.use(session({ store, secret, resave: false, saveUninitialized: false, cookie: { maxAge: maxAge ?? undefined } }));
+  app.use(passport.initialize());
+  app.use(passport.session());
+  if (sessions) app.use(sessions.track());
+  app.post("/login", passport.authenticate("local", { failureRedirect: "/login" }), (_req, res) => res.redirect(303, "/page"));
+  app.get("/page", (req, res) => {
+    if (!req.user) {
+      req.session.returnTo = "/page";
+      return res.status(401).json({ user: null });
+    }
+    req.session.views = (req.session.views ?? 0) + 1;
+    res.json({ user: (req.user as Row).name });
+  });
+  if (sessions) {
+    app.use("/account", sessions.router());
+    app.use(sessions.errorHandler());
+  }
+  return app;
+}
+
+/** A browser's cookie jar: each request carries what it holds as the request leaves, each answer's cookies applied as they arrive. */
+class Jar {
+  private readonly cookies = new Map<string, string>();
+
+  constructor(initial: Record<string, string> = {}) {
+    for (const [name, value] of Object.entries(initial)) this.cookies.set(name, value);
+  }
+
+  get header(): string {
+    return [...this.cookies].map(([name, value]) => `${name}=${value}`).join("; ");
+  }
+
+  value(name: string): string | undefined {
+    return this.cookies.get(name);
+  }
+
+  apply(setCookie: string[] | string | undefined): void {
+    for (const line of [setCookie ?? []].flat()) {
+      const [pair, ...attributes] = line.split(";").map((p) => p.trim());
+      const [name, value] = [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)];
+      const expires = attributes.find((a) => /^expires=/i.test(a));
+      const gone = value === "" || (expires !== undefined && Date.parse(expires.slice(8)) <= Date.now()) || attributes.some((a) => /^max-age=0$/i.test(a));
+      if (gone) this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+  }
+
+  async get(app: Express, path: string, userAgent = CHROME_WINDOWS) {
+    const res = await request(app).get(path).set("User-Agent", userAgent).set("Cookie", this.header);
+    this.apply(res.headers["set-cookie"]);
+    return res;
+  }
+}
+
+/** The session id a connect.sid cookie value names. */
+function sidOf(cookieValue: string): string {
+  return decodeURIComponent(cookieValue).slice(2).split(".")[0];
+}
+
+/** Signs in on the site as it was (connect-redis): the browser's jar then holds its cookie. */
+async function signedInBefore(before: Express, userAgent = CHROME_WINDOWS): Promise<Jar> {
+  const jar = new Jar();
+  const res = await request(before).post("/login").set("User-Agent", userAgent).type("form").send({ email: rows[0].email, password: rows[0].password });
+  expect(res.status).toBe(303);
+  jar.apply(res.headers["set-cookie"]);
+  return jar;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe(`a site moving from connect-redis, as browsers come back (${redisName()})`, () => {
+  let client: RedisClientType;
+  beforeAll(async () => {
+    client = await connectTestRedis();
+  });
+  afterAll(async () => client.close());
+
+  const switched = (prefix: string, more: Partial<Parameters<typeof createSessions>[0]> = {}) =>
+    createSessions({
+      accounts,
+      secret,
+      redis: client,
+      keyPrefix: `${prefix}new:`,
+      userIdOf: (req) => (req.user as Row | undefined)?.id,
+      legacy: { prefix: `${prefix}sess:` },
+      events: quietMail,
+      ...more,
+    });
+
+  test("when a browser's first page after the switch sends 2, 3 or 5 requests a few milliseconds apart, then in 20 rounds each it is never signed out and its session is indexed once", async () => {
+    const prefix = uniquePrefix();
+    const before = site(new RedisStore({ client, prefix: `${prefix}sess:` }));
+    const sessions = switched(prefix);
+    try {
+      const after = site(sessions.store, sessions);
+      const signedOut: string[] = [];
+      for (const burst of [2, 3, 5]) {
+        for (let round = 0; round < 20; round++) {
+          const jar = await signedInBefore(before);
+          // Each request leaves 5 ms after the one before, with what the jar holds then.
+          const answers = await Promise.all(Array.from({ length: burst }, (_, i) => sleep(5 * i).then(() => jar.get(after, "/page"))));
+          const last = await jar.get(after, "/page");
+          const listed = await sessions.getUserSessions("41");
+          if (answers.some((a) => a.body.user !== "Ada Lovelace") || last.body.user !== "Ada Lovelace" || listed.length !== 1) {
+            signedOut.push(`${burst} requests, round ${round}: ${answers.map((a) => a.body.user).join(", ")}, then ${last.body.user}; ${listed.length} listed`);
+          }
+          await sessions.store.endUserSessions("41");
+        }
+      }
+      expect(signedOut).toEqual([]);
+    } finally {
+      await sessions.close();
+    }
+  });
+
+  test("when the old cookie comes back within the grace, then its browser takes the new id; another browser with a copy is signed out, and after the grace the old id leads nowhere", async () => {
+    const prefix = uniquePrefix();
+    const before = site(new RedisStore({ client, prefix: `${prefix}sess:` }));
+    const sessions = switched(prefix);
+    try {
+      const after = site(sessions.store, sessions);
+      const jar = await signedInBefore(before);
+      const old = jar.value("connect.sid")!;
+      expect((await jar.get(after, "/page")).body.user).toBe("Ada Lovelace");
+      const moved = jar.value("connect.sid")!;
+      expect(sidOf(moved)).not.toBe(sidOf(old));
+
+      // A late request of the same browser, with the old cookie: served, and given the new id.
+      const late = new Jar({ "connect.sid": old });
+      expect((await late.get(after, "/page")).body.user).toBe("Ada Lovelace");
+      expect(late.value("connect.sid")).toBe(moved);
+
+      // A copy of the old cookie in another browser gets nothing, and loses the copy (for a visitor's cookie).
+      const copy = new Jar({ "connect.sid": old });
+      const refused = await copy.get(after, "/page", IPHONE);
+      expect(refused.status).toBe(303);
+      expect(copy.value("connect.sid")).not.toBe(old);
+      expect((await copy.get(after, "/page", IPHONE)).body.user).toBeNull();
+
+      // The grace over (its marker gone), the old id is a visitor's.
+      const marker = `${prefix}new:sess:x:${handleOf(sidOf(old))}`;
+      expect(await client.exists(marker)).toBe(1);
+      await client.del(marker);
+      expect((await new Jar({ "connect.sid": old }).get(after, "/page")).body.user).toBeNull();
+      expect((await jar.get(after, "/page")).body.user).toBe("Ada Lovelace");
+      expect(await sessions.getUserSessions("41")).toHaveLength(1);
+    } finally {
+      await sessions.close();
+    }
+  });
+
+  test("when connect-redis's sessions are indexed by the migration, then before their browsers come back they are listed as not seen since the switch and ended by 'sign out all others'", async () => {
+    const prefix = uniquePrefix();
+    const before = site(new RedisStore({ client, prefix: `${prefix}sess:` }));
+    const [laptop, phone] = [await signedInBefore(before), await signedInBefore(before, IPHONE)];
+    const visitor = new Jar();
+    await visitor.get(before, "/page");
+    await client.set(`${prefix}sess:not-a-session`, "{ not json");
+    const sessions = switched(prefix, {
+      legacy: { prefix: `${prefix}sess:`, userIdOf: (s) => (s.passport as { user?: number } | undefined)?.user, migrate: false },
+    });
+    try {
+      await sessions.ready();
+      const done = await sessions.migrateLegacySessions();
+      expect(done).toMatchObject({ moved: 3, indexed: 2, done: true });
+      const listed = await sessions.getUserSessions("41");
+      expect(listed.map((s) => s.moved?.seen)).toEqual([false, false]);
+      // Nothing but the key that was no session is left under connect-redis's prefix.
+      expect(await client.exists(`${prefix}sess:${sidOf(laptop.value("connect.sid")!)}`)).toBe(0);
+      expect(await client.get(`${prefix}sess:not-a-session`)).toBe("{ not json");
+      // A second run finds the walk done.
+      expect(await sessions.migrateLegacySessions()).toMatchObject({ moved: 0, done: true });
+
+      const after = site(sessions.store, sessions);
+      const page = await laptop.get(after, "/account/sessions");
+      expect(page.status).toBe(200);
+      expect(page.text).toContain("before the switch on");
+      expect(page.text).toContain("A browser not seen since the switch");
+      expect(page.text).toMatch(/Signed in<\/dt><dd><time[^>]*>before /);
+      const ended = await request(after)
+        .post("/account/sessions/revoke-others")
+        .set("User-Agent", CHROME_WINDOWS)
+        .set("Cookie", laptop.header)
+        .type("form")
+        .send({ _csrf: csrfFrom(page.text), password: rows[0].password });
+      expect(ended.status).toBe(303);
+      laptop.apply(ended.headers["set-cookie"]);
+      expect((await phone.get(after, "/page", IPHONE)).body.user).toBeNull();
+      expect((await laptop.get(after, "/page")).body.user).toBe("Ada Lovelace");
+      expect(await sessions.getUserSessions("41")).toHaveLength(1);
+    } finally {
+      await client.del(`${prefix}sess:not-a-session`);
+      await sessions.close();
+    }
+  });
+
+  test("when `legacy.userIdOf` is given, then the migration runs by itself at start", async () => {
+    const prefix = uniquePrefix();
+    const before = site(new RedisStore({ client, prefix: `${prefix}sess:` }));
+    await signedInBefore(before);
+    let migrated!: (progress: unknown) => void;
+    const finished = new Promise((resolve) => {
+      migrated = resolve;
+    });
+    const sessions = switched(prefix, {
+      legacy: { prefix: `${prefix}sess:`, userIdOf: (s) => (s.passport as { user?: number } | undefined)?.user },
+      events: { ...quietMail, legacyMigrated: (progress) => migrated(progress) },
+    });
+    try {
+      expect(await finished).toMatchObject({ moved: 1, indexed: 1, done: true });
+      expect(await sessions.getUserSessions("41")).toHaveLength(1);
+    } finally {
+      await sessions.close();
+    }
+  });
+
+  test("when a session moves from connect-redis, then no sign-in alert is sent and its browser is a known device; a real sign-in from a new device still is", async () => {
+    const prefix = uniquePrefix();
+    const before = site(new RedisStore({ client, prefix: `${prefix}sess:` }));
+    const sent: MailMessage[] = [];
+    const sessions = switched(prefix, { mail: { send: async (m) => void sent.push(m) } });
+    try {
+      const after = site(sessions.store, sessions);
+      const jar = await signedInBefore(before);
+      expect((await jar.get(after, "/page")).body.user).toBe("Ada Lovelace");
+      expect(jar.value("device")).toBeDefined();
+      // A sign-in that is one: on a phone that never signed in.
+      const phone = browser(after, IPHONE);
+      await phone.post("/login").type("form").send({ email: rows[0].email, password: rows[0].password });
+      while (sent.length === 0) await sleep(10);
+      await sleep(50);
+      expect(sent).toHaveLength(1);
+      expect(sent[0].text).toMatch(/iOS/);
+    } finally {
+      await sessions.close();
+    }
+  });
+
+  test("when a visitor's session without a cookie maxAge moves, then Redis keeps it as long as a browser-session's idle timeout, not 30 days", async () => {
+    const prefix = uniquePrefix();
+    const before = site(new RedisStore({ client, prefix: `${prefix}sess:` }), undefined, null);
+    const sessions = switched(prefix);
+    try {
+      const after = site(sessions.store, sessions, null);
+      const jar = new Jar();
+      await jar.get(before, "/page");
+      expect((await jar.get(after, "/page")).body.user).toBeNull();
+      const ttl = await client.pTTL(`${prefix}new:sess:${handleOf(sidOf(jar.value("connect.sid")!))}`);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(12 * 3600 * 1000);
+    } finally {
+      await sessions.close();
+    }
+  });
+
+  test("when `legacy.userIdOf` is not a function, then createSessions says what it takes", () => {
+    expect(() => switched(uniquePrefix(), { legacy: { userIdOf: "passport.user" as never } })).toThrow(/legacy.userIdOf/);
+  });
+
+  test("when a site's production runs over plain http, then one warning says what that costs", async () => {
+    const warnings: string[] = [];
+    const sessions = switched(uniquePrefix(), {
+      secret: "a production secret of 32 characters or more",
+      env: { NODE_ENV: "production" },
+      events: { ...quietMail, warning: (m) => warnings.push(m) },
+    });
+    try {
+      const app = site(sessions.store, sessions);
+      // From localhost nothing is lost (browsers take Secure cookies there): not said.
+      await request(app).get("/page");
+      expect(warnings.filter((w) => w.includes("https"))).toEqual([]);
+      await request(app).get("/page").set("Host", "shop.example");
+      await request(app).get("/page").set("Host", "shop.example");
+      const said = warnings.filter((w) => w.includes("https"));
+      expect(said).toHaveLength(1);
+      expect(said[0]).toMatch(/__Host-/);
+    } finally {
+      await sessions.close();
+    }
+  });
+});
+
+declare module "express-session" {
+  interface SessionData {
+    views?: number;
+    returnTo?: string;
+  }
+}
