@@ -3,7 +3,7 @@ import session from "express-session";
 import request from "supertest";
 import { type AccountSource, createSessions, type Sessions } from "../../src/package/index";
 import { openBackend } from "../../src/site/backend";
-import { type Agent, appOn, browser, csrfFrom, newAccount, quietMail, SAFARI_IPHONE, signIn, signUp, submit, testConfig, testPasswords } from "../helpers/app";
+import { type Agent, appOn, browser, csrfFrom, quietMail, SAFARI_IPHONE, signIn, signUp, testConfig, testPasswords } from "../helpers/app";
 import { freePort, type RedisServer, startRedisServer } from "../helpers/redis-server";
 import { sleep } from "../helpers/stores";
 
@@ -339,7 +339,7 @@ describe("Redis away under the reference site", () => {
         } else {
           // A restarted Redis without persistence has no accounts: a new one signs up and in.
           const again = browser(app);
-          expect((await submit(again, "/signup", "/signup", newAccount())).status).toBe(303);
+          await signUp(again);
           expect((await again.get("/dashboard")).status).toBe(200);
         }
       } finally {
