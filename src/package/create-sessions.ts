@@ -12,6 +12,7 @@ import { LINK_LIFETIMES_MS, MailLinks } from "./mail/mail-links";
 import { openMailQueue } from "./mail/mail-queue";
 import { signInAlerts } from "./mail/sign-in-alert";
 import { watchCache } from "./metrics";
+import { absoluteRedirects } from "./middleware/absolute-redirects";
 import { csrfProtection } from "./middleware/csrf";
 import { currentUser, deviceNameOf, nameNewId, refreshSession, regenerate, seriesOf } from "./middleware/current-user";
 import { clearExpiryCookie, endingNotice, sentSessionId, setExpiryCookie } from "./middleware/ending-notice";
@@ -149,6 +150,7 @@ export function createSessions(options: SessionsOptions): Sessions {
   const noticeOfEnding = (cookieName: string, clear: Parameters<typeof endingNotice>[4]["clear"]) =>
     endingNotice(config, store, now, metrics ? (limit) => metrics.ended.inc({ reason: limit }) : undefined, { cookieName, clear });
 
+  const redirects = absoluteRedirects(config.publicUrl);
   const sessions: Sessions = {
     ...guards,
     keepsSiteSignIn: userIdOf !== undefined,
@@ -170,6 +172,7 @@ export function createSessions(options: SessionsOptions): Sessions {
       }
       return ownErrors([
         startGate,
+        redirects,
         sessionMiddleware(config, store),
         saveBeforeRedirect(store),
         visitorFlashes(config.tokenSecrets, config.production),
@@ -185,6 +188,7 @@ export function createSessions(options: SessionsOptions): Sessions {
         throw new ConfigError("sessions.track() follows a site's own sign-in: pass `userIdOf` to createSessions (see docs/adopting.md).");
       }
       const tracking = ownErrors([
+        redirects,
         visitorFlashes(config.tokenSecrets, config.production),
         locals.sessionCookie,
         // A dead cookie of the site's is told before the session may move to a new id, and
@@ -315,7 +319,8 @@ export function createSessions(options: SessionsOptions): Sessions {
     async updateSessionActivity(req) {
       await refreshSession(req, accounts, config.lifetime, now(), locate);
     },
-    router: (pageOptions = {}) => Router().use(startGate, sessionPages(sessions, pageOptions, { accounts, setPassword: options.setPassword }), markErrors),
+    router: (pageOptions = {}) =>
+      Router().use(startGate, redirects, sessionPages(sessions, pageOptions, { accounts, setPassword: options.setPassword }), markErrors),
     mail,
     links: {
       make: (kind, userId, { session = "", version } = {}) => links.make(kind, userId, session, now(), version),
