@@ -60,7 +60,8 @@ export class Lynx {
   /** How long the last interactive run took, keystrokes to quitting, in milliseconds (reported, never asserted). */
   took = 0;
 
-  constructor() {
+  /** `width`: the terminal's columns (100 unless a test reads a page at another width). */
+  constructor(private readonly width = 100) {
     writeFileSync(this.cookies, "");
     writeFileSync(
       this.cfg,
@@ -76,14 +77,23 @@ export class Lynx {
       `-cookie_save_file=${this.cookies}`,
       "-number_fields",
       "-display_charset=utf-8",
-      "-width=100",
+      `-width=${this.width}`,
     ];
   }
 
   private env(): NodeJS.ProcessEnv {
     // A screen tall enough for a whole page: each Down Arrow then moves to the next link, never
     // spends itself scrolling to it.
-    return { PATH: process.env.PATH, HOME: this.dir, TERM: "vt100", LINES: "200", COLUMNS: "100", LANG: "C.UTF-8", LC_ALL: "C.UTF-8" };
+    return { PATH: process.env.PATH, HOME: this.dir, TERM: "vt100", LINES: "200", COLUMNS: String(this.width), LANG: "C.UTF-8", LC_ALL: "C.UTF-8" };
+  }
+
+  /** Hands lynx a cookie a test's own client got ("sid=...; Path=/; ..."), as if lynx had signed in at `base`. */
+  useCookie(base: string, setCookie: string): void {
+    const [pair] = setCookie.split(";");
+    const at = pair!.indexOf("=");
+    // Netscape's cookie file: domain, subdomains, path, secure, expiry, name, value.
+    const line = [new URL(base).hostname, "FALSE", "/", "FALSE", "4102444800", pair!.slice(0, at), pair!.slice(at + 1)].join("\t");
+    writeFileSync(this.cookies, `${line}\n`);
   }
 
   /** What `lynx -dump` shows at this address, links and fields numbered. */
