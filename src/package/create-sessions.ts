@@ -112,6 +112,7 @@ export function createSessions(options: SessionsOptions): Sessions {
     now,
     notMeUrl: `${config.publicUrl}${options.pagesAt ?? "/account"}/sessions/not-me`,
     siteName: options.siteName ?? new URL(config.publicUrl).host,
+    offersPassword: options.setPassword !== undefined,
   });
   // Each link works once: its nonce is taken in the store, seen by every instance.
   const usedLinks = openCounter(backend.rateLimitStore, "rl:link:", LINK_LIFETIMES_MS["not-me"]);
@@ -320,7 +321,12 @@ export function createSessions(options: SessionsOptions): Sessions {
       await refreshSession(req, accounts, config.lifetime, now(), locate);
     },
     router: (pageOptions = {}) =>
-      Router().use(startGate, redirects, sessionPages(sessions, pageOptions, { accounts, setPassword: options.setPassword }), markErrors),
+      Router().use(
+        startGate,
+        redirects,
+        sessionPages(sessions, pageOptions, { accounts, setPassword: options.setPassword, passwordRules: options.passwordRules }),
+        markErrors,
+      ),
     mail,
     links: {
       make: (kind, userId, { session = "", version } = {}) => links.make(kind, userId, session, now(), version),

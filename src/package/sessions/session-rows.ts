@@ -15,6 +15,8 @@ export interface SessionRow {
   /** Where the address is, roughly, or null. */
   location: string | null;
   current: boolean;
+  /** What tells this row from the others to a screen reader's list of fields: "Work laptop, 203.0.113.4". */
+  label: string;
   lastActive: string;
   lastActiveIso: string;
   lastActiveAt: number;
@@ -25,22 +27,31 @@ export interface SessionRow {
   persistent: boolean;
 }
 
-/** The rows of a sessions list, as the sessions page and the admin console show them. */
+/**
+ * The rows of a sessions list, as the sessions page and the admin console show them. This
+ * device's row comes first: it is active now, whenever its last write was, so the rows keep
+ * their order when a form on the page is sent and the page comes back.
+ */
 export function sessionRows(infos: SessionInfo[], currentHandle: string | null, now: number): SessionRow[] {
-  return infos.map((s) => {
+  const ordered = [...infos.filter((s) => s.handle === currentHandle), ...infos.filter((s) => s.handle !== currentHandle)];
+  const rows = ordered.map((s) => {
     const device = describeDevice(s.userAgent);
+    // Names given before invisible characters were refused read as they are shown now.
+    const name = s.name ? withoutInvisibleCharacters(s.name) || null : null;
+    const ip = s.ip || "unknown";
+    const lastActiveAt = s.handle === currentHandle ? Math.max(s.lastActiveAt, now) : s.lastActiveAt;
     return {
       handle: s.handle,
-      // Names given before invisible characters were refused read as they are shown now.
-      name: s.name ? withoutInvisibleCharacters(s.name) || null : null,
+      name,
       device: device.label,
       deviceType: device.type,
-      ip: s.ip || "unknown",
+      ip,
       location: s.location ?? null,
       current: s.handle === currentHandle,
-      lastActive: formatDistanceToNow(Math.min(s.lastActiveAt, now), { addSuffix: true }),
-      lastActiveIso: new Date(s.lastActiveAt).toISOString(),
-      lastActiveAt: s.lastActiveAt,
+      label: `${name ?? device.label}, ${ip}`,
+      lastActive: formatDistanceToNow(Math.min(lastActiveAt, now), { addSuffix: true }),
+      lastActiveIso: new Date(lastActiveAt).toISOString(),
+      lastActiveAt,
       signedIn: formatTime(s.createdAt),
       signedInIso: new Date(s.createdAt).toISOString(),
       expires: formatTime(s.expiresAt),
@@ -48,4 +59,10 @@ export function sessionRows(infos: SessionInfo[], currentHandle: string | null, 
       persistent: s.persistent,
     };
   });
+  // Two rows alike (one browser twice, at one address) are told apart by when they signed in.
+  const alike = (label: (r: SessionRow) => string) => rows.filter((row) => rows.some((r) => r !== row && label(r) === label(row)));
+  for (const row of alike((r) => r.label)) row.label += `, signed in ${row.signedIn}`;
+  // Signed in within the same minute too: by their place in the list.
+  for (const row of alike((r) => r.label)) row.label += `, session ${rows.indexOf(row) + 1}`;
+  return rows;
 }
