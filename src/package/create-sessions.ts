@@ -117,10 +117,14 @@ export function createSessions(options: SessionsOptions): Sessions {
   // Each link works once: its nonce is taken in the store, seen by every instance.
   const usedLinks = openCounter(backend.rateLimitStore, "rl:link:", LINK_LIFETIMES_MS["not-me"]);
 
-  /** A new session for the account on this request, its device remembered and its sign-in told. */
-  async function signInNow(req: Request, account: SessionAccount, remember: boolean): Promise<void> {
+  /**
+   * A new session for the account on this request, its device remembered and its sign-in told.
+   * Resolves to the name this browser's device had when it last signed out of the account.
+   */
+  async function signInNow(req: Request, account: SessionAccount, remember: boolean): Promise<string | null> {
     const label = accountLabel(account.id, account.email);
     const known = throttle.devices.knownDevice(req, label, account.credentialVersion ?? 0) !== null;
+    const keptName = throttle.devices.nameOf(req, label, account.credentialVersion ?? 0);
     await startSession(req, account, remember, config.lifetime, now(), locate);
     await announceSignIn(req, account, store, activity, now());
     if (!known && alertsOn) alerts.newDevice(req, account);
@@ -129,6 +133,7 @@ export function createSessions(options: SessionsOptions): Sessions {
       setExpiryCookie(req.res, config, now(), remember);
     }
     metrics?.created.inc();
+    return keptName;
   }
 
   const identifyAs = { accounts, names: store, lifetime: config.lifetime, now, locate };
@@ -257,8 +262,8 @@ export function createSessions(options: SessionsOptions): Sessions {
         };
         return "choose";
       }
-      await signInNow(req, account, remember);
-      await nameNewId(store, req, name);
+      const keptName = await signInNow(req, account, remember);
+      await nameNewId(store, req, name ?? keptName);
       return "signed-in";
     },
     async completeSignIn(req, beforeSignIn) {
@@ -272,8 +277,8 @@ export function createSessions(options: SessionsOptions): Sessions {
       // Once, whatever requests carry the same waiting sign-in at the same time.
       if (!(await takeOnce(claims, pending.claim))) return false;
       await beforeSignIn?.(account.id);
-      await signInNow(req, account, pending.remember);
-      await nameNewId(store, req, pending.name ?? null);
+      const keptName = await signInNow(req, account, pending.remember);
+      await nameNewId(store, req, pending.name ?? keptName);
       return true;
     },
     renewSession: (req) => checks.renewSession(req),
@@ -295,6 +300,10 @@ export function createSessions(options: SessionsOptions): Sessions {
       if (req.sessionUser) {
         await recordActivity(activity, req.sessionUser.id, req, "signed_out");
         metrics?.ended.inc({ reason: "sign_out" });
+        // The device keeps its name for its next sign-in here (in the device cookie).
+        const name = await deviceNameOf(store, req);
+        const state = peekState(req.session);
+        if (name && state?.user) throttle.devices.keepName(req, res, accountLabel(req.sessionUser.id, state.user.email), state.credVersion ?? 0, name);
       }
       await new Promise<void>((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
       clearSessionCookie(res, config.cookieName);
