@@ -55,7 +55,8 @@ export function authRoutes({ config, kit, users, activity, passwords, rateLimitS
   router.get("/login", (req, res) => {
     const next = typeof req.query.next === "string" ? safeNext(req.query.next) : "";
     if (req.sessionUser) return res.redirect(303, next || "/dashboard");
-    res.render("auth/login", { title: "Sign in", input: { next }, errors: {} });
+    // Just signed out (see /logout): what no header can do for a browser's own history.
+    res.render("auth/login", { title: "Sign in", input: { next }, errors: {}, signedOut: "signed-out" in req.query });
   });
 
   router.post("/login", async (req, res) => {
@@ -104,7 +105,8 @@ export function authRoutes({ config, kit, users, activity, passwords, rateLimitS
 
   router.post("/logout", async (req, res) => {
     await kit.signOut(req, res);
-    res.redirect(303, "/login");
+    // Said by the address, not a cookie: the sign-out clears the browser's cookies (Clear-Site-Data).
+    res.redirect(303, "/login?signed-out");
   });
 
   return router;
