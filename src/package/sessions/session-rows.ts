@@ -1,4 +1,4 @@
-import { formatDistanceToNow } from "date-fns";
+import { formatDistance } from "date-fns";
 import { withoutInvisibleCharacters } from "../control-characters";
 import type { SessionInfo } from "../session-store/session-store";
 import { describeDevice } from "./device";
@@ -49,7 +49,8 @@ export function sessionRows(infos: SessionInfo[], currentHandle: string | null, 
       location: s.location ?? null,
       current: s.handle === currentHandle,
       label: `${name ?? device.label}, ${ip}`,
-      lastActive: formatDistanceToNow(Math.min(lastActiveAt, now), { addSuffix: true }),
+      // Against the same clock as the rest of the row: "5 minutes ago", never "in 5 minutes".
+      lastActive: formatDistance(Math.min(lastActiveAt, now), now, { addSuffix: true }),
       lastActiveIso: new Date(lastActiveAt).toISOString(),
       lastActiveAt,
       signedIn: formatTime(s.createdAt),
