@@ -42,7 +42,13 @@ export function createSessions(options: SessionsOptions): Sessions {
     ...sessionVerbs(p),
     // The stylesheet needs no Redis: it is served before the start gate.
     router: (pageOptions = {}) =>
-      Router().use(packageStylesheet(), startGate, sessionPages(sessions, pageOptions, { accounts: p.accounts, setPassword: options.setPassword }), markErrors),
+      Router().use(
+        packageStylesheet(),
+        startGate,
+        p.redirects,
+        sessionPages(sessions, pageOptions, { accounts: p.accounts, setPassword: options.setPassword, passwordRules: options.passwordRules }),
+        markErrors,
+      ),
     mail,
     links: {
       make: (kind, userId, { session = "", version } = {}) => links.make(kind, userId, session, now(), version),

@@ -4,6 +4,7 @@ import { openCounter, PasswordThrottle, takeOnce } from "./auth/password-throttl
 import { LINK_LIFETIMES_MS, MailLinks } from "./mail/mail-links";
 import { openMailQueue } from "./mail/mail-queue";
 import { signInAlerts } from "./mail/sign-in-alert";
+import { absoluteRedirects } from "./middleware/absolute-redirects";
 import { csrfProtection } from "./middleware/csrf";
 import { endingNotice, sentSessionId, setExpiryCookie } from "./middleware/ending-notice";
 import { insecureCookieWarning } from "./middleware/insecure-cookie";
@@ -80,6 +81,7 @@ export function partsOf(options: SessionsOptions, started: Started) {
     now,
     notMeUrl: `${config.publicUrl}${options.pagesAt ?? "/account"}/sessions/not-me`,
     siteName: options.siteName ?? new URL(config.publicUrl).host,
+    offersPassword: options.setPassword !== undefined,
   });
   // Each link works once: its nonce is taken in the store, seen by every instance.
   const usedLinks = openCounter(backend.rateLimitStore, "rl:link:", LINK_LIFETIMES_MS["not-me"]);
@@ -106,6 +108,8 @@ export function partsOf(options: SessionsOptions, started: Started) {
 
   // Production over plain http, or a site's session cookie without `secure`: said once, at the first request that shows it.
   const warnOnce = insecureCookieWarning(config.production, warn);
+  // A path redirect made absolute on PUBLIC_URL: text browsers follow it without a pause.
+  const redirects = absoluteRedirects(config.publicUrl);
   return {
     ...started,
     options,
@@ -131,5 +135,6 @@ export function partsOf(options: SessionsOptions, started: Started) {
     locals,
     noticeOfEnding,
     warnOnce,
+    redirects,
   };
 }

@@ -48,8 +48,8 @@ export function signInVerbs(p: Parts): Pick<Sessions, "signIn" | "completeSignIn
         return "choose";
       }
       // The same browser's session, signed in again: still the one an alert's link names.
-      await signInNow(p, req, account, remember, again ? seriesOf(req) : undefined);
-      await nameNewId(store, req, name);
+      const keptName = await signInNow(p, req, account, remember, again ? seriesOf(req) : undefined);
+      await nameNewId(store, req, name ?? keptName);
       return "signed-in";
     },
     async completeSignIn(req, beforeSignIn) {
@@ -63,18 +63,22 @@ export function signInVerbs(p: Parts): Pick<Sessions, "signIn" | "completeSignIn
       // Once, whatever requests carry the same waiting sign-in at the same time.
       if (!(await takeOnce(claims, pending.claim))) return false;
       await beforeSignIn?.(account.id);
-      await signInNow(p, req, account, pending.remember);
-      await nameNewId(store, req, pending.name ?? null);
+      const keptName = await signInNow(p, req, account, pending.remember);
+      await nameNewId(store, req, pending.name ?? keptName);
       return true;
     },
   };
 }
 
-/** A new session for the account on this request, its device remembered and its sign-in told. */
-async function signInNow(p: Parts, req: Request, account: SessionAccount, remember: boolean, series?: string): Promise<void> {
+/**
+ * A new session for the account on this request, its device remembered and its sign-in told.
+ * Resolves to the name this browser's device had when it last signed out of the account.
+ */
+async function signInNow(p: Parts, req: Request, account: SessionAccount, remember: boolean, series?: string): Promise<string | null> {
   const { throttle, config, locate, store, activity, alertsOn, alerts, metrics, now } = p;
   const label = accountLabel(account.id, account.email);
   const known = throttle.devices.knownDevice(req, label, account.credentialVersion ?? 0) !== null;
+  const keptName = throttle.devices.nameOf(req, label, account.credentialVersion ?? 0);
   await startSession(req, account, remember, config.lifetime, now(), locate, series);
   await announceSignIn(req, account, store, activity, now());
   if (!known && alertsOn) alerts.newDevice(req, account);
@@ -83,6 +87,7 @@ async function signInNow(p: Parts, req: Request, account: SessionAccount, rememb
     setExpiryCookie(req.res, config, now(), remember);
   }
   metrics?.created.inc();
+  return keptName;
 }
 
 /** What a site does with a signed-in person's sessions: its account changed, sign out, end one or all others. */
@@ -92,7 +97,7 @@ export function sessionVerbs(
   Sessions,
   "accountChanged" | "dismissSignInNotice" | "signOut" | "getUserSessions" | "revokeSession" | "revokeAllOtherSessions" | "updateSessionActivity"
 > {
-  const { accounts, config, store, activity, now, metrics, locate } = p;
+  const { accounts, config, store, activity, now, metrics, locate, throttle } = p;
   const verbs: ReturnType<typeof sessionVerbs> = {
     async accountChanged(userId, req) {
       const account = await accounts.findById(userId);
@@ -112,6 +117,10 @@ export function sessionVerbs(
       if (req.sessionUser) {
         await recordActivity(activity, req.sessionUser.id, req, "signed_out");
         metrics?.ended.inc({ reason: "sign_out" });
+        // The device keeps its name for its next sign-in here (in the device cookie).
+        const name = await deviceNameOf(store, req);
+        const state = peekState(req.session);
+        if (name && state?.user) throttle.devices.keepName(req, res, accountLabel(req.sessionUser.id, state.user.email), state.credVersion ?? 0, name);
       }
       await new Promise<void>((resolve, reject) => req.session.destroy((err) => (err ? reject(err) : resolve())));
       clearSessionCookie(res, config.cookieName);

@@ -18,7 +18,7 @@ import { accountLabel } from "./users/account";
 
 /** `sessions.middleware()`: the session, rotation, the signed-in account, page locals, the ending notice and CSRF, for a site the package signs in. */
 export function ownMiddleware(p: Parts): RequestHandler {
-  const { userIdOf, warnOnce, startGate, config, store, rotation, identifyAs, locals, noticeOfEnding, csrf } = p;
+  const { userIdOf, warnOnce, startGate, redirects, config, store, rotation, identifyAs, locals, noticeOfEnding, csrf } = p;
   if (userIdOf) {
     throw new ConfigError(
       "sessions.middleware() is for sites that sign in with sessions.signIn. With `userIdOf`, use your own session({ store: sessions.store, ... }) and app.use(sessions.track()) after your authentication.",
@@ -27,6 +27,7 @@ export function ownMiddleware(p: Parts): RequestHandler {
   return ownErrors([
     warnOnce,
     startGate,
+    redirects,
     sessionMiddleware(config, store),
     saveBeforeRedirect(store),
     visitorFlashes(config.tokenSecrets, config.production),
@@ -59,6 +60,7 @@ export function trackingMiddleware(p: Parts): RequestHandler {
     locals,
     noticeOfEnding,
     siteCookieName,
+    redirects,
   } = p;
   if (!userIdOf) {
     throw new ConfigError("sessions.track() follows a site's own sign-in: pass `userIdOf` to createSessions (see docs/adopting.md).");
@@ -69,6 +71,7 @@ export function trackingMiddleware(p: Parts): RequestHandler {
   };
   const tracking = ownErrors([
     warnOnce,
+    redirects,
     visitorFlashes(config.tokenSecrets, config.production),
     locals.sessionCookie,
     // A dead cookie of the site's is told before the session may move to a new id, and

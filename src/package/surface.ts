@@ -107,6 +107,8 @@ export interface SessionsOptions {
    * it, the page ends the session and tells the person to change their password themselves.
    */
   setPassword?: (userId: string, password: string) => Promise<string | null>;
+  /** What `setPassword` asks of a new password ("At least 10 characters."), shown under its field before anything is refused. */
+  passwordRules?: string;
   /** Prometheus metrics (prom-client) to count into: sign-ins, sessions created and ended, re-authentications, store timings, the cache. */
   metrics?: Metrics;
 }

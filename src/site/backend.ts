@@ -2,7 +2,7 @@ import type { RedisClientType } from "redis";
 import { type BackendEvents, createSessions, type Metrics, type Sessions } from "../package";
 import { boundedRedis, closeRedis, connectConfiguredRedis, openReplicaWait } from "../package/redis-entry";
 import { type Config, usesRedis } from "../package/site-kit-entry";
-import { newPassword } from "./forms";
+import { newPassword, PASSWORD_RULES } from "./forms";
 import { EmbeddedUserRepository } from "./users/embedded-user-repository";
 import { PasswordHasher } from "./users/password";
 import { RedisUserRepository } from "./users/redis-user-repository";
@@ -57,6 +57,7 @@ export async function openBackend(config: Config, options: BackendOptions = {}):
       const updated = await users.update(userId, { passwordHash: await passwords.hash(password), newCredentials: true });
       return updated ? null : "That account no longer exists.";
     },
+    passwordRules: PASSWORD_RULES,
     redis: client,
     config,
     keyPrefix,

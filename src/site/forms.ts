@@ -53,6 +53,9 @@ export function password(label = "Password", min = 8) {
     .max(256, `${label} must be at most 256 characters.`);
 }
 
+/** What newPassword asks, in the words every new-password field shows under it. */
+export const PASSWORD_RULES = "At least 8 characters, and not one of the most common passwords.";
+
 /** A password someone chooses (sign-up, password change): also refused when it is a common one. */
 export function newPassword(label = "Password") {
   return password(label).refine((v) => !isCommonPassword(v), COMMON_PASSWORD_MESSAGE);

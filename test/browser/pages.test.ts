@@ -63,9 +63,28 @@ const PAGES: PageCase[] = [
       expect(await page.locator(".flash").textContent()).toContain("You were signed out from Chrome on Windows");
     },
   },
+  // Just signed out: what to do on a shared computer.
+  { name: "login-after-sign-out", path: "/login?signed-out", signedIn: false },
   { name: "not-found", path: "/no/such/page", signedIn: false },
   { name: "dashboard", path: "/dashboard", signedIn: true },
   { name: "sessions", path: "/settings/sessions", signedIn: true },
+  {
+    name: "sessions-field-error",
+    path: "/settings/sessions",
+    signedIn: true,
+    // A row's form refused: the message at that row's field, the field marked.
+    prepare: async (page) => {
+      const field = page.locator("li.session:not(.current)").getByLabel("Name this device");
+      // Past the field's maxlength, as a browser that ignores it would send.
+      await field.evaluate((el) => el.removeAttribute("maxlength"));
+      await field.fill("A name that is far longer than forty characters");
+      await page
+        .locator("li.session:not(.current)")
+        .getByRole("button", { name: /^Save name/ })
+        .click();
+      expect(await page.locator("li.session:not(.current) .form-error").textContent()).toBe("A device name is at most 40 characters.");
+    },
+  },
   { name: "profile", path: "/settings/profile", signedIn: true },
   { name: "password", path: "/settings/password", signedIn: true },
   { name: "unauthorized", path: "/unauthorized", signedIn: true },

@@ -241,13 +241,14 @@ export function useTestApp(kind: BackendKind, options: TestAppOptions = {}): () 
 }
 
 /** The app on a free loopback port, for clients that need a real socket (browsers, raw HTTP). */
-export async function listen(app: Express): Promise<{ base: string; port: number; close(): Promise<void> }> {
-  const server = createServer(app).listen(0, "127.0.0.1");
+/** The app on 127.0.0.1, on `port` (one from freePort, to name in PUBLIC_URL first) or any free one. */
+export async function listen(app: Express, port = 0): Promise<{ base: string; port: number; close(): Promise<void> }> {
+  const server = createServer(app).listen(port, "127.0.0.1");
   await once(server, "listening");
-  const port = (server.address() as AddressInfo).port;
+  const bound = (server.address() as AddressInfo).port;
   return {
-    base: `http://127.0.0.1:${port}`,
-    port,
+    base: `http://127.0.0.1:${bound}`,
+    port: bound,
     close: () => {
       server.closeAllConnections();
       return new Promise((resolve) => server.close(() => resolve()));

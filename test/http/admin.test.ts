@@ -90,7 +90,7 @@ describe.each<BackendKind>(backendKinds())("admin console (%s)", (kind) => {
     expect(again.text).toContain("This account has been disabled.");
     expect((await admin.get(`/admin/users/${id}`)).text).toContain("Account disabled by an administrator");
     const audit = await admin.get("/admin/audit");
-    expect(audit.text).toContain("disable account");
+    expect(audit.text).toContain("Disable account");
     expect(audit.text).toContain(adminAccount.email);
     expect(audit.text).toContain(target.email);
     await submit(admin, `/admin/users/${id}`, `/admin/users/${id}/enable`, {});
@@ -112,6 +112,11 @@ describe.each<BackendKind>(backendKinds())("admin console (%s)", (kind) => {
       .type("form")
       .send({ _csrf: csrfFrom(page.text) });
     expect(res.status).toBe(303);
+    // The console names the session as its row did, never by its handle.
+    const after = (await admin.get(`/admin/users/${id}`)).text;
+    expect(after).toContain("Done: signed out Mobile Safari on iOS, ");
+    expect(after).not.toContain(phoneHandle);
+    expect((await admin.get("/admin/audit")).text).not.toContain(phoneHandle);
     expect((await phone.get("/dashboard")).status).toBe(303);
     expect((await laptop.get("/dashboard")).status).toBe(200);
     expect((await laptop.get("/settings/activity")).text).toContain("Session on <bdi>Mobile Safari on iOS</bdi> signed out by an administrator");

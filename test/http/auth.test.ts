@@ -222,8 +222,12 @@ describe.each<BackendKind>(backendKinds())("accounts and sign-in (%s)", (kind) =
     expect((await agent.get("/dashboard")).text).toContain("Sign out");
     const res = await submit(agent, "/dashboard", "/logout", {});
     expect(res.status).toBe(303);
-    expect(res.headers.location).toBe("/login");
+    expect(res.headers.location).toBe("/login?signed-out");
     expect(res.headers["clear-site-data"]).toBe('"cookies"');
+    // No header keeps a browser's Back from showing its own copy of a page: the sign-in page says what to do.
+    const signedOut = await agent.get(res.headers.location);
+    expect(signedOut.text).toContain("On a shared or public computer, quit the browser now");
+    expect((await agent.get("/login")).text).not.toContain("quit the browser");
     expect(cookieOf(res)).toMatch(/Expires=Thu, 01 Jan 1970/);
     const replay = await request(ctx().app).get("/dashboard").set("Cookie", oldCookie);
     expect(replay.status).toBe(303);

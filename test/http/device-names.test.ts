@@ -69,6 +69,26 @@ describe.each<BackendKind>(backendKinds())("a device's name follows its session 
     });
   });
 
+  test("when the device signs out and signs in again in the same browser, then it keeps its name; another account or another browser does not get it", async () => {
+    await withTestApp(kind, {}, async (t) => {
+      const { laptop, account, userId } = await namedLaptop(t);
+      expect((await submit(laptop, "/dashboard", "/logout", {})).status).toBe(303);
+      expect(await t.deps.sessions.listUserSessions(userId)).toHaveLength(1);
+      expect((await signIn(laptop, account)).status).toBe(303);
+      expect((await laptopRow(t, userId)).name).toBe("Work laptop");
+      expect(await ownRow(laptop)).toContain("<bdi>Work laptop</bdi>");
+      // Another account signing in with the same browser: its own device, unnamed.
+      await submit(laptop, "/dashboard", "/logout", {});
+      const other = await signUp(browser(t.app, SAFARI_IPHONE));
+      expect((await signIn(laptop, other)).status).toBe(303);
+      expect(await ownRow(laptop)).not.toContain("<bdi>Work laptop</bdi>");
+      // Another browser of the same kind, signing in to the first account: not that device.
+      const desk = browser(t.app, CHROME_WINDOWS);
+      expect((await signIn(desk, account)).status).toBe(303);
+      expect(await ownRow(desk)).not.toContain("<bdi>Work laptop</bdi>");
+    });
+  });
+
   test("when the password is entered again to sign another device out, then this device has a new id and keeps its name", async () => {
     const clock = testClock();
     await withTestApp(kind, { env: { SESSION_REAUTH_WINDOW: "1" }, clock }, async (t) => {

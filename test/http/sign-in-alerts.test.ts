@@ -258,6 +258,8 @@ describe("mail when the mail server is away", () => {
       ]);
       expect(t.mails[0].text).toMatch(/http:\/\/127\.0\.0\.1:3000\/signup\/confirm\?t=/);
       expect(t.mails[1].text).toMatch(/http:\/\/127\.0\.0\.1:3000\/settings\/sessions\/not-me\?t=/);
+      // The reference site sets passwords from that page: the mail says so.
+      expect(t.mails[1].text).toContain("end that session at once (and set a new password) here:");
     });
   });
 });

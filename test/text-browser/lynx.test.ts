@@ -1,14 +1,16 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { type Agent, browser, CHROME_WINDOWS, createTestApp, listen, signUp, type TestApp } from "../helpers/app";
-import { ENTER, go, Lynx, move, numberOf, requireLynx, type } from "../helpers/lynx";
+import { ENTER, go, key, Lynx, move, numberOf, pausesIn, redirectsIn, requireLynx, type } from "../helpers/lynx";
+import { freePort } from "../helpers/redis-server";
 import { testClock } from "../helpers/stores";
 
 /**
  * A person in lynx (Debian's, the real program, with a fresh profile), against the real
  * server and Redis: a wrong password, signing in, the sessions page, signing another device
- * out with the password entered again, and signing out. What lynx showed at each step is kept
- * under test-output/lynx/.
+ * out with the password entered again, naming this device, and signing out, with lynx's default
+ * pauses: none of them may be one a site can spare lynx (see LYNX_PAUSES). What lynx showed at
+ * each step is kept under test-output/lynx/, with how long each step took (figures.json).
  */
 
 const OUTPUT = path.join(__dirname, "..", "..", "test-output", "lynx");
@@ -23,9 +25,17 @@ describe("signing a device out in lynx", () => {
   let chrome: Agent;
   let step = 0;
 
-  /** Keeps what lynx showed, named for the step. */
-  const keep = (name: string, text: string) => {
+  const figures: { step: string; seconds: number; redirects: number }[] = [];
+  /** After a run of lynx: no pause a site could spare, and what the step cost, for the figures. */
+  const noPause = (name: string) => {
+    figures.push({ step: name, seconds: Math.round(lynx.took / 100) / 10, redirects: redirectsIn(lynx.screen) });
+    expect(pausesIn(lynx.screen)).toEqual([]);
+  };
+
+  /** Keeps what lynx showed, named for the step (and its screen, statusline messages included, after a run). */
+  const keep = (name: string, text: string, screen?: string) => {
     writeFileSync(path.join(OUTPUT, `${String(++step).padStart(2, "0")}-${name}.txt`), text);
+    if (screen !== undefined) writeFileSync(path.join(OUTPUT, `${String(step).padStart(2, "0")}-${name}.screen.txt`), screen);
     return text;
   };
 
@@ -35,8 +45,10 @@ describe("signing a device out in lynx", () => {
     mkdirSync(OUTPUT, { recursive: true });
     // A re-authentication window shorter than the rotation interval: moving the clock past it
     // asks for the password without giving the session a new id as well.
-    t = await createTestApp("redis", { clock, env: { SESSION_REAUTH_WINDOW: "300" } });
-    server = await listen(t.app);
+    // The site's address, as operators set it: redirects are absolute, and lynx goes on at once.
+    const port = await freePort();
+    t = await createTestApp("redis", { clock, env: { SESSION_REAUTH_WINDOW: "300", PUBLIC_URL: `http://127.0.0.1:${port}` } });
+    server = await listen(t.app, port);
     base = server.base;
     lynx = new Lynx();
     // The account and its other device, signed in before lynx is.
@@ -45,6 +57,7 @@ describe("signing a device out in lynx", () => {
   });
 
   afterAll(async () => {
+    writeFileSync(path.join(OUTPUT, "figures.json"), `${JSON.stringify(figures, null, 2)}\n`);
     lynx?.close();
     await server?.close();
     await t?.close();
@@ -67,7 +80,8 @@ describe("signing a device out in lynx", () => {
       `${base}/login`,
       (save) => move(1, f.email) + type(account.email) + move(f.email, f.password) + type("not-the-password") + move(f.password, f.submit) + ENTER + save(),
     );
-    keep("wrong-password", shown);
+    keep("wrong-password", shown, lynx.screen);
+    noPause("wrong-password");
     expect(shown).toContain("That email and password do not match an account.");
     // The address stays in its field (the field shows its first 20 characters).
     expect(shown).toMatch(/Email \[\d+\]lynx-\d+@/);
@@ -90,7 +104,8 @@ describe("signing a device out in lynx", () => {
         ENTER +
         save(),
     );
-    keep("dashboard", shown);
+    keep("dashboard", shown, lynx.screen);
+    noPause("dashboard");
     expect(shown).toContain(`Signed in as ${account.name}`);
     // Each card's title and its words on lines of their own.
     expect(shown).toMatch(/Your sessions\s*\n\s*See where you are signed in/);
@@ -124,7 +139,8 @@ describe("signing a device out in lynx", () => {
       `${base}/settings/sessions`,
       (save) => move(1, f.password) + type("not-the-password") + move(f.password, f.submit) + ENTER + save(),
     );
-    keep("sign-out-chrome-wrong-password", shown);
+    keep("sign-out-chrome-wrong-password", shown, lynx.screen);
+    noPause("sign-out-chrome-wrong-password");
     expect(shown).toContain("That password is not correct.");
     expect(shown).toContain("Chrome on Windows");
     expect(lynx.screen).not.toContain("Show the 401 message body?");
@@ -137,11 +153,25 @@ describe("signing a device out in lynx", () => {
       `${base}/settings/sessions`,
       (save) => move(1, f.password) + type(account.password) + move(f.password, f.submit) + ENTER + save(),
     );
-    keep("sign-out-chrome", shown);
+    keep("sign-out-chrome", shown, lynx.screen);
+    noPause("sign-out-chrome");
     expect(shown).toContain("Signed out that session.");
     expect(shown).not.toContain("Chrome on Windows");
     expect(shown).toContain("This is the only device signed in to your account.");
     expect((await chrome.get("/dashboard")).status).toBe(303);
+  });
+
+  test("when this device is named, and named again, then lynx goes back to the sessions page each time without a pause, the name shown", async () => {
+    const page = keep("sessions-to-name", await lynx.dump(`${base}/settings/sessions`));
+    const f = { name: numberOf(page, /Name this device \[(\d+)\]/), save: numberOf(page, /\(\[(\d+)\]BUTTON\) Save name/) };
+    const name = (text: string) => move(1, f.name) + key("^U") + type(text) + move(f.name, f.save) + ENTER;
+    const [named, renamed] = await lynx.interact(`${base}/settings/sessions`, (save) => name("Desk-lynx") + save() + name("Lynx-desk") + save());
+    keep("named", named);
+    keep("renamed", renamed, lynx.screen);
+    noPause("name-this-device-twice");
+    expect(named).toContain('Named it "Desk-lynx".');
+    expect(renamed).toContain('Named it "Lynx-desk".');
+    expect(renamed).toMatch(/Lynx-desk Lynx · Desktop This device/);
   });
 
   test("when lynx signs out, then opening a signed-in page it showed before asks the server again, and shows the sign-in page", async () => {
@@ -151,7 +181,10 @@ describe("signing a device out in lynx", () => {
     // The dashboard is in this lynx's memory: under no-store alone, `g` would show that copy.
     const [signedOut, again] = await lynx.interact(`${base}/dashboard`, (save) => move(1, signOut) + ENTER + save() + go(`${base}/dashboard`) + save());
     keep("signed-out", signedOut);
-    keep("dashboard-after-sign-out", again);
+    keep("dashboard-after-sign-out", again, lynx.screen);
+    noPause("sign-out");
+    // Lynx's Back shows its own copy of a page whatever its headers said: the page says what to do.
+    expect(signedOut).toContain("You are signed out. On a shared or public computer, quit the browser now");
     for (const shown of [signedOut, again]) {
       expect(shown).toMatch(/Email \[\d+\]_/);
       expect(shown).toMatch(/BUTTON\) Sign in/);

@@ -150,7 +150,11 @@ test("two devices sign in through the site's own form and see each other; req.us
   assert.match(page.html, /<title>Your sessions · Passport site<\/title>/);
   assert.match(page.html, /This device/);
   assert.equal(handlesOn(page.html).length, 1, "the phone is listed, with its own sign-out form");
-  assert.match((await laptop.get("/account/activity")).html, /Signed in/);
+  const activity = await laptop.get("/account/activity");
+  assert.match(activity.html, /Signed in/);
+  for (const html of [page.html, activity.html]) {
+    assert.equal(html.match(/<h1[\s>]/g)?.length ?? 0, 1, "each page has one h1, the site's, above the package's own heading");
+  }
 });
 
 test("one device ends another, then all others: those devices are signed out of the site and told why", async () => {

@@ -22,6 +22,8 @@ export interface SignInAlert {
   /** The "This wasn't me" link, absolute. */
   notMe: string;
   siteName: string;
+  /** Whether the page behind the link offers a new password (the site gave `setPassword`). */
+  offersPassword: boolean;
 }
 
 /**
@@ -43,7 +45,7 @@ export function signInAlert(a: SignInAlert): MailMessage {
     "",
     "If this was you, there is nothing to do.",
     "",
-    "If it was not you, end that session at once (and set a new password) here:",
+    `If it was not you, end that session at once${a.offersPassword ? " (and set a new password)" : ""} here:`,
     a.notMe,
     "",
     "The link works once, for 7 days. Opening it changes nothing until you confirm on the page.",
@@ -55,7 +57,7 @@ export function signInAlert(a: SignInAlert): MailMessage {
     `<p><strong>${e(a.device)}</strong><br>${e(where)}<br>${e(a.when)}</p>`,
     ...(a.newCountry ? [`<p><strong>This is the first sign-in from ${e(a.newCountry)} among your current sessions.</strong></p>`] : []),
     "<p>If this was you, there is nothing to do.</p>",
-    `<p>If it was not you, <a href="${e(a.notMe)}">end that session at once (and set a new password)</a>.</p>`,
+    `<p>If it was not you, <a href="${e(a.notMe)}">end that session at once${a.offersPassword ? " (and set a new password)" : ""}</a>.</p>`,
     "<p>The link works once, for 7 days. Opening it changes nothing until you confirm on the page.</p>",
   ].join("\n");
   return { to: a.to, subject: `New sign-in to your ${a.siteName} account: ${a.device}`, text: lines.join("\n"), html };
@@ -69,6 +71,8 @@ interface AlertDeps {
   /** The absolute address of the "This wasn't me" page. */
   notMeUrl: string;
   siteName: string;
+  /** Whether that page offers a new password (the site gave `setPassword`). */
+  offersPassword: boolean;
 }
 
 /** Sign-in alerts: one mail per sign-in from a device the account had not used, sent beside the request. */
@@ -111,6 +115,7 @@ export function signInAlerts(deps: AlertDeps) {
               when: formatTime(at),
               notMe: `${deps.notMeUrl}?t=${token}`,
               siteName: deps.siteName,
+              offersPassword: deps.offersPassword,
             }),
           );
         });

@@ -37,6 +37,8 @@ interface NotMeOptions {
   accounts: AccountSource;
   /** The site's `setPassword`: without it, the page ends the session and asks the person to change the password themselves. */
   setPassword?: (userId: string, password: string) => Promise<string | null>;
+  /** What setPassword asks of a password, shown under the field. */
+  passwordRules?: string;
 }
 
 /**
@@ -90,14 +92,21 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions, n
     res.status(status).render(options.layout, { ...locals, title, base: req.baseUrl, body });
   }
 
-  async function sessionsPage(req: Request, res: Response, status: number, error: string | null = null) {
+  /** The sessions page; an `error` of one form comes with the field it belongs to (and what was typed there, never a password). */
+  async function sessionsPage(req: Request, res: Response, status: number, error: string | null = null, fieldError: FieldError | null = null) {
     const user = req.sessionUser!;
     const rows = sessionRows(await store.listUserSessions(user.id), user.sessionHandle, now());
+    const others = rows.filter((r) => !r.current).length;
+    const askPassword = passwordChecks.needsPassword(req);
+    // A field no longer on the page (its session ended meanwhile): the message goes above the list.
+    const onPage = (at: string) =>
+      at === "others" ? others > 0 : rows.some((r) => (!r.current || at.startsWith("name:") ? at.endsWith(`:${r.handle}`) : false));
     await page(req, res, status, "sessions", "Your sessions", {
       rows,
-      others: rows.filter((r) => !r.current).length,
-      askPassword: passwordChecks.needsPassword(req),
+      others,
+      askPassword,
       error,
+      fieldError: fieldError && onPage(fieldError.at) ? fieldError : null,
     });
   }
   const back = (req: Request) => `${req.baseUrl}/sessions`;
@@ -118,7 +127,7 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions, n
     asyncHandler(async (req, res) => {
       const outcome = await passwordChecks.withReauth(req, req.body?.password, () => sessions.revokeAllOtherSessions(req));
       if (outcome.refused) {
-        await answerRefusal(res, outcome.refused, (status, message) => sessionsPage(req, res, status, message), sessions.signInPath);
+        await answerRefusal(res, outcome.refused, (status, message) => sessionsPage(req, res, status, message, { at: "others" }), sessions.signInPath);
         return;
       }
       const ended = outcome.value;
@@ -137,10 +146,21 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions, n
         return sessionsPage(req, res, 400, "That is this device. Use Sign out to end it.");
       const outcome = await passwordChecks.withReauth(req, req.body?.password, () => sessions.revokeSession(req, handle));
       if (outcome.refused) {
-        await answerRefusal(res, outcome.refused, (status, message) => sessionsPage(req, res, status, message), sessions.signInPath);
+        await answerRefusal(
+          res,
+          outcome.refused,
+          (status, message) => sessionsPage(req, res, status, message, { at: `revoke:${handle}` }),
+          sessions.signInPath,
+        );
         return;
       }
-      if (!outcome.value) return sessionsPage(req, res, 404, NOT_FOUND);
+      if (!outcome.value) {
+        // The new-sign-in notice's session ended some other way: the notice goes, and says so.
+        if (peekState(req.session)?.user?.signIn?.session !== handle) return sessionsPage(req, res, 404, NOT_FOUND);
+        await sessions.accountChanged(req.sessionUser!.id, req);
+        setFlash(req, "info", "That session had ended already.");
+        return res.redirect(303, back(req));
+      }
       setFlash(req, "success", "Signed out that session.");
       res.redirect(303, back(req));
     }),
@@ -206,7 +226,10 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions, n
     asyncHandler(async (req, res) => {
       const handle = req.params.id;
       const name = typeof req.body?.name === "string" ? withoutInvisibleCharacters(req.body.name).trim() : null;
-      if (name === null || name.length > MAX_NAME_LENGTH) return sessionsPage(req, res, 400, `A device name is at most ${MAX_NAME_LENGTH} characters.`);
+      if (name === null || name.length > MAX_NAME_LENGTH) {
+        const typed = typeof req.body?.name === "string" ? req.body.name.slice(0, 200) : "";
+        return sessionsPage(req, res, 400, `A device name is at most ${MAX_NAME_LENGTH} characters.`, { at: `name:${handle}`, typed });
+      }
       if (!isHandle(handle) || !(await store.nameUserSession(req.sessionUser!.id, handle, name || null))) return sessionsPage(req, res, 404, NOT_FOUND);
       setFlash(req, "success", name ? `Named it "${name}".` : "The name was removed.");
       res.redirect(303, back(req));
@@ -231,6 +254,12 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions, n
   return router;
 }
 
+/** Which form of the sessions page an error belongs to, and what was typed in its field. */
+interface FieldError {
+  at: string;
+  typed?: string;
+}
+
 type Page = (req: Request, res: Response, status: number, view: string, title: string, locals: Record<string, unknown>) => Promise<unknown>;
 
 /**
@@ -243,7 +272,7 @@ type Page = (req: Request, res: Response, status: number, view: string, title: s
  * after its id has rotated, and carries the account's credential version: a password changed
  * since voids it. It is taken before it acts, and works the same in the browser it is about.
  */
-function notMePages(router: Router, sessions: Sessions, { setPassword, accounts }: NotMeOptions, page: Page): void {
+function notMePages(router: Router, sessions: Sessions, { setPassword, accounts, passwordRules }: NotMeOptions, page: Page): void {
   const { store, activity, now, links } = sessions;
   const show = (req: Request, res: Response, status: number, step: string, locals: Record<string, unknown> = {}) =>
     page(req, res, status, "not-me", step === "done" ? "Password changed" : "Was this you?", {
@@ -253,6 +282,8 @@ function notMePages(router: Router, sessions: Sessions, { setPassword, accounts 
       target: null,
       thisBrowser: false,
       signInPath: sessions.signInPath,
+      passwordRules: passwordRules ?? null,
+      fieldError: null,
       ownHeading: true,
       ...locals,
     });
@@ -311,6 +342,9 @@ function notMePages(router: Router, sessions: Sessions, { setPassword, accounts 
       if (!(await links.take(claims))) return void (await usedAlready(req, res));
       const target = await endNamedSession(store, claims.userId, claims.session, { reason: "alert", at: now() });
       if (target) {
+        // The new-sign-in notice the other sessions show is about this sign-in unless one came after it.
+        const live = await store.listUserSessions(claims.userId);
+        if (!live.some((s) => s.createdAt > target.createdAt)) await sessions.accountChanged(claims.userId, req);
         await recordActivity(activity, claims.userId, req, "session_ended", {
           by: "you, from an email alert",
           device: describeDevice(target.userAgent).label,
@@ -338,7 +372,7 @@ function notMePages(router: Router, sessions: Sessions, { setPassword, accounts 
       if (problem) {
         // The person tries again with a link of its own: the one they sent is used.
         const token = links.make("password", claims.userId, { session: claims.session, version: claims.version ?? 0 });
-        return void (await show(req, res, 400, "password", { token, error: problem }));
+        return void (await show(req, res, 400, "password", { token, fieldError: problem }));
       }
       await sessions.accountChanged(claims.userId);
       await store.endUserSessions(claims.userId, undefined, { reason: "password", at: now() });

@@ -105,8 +105,12 @@ export function adminRoutes(deps: RouteDeps): Router {
     "/admin/users/:id/sessions/:handle/revoke",
     action("sign out session", async (req, user) => {
       const handle = req.params.handle;
-      if (!isHandle(handle) || !(await kit.revokeSession(req, handle, { userId: user.id, by: BY_ADMIN }))) return null;
-      return `signed out session ${handle}`;
+      if (!isHandle(handle)) return null;
+      // Named as its row shows it: the handle is the page's, never a person's word for a device.
+      const target = (await kit.getUserSessions(user.id)).find((s) => s.handle === handle);
+      if (!target || !(await kit.revokeSession(req, handle, { userId: user.id, by: BY_ADMIN }))) return null;
+      const [row] = sessionRows([target], null, now());
+      return `signed out ${row.name ? `"${row.name}" (${row.device})` : row.device}, ${row.ip}`;
     }),
   );
 

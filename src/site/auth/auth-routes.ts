@@ -26,7 +26,8 @@ export function authRoutes(deps: RouteDeps): Router {
   router.get("/login", (req, res) => {
     const next = typeof req.query.next === "string" ? safeNext(req.query.next) : "";
     if (req.sessionUser) return res.redirect(303, next || "/dashboard");
-    res.render("auth/login", { title: "Sign in", input: { next }, errors: {} });
+    // Just signed out (see /logout): what no header can do for a browser's own history.
+    res.render("auth/login", { title: "Sign in", input: { next }, errors: {}, signedOut: "signed-out" in req.query });
   });
 
   router.post("/login", async (req, res) => {
@@ -85,7 +86,8 @@ export function authRoutes(deps: RouteDeps): Router {
 
   router.post("/logout", async (req, res) => {
     await kit.signOut(req, res);
-    res.redirect(303, "/login");
+    // Said by the address, not a cookie: the sign-out clears the browser's cookies (Clear-Site-Data).
+    res.redirect(303, "/login?signed-out");
   });
 
   return router;
