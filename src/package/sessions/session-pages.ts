@@ -60,7 +60,7 @@ export function packageStylesheet(): Router {
  * /account/sessions and /account/activity. Plain HTML forms; no script.
  */
 export function sessionPages(sessions: Sessions, options: SessionPagesOptions, notMe: NotMeOptions): Router {
-  const { store, activity, passwordChecks, requireAuth, config, now, csrf } = sessions;
+  const { store, passwordChecks, requireAuth, now, csrf } = sessions;
   const router = Router();
   router.use((_req, res, next) => {
     forbidCaching(res);
@@ -70,27 +70,7 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions, n
   // forms are read and checked here.
   if (sessions.keepsSiteSignIn) router.use(express.urlencoded({ extended: false, limit: "16kb" }), csrf.protection);
 
-  async function page(req: Request, res: Response, status: number, view: string, title: string, locals: Record<string, unknown>) {
-    // In the package's own layout the page's heading is its one h1; in a site's, the site has the h1.
-    const standalone = !options.layout;
-    // The package's own values for its views, whatever the site keeps under the same names.
-    const own = {
-      csrfToken: () => csrf.tokenFor(req, res),
-      sessionsCsrfToken: () => csrf.ownTokenFor(req, res),
-      flash: () => takeFlash(req),
-      currentUser: req.sessionUser ?? null,
-    };
-    const shared = { ...res.locals, ...own, ...locals, title, base: req.baseUrl, standalone };
-    // In the package's own container: sessions.css styles nothing outside it.
-    const html = `<div class="user-sessions">\n${await ejs.renderFile(path.join(options.views ?? PACKAGE_VIEWS, `${view}.ejs`), shared)}</div>\n`;
-    if (!options.layout) return res.status(status).send(await ejs.renderFile(path.join(PACKAGE_VIEWS, "layout.ejs"), { ...shared, body: html }));
-    // The page's own message comes with it, whether or not the site's layout shows flash().
-    const message = takeFlash(req);
-    const body = message
-      ? `<div class="user-sessions"><p class="flash flash-${message.kind}" role="status">${ejs.escapeXML(message.text)}</p></div>\n${html}`
-      : html;
-    res.status(status).render(options.layout, { ...locals, title, base: req.baseUrl, body });
-  }
+  const page = pageRenderer(csrf, options);
 
   /** The sessions page; an `error` of one form comes with the field it belongs to (and what was typed there, never a password). */
   async function sessionsPage(req: Request, res: Response, status: number, error: string | null = null, fieldError: FieldError | null = null) {
@@ -166,8 +146,70 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions, n
     }),
   );
 
-  // SESSION_LIMIT_POLICY=ask: a sign-in at the cap waits here, in the visitor's session, for
-  // its owner to pick the sessions to end. Nothing is signed in until they do.
+  router.post(
+    "/sessions/:id/name",
+    requireAuth,
+    asyncHandler(async (req, res) => {
+      const handle = req.params.id;
+      const name = typeof req.body?.name === "string" ? withoutInvisibleCharacters(req.body.name).trim() : null;
+      if (name === null || name.length > MAX_NAME_LENGTH) {
+        const typed = typeof req.body?.name === "string" ? req.body.name.slice(0, 200) : "";
+        return sessionsPage(req, res, 400, `A device name is at most ${MAX_NAME_LENGTH} characters.`, { at: `name:${handle}`, typed });
+      }
+      if (!isHandle(handle) || !(await store.nameUserSession(req.sessionUser!.id, handle, name || null))) return sessionsPage(req, res, 404, NOT_FOUND);
+      setFlash(req, "success", name ? `Named it "${name}".` : "The name was removed.");
+      res.redirect(303, back(req));
+    }),
+  );
+
+  choosePages(router, sessions, page);
+  activityPage(router, sessions, page);
+  notMePages(router, sessions, notMe, page);
+  return router;
+}
+
+/**
+ * Renders one of the package's pages: its view in the package's container, in the package's
+ * own layout or in the site's (`layout`), with the package's own CSRF tokens, message and user.
+ */
+function pageRenderer(csrf: Sessions["csrf"], options: SessionPagesOptions): Page {
+  return async (req, res, status, view, title, locals) => {
+    // In the package's own layout the page's heading is its one h1; in a site's, the site has the h1.
+    const standalone = !options.layout;
+    // The package's own values for its views, whatever the site keeps under the same names.
+    const own = {
+      csrfToken: () => csrf.tokenFor(req, res),
+      sessionsCsrfToken: () => csrf.ownTokenFor(req, res),
+      flash: () => takeFlash(req),
+      currentUser: req.sessionUser ?? null,
+    };
+    const shared = { ...res.locals, ...own, ...locals, title, base: req.baseUrl, standalone };
+    // In the package's own container: sessions.css styles nothing outside it.
+    const html = `<div class="user-sessions">\n${await ejs.renderFile(path.join(options.views ?? PACKAGE_VIEWS, `${view}.ejs`), shared)}</div>\n`;
+    if (!options.layout) return res.status(status).send(await ejs.renderFile(path.join(PACKAGE_VIEWS, "layout.ejs"), { ...shared, body: html }));
+    // The page's own message comes with it, whether or not the site's layout shows flash().
+    const message = takeFlash(req);
+    const body = message
+      ? `<div class="user-sessions"><p class="flash flash-${message.kind}" role="status">${ejs.escapeXML(message.text)}</p></div>\n${html}`
+      : html;
+    res.status(status).render(options.layout, { ...locals, title, base: req.baseUrl, body });
+  };
+}
+
+/** Which form of the sessions page an error belongs to, and what was typed in its field. */
+interface FieldError {
+  at: string;
+  typed?: string;
+}
+
+type Page = (req: Request, res: Response, status: number, view: string, title: string, locals: Record<string, unknown>) => Promise<unknown>;
+
+/**
+ * SESSION_LIMIT_POLICY=ask: a sign-in at the cap waits here, in the visitor's session, for its
+ * owner to pick the sessions to end. Nothing is signed in until they do.
+ */
+function choosePages(router: Router, sessions: Sessions, page: Page): void {
+  const { store, config, now } = sessions;
   /** How many of `count` sessions must end for one more to fit under the cap. */
   const sessionsToEnd = (count: number) => Math.max(1, count - config.maxSessionsPerUser + 1);
   const pendingOf = (req: Request) => {
@@ -219,23 +261,11 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions, n
       res.redirect(303, next);
     }),
   );
+}
 
-  router.post(
-    "/sessions/:id/name",
-    requireAuth,
-    asyncHandler(async (req, res) => {
-      const handle = req.params.id;
-      const name = typeof req.body?.name === "string" ? withoutInvisibleCharacters(req.body.name).trim() : null;
-      if (name === null || name.length > MAX_NAME_LENGTH) {
-        const typed = typeof req.body?.name === "string" ? req.body.name.slice(0, 200) : "";
-        return sessionsPage(req, res, 400, `A device name is at most ${MAX_NAME_LENGTH} characters.`, { at: `name:${handle}`, typed });
-      }
-      if (!isHandle(handle) || !(await store.nameUserSession(req.sessionUser!.id, handle, name || null))) return sessionsPage(req, res, 404, NOT_FOUND);
-      setFlash(req, "success", name ? `Named it "${name}".` : "The name was removed.");
-      res.redirect(303, back(req));
-    }),
-  );
-
+/** The account's security activity, newest first, a page at a time. */
+function activityPage(router: Router, sessions: Sessions, page: Page): void {
+  const { activity, requireAuth, config } = sessions;
   router.get(
     "/activity",
     requireAuth,
@@ -249,18 +279,7 @@ export function sessionPages(sessions: Sessions, options: SessionPagesOptions, n
       });
     }),
   );
-
-  notMePages(router, sessions, notMe, page);
-  return router;
 }
-
-/** Which form of the sessions page an error belongs to, and what was typed in its field. */
-interface FieldError {
-  at: string;
-  typed?: string;
-}
-
-type Page = (req: Request, res: Response, status: number, view: string, title: string, locals: Record<string, unknown>) => Promise<unknown>;
 
 /**
  * "This wasn't me", from a sign-in alert. Mail scanners open links, so a GET changes nothing:
