@@ -1,5 +1,5 @@
 import type { MailMessage } from "./mail/mail-queue";
-import type { MigrationProgress } from "./session-store/legacy-sessions";
+import type { MigrationProgress } from "./session-store/migration-progress";
 
 /** What the owner of the backend hears of (the server logs both). */
 export interface BackendEvents {

@@ -9,7 +9,7 @@ import type { MailQueue, MailSender } from "./mail/mail-queue";
 import type { Metrics } from "./metric-types";
 import type { Csrf } from "./middleware/csrf";
 import type { AuthGuards } from "./middleware/require-auth";
-import type { MigrationProgress } from "./session-store/legacy-sessions";
+import type { MigrationProgress } from "./session-store/migration-progress";
 import type { SessionInfo, SessionStore } from "./session-store/session-store";
 import type { PasswordChecks } from "./sessions/password-checks";
 import type { AccountSource, SessionAccount } from "./users/account";

@@ -1,6 +1,7 @@
 import type { SessionData } from "express-session";
 import type { RedisClientType } from "redis";
 import { isCluster, sendRaw } from "../redis/client";
+import type { MigrationProgress } from "./migration-progress";
 import { handleOf } from "./session-record";
 import { attachState, peekState, type SessionState } from "./session-store";
 
@@ -124,21 +125,6 @@ async function followMove(port: LegacyStorePort, options: LegacyOptions, sid: st
   return null;
 }
 
-export interface MigrationProgress {
-  /** Keys under the prefix looked at so far. */
-  scanned: number;
-  /** Sessions made the package's (indexed when their account was named). */
-  moved: number;
-  /** Of those, indexed under an account. */
-  indexed: number;
-  /** Keys that were no session, or were moved by their browser meanwhile. */
-  skipped: number;
-  /** Whether the whole prefix has been walked. */
-  done: boolean;
-  /** Another run (another instance) holds the migration: this one did nothing. */
-  busy?: boolean;
-}
-
 export interface MigrationOptions {
   /** Keys asked of each SCAN step (a hint to Redis, not a bound). Default 500. */
   count?: number;
@@ -227,3 +213,5 @@ async function serversOf(redis: RedisClientType): Promise<Array<[string, RedisCl
   const cluster = redis as unknown as { masters: Array<{ address: string }>; nodeClient(node: unknown): Promise<RedisClientType> };
   return Promise.all(cluster.masters.map(async (m) => [m.address, await cluster.nodeClient(m)] as [string, RedisClientType]));
 }
+
+export type { MigrationProgress };
