@@ -74,6 +74,11 @@ function dropInSite(sessions: Sessions, kind: CsrfKind): Express {
   });
   app.get("/", (req, res) => res.json({ userId: req.session.userId ?? null, message: res.locals.flash?.()?.text ?? null, form: form(req, "/notes") }));
   app.get("/where", (req, res) => res.json({ returnTo: req.session.returnTo ?? null }));
+  // A sign-out as some sites write it: destroy() with no callback (express-session allows it).
+  app.get("/quit", (req, res) => {
+    req.session.destroy(undefined as unknown as () => void);
+    res.json({ quit: true });
+  });
   app.post("/notes", (_req, res) => res.redirect(303, "/"));
   // An app of its own mounted on the site's (Express gives its requests another prototype).
   const shop = express();
@@ -223,6 +228,18 @@ describe.each<CsrfKind>(["csurf", "csrf-sync"])("a site with its own CSRF check 
     expect(ended.status).toBe(200);
     expect((await thief.get("/")).body.userId).toBeNull();
     expect((await owner.get("/")).body.userId).toBe(2);
+  });
+
+  test("when the site destroys the session with no callback, then the sign-out goes through and nothing throws", async () => {
+    const laptop = browser(app);
+    await signIn(laptop, rows[0]);
+    const before = (await sessions.getUserSessions("1")).length;
+    const quit = await laptop.get("/quit");
+    expect([quit.status, quit.body]).toEqual([200, { quit: true }]);
+    // Without a callback the site does not wait for the end: the store hears of it after the answer.
+    for (let i = 0; i < 50 && (await sessions.getUserSessions("1")).length !== before - 1; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await sessions.getUserSessions("1")).toHaveLength(before - 1);
+    expect((await laptop.get("/")).body.userId).toBeNull();
   });
 
   test("when the site's own errors happen (its 404, its CSRF refusal on its own form, a malformed body), then its own error page answers them", async () => {

@@ -224,8 +224,8 @@ function watchSignOut(req: Request, res: Response, t: Tracking): void {
       configurable: true,
       enumerable: false,
       writable: true,
-      value(this: Session, cb: (err?: unknown) => void) {
-        if (recorded || isOwnRegenerate(req)) return original.call(this, cb);
+      value(this: Session, cb?: (err?: unknown) => void) {
+        if (recorded || isOwnRegenerate(req)) return original.call(this, cb as (err?: unknown) => void);
         recorded = true;
         // A sign-in on this same request (Passport's req.login regenerates first) is this
         // browser signing in again: its session keeps the series an alert's link names.
@@ -233,9 +233,10 @@ function watchSignOut(req: Request, res: Response, t: Tracking): void {
         t.onSignedOut?.(req);
         // The sign-out goes ahead whatever the activity log answers: it is the person's to make.
         // After a regenerate the site may sign in again on this request: followed as any sign-in.
+        // A destroy() may come without a callback (express-session's allows it).
         const then = (err?: unknown) => {
           if (!err && method === "regenerate" && req.session) watchSignIn(req, res, t);
-          cb(err);
+          if (typeof cb === "function") cb(err);
         };
         recordActivity(t.activity, user.id, req, "signed_out", { session: user.sessionHandle })
           .catch(() => {})
