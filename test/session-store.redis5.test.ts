@@ -1,7 +1,6 @@
 import type { RedisClientType } from "redis";
 import { createClient } from "redis5";
-import { RedisSessionStore } from "../src/package/session-store/redis-session-store";
-import { lifetime, type StoreFactory, testClock, testCookie, uniquePrefix } from "./helpers/stores";
+import { redisStoreOn, type StoreFactory } from "./helpers/stores";
 import { testRedisEnv } from "./helpers/topology";
 import { describeSessionStore } from "./session-store.contract";
 
@@ -10,17 +9,7 @@ const redis5StoreFactory: StoreFactory = async (options = {}) => {
   const client = createClient({ url: testRedisEnv("single").REDIS_URL, disableOfflineQueue: true });
   client.on("error", () => {});
   await client.connect();
-  const clock = testClock();
-  const store = new RedisSessionStore({
-    client: client as unknown as RedisClientType,
-    now: clock.now,
-    prefix: uniquePrefix(),
-    lifetime: lifetime(options.lifetime),
-    cookie: testCookie,
-    keepCookie: options.keepCookie,
-    maxSessionsPerUser: options.maxSessionsPerUser ?? 100,
-  });
-  return { store, clock, close: async () => void (await client.close()) };
+  return redisStoreOn(client as unknown as RedisClientType, options);
 };
 
 // The one-server project only (jest.config.js); the topologies' projects run node-redis 6.

@@ -60,8 +60,10 @@ export function testClock(): TestClock {
 
 export type StoreFactory = (options?: StoreOptions) => Promise<StoreUnderTest>;
 
-export const redisStoreFactory: StoreFactory = async (options = {}) => {
-  const client = await connectTestRedis();
+export const redisStoreFactory: StoreFactory = async (options = {}) => redisStoreOn(await connectTestRedis(), options);
+
+/** The Redis store under test on a connected client (node-redis 6, or 5 given as the same type), under a prefix of its own. */
+export function redisStoreOn(client: RedisClientType, options: StoreOptions = {}): StoreUnderTest {
   const clock = testClock();
   const store = new RedisSessionStore({
     client,
@@ -72,8 +74,8 @@ export const redisStoreFactory: StoreFactory = async (options = {}) => {
     keepCookie: options.keepCookie,
     maxSessionsPerUser: options.maxSessionsPerUser ?? 100,
   });
-  return { store, clock, close: () => client.close() };
-};
+  return { store, clock, close: async () => void (await client.close()) };
+}
 
 export const embeddedStoreFactory: StoreFactory = async (options = {}) => {
   const clock = testClock();

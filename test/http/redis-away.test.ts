@@ -81,6 +81,17 @@ interface Answer {
 }
 
 /** Every answer of one scenario, with how long it was held. */
+/** The request sent again every 50 ms while it answers 503 (5 s at most): its first other answer. */
+async function untilAnswered(send: () => PromiseLike<request.Response>): Promise<request.Response> {
+  const startedAt = Date.now();
+  let answer = await send();
+  while (answer.status === 503 && Date.now() - startedAt < 5000) {
+    await sleep(50);
+    answer = await send();
+  }
+  return answer;
+}
+
 function recorder() {
   const answers: Answer[] = [];
   return {
@@ -167,11 +178,7 @@ describe.each<SignIn>(["as Passport 0.4 does", "with regenerate()"])("Redis away
 
     server = await startRedisServer({ port: server.port });
     const backAt = Date.now();
-    let back = await laptop.get("/account/sessions");
-    while (back.status === 503 && Date.now() - backAt < 5000) {
-      await sleep(50);
-      back = await laptop.get("/account/sessions");
-    }
+    await untilAnswered(() => laptop.get("/account/sessions"));
     const recovered = Date.now() - backAt;
     process.stdout.write(`Redis back: pages answer again ${recovered} ms after it was\n`);
     // A restarted Redis has no data: the laptop signs in again, as would the phone.
@@ -217,14 +224,9 @@ describe("Redis absent at start, then paused, under a tutorial's drop-in site", 
       expect(r.slowerThan(SLACK_MS)).toBeLessThanOrEqual(1);
 
       server = await startRedisServer({ port });
-      const startedAt = Date.now();
       await sessions.ready();
       const laptop = browser(app);
-      let posted = await laptop.post("/login").type("form").send(signInForm);
-      while (posted.status === 503 && Date.now() - startedAt < 5000) {
-        await sleep(50);
-        posted = await laptop.post("/login").type("form").send(signInForm);
-      }
+      const posted = await untilAnswered(() => laptop.post("/login").type("form").send(signInForm));
       expect(posted.status).toBe(302);
       expect((await laptop.get("/")).body.user).toBe(1);
       expect((await laptop.get("/account/sessions")).status).toBe(200);
@@ -265,11 +267,7 @@ describe("Redis absent at start, then paused, under a tutorial's drop-in site", 
 
       process.kill(server.pid, "SIGCONT");
       const resumedAt = Date.now();
-      let back = await laptop.get("/");
-      while (back.status === 503 && Date.now() - resumedAt < 5000) {
-        await sleep(50);
-        back = await laptop.get("/");
-      }
+      const back = await untilAnswered(() => laptop.get("/"));
       const recovered = Date.now() - resumedAt;
       process.stdout.write(`Redis resumed: pages answer again ${recovered} ms after\n`);
       expect(back.body.user).toBe(1);
