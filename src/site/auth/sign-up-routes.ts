@@ -47,7 +47,7 @@ export function signUpRoutes(deps: RouteDeps): Router {
     },
     // Mails one address gets per hour: past it, the same answer and no mail.
     signUpMailLimit(rateLimitStore, sent),
-    async (_req, res) => {
+    async (req, res) => {
       const { name, email: address, password } = res.locals.signUp as z.infer<typeof signupForm>;
       // Hashed whether or not the address is taken: the answer takes as long either way.
       const passwordHash = await passwords.hash(password);
@@ -60,7 +60,7 @@ export function signUpRoutes(deps: RouteDeps): Router {
         const retaken = await users.update(holder.id, { name, passwordHash, newCredentials: true });
         if (retaken) sendFinishLink(deps, retaken);
       } else if (holder && !holder.disabled) sendAccountExists(deps, holder);
-      sent(_req, res);
+      sent(req, res);
     },
   );
 
