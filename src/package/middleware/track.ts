@@ -234,7 +234,11 @@ function watchSignOut(req: Request, res: Response, t: Tracking): void {
         // The sign-out goes ahead whatever the activity log answers: it is the person's to make.
         // After a regenerate the site may sign in again on this request: followed as any sign-in.
         // A destroy() may come without a callback (express-session's allows it).
+        // Called back once, whatever a store's callback does when the site's own callback throws.
+        let calledBack = false;
         const then = (err?: unknown) => {
+          if (calledBack) return;
+          calledBack = true;
           if (!err && method === "regenerate" && req.session) watchSignIn(req, res, t);
           if (typeof cb === "function") cb(err);
         };
