@@ -10,7 +10,7 @@ import path from "node:path";
 import { startRedisServer } from "../test/helpers/redis-server";
 import { HAS_WRK, table, withWrk } from "./load";
 import { measure } from "./measure";
-import { pin, type RunningTarget, startTarget } from "./targets";
+import { pin, type RunningTarget, startTarget, stopMail } from "./targets";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -27,7 +27,7 @@ async function main() {
       // The builds share the Redis: the first signs up, the others sign in to the same account.
       const build = await startTarget("product", { url: redis.url }, { cpu: 1, dist, label: dist });
       builds.push(build);
-      await withWrk({ url: `${build.base}/dashboard`, headers: build.headers, connections: 16, seconds: 2 }); // warm-up
+      await withWrk({ url: `${build.base}${build.page}`, headers: build.headers, connections: 16, seconds: 2 }); // warm-up
     }
     const measured = await measure(builds, redis.url, withWrk, { connections: 16, rounds: ROUNDS, seconds: SECONDS });
     console.log(`\nsigned-in GET /dashboard, wrk 16 connections, ${ROUNDS} interleaved rounds of ${SECONDS} s, medians\n`);
@@ -40,6 +40,7 @@ async function main() {
   } finally {
     for (const b of builds) await b.stop();
     await redis.stop();
+    await stopMail();
   }
 }
 

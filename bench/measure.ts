@@ -44,7 +44,7 @@ export async function measure(
       for (const t of targets) {
         const cpuBefore = cpuTimeUs(t.child.pid!);
         const redisBefore = await redisCpuTimeUs(info);
-        const r = await drive({ url: `${t.base}/dashboard`, headers: t.headers, connections, seconds });
+        const r = await drive({ url: `${t.base}${t.page}`, headers: t.headers, connections, seconds });
         const cpuUs = (cpuTimeUs(t.child.pid!) - cpuBefore) / r.requests;
         const redisCpuUs = t.name.includes("Cluster") ? Number.NaN : Math.max(0, (await redisCpuTimeUs(info)) - redisBefore - idleUs) / r.requests;
         if (r.failures > 0) throw new Error(`${t.label}: ${r.failures} requests failed or were not 2xx`);

@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
 import { startRedisServer } from "../test/helpers/redis-server";
-import { buildProduct, pin, type RunningTarget, startTarget, type TargetName } from "./targets";
+import { buildProduct, pin, type RunningTarget, startTarget, stopMail, type TargetName } from "./targets";
 
 const REQUESTS = Number(process.env.REQUESTS ?? 30_000);
 const HOOK = path.join(__dirname, "profile-hook.cjs");
@@ -81,12 +81,12 @@ export async function profileSideBySide(redisUrl: string, requests = REQUESTS, n
       const target = await startTarget(c.name, { url: redisUrl }, { cpu: 1, nodeArgs: ["--require", HOOK], env: { PROFILE_FILE: c.file } });
       targets.push(target);
       // Warm-up: the JIT settles before any profile starts.
-      await autocannon({ url: `${target.base}/dashboard`, connections: 10, amount: Math.min(5000, requests), headers: target.headers });
+      await autocannon({ url: `${target.base}${target.page}`, connections: 10, amount: Math.min(5000, requests), headers: target.headers });
     }
     for (let round = 1; round <= rounds; round++) {
       for (const [i, target] of targets.entries()) {
         target.child.kill("SIGUSR2");
-        const result = await autocannon({ url: `${target.base}/dashboard`, connections: 10, amount: Math.ceil(requests / rounds), headers: target.headers });
+        const result = await autocannon({ url: `${target.base}${target.page}`, connections: 10, amount: Math.ceil(requests / rounds), headers: target.headers });
         target.child.kill("SIGUSR2");
         if (result.non2xx > 0) throw new Error(`${target.name}: ${result.non2xx} responses were not 200`);
         const file = `${columns[i].file}.${round}`;
@@ -129,6 +129,7 @@ async function main() {
     console.log(table);
   } finally {
     await redis.stop();
+    await stopMail();
   }
 }
 

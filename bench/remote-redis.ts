@@ -51,7 +51,7 @@ export async function remoteRedisLatency(redisPort: number, rounds: number, seco
       for (let round = 0; round < rounds; round++) {
         for (const t of targets) {
           for (const connections of [1, 16]) {
-            const load = { url: `${t.base}/dashboard`, headers: t.headers, connections, seconds };
+            const load = { url: `${t.base}${t.page}`, headers: t.headers, connections, seconds };
             let r = await drive(load);
             // A stall of the shared host (wrk counts a request over 2 s as a timeout) spoils a
             // round, not the run: it is measured once more, and fails only if that fails too.

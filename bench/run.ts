@@ -19,7 +19,7 @@ import { type Measured, measure } from "./measure";
 import { profileSideBySide } from "./profile";
 import { remoteRedisLatency } from "./remote-redis";
 import { measureScale } from "./scale";
-import { buildProduct, pin, type RunningTarget, startTarget, submitForm, type TargetName } from "./targets";
+import { buildProduct, pin, type RunningTarget, startTarget, stopMail, submitForm, type TargetName } from "./targets";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -94,7 +94,7 @@ async function countRoundTrips(redisUrl: string, target: RunningTarget, requests
   await monitor.monitor((line: string) => lines.push(line));
   await new Promise((r) => setTimeout(r, 100));
   for (let i = 0; i < requests; i++) {
-    const res = await fetch(`${target.base}/dashboard`, { headers: target.headers, redirect: "manual" });
+    const res = await fetch(`${target.base}${target.page}`, { headers: target.headers, redirect: "manual" });
     await res.arrayBuffer();
     if (res.status !== 200) throw new Error(`${target.name}: a page answered ${res.status}`);
   }
@@ -127,7 +127,7 @@ async function main() {
     for (const name of NAMES.filter((n) => cluster || !n.includes("Cluster"))) {
       const t = await startTarget(name, where, { cpu: 1 });
       targets.push(t);
-      await withAutocannon({ url: `${t.base}/dashboard`, headers: t.headers, connections: CONNECTIONS, seconds: 2 }); // warm-up
+      await withAutocannon({ url: `${t.base}${t.page}`, headers: t.headers, connections: CONNECTIONS, seconds: 2 }); // warm-up
     }
     if (PARTS.has("throughput")) {
       process.stdout.write(`autocannon, ${CONNECTIONS} connections:\n`);
@@ -183,6 +183,7 @@ async function main() {
     }
   } finally {
     await redis.stop();
+    await stopMail();
   }
   console.log(out.join("\n"));
   if (PARTS.has("scale")) await measureScale();

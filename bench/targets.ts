@@ -10,6 +10,7 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { freePort } from "../test/helpers/redis-server";
+import { startSmtp, type TestSmtp } from "../test/helpers/smtp";
 
 const ROOT = path.join(__dirname, "..");
 const TSX = createRequire(__filename).resolve("tsx");
@@ -19,10 +20,12 @@ const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"]).stdout?.toString().
 export type TargetName = "product" | "peer" | "ceiling" | "product on Redis Cluster" | "peer + headers + log";
 
 export interface RunningTarget {
-  name: TargetName;
+  name: string;
   /** What progress lines call it: its name, or the label it was started with (a build's directory). */
   label: string;
   base: string;
+  /** The signed-in page the loads ask for ("/dashboard"). */
+  page: string;
   /** What a signed-in browser sends with every page view (its cookies). */
   headers: Record<string, string>;
   child: ChildProcess;
@@ -70,9 +73,34 @@ export async function startTarget(
 ): Promise<RunningTarget> {
   const { script, env } = launchOf(name, redis, options.dist ?? path.join(ROOT, "dist"));
   const port = await freePort();
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...script], {
+  // Its mail (the sign-up link) goes to the bench's SMTP server, with links to where it listens.
+  if (name.startsWith("product")) Object.assign(env, { SMTP_URL: (await benchMail()).url, PUBLIC_URL: `https://127.0.0.1:${port}` });
+  const signIn = name.startsWith("product") ? productSignIn : name === "ceiling" ? async () => ({}) : peerSignIn;
+  return startServer({ name, label: options.label, script, env: { ...env, ...options.env }, cpu: options.cpu, nodeArgs: options.nodeArgs, page: "/dashboard", signIn, port });
+}
+
+/**
+ * Starts one server process on a free port (`script` after `nodeArgs`, `env` over this
+ * process's), pins it to `cpu`, signs in with `signIn` (which gives the headers a signed-in
+ * browser sends) and checks that `page` then answers 200.
+ */
+export async function startServer(server: {
+  name: string;
+  label?: string;
+  script: string[];
+  env: Record<string, string>;
+  cpu?: number;
+  nodeArgs?: string[];
+  page: string;
+  signIn(base: string): Promise<Record<string, string>>;
+  /** Where it listens (a free port when not given). */
+  port?: number;
+}): Promise<RunningTarget> {
+  const { name, page } = server;
+  const port = server.port ?? (await freePort());
+  const child = spawn(process.execPath, [...(server.nodeArgs ?? []), ...server.script], {
     cwd: ROOT,
-    env: { ...process.env, ...env, ...options.env, PORT: String(port) },
+    env: { ...process.env, ...server.env, PORT: String(port) },
     stdio: ["ignore", openSync(process.env.BENCH_LOG ?? "/dev/null", "w"), "inherit"],
   });
   const base = `http://127.0.0.1:${port}`;
@@ -83,13 +111,13 @@ export async function startTarget(
       child.kill("SIGINT");
     });
   try {
-    await waitForHttp(`${base}/dashboard`, child);
-    if (options.cpu !== undefined) pin(child.pid!, options.cpu);
-    const headers = name.startsWith("product") ? await productSignIn(base) : name === "ceiling" ? {} : await peerSignIn(base);
-    const check = await fetch(`${base}/dashboard`, { headers, redirect: "manual" });
+    await waitForHttp(`${base}${page}`, child);
+    if (server.cpu !== undefined) pin(child.pid!, server.cpu);
+    const headers = await server.signIn(base);
+    const check = await fetch(`${base}${page}`, { headers, redirect: "manual" });
     if (check.status !== 200) throw new Error(`${name}: the signed-in page answered ${check.status} (${check.headers.get("location") ?? ""})`);
     await check.text();
-    return { name, label: options.label ?? name, base, headers, child, stop };
+    return { name, label: server.label ?? name, base, page, headers, child, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -139,12 +167,12 @@ function setCookieOf(res: Response): string {
 
 const HTTPS = { "x-forwarded-proto": "https" };
 
-/** Loads a form page of the product and posts it with its CSRF token, as a browser would. */
-export async function submitForm(base: string, path: string, fields: Record<string, string>): Promise<Response> {
+/** Loads a form page of the product and posts it (to `action`, by default the page itself) with its CSRF token, as a browser would. */
+export async function submitForm(base: string, path: string, fields: Record<string, string>, action = path): Promise<Response> {
   const form = await fetch(`${base}${path}`, { headers: HTTPS });
   const visitor = setCookieOf(form);
   const csrf = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1];
-  return fetch(`${base}${path}`, {
+  return fetch(`${base}${action}`, {
     method: "POST",
     redirect: "manual",
     headers: { ...HTTPS, cookie: visitor, "content-type": "application/x-www-form-urlencoded" },
@@ -152,15 +180,36 @@ export async function submitForm(base: string, path: string, fields: Record<stri
   });
 }
 
+/**
+ * Signs in to the bench's account, signing it up first on a Redis that has none: the sign-up
+ * mail arrives at the bench's SMTP server, and its link's button finishes the account and signs
+ * in, as its owner would.
+ */
 async function productSignIn(base: string): Promise<Record<string, string>> {
   const account = { email: "ada@example.com", password: "correct horse battery" };
-  // Signed up once per Redis; a later server on the same Redis signs in to the same account.
-  let res = await submitForm(base, "/signup", { name: "Ada Lovelace", ...account });
-  if (res.status === 409) res = await submitForm(base, "/login", account);
+  let res = await submitForm(base, "/login", account);
+  if (res.status !== 303) {
+    const mail = await benchMail();
+    const since = mail.received.length;
+    const sent = await submitForm(base, "/signup", { name: "Ada Lovelace", ...account });
+    if (sent.status !== 303) throw new Error(`the bench's sign-up answered ${sent.status}`);
+    const link = /\/signup\/confirm\?t=[\w.~-]+/.exec((await mail.nextAbout(account.email, /./, since)).text ?? "")?.[0];
+    if (!link) throw new Error("the sign-up mail has no link");
+    res = await submitForm(base, link, { t: new URL(link, base).searchParams.get("t")! }, "/signup/confirm");
+  }
+  if (res.status !== 303) throw new Error(`the bench's sign-in answered ${res.status}`);
   const headers = { ...HTTPS, cookie: setCookieOf(res) };
   // The first page views store a CSRF token; after that a page view writes nothing.
   for (let i = 0; i < 2; i++) await (await fetch(`${base}/dashboard`, { headers })).text();
   return headers;
+}
+
+/** The SMTP server the product's mail goes to in the benchmarks, started at the first sign-up; stopMail() ends it. */
+let mailServer: Promise<TestSmtp> | undefined;
+const benchMail = () => (mailServer ??= startSmtp());
+export async function stopMail(): Promise<void> {
+  await (await mailServer)?.stop();
+  mailServer = undefined;
 }
 
 async function peerSignIn(base: string): Promise<Record<string, string>> {
