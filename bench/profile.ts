@@ -40,6 +40,8 @@ function layerOf(url: string, fn: string): string {
   if (url.startsWith("node:internal/crypto") || url === "node:crypto") return "hashing (cookie signature, session hash, handle)";
   if (url.startsWith("node:")) return "Node.js HTTP, streams, events";
   if (/\/bench\/[\w-]+\.ts/.test(url)) return "the route (page data)";
+  if (url.includes("/bench/.sites/")) return "the site's own code (examples/auth)";
+  if (ours === "middleware/track" || ours === "middleware/legacy-move" || ours === "site-middleware") return "track() (and the legacy move)";
   if (ours) return `ours: ${ours}`;
   return pkg ?? url;
 }
@@ -66,7 +68,20 @@ function addSamples(layers: Map<string, number>, profile: Profile): void {
  * table: a row per layer, a column per target (all its rounds' samples over all its requests),
  * and the product's difference from the peer with the product's headers and log line.
  */
-export async function profileSideBySide(redisUrl: string, requests = REQUESTS, names = PROFILED): Promise<string> {
+export function profileSideBySide(redisUrl: string, requests = REQUESTS, names: TargetName[] = PROFILED): Promise<string> {
+  return profileTargets(names, (name, nodeArgs, env) => startTarget(name as TargetName, { url: redisUrl }, { cpu: 1, nodeArgs, env }), requests, "peer + headers + log");
+}
+
+/**
+ * The side-by-side profile of any targets: `start` starts one under the profile hook (its
+ * `nodeArgs` and `env`), signed in. `against` names the column the first is compared with.
+ */
+export async function profileTargets(
+  names: string[],
+  start: (name: string, nodeArgs: string[], env: Record<string, string>) => Promise<RunningTarget>,
+  requests = REQUESTS,
+  against = names[names.length - 1],
+): Promise<string> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "session-profile-"));
   const rounds = 5;
   const columns = names.map((name) => ({
@@ -78,7 +93,7 @@ export async function profileSideBySide(redisUrl: string, requests = REQUESTS, n
   const targets: RunningTarget[] = [];
   try {
     for (const c of columns) {
-      const target = await startTarget(c.name, { url: redisUrl }, { cpu: 1, nodeArgs: ["--require", HOOK], env: { PROFILE_FILE: c.file } });
+      const target = await start(c.name, ["--require", HOOK], { PROFILE_FILE: c.file });
       targets.push(target);
       // Warm-up: the JIT settles before any profile starts.
       await autocannon({ url: `${target.base}${target.page}`, connections: 10, amount: Math.min(5000, requests), headers: target.headers });
@@ -105,12 +120,12 @@ export async function profileSideBySide(redisUrl: string, requests = REQUESTS, n
     .map((layer) => ({ layer, us: perRequest.map((c) => c.get(layer) ?? 0) }))
     .filter((row) => row.us.some((us) => us >= 0.5))
     .sort((a, b) => b.us[0] - a.us[0]);
-  const against = names.indexOf("peer + headers + log");
+  const againstAt = names.indexOf(against);
   const cell = (us: number) => (us === 0 ? "–" : us.toFixed(1));
-  const diff = (us: number[]) => (against < 0 ? "" : ` ${(us[0] - us[against] >= 0 ? "+" : "") + (us[0] - us[against]).toFixed(1)} |`);
+  const diff = (us: number[]) => (againstAt <= 0 ? "" : ` ${(us[0] - us[againstAt] >= 0 ? "+" : "") + (us[0] - us[againstAt]).toFixed(1)} |`);
   const lines = [
-    `| layer (self time, µs per request) | ${names.join(" | ")} |${against < 0 ? "" : ` ${names[0]} − ${names[against]} |`}`,
-    `|---|${names.map(() => "---:").join("|")}|${against < 0 ? "" : "---:|"}`,
+    `| layer (self time, µs per request) | ${names.join(" | ")} |${againstAt <= 0 ? "" : ` ${names[0]} − ${against} |`}`,
+    `|---|${names.map(() => "---:").join("|")}|${againstAt <= 0 ? "" : "---:|"}`,
     ...layers.map((row) => `| ${row.layer} | ${row.us.map(cell).join(" | ")} |${diff(row.us)}`),
   ];
   const totals = names.map((_, i) => layers.reduce((sum, row) => sum + row.us[i], 0));

@@ -15,7 +15,7 @@ import { HAS_WRK, type LoadResult, median, table, withAutocannon, withWrk } from
 import { type RunningTarget, startTarget, type TargetName } from "./targets";
 
 /** Redis behind a proxy that holds each chunk on its way to Redis for `delayMs`. Chunks keep their order: timers of one delay fire in order. */
-async function delayingProxy(redisPort: number, delayMs: number): Promise<{ url: string; close(): Promise<void> }> {
+export async function delayingProxy(redisPort: number, delayMs: number): Promise<{ url: string; close(): Promise<void> }> {
   const proxy = await tcpProxy("127.0.0.1", redisPort, (toRedis, write) => (toRedis ? setTimeout(write, delayMs) : write()));
   return { url: `redis://127.0.0.1:${proxy.port}`, close: () => proxy.close() };
 }
