@@ -69,7 +69,12 @@ function addSamples(layers: Map<string, number>, profile: Profile): void {
  * and the product's difference from the peer with the product's headers and log line.
  */
 export function profileSideBySide(redisUrl: string, requests = REQUESTS, names: TargetName[] = PROFILED): Promise<string> {
-  return profileTargets(names, (name, nodeArgs, env) => startTarget(name as TargetName, { url: redisUrl }, { cpu: 1, nodeArgs, env }), requests, "peer + headers + log");
+  return profileTargets(
+    names,
+    (name, nodeArgs, env) => startTarget(name as TargetName, { url: redisUrl }, { cpu: 1, nodeArgs, env }),
+    requests,
+    "peer + headers + log",
+  );
 }
 
 /**
@@ -101,7 +106,12 @@ export async function profileTargets(
     for (let round = 1; round <= rounds; round++) {
       for (const [i, target] of targets.entries()) {
         target.child.kill("SIGUSR2");
-        const result = await autocannon({ url: `${target.base}${target.page}`, connections: 10, amount: Math.ceil(requests / rounds), headers: target.headers });
+        const result = await autocannon({
+          url: `${target.base}${target.page}`,
+          connections: 10,
+          amount: Math.ceil(requests / rounds),
+          headers: target.headers,
+        });
         target.child.kill("SIGUSR2");
         if (result.non2xx > 0) throw new Error(`${target.name}: ${result.non2xx} responses were not 200`);
         const file = `${columns[i].file}.${round}`;

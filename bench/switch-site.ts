@@ -75,10 +75,7 @@ const EDITS: Record<SwitchVariant, { before: string; store: string; after: strin
   "store + track() + router": {
     before: sessionsSetup(),
     store: "store: sessions.store,",
-    after: [
-      "app.use(sessions.track());",
-      "app.use('/account', sessions.router({ layout: 'sessions-wrapper' }));",
-    ].join("\n"),
+    after: ["app.use(sessions.track());", "app.use('/account', sessions.router({ layout: 'sessions-wrapper' }));"].join("\n"),
     beforeListen: "app.use(sessions.errorHandler());",
   },
 };
@@ -115,7 +112,8 @@ export function writeSwitchSite(variant: SwitchVariant): string {
   // Its users and their check come first, so that the package's `accounts` can name them.
   const usersAt = source.indexOf("// placeholder database");
   const endOfAuthenticate = source.indexOf("function restrict(");
-  if (usersAt < 0 || endOfAuthenticate < usersAt) throw new Error(`${EXAMPLE}/index.js no longer has its users before restrict(): the switch's edits need updating`);
+  if (usersAt < 0 || endOfAuthenticate < usersAt)
+    throw new Error(`${EXAMPLE}/index.js no longer has its users before restrict(): the switch's edits need updating`);
   const users = source.slice(usersAt, endOfAuthenticate);
   source = source.slice(0, usersAt) + source.slice(endOfAuthenticate);
   source = replaceOnce(source, SESSION_CALL, `${users}\n${edits.before}\n${SESSION_CALL}\n  ${edits.store}`);

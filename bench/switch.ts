@@ -105,9 +105,7 @@ async function latencyRun(redisPort: number): Promise<Map<SwitchVariant, { p50: 
         results.get(t.name)!.push(r);
       }
     }
-    return new Map(
-      SWITCH_VARIANTS.map((v) => [v, { p50: median(results.get(v)!.map((r) => r.p50)), p90: median(results.get(v)!.map((r) => r.p90)) }]),
-    );
+    return new Map(SWITCH_VARIANTS.map((v) => [v, { p50: median(results.get(v)!.map((r) => r.p50)), p90: median(results.get(v)!.map((r) => r.p90)) }]));
   } finally {
     for (const t of targets) await t.stop();
     await proxy.close();
@@ -160,11 +158,7 @@ export async function measureSwitch(redis: { url: string; port: number }): Promi
 
 /** Where each variant's CPU goes, by layer, during signed-in page views. */
 export async function profileSwitch(redisUrl: string, requests = 30_000): Promise<string> {
-  return profileTargets(
-    [...SWITCH_VARIANTS].reverse(),
-    (variant, nodeArgs, env) => startSite(variant as SwitchVariant, redisUrl, { nodeArgs, env }),
-    requests,
-  );
+  return profileTargets([...SWITCH_VARIANTS].reverse(), (variant, nodeArgs, env) => startSite(variant as SwitchVariant, redisUrl, { nodeArgs, env }), requests);
 }
 
 async function main() {

@@ -76,7 +76,17 @@ export async function startTarget(
   // Its mail (the sign-up link) goes to the bench's SMTP server, with links to where it listens.
   if (name.startsWith("product")) Object.assign(env, { SMTP_URL: (await benchMail()).url, PUBLIC_URL: `https://127.0.0.1:${port}` });
   const signIn = name.startsWith("product") ? productSignIn : name === "ceiling" ? async () => ({}) : peerSignIn;
-  return startServer({ name, label: options.label, script, env: { ...env, ...options.env }, cpu: options.cpu, nodeArgs: options.nodeArgs, page: "/dashboard", signIn, port });
+  return startServer({
+    name,
+    label: options.label,
+    script,
+    env: { ...env, ...options.env },
+    cpu: options.cpu,
+    nodeArgs: options.nodeArgs,
+    page: "/dashboard",
+    signIn,
+    port,
+  });
 }
 
 /**

@@ -276,6 +276,12 @@ export function describeSessionStore(name: string, factory: StoreFactory): void 
       await subject.store.set(id, withState({ cookie: {} as SessionData["cookie"], ...site, ...hostile }, peekState(signedIn("u1"))!));
       const got = (await readSession(subject.store, id))! as unknown as Record<string, unknown>;
       expect(got).toMatchObject(site);
+      // Read again after the site changed its keys in place (a request that did not save): as stored.
+      (got.cart as Array<{ n: number }>)[0].n = 99;
+      (got.user as { plan: string }).plan = "free";
+      const again = (await readSession(subject.store, id))! as unknown as Record<string, unknown>;
+      expect(again).toMatchObject(site);
+      expect(peekState(again as unknown as SessionData)).not.toBe(peekState(got as unknown as SessionData));
       expect(got.csrfToken).toBe("the site's own");
       expect(Object.getOwnPropertyDescriptor(got, "__proto__")?.value).toEqual({ polluted: true });
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();

@@ -298,7 +298,8 @@ describe(`a site moving from connect-redis, as browsers come back (${redisName()
     });
     try {
       const app = site(sessions.store, sessions);
-      // From localhost nothing is lost (browsers take Secure cookies there): not said.
+      // From localhost nothing is lost (browsers take Secure cookies there): not said, twice.
+      await request(app).get("/page");
       await request(app).get("/page");
       expect(warnings.filter((w) => w.includes("https"))).toEqual([]);
       await request(app).get("/page").set("Host", "shop.example");

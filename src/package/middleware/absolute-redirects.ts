@@ -17,18 +17,31 @@ import type { Request, RequestHandler, Response } from "express";
  */
 export function absoluteRedirects(publicUrl: string): RequestHandler {
   const site = new URL(publicUrl);
-  return (req, res, next) => {
-    const location = res.location;
-    res.location = function (this: Response, url: string) {
-      let path = String(url);
-      // A path of this site only: "//host" and "/\host" are other sites to a browser.
-      if (!/^\/(?![/\\])/.test(path)) return location.call(this, url);
-      if (req.method === "POST" && pathOf(path) === refererPath(req, site)) path += `${path.includes("?") ? "&" : "?"}done.${randomBytes(4).toString("hex")}`;
-      return location.call(this, cameTo(req, site) ? `${site.origin}${path}` : path);
-    } as Response["location"];
+  // One function for every response, reading its request from `this.req`: a page pays for
+  // setting it, not for a closure of its own, and a second pass (track() and the pages'
+  // router on one request) finds it set already.
+  function location(this: Redirecting, url: string) {
+    const own = this[LOCATION] ?? (Object.getPrototypeOf(this) as Response).location;
+    let path = String(url);
+    // A path of this site only: "//host" and "/\host" are other sites to a browser.
+    if (!/^\/(?![/\\])/.test(path)) return own.call(this, url);
+    const req = this.req;
+    if (req.method === "POST" && pathOf(path) === refererPath(req, site)) path += `${path.includes("?") ? "&" : "?"}done.${randomBytes(4).toString("hex")}`;
+    return own.call(this, cameTo(req, site) ? `${site.origin}${path}` : path);
+  }
+  return (_req, res, next) => {
+    const redirecting = res as Redirecting;
+    if (redirecting.location !== location) {
+      // A location of the site's own on this response (not Express's) is kept, and called.
+      if (Object.hasOwn(redirecting, "location")) redirecting[LOCATION] = redirecting.location;
+      redirecting.location = location as Response["location"];
+    }
     next();
   };
 }
+
+const LOCATION = Symbol("the response's location before the package's");
+type Redirecting = Response & { [LOCATION]?: Response["location"] };
 
 const pathOf = (pathAndQuery: string) => pathAndQuery.split(/[?#]/)[0];
 

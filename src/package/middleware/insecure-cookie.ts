@@ -11,9 +11,17 @@ const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[?::1\]?)$/;
 
 export function insecureCookieWarning(production: boolean, warn: (message: string) => void): RequestHandler {
   let warned = !production;
+  // The Host of the last request found on loopback: a production build tried there (or
+  // measured there) asks no more of the next one with the same Host than to compare it.
+  let loopbackHost: string | undefined;
   return (req, _res, next) => {
-    // Browsers take `Secure` cookies from http://localhost: a production build tried there loses nothing.
-    if (!warned && !LOOPBACK.test(req.hostname) && (!req.secure || (req.session !== undefined && req.session.cookie?.secure !== true))) {
+    if (warned || (req.headers.host === loopbackHost && req.headers["x-forwarded-host"] === undefined)) return next();
+    // The host is looked at last: a site served as it should be (https, a secure cookie) pays only for the first two.
+    if (!req.secure || (req.session !== undefined && req.session.cookie?.secure !== true)) {
+      if (LOOPBACK.test(req.hostname)) {
+        if (req.headers["x-forwarded-host"] === undefined) loopbackHost = req.headers.host;
+        return next();
+      }
       warned = true;
       warn(
         `Production without https: ${req.secure ? "the site's session cookie is not `secure`" : `a request came over plain http (to ${req.hostname})`}. ` +

@@ -226,9 +226,10 @@ interface ReadRecord {
 
 /**
  * Records read lately, by their data. A signed-in page reads the same record as the page
- * before it until the record is written again (at most once per update age): its JSON is
- * parsed and renamed once, not on every page. A written record has new data and misses.
- * Records of 4 KB or less without keys of a site's: 2,000 of them hold under 10 MB.
+ * before it until the record is written again (at most once per update age): the package's
+ * state in it is parsed, renamed and frozen once, not on every page; a site's own keys are
+ * parsed once per page (siteKeysOf), as the site may change them. A written record has new
+ * data and misses. Records of 4 KB or less: 2,000 of them hold under 10 MB.
  */
 const recentRecords = new Map<string, ReadRecord>();
 const RECENT_RECORDS = 2_000;
@@ -260,9 +261,8 @@ function readOf(record: SessionRecord, keepCookie: boolean): ReadRecord | null {
     return null;
   }
   const read: ReadRecord = { u: record.u, uid: record.uid, keepCookie, state: deepFreeze(state), siteKeys, kept };
-  // Only the package's own small records: a site's keys are parsed again for each request
-  // anyway, and a large record would hold its size here beside the cache.
-  if (!siteKeys && record.d.length <= RECENT_RECORD_MAX_LENGTH) {
+  // Only small records: a large one would hold its size here beside the cache.
+  if (record.d.length <= RECENT_RECORD_MAX_LENGTH) {
     if (recentRecords.size >= RECENT_RECORDS) recentRecords.delete(recentRecords.keys().next().value as string);
     recentRecords.set(record.d, read);
   }
