@@ -7,9 +7,10 @@
  * (taskset), runs one target at a time, and interleaves the rounds (product, peer, ceiling,
  * product, ...) so that drift on a shared machine falls on all alike. Figures are medians.
  *
- * BENCH_PARTS picks parts (default all): throughput (autocannon, Redis CPU, round trips), wrk
- * (16 and 64 connections), remote (Redis across a 1 ms and a 4 ms link), profile (by layer,
- * side by side), signins, scale.
+ * BENCH_PARTS picks parts (default all): switch (Express's examples/auth moving from
+ * connect-redis, bench/switch.ts), throughput (autocannon, Redis CPU, round trips), wrk (16 and
+ * 64 connections), remote (Redis across a 1 ms and a 4 ms link), profile (by layer, side by
+ * side), signins, scale.
  */
 import { createClient, type RedisClientType } from "redis";
 import { startRedisCluster } from "../test/helpers/redis-cluster";
@@ -19,13 +20,14 @@ import { type Measured, measure } from "./measure";
 import { profileSideBySide } from "./profile";
 import { remoteRedisLatency } from "./remote-redis";
 import { measureScale } from "./scale";
+import { measureSwitch, profileSwitch, SWITCH_PROFILE_TITLE } from "./switch";
 import { buildProduct, pin, type RunningTarget, startTarget, stopMail, submitForm, type TargetName } from "./targets";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const WRK_CONNECTIONS = (process.env.BENCH_WRK_CONNECTIONS ?? "16,64").split(",").map(Number);
-const PARTS = new Set((process.env.BENCH_PARTS ?? "throughput,wrk,remote,profile,signins,scale").split(","));
+const PARTS = new Set((process.env.BENCH_PARTS ?? "switch,throughput,wrk,remote,profile,signins,scale").split(","));
 const PINNED = "servers on CPU 1, load and Redis on CPU 0";
 const NAMES: TargetName[] = ["product", "peer", "ceiling", "product on Redis Cluster", "peer + headers + log"];
 
@@ -122,6 +124,11 @@ async function main() {
   const cluster = PARTS.has("throughput") ? await startRedisCluster() : undefined;
   for (const n of cluster?.nodes ?? []) pin(n.pid, 0);
   const where = { url: redis.url, clusterNodes: cluster?.nodes.map((n) => `${n.host}:${n.port}`).join(",") };
+  if (PARTS.has("switch")) {
+    out.push(await measureSwitch(redis));
+    process.stdout.write("the switch, profiles:\n");
+    out.push(`\nWhere the switched site's page CPU goes: ${SWITCH_PROFILE_TITLE}\n`, await profileSwitch(redis.url));
+  }
   const targets: RunningTarget[] = [];
   try {
     for (const name of NAMES.filter((n) => cluster || !n.includes("Cluster"))) {

@@ -10,7 +10,10 @@
  *   one kept after it, `legacy` for the sessions connect-redis kept);
  * - "store + track() + router": the whole of "Keep your sign-in": `track()` after `session()`,
  *   the sessions pages under /account in a wrapper of the site's own head and foot, and
- *   `errorHandler()`.
+ *   `errorHandler()`;
+ * - "no session (the floor)": the same site with no session layer at all, every request
+ *   signed in as "tj" from memory: what this machine takes to serve the page, under which no
+ *   session layer can go.
  *
  * Each edit names the line it changes and fails loudly when the upstream file no longer has it.
  */
@@ -18,7 +21,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
-export const SWITCH_VARIANTS = ["connect-redis", "store", "store + track() + router"] as const;
+export const SWITCH_VARIANTS = ["connect-redis", "store", "store + track() + router", "no session (the floor)"] as const;
 export type SwitchVariant = (typeof SWITCH_VARIANTS)[number];
 
 const ROOT = path.join(__dirname, "..");
@@ -78,6 +81,15 @@ const EDITS: Record<SwitchVariant, { before: string; store: string; after: strin
     after: ["app.use(sessions.track());", "app.use('/account', sessions.router({ layout: 'sessions-wrapper' }));"].join("\n"),
     beforeListen: "app.use(sessions.errorHandler());",
   },
+  "no session (the floor)": {
+    before: [
+      "app.use(function (req, res, next) { req.session = { user: users.tj }; next(); });",
+      "session = function () { return function (req, res, next) { next(); }; };",
+    ].join("\n"),
+    store: "",
+    after: "",
+    beforeListen: "",
+  },
 };
 
 /** createSessions as docs/adopting.md has a site without Passport write it, over this site's `users` and `authenticate`. */
@@ -117,7 +129,7 @@ export function writeSwitchSite(variant: SwitchVariant): string {
   const users = source.slice(usersAt, endOfAuthenticate);
   source = source.slice(0, usersAt) + source.slice(endOfAuthenticate);
   source = replaceOnce(source, SESSION_CALL, `${users}\n${edits.before}\n${SESSION_CALL}\n  ${edits.store}`);
-  if (variant !== "connect-redis") source = replaceOnce(source, OLD_SECRET, "secret: secret");
+  if (variant === "store" || variant === "store + track() + router") source = replaceOnce(source, OLD_SECRET, "secret: secret");
   source = replaceOnce(source, "}));\n", `}));\n${edits.after}\n`);
   source = replaceOnce(source, "if (!module.parent) {", `${edits.beforeListen}\nif (!module.parent) {`);
   source = replaceOnce(source, "app.listen(3000);", "app.listen(Number(process.env.PORT), '127.0.0.1');");
