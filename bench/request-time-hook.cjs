@@ -11,8 +11,9 @@ const handling = [];
 const gaps = [];
 let lastFinish = 0n;
 const emit = http.Server.prototype.emit;
-http.Server.prototype.emit = function (event, req, res) {
+http.Server.prototype.emit = function (event, ...args) {
   if (event === "request") {
+    const res = args[1];
     const started = process.hrtime.bigint();
     if (lastFinish) gaps.push(Number(started - lastFinish) / 1e6);
     res.on("finish", () => {
@@ -20,7 +21,7 @@ http.Server.prototype.emit = function (event, req, res) {
       handling.push(Number(lastFinish - started) / 1e6);
     });
   }
-  return emit.apply(this, arguments);
+  return emit.call(this, event, ...args);
 };
 
 function percentiles(name, times) {
