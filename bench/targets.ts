@@ -206,7 +206,7 @@ async function productSignIn(base: string): Promise<Record<string, string>> {
     if (sent.status !== 303) throw new Error(`the bench's sign-up answered ${sent.status}`);
     const link = /\/signup\/confirm\?t=[\w.~-]+/.exec((await mail.nextAbout(account.email, /./, since)).text ?? "")?.[0];
     if (!link) throw new Error("the sign-up mail has no link");
-    res = await submitForm(base, link, { t: new URL(link, base).searchParams.get("t")! }, "/signup/confirm");
+    res = await submitForm(base, link, { t: new URL(link, base).searchParams.get("t")!, password: account.password }, "/signup/confirm");
   }
   if (res.status !== 303) throw new Error(`the bench's sign-in answered ${res.status}`);
   const headers = { ...HTTPS, cookie: setCookieOf(res) };

@@ -73,7 +73,7 @@ describe("the server process", () => {
       const t = new URL(link, base).searchParams.get("t")!;
       const done = await fetch(`${base}/signup/confirm`, {
         method: "POST",
-        body: new URLSearchParams({ _csrf: confirmToken, t }),
+        body: new URLSearchParams({ _csrf: confirmToken, t, password: "correct horse battery" }),
         headers: { cookie },
         redirect: "manual",
       });

@@ -53,7 +53,7 @@ describeInBrowser("two devices in Chromium without JavaScript", () => {
     await page.getByRole("button", { name: "Sign in" }).click();
   }
 
-  test("when a person signs up on the laptop and follows the mail's link, then the dashboard greets them by name", async () => {
+  test("when a person signs up on the laptop and follows the mail's link, then it asks for their password again, and the dashboard greets them by name", async () => {
     await laptop.goto(base);
     await laptop.getByRole("link", { name: "Create an account" }).click();
     await laptop.getByLabel("Name").fill(account.name);
@@ -66,6 +66,15 @@ describeInBrowser("two devices in Chromium without JavaScript", () => {
     const mail = harness.t.mails.find((m) => m.to === account.email && m.subject === "Finish creating your account")!;
     const link = /\/signup\/confirm\?t=[A-Za-z0-9_.-]+/.exec(mail.text)![0];
     await laptop.goto(`${base}${link}`);
+    const field = laptop.getByLabel("Enter the password you chose when you signed up");
+    // A mistyped password: the same page, the message at the field, and the link still good.
+    await field.fill("not the password I chose");
+    const refused = laptop.waitForResponse((res) => res.request().method() === "POST");
+    await laptop.getByRole("button", { name: "Finish creating my account" }).click();
+    expect((await refused).status()).toBe(422);
+    await expect(laptop.locator("#password-error").textContent()).resolves.toBe("That is not the password this account was last signed up with.");
+    await expect(field.getAttribute("aria-invalid")).resolves.toBe("true");
+    await field.fill(account.password);
     await laptop.getByRole("button", { name: "Finish creating my account" }).click();
     expect(new URL(laptop.url()).pathname).toBe("/dashboard");
     await expect(laptop.locator("main").textContent()).resolves.toContain(`Signed in as ${account.name}`);

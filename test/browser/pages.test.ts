@@ -3,8 +3,8 @@ import path from "node:path";
 import type { BrowserContextOptions, Page } from "playwright-core";
 import { OPERATOR } from "../../src/site/cli/cli";
 import { setRole } from "../../src/site/users/account-admin";
-import { CHROME_WINDOWS, SAFARI_IPHONE, type TestApp } from "../helpers/app";
-import { browserHarness, describeInBrowser, type PageAudit, signUpInBrowser } from "../helpers/chromium";
+import { CHROME_WINDOWS, newAccount, SAFARI_IPHONE, type TestApp } from "../helpers/app";
+import { browserHarness, describeInBrowser, openSignUpLink, type PageAudit, signUpInBrowser } from "../helpers/chromium";
 
 /**
  * Every page at a desktop and a phone width: screenshots, layout from 320 px up, and axe-core
@@ -38,6 +38,24 @@ const PAGES: PageCase[] = [
     },
   },
   { name: "signup-sent", path: "/signup/sent", signedIn: false },
+  {
+    name: "signup-confirm",
+    path: "/signup",
+    signedIn: false,
+    // The mail's link: the page that asks for the password chosen at sign-up.
+    prepare: async (page, base, t) => openSignUpLink(page, base, t, newAccount()),
+  },
+  {
+    name: "signup-confirm-errors",
+    path: "/signup",
+    signedIn: false,
+    prepare: async (page, base, t) => {
+      await openSignUpLink(page, base, t, newAccount());
+      await page.getByLabel("Enter the password you chose when you signed up").fill("not the password I chose");
+      await page.getByRole("button", { name: "Finish creating my account" }).click();
+      expect(await page.locator("#password-error").textContent()).toBe("That is not the password this account was last signed up with.");
+    },
+  },
   { name: "login", path: "/login", signedIn: false },
   {
     name: "login-errors",
@@ -208,14 +226,13 @@ describeInBrowser("every page in Chromium", () => {
 
   describe("at 320 px, the narrowest width", () => {
     const tab = tabs({ javaScriptEnabled: false, viewport: { width: 320, height: 640 }, userAgent: SAFARI_IPHONE });
-    test.each(PAGES.filter((p) => ["login", "login-signed-out", "sessions", "signup-errors", "profile", "dashboard"].includes(p.name)))(
-      "when $name is shown, then nothing overflows sideways",
-      async (pc) => {
-        const page = await open(pc.signedIn ? tab.signedIn() : tab.anonymous(), pc);
-        expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(320);
-        await audit.settle();
-      },
-    );
+    test.each(
+      PAGES.filter((p) => ["login", "login-signed-out", "sessions", "signup-errors", "signup-confirm-errors", "profile", "dashboard"].includes(p.name)),
+    )("when $name is shown, then nothing overflows sideways", async (pc) => {
+      const page = await open(pc.signedIn ? tab.signedIn() : tab.anonymous(), pc);
+      expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(320);
+      await audit.settle();
+    });
   });
 
   describe("the focus ring", () => {

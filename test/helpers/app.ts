@@ -171,7 +171,7 @@ export async function signUp(agent: Agent, account = newAccount()) {
   if (!deps) throw new Error("signUp: the agent is not one of a test app's (createTestApp)");
   const user = await deps.users.findByEmail(account.email);
   if (!user) throw new Error("sign-up failed: no account was created");
-  const done = await finishSignUp(agent, `/signup/confirm?t=${deps.kit.links.make("sign-up", user.id, { version: user.cv })}`);
+  const done = await finishSignUp(agent, `/signup/confirm?t=${deps.kit.links.make("sign-up", user.id, { version: user.cv })}`, account.password);
   if (done.status !== 303) throw new Error(`finishing the sign-up failed: ${done.status} ${done.text.slice(0, 200)}`);
   return account;
 }
@@ -184,8 +184,8 @@ export async function signedUpCookie(agent: Agent, account = newAccount()): Prom
   return cookie;
 }
 
-/** Opens a sign-up link (a path) and presses its button, as its owner would. */
-export async function finishSignUp(agent: Agent, link: string) {
+/** Opens a sign-up link (a path), enters the password chosen at sign-up and presses its button, as its owner would. */
+export async function finishSignUp(agent: Agent, link: string, password: string) {
   const page = await agent.get(link);
   // A link that no longer works shows no button: its form is sent with a token from the sign-up page.
   const form = page.text.includes('action="/signup/confirm"') ? page : await agent.get("/signup");
@@ -193,7 +193,7 @@ export async function finishSignUp(agent: Agent, link: string) {
   return agent
     .post("/signup/confirm")
     .type("form")
-    .send({ _csrf: csrfFrom(form.text), t: token });
+    .send({ _csrf: csrfFrom(form.text), t: token, password });
 }
 
 export async function signIn(agent: Agent, account: { email: string; password: string }, extra: Record<string, string> = {}) {

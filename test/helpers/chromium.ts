@@ -66,6 +66,13 @@ export async function browserHarness(
  * it sends (made as the mail makes it) and its button. The page ends signed in on the dashboard.
  */
 export async function signUpInBrowser(page: Page, base: string, t: TestApp, account: { name: string; email: string; password: string }): Promise<void> {
+  await openSignUpLink(page, base, t, account);
+  await page.getByLabel("Enter the password you chose when you signed up").fill(account.password);
+  await page.getByRole("button", { name: "Finish creating my account" }).click();
+}
+
+/** The sign-up form sent in a page, then its mail's link opened there (made as the mail makes it): the page that asks for the password. */
+export async function openSignUpLink(page: Page, base: string, t: TestApp, account: { name: string; email: string; password: string }): Promise<void> {
   await page.goto(`${base}/signup`);
   await page.getByLabel("Name").fill(account.name);
   await page.getByLabel("Email").fill(account.email);
@@ -75,7 +82,6 @@ export async function signUpInBrowser(page: Page, base: string, t: TestApp, acco
   const user = await t.deps.users.findByEmail(account.email);
   if (!user) throw new Error("sign-up failed: no account was created");
   await page.goto(`${base}/signup/confirm?t=${t.deps.kit.links.make("sign-up", user.id, { version: user.cv })}`);
-  await page.getByRole("button", { name: "Finish creating my account" }).click();
 }
 
 const AXE_SOURCE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");

@@ -28,6 +28,16 @@ export function move(from: number, to: number): string {
   return key(to >= from ? "Down Arrow" : "Up Arrow").repeat(Math.abs(to - from));
 }
 export const ENTER = key("^J");
+/** From the top of a page: types each text into its field (by lynx's numbers, in document order), then presses the button numbered `submit`. */
+export function fillAndSubmit(fields: Array<[field: number, text: string]>, submit: number): string {
+  let at = 1;
+  let keys = "";
+  for (const [field, text] of fields) {
+    keys += move(at, field) + type(text);
+    at = field;
+  }
+  return keys + move(at, submit) + ENTER;
+}
 /** The `g` command: opens an address. */
 export function go(url: string): string {
   return key("g") + key("^U") + type(url) + ENTER;

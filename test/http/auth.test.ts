@@ -55,7 +55,7 @@ describe.each<BackendKind>(backendKinds())("accounts and sign-in (%s)", (kind) =
     const link = signUpPath(mails[1].text);
     // Opening it changes nothing (mail scanners open links): its button does.
     expect((await request(ctx().app).get(link)).text).toContain("Finish creating my account");
-    const done = await finishSignUp(agent, link);
+    const done = await finishSignUp(agent, link, account.password);
     expect([done.status, done.headers.location]).toEqual([303, "/dashboard"]);
     const cookie = cookieOf(done)!;
     expect(cookie).toMatch(/HttpOnly/);
@@ -68,7 +68,7 @@ describe.each<BackendKind>(backendKinds())("accounts and sign-in (%s)", (kind) =
     expect(dash.text).toContain("Welcome, Grace Hopper");
     expect(dash.headers["cache-control"]).toBe("no-store, no-cache");
     // Once: the same link again is refused.
-    expect((await finishSignUp(browser(ctx().app), link)).status).toBe(410);
+    expect((await finishSignUp(browser(ctx().app), link, account.password)).status).toBe(410);
   });
 
   test("when the email is taken (in another case), then sign-up answers exactly as for a new address, the owner is told by mail, and nothing changes", async () => {
@@ -107,9 +107,9 @@ describe.each<BackendKind>(backendKinds())("accounts and sign-in (%s)", (kind) =
         .at(-1)!.text,
     );
     expect(second).not.toBe(first);
-    expect((await finishSignUp(browser(ctx().app), first)).status).toBe(410);
+    expect((await finishSignUp(browser(ctx().app), first, attacker.password)).status).toBe(410);
     const owner = browser(ctx().app);
-    expect((await finishSignUp(owner, second)).status).toBe(303);
+    expect((await finishSignUp(owner, second, victim.password)).status).toBe(303);
     expect((await owner.get("/dashboard")).text).toContain("Signed in as <strong>Ada Lovelace</strong>");
     expect((await signIn(browser(ctx().app), attacker)).status).toBe(422);
   });
@@ -264,7 +264,7 @@ describe("in production", () => {
       const res = await https(request(t.app).post("/signup/confirm"))
         .set("Cookie", csrf.split(";")[0])
         .type("form")
-        .send({ _csrf: csrfFrom(page.text), t: new URL(link, "https://x").searchParams.get("t") });
+        .send({ _csrf: csrfFrom(page.text), t: new URL(link, "https://x").searchParams.get("t"), password: account.password });
       expect(res.status).toBe(303);
       const cookie = cookieOf(res, "__Host-sid")!;
       expect(cookie).toMatch(/; Secure/);

@@ -210,7 +210,9 @@ describe("Redis outages", () => {
       expect(signups.at(-1)).toBe(303);
       // The mail's link finishes the account.
       const user = (await backend.users.findByEmail(account.email))!;
-      expect((await finishSignUp(browser(app), `/signup/confirm?t=${backend.kit.links.make("sign-up", user.id, { version: user.cv })}`)).status).toBe(303);
+      expect(
+        (await finishSignUp(browser(app), `/signup/confirm?t=${backend.kit.links.make("sign-up", user.id, { version: user.cv })}`, account.password)).status,
+      ).toBe(303);
       const attempts = [];
       for (let i = 0; i < 6; i++) attempts.push((await signIn(browser(app), { ...account, password: "wrong password" })).status);
       const firstAnswer = attempts.findIndex((s) => s !== 503);

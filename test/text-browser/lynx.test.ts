@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { type Agent, browser, CHROME_WINDOWS, createTestApp, listen, signUp, type TestApp } from "../helpers/app";
-import { ENTER, go, key, Lynx, move, numberOf, pausesIn, redirectsIn, requireLynx, type } from "../helpers/lynx";
+import { ENTER, fillAndSubmit, go, key, Lynx, move, numberOf, pausesIn, redirectsIn, requireLynx, type } from "../helpers/lynx";
 import { freePort } from "../helpers/redis-server";
 import { testClock } from "../helpers/stores";
 
@@ -191,5 +191,58 @@ describe("signing a device out in lynx", () => {
       expect(shown).not.toContain("Signed in as");
       expect(shown).not.toMatch(/BUTTON\) Sign out/);
     }
+  });
+});
+
+describe("finishing a sign-up in lynx", () => {
+  const account = { name: "Ada", email: `lynx-signup-${Date.now()}@example.com`, password: "lynx-passphrase-2026" };
+  let t: TestApp;
+  let server: Awaited<ReturnType<typeof listen>>;
+  let lynx: Lynx;
+
+  beforeAll(async () => {
+    requireLynx();
+    mkdirSync(OUTPUT, { recursive: true });
+    const port = await freePort();
+    t = await createTestApp("redis", { env: { PUBLIC_URL: `http://127.0.0.1:${port}` } });
+    server = await listen(t.app, port);
+    lynx = new Lynx();
+  });
+
+  afterAll(async () => {
+    lynx?.close();
+    await server?.close();
+    await t?.close();
+  });
+
+  test("when the mail's link is opened, then its form takes the password chosen at sign-up, a wrong one shown at the field, and signs lynx in", async () => {
+    const form = await lynx.dump(`${server.base}/signup`);
+    const s = {
+      name: numberOf(form, /Name \[(\d+)\]_/),
+      email: numberOf(form, /Email \[(\d+)\]_/),
+      password: numberOf(form, /Password \[(\d+)\]_/),
+      submit: numberOf(form, /\(\[(\d+)\]BUTTON\) Create account/),
+    };
+    const filled: Array<[number, string]> = [
+      [s.name, account.name],
+      [s.email, account.email],
+      [s.password, account.password],
+    ];
+    const [sent] = await lynx.interact(`${server.base}/signup`, (save) => fillAndSubmit(filled, s.submit) + save());
+    expect(sent).toContain("Check your mail");
+    const mail = t.mails.find((m) => m.to === account.email && m.subject === "Finish creating your account");
+    const link = /http:\/\/127\.0\.0\.1:\d+\/signup\/confirm\?t=[A-Za-z0-9_.-]+/.exec(mail?.text ?? "")![0];
+    const page = await lynx.dump(link);
+    writeFileSync(path.join(OUTPUT, "sign-up-confirm.txt"), page);
+    expect(page).toContain("Enter the password you chose when you signed up");
+    const f = { password: numberOf(page, /signed up \[(\d+)\]_/), submit: numberOf(page, /\(\[(\d+)\]BUTTON\) Finish creating my account/) };
+    const enter = (password: string) => fillAndSubmit([[f.password, password]], f.submit);
+    const [wrong] = await lynx.interact(link, (save) => enter("not-the-password") + save());
+    writeFileSync(path.join(OUTPUT, "sign-up-confirm-wrong.txt"), wrong);
+    expect(pausesIn(lynx.screen)).toEqual([]);
+    expect(wrong).toContain("That is not the password this account was last signed up with.");
+    const [done] = await lynx.interact(link, (save) => enter(account.password) + save());
+    expect(pausesIn(lynx.screen)).toEqual([]);
+    expect(done).toContain(`Signed in as ${account.name}`);
   });
 });

@@ -1,5 +1,15 @@
 import { normalizeEmail } from "../../package/site-kit-entry";
-import { applyChanges, isActiveAdmin, type NewUser, newUser, type User, type UserChanges, type UserRepository } from "./user-repository";
+import {
+  applyChanges,
+  isActiveAdmin,
+  meetsExpectation,
+  type NewUser,
+  newUser,
+  type User,
+  type UserChanges,
+  type UserExpectation,
+  type UserRepository,
+} from "./user-repository";
 
 /** Accounts in this process's memory, for the embedded store. Lost at exit by design. */
 export class EmbeddedUserRepository implements UserRepository {
@@ -25,9 +35,10 @@ export class EmbeddedUserRepository implements UserRepository {
     return id ? this.findById(id) : null;
   }
 
-  async update(id: string, changes: UserChanges): Promise<User | null> {
+  async update(id: string, changes: UserChanges, expected?: UserExpectation): Promise<User | null> {
     const user = this.users.get(id);
-    if (!user) return null;
+    // Read and written with no await between: nothing else runs in between.
+    if (!user || !meetsExpectation(user, expected)) return null;
     const updated = applyChanges(user, changes);
     this.users.set(id, updated);
     return { ...updated };

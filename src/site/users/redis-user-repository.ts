@@ -2,16 +2,21 @@ import type { RedisClientType } from "redis";
 import { isRole } from "../../package";
 import { durableClient, type ReplicaWait, Script, waitForReplicas } from "../../package/redis-entry";
 import { normalizeEmail } from "../../package/site-kit-entry";
-import { isActiveAdmin, type NewUser, newUser, type User, type UserChanges, type UserRepository } from "./user-repository";
+import { isActiveAdmin, type NewUser, newUser, type User, type UserChanges, type UserExpectation, type UserRepository } from "./user-repository";
 
 /**
  * Change an existing user (a deleted account is not brought back) and bump its versions in
- * the same step, so concurrent changes each get their own version.
- * ARGV: "1" to bump the credential version too, then field/value pairs. Returns the new hash.
+ * the same step, so concurrent changes each get their own version; when the account no longer
+ * has the credential version or the confirmation the change was decided on, nothing changes.
+ * ARGV: "1" to bump the credential version too; the expected credential version ("" for
+ * any); "1" when the account is expected unconfirmed, "0" confirmed, "" either; then
+ * field/value pairs. Returns the new hash, or false when nothing changed.
  */
 const changeUser = new Script(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-if #ARGV > 1 then redis.call('HSET', KEYS[1], unpack(ARGV, 2)) end
+if ARGV[2] ~= '' and (tonumber(redis.call('HGET', KEYS[1], 'cv')) or 1) ~= tonumber(ARGV[2]) then return false end
+if ARGV[3] ~= '' and (redis.call('HGET', KEYS[1], 'unconfirmed') == '1') ~= (ARGV[3] == '1') then return false end
+if #ARGV > 3 then redis.call('HSET', KEYS[1], unpack(ARGV, 4)) end
 redis.call('HINCRBY', KEYS[1], 'ver', 1)
 if ARGV[1] == '1' then redis.call('HINCRBY', KEYS[1], 'cv', 1) end
 return redis.call('HGETALL', KEYS[1])
@@ -83,14 +88,16 @@ export class RedisUserRepository implements UserRepository {
     return id ? this.findById(id) : null;
   }
 
-  async update(id: string, changes: UserChanges): Promise<User | null> {
+  async update(id: string, changes: UserChanges, expected: UserExpectation = {}): Promise<User | null> {
     const { newCredentials, ...fields } = changes;
     const pairs = Object.entries(toHashFields(fields))
       .filter(([, v]) => v !== undefined)
       .flatMap(([k, v]) => [k, v ?? ""]);
     // A credential change waits for replicas: written, and waited for, on its own connection.
     const client = newCredentials ? durableClient(this.client, this.replicaWait) : this.client;
-    const reply = (await changeUser.run(client, this.userKey(id), [newCredentials ? "1" : "0", ...pairs])) as string[] | null;
+    const expectedUnconfirmed = expected.confirmed === undefined ? "" : expected.confirmed ? "0" : "1";
+    const args = [newCredentials ? "1" : "0", expected.cv === undefined ? "" : String(expected.cv), expectedUnconfirmed, ...pairs];
+    const reply = (await changeUser.run(client, this.userKey(id), args)) as string[] | null;
     if (!reply) return null;
     if (newCredentials) await waitForReplicas(client, [this.userKey(id)], this.replicaWait);
     const hash: Record<string, string> = {};

@@ -42,14 +42,25 @@ export interface UserChanges {
   newCredentials?: boolean;
 }
 
+/**
+ * What the account must still be for an update to apply, checked and changed in one step: a
+ * change decided on an earlier read (a sign-up taking over an unconfirmed account, a
+ * confirmation) is refused when another request changed the account in between.
+ */
+export interface UserExpectation {
+  /** The credential version the change was decided on. */
+  cv?: number;
+  confirmed?: boolean;
+}
+
 /** Where accounts live: the same backend as the sessions (Redis, or the embedded store). */
 export interface UserRepository {
   /** null when the email is taken. */
   create(input: NewUser): Promise<User | null>;
   findById(id: string): Promise<User | null>;
   findByEmail(email: string): Promise<User | null>;
-  /** The changed user, or null when there is no such user. */
-  update(id: string, changes: UserChanges): Promise<User | null>;
+  /** The changed user, or null when there is no such user or it no longer meets `expected` (then nothing changed). */
+  update(id: string, changes: UserChanges, expected?: UserExpectation): Promise<User | null>;
   delete(id: string): Promise<void>;
   /** The ids of the enabled administrators (for the last-administrator guard). */
   activeAdmins(): Promise<string[]>;
@@ -107,6 +118,11 @@ export function accountsOf(users: UserRepository, passwords: PasswordHasher): Ac
 /** The account as the sessions see it. */
 export function accountOf(user: User): SessionAccount {
   return { id: user.id, name: user.name, email: user.email, role: user.role, credentialVersion: user.cv, disabled: user.disabled, org: user.org };
+}
+
+/** Whether the account is still what an update expects of it. */
+export function meetsExpectation(user: User, expected: UserExpectation = {}): boolean {
+  return (expected.cv === undefined || user.cv === expected.cv) && (expected.confirmed === undefined || user.confirmed === expected.confirmed);
 }
 
 /** Applies changes to a user the way both repositories must. */
