@@ -15,7 +15,7 @@ export function insecureCookieWarning(production: boolean, warn: (message: strin
   // measured there) asks no more of the next one with the same Host than to compare it.
   let loopbackHost: string | undefined;
   return (req, _res, next) => {
-    if (warned || (req.headers.host === loopbackHost && req.headers["x-forwarded-host"] === undefined)) return next();
+    if (warned || (loopbackHost !== undefined && req.headers.host === loopbackHost && req.headers["x-forwarded-host"] === undefined)) return next();
     // The host is looked at last: a site served as it should be (https, a secure cookie) pays only for the first two.
     if (!req.secure || (req.session !== undefined && req.session.cookie?.secure !== true)) {
       if (LOOPBACK.test(req.hostname)) {
