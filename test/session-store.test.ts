@@ -55,7 +55,8 @@ describe(`${redisName()} store against a real server`, () => {
     try {
       const shortfalls: Array<[number, number]> = [];
       // More replicas than any test topology has (none on one server, one per master elsewhere).
-      const replicaWait = { replicas: 5, timeoutMs: 50, onShortfall: (acked: number, wanted: number) => shortfalls.push([acked, wanted]) };
+      // WAIT runs to its timeout: long enough for the one replica to acknowledge on a busy host.
+      const replicaWait = { replicas: 5, timeoutMs: 500, onShortfall: (acked: number, wanted: number) => shortfalls.push([acked, wanted]) };
       const store = new RedisSessionStore({ client, prefix: uniquePrefix(), lifetime: lifetime(), cookie: testCookie, maxSessionsPerUser: 100, replicaWait });
       const sid = randomBytes(24).toString("base64url");
       await store.set(sid, signedIn("u1"));

@@ -7,6 +7,7 @@ import { createSessions, type MailMessage, type Sessions } from "../../src/packa
 import { handleOf } from "../../src/package/session-store/session-record";
 import { browser, CHROME_WINDOWS, csrfFrom, quietMail } from "../helpers/app";
 import { accountsOf, localPassport } from "../helpers/passport";
+import { pauseBefore, writesSession } from "../helpers/paused-client";
 import { connectTestRedis, uniquePrefix } from "../helpers/stores";
 import { redisName } from "../helpers/topology";
 
@@ -142,6 +143,37 @@ describe(`a site moving from connect-redis, as browsers come back (${redisName()
       expect(signedOut).toEqual([]);
     } finally {
       await sessions.close();
+    }
+  });
+
+  test("when a request read connect-redis's record just before another instance moved it, then it is served on the new id and the old id is not brought back", async () => {
+    const prefix = uniquePrefix();
+    const before = site(new RedisStore({ client, prefix: `${prefix}sess:` }));
+    // Two instances of the site on one Redis: the slow one's request is held just before it
+    // makes the record it read the package's, while the other moves the session on.
+    const slowClient = await connectTestRedis();
+    const held = pauseBefore(slowClient, writesSession("create"));
+    const [fast, slow] = [switched(prefix), switched(prefix, { redis: held.client })];
+    try {
+      const jar = await signedInBefore(before);
+      const old = jar.value("connect.sid")!;
+      const late = new Jar({ "connect.sid": old });
+      const lateAnswer = late.get(site(slow.store, slow), "/page");
+      await held.reached;
+      expect((await jar.get(site(fast.store, fast), "/page")).body.user).toBe("Ada Lovelace");
+      const moved = jar.value("connect.sid")!;
+      held.release();
+      expect((await lateAnswer).body.user).toBe("Ada Lovelace");
+      expect(late.value("connect.sid")).toBe(moved);
+      // The old id stays retired: no record under it, its tombstone still leading to the new id.
+      expect(await client.exists(`${prefix}new:sess:${handleOf(sidOf(old))}`)).toBe(0);
+      expect(await client.exists(`${prefix}new:sess:x:${handleOf(sidOf(old))}`)).toBe(1);
+      const copy = new Jar({ "connect.sid": old });
+      expect((await copy.get(site(fast.store, fast), "/page", IPHONE)).status).toBe(303);
+      expect(await fast.getUserSessions("41")).toHaveLength(1);
+    } finally {
+      await Promise.all([fast.close(), slow.close()]);
+      await slowClient.close();
     }
   });
 

@@ -90,19 +90,38 @@ export function legacySession(raw: string, options: LegacyOptions, now: number):
 export async function readLegacy(port: LegacyStorePort, options: LegacyOptions, sid: string): Promise<SessionData | null> {
   const key = `${options.prefix}${sid}`;
   const raw = await port.redis.get(key).catch(notAString);
-  // Gone since this request looked for the package's record: another request made it that (it
-  // creates the record before it removes the old key), or has moved it on already.
-  if (raw === null) return (await port.read(sid)) ?? followMove(port, options, sid);
-  const sess = legacySession(raw, options, port.now());
-  if (!sess) return null;
+  if (raw !== null) {
+    const sess = legacySession(raw, options, port.now());
+    if (!sess) return null;
+    await adopt(port, sid, key, sess);
+  }
+  // The package's by now (this request, another or the migration made it: each creates the
+  // record before it removes the old key), or already moved on by its browser's first request
+  // while this one was on its way: then the old id leads to the new one.
+  return (await port.read(sid)) ?? followMove(port, options, sid);
+}
+
+/**
+ * Makes connect-redis's session the package's record under the same id, then removes the
+ * old key. False when another request or the migration made it first, or when its browser
+ * moved it to a new id meanwhile (the old id then stays retired, not brought back).
+ */
+async function adopt(port: LegacyStorePort, sid: string, key: string, sess: SessionData): Promise<boolean> {
   try {
     await port.create(sid, sess);
   } catch (err) {
-    // Two first requests at once (or the migration) both make it: the second finds it made.
-    if (!(await port.read(sid))) throw err;
+    // Made already, by another request (two first requests at once) or the migration; it may
+    // have moved on since, leaving its "rotated" tombstone. Any other failure is one.
+    if ((await port.read(sid)) || (await port.endingOf(handleOf(sid))) === "rotated") return false;
+    throw err;
   }
-  await port.redis.del(key);
-  return port.read(sid);
+  if ((await port.redis.del(key)) === 0 && (await port.endingOf(handleOf(sid))) === "rotated") {
+    // The key was read before another request made it the package's, and the record created
+    // after its browser moved it to a new id and retired this one: ours brought the old id back.
+    await port.remove(handleOf(sid));
+    return false;
+  }
+  return true;
 }
 
 /** A key of another kind under the prefix is no session connect-redis wrote (null); any other error is one. */
@@ -185,21 +204,7 @@ async function migrateOne(port: LegacyStorePort, options: LegacyOptions, key: st
   // The package's own keys may share the prefix (no keyPrefix): a handle, an index, a tombstone.
   const raw = sid.includes(":") ? null : await port.redis.get(key).catch(notAString);
   const sess = raw === null ? null : legacySession(raw, options, port.now());
-  if (!sess) {
-    progress.skipped++;
-    return;
-  }
-  try {
-    await port.create(sid, sess);
-  } catch (err) {
-    // Its browser came first: the request made it the package's, and removes the key.
-    if (!(await port.read(sid))) throw err;
-    progress.skipped++;
-    return;
-  }
-  if ((await port.redis.del(key)) === 0 && (await port.endingOf(handleOf(sid))) === "rotated") {
-    // Its browser moved it to a new id between our read and our write: ours would bring the old id back.
-    await port.remove(handleOf(sid));
+  if (!sess || !(await adopt(port, sid, key, sess))) {
     progress.skipped++;
     return;
   }
