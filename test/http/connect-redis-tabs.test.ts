@@ -177,6 +177,32 @@ describe(`a site moving from connect-redis, as browsers come back (${redisName()
     }
   });
 
+  test("when a request read connect-redis's record just before another instance made it the package's and the site ended it, then the request is not served signed in and the id stays ended", async () => {
+    const prefix = uniquePrefix();
+    const before = site(new RedisStore({ client, prefix: `${prefix}sess:` }));
+    const slowClient = await connectTestRedis();
+    const held = pauseBefore(slowClient, writesSession("create"));
+    const [fast, slow] = [switched(prefix), switched(prefix, { redis: held.client })];
+    try {
+      const jar = await signedInBefore(before);
+      const sid = sidOf(jar.value("connect.sid")!);
+      const late = jar.get(site(slow.store, slow), "/page");
+      await held.reached;
+      // The other instance reads it (so makes it the package's), then the site signs it out.
+      const call = (f: (cb: (err: unknown, value?: unknown) => void) => void) =>
+        new Promise((resolve, reject) => f((err, value) => (err ? reject(err) : resolve(value))));
+      expect(await call((cb) => fast.store.get(sid, cb))).toMatchObject({ passport: { user: 41 } });
+      await call((cb) => fast.store.destroy(sid, cb));
+      held.release();
+      expect((await late).body.user).toBeNull();
+      expect(await client.exists(`${prefix}new:sess:${handleOf(sid)}`)).toBe(0);
+      expect(await call((cb) => fast.store.get(sid, cb))).toBeNull();
+    } finally {
+      await Promise.all([fast.close(), slow.close()]);
+      await slowClient.close();
+    }
+  });
+
   test("when the old cookie comes back within the grace, then its browser takes the new id; another browser with a copy is signed out, and after the grace the old id leads nowhere", async () => {
     const prefix = uniquePrefix();
     const before = site(new RedisStore({ client, prefix: `${prefix}sess:` }));

@@ -103,21 +103,22 @@ export async function readLegacy(port: LegacyStorePort, options: LegacyOptions, 
 
 /**
  * Makes connect-redis's session the package's record under the same id, then removes the
- * old key. False when another request or the migration made it first, or when its browser
- * moved it to a new id meanwhile (the old id then stays retired, not brought back).
+ * old key. False when another request or the migration made it first; and when that record
+ * was gone again before ours was made (its browser moved it to a new id, or it was ended),
+ * ours is removed: a retired or ended id never comes back.
  */
 async function adopt(port: LegacyStorePort, sid: string, key: string, sess: SessionData): Promise<boolean> {
   try {
     await port.create(sid, sess);
   } catch (err) {
     // Made already, by another request (two first requests at once) or the migration; it may
-    // have moved on since, leaving its "rotated" tombstone. Any other failure is one.
-    if ((await port.read(sid)) || (await port.endingOf(handleOf(sid))) === "rotated") return false;
+    // have been moved on or ended since, leaving its tombstone. Any other failure is one.
+    if ((await port.read(sid)) || (await port.endingOf(handleOf(sid))) !== null) return false;
     throw err;
   }
-  if ((await port.redis.del(key)) === 0 && (await port.endingOf(handleOf(sid))) === "rotated") {
-    // The key was read before another request made it the package's, and the record created
-    // after its browser moved it to a new id and retired this one: ours brought the old id back.
+  if ((await port.redis.del(key)) === 0) {
+    // Another made it the package's first (it removes the key after its record is made), so
+    // ours could be made only once that record was gone: moved on, ended, or expired.
     await port.remove(handleOf(sid));
     return false;
   }
