@@ -120,6 +120,24 @@ describe(`a site moving from connect-redis, as browsers come back (${redisName()
       ...more,
     });
 
+  /**
+   * Two instances of the switched site on one Redis, the site before them on connect-redis:
+   * the slow one's first request is held just before it makes the record it read the
+   * package's, while the test works on the other.
+   */
+  const twoInstances = async () => {
+    const prefix = uniquePrefix();
+    const before = site(new RedisStore({ client, prefix: `${prefix}sess:` }));
+    const slowClient = await connectTestRedis();
+    const held = pauseBefore(slowClient, writesSession("create"));
+    const [fast, slow] = [switched(prefix), switched(prefix, { redis: held.client })];
+    const close = async () => {
+      await Promise.all([fast.close(), slow.close()]);
+      await slowClient.close();
+    };
+    return { prefix, before, held, fast, slow, close };
+  };
+
   test("when a browser's first page after the switch sends 2, 3 or 5 requests a few milliseconds apart, then in 20 rounds each it is never signed out and its session is indexed once", async () => {
     const prefix = uniquePrefix();
     const before = site(new RedisStore({ client, prefix: `${prefix}sess:` }));
@@ -147,13 +165,7 @@ describe(`a site moving from connect-redis, as browsers come back (${redisName()
   });
 
   test("when a request read connect-redis's record just before another instance moved it, then it is served on the new id and the old id is not brought back", async () => {
-    const prefix = uniquePrefix();
-    const before = site(new RedisStore({ client, prefix: `${prefix}sess:` }));
-    // Two instances of the site on one Redis: the slow one's request is held just before it
-    // makes the record it read the package's, while the other moves the session on.
-    const slowClient = await connectTestRedis();
-    const held = pauseBefore(slowClient, writesSession("create"));
-    const [fast, slow] = [switched(prefix), switched(prefix, { redis: held.client })];
+    const { prefix, before, held, fast, slow, close } = await twoInstances();
     try {
       const jar = await signedInBefore(before);
       const old = jar.value("connect.sid")!;
@@ -172,17 +184,12 @@ describe(`a site moving from connect-redis, as browsers come back (${redisName()
       expect((await copy.get(site(fast.store, fast), "/page", IPHONE)).status).toBe(303);
       expect(await fast.getUserSessions("41")).toHaveLength(1);
     } finally {
-      await Promise.all([fast.close(), slow.close()]);
-      await slowClient.close();
+      await close();
     }
   });
 
   test("when a request read connect-redis's record just before another instance made it the package's and the site ended it, then the request is not served signed in and the id stays ended", async () => {
-    const prefix = uniquePrefix();
-    const before = site(new RedisStore({ client, prefix: `${prefix}sess:` }));
-    const slowClient = await connectTestRedis();
-    const held = pauseBefore(slowClient, writesSession("create"));
-    const [fast, slow] = [switched(prefix), switched(prefix, { redis: held.client })];
+    const { prefix, before, held, fast, slow, close } = await twoInstances();
     try {
       const jar = await signedInBefore(before);
       const sid = sidOf(jar.value("connect.sid")!);
@@ -198,8 +205,7 @@ describe(`a site moving from connect-redis, as browsers come back (${redisName()
       expect(await client.exists(`${prefix}new:sess:${handleOf(sid)}`)).toBe(0);
       expect(await call((cb) => fast.store.get(sid, cb))).toBeNull();
     } finally {
-      await Promise.all([fast.close(), slow.close()]);
-      await slowClient.close();
+      await close();
     }
   });
 
