@@ -7,7 +7,7 @@ import { createSessions, type MailMessage, type Sessions } from "../../src/packa
 import { handleOf } from "../../src/package/session-store/session-record";
 import { browser, CHROME_WINDOWS, csrfFrom, quietMail } from "../helpers/app";
 import { accountsOf, localPassport } from "../helpers/passport";
-import { pauseBefore, writesSession } from "../helpers/paused-client";
+import { pauseBefore } from "../helpers/paused-client";
 import { connectTestRedis, uniquePrefix } from "../helpers/stores";
 import { redisName } from "../helpers/topology";
 
@@ -20,6 +20,7 @@ interface Row {
 const rows: Row[] = [{ id: 41, name: "Ada Lovelace", email: "ada@example.com", password: "ada's password" }];
 const accounts = accountsOf(rows);
 const secret = "the site's own session secret, long enough";
+const FIREFOX_LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0";
 const IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
 
 /**
@@ -99,6 +100,18 @@ async function signedInBefore(before: Express, userAgent = CHROME_WINDOWS): Prom
   return jar;
 }
 
+/** "Sign out all other sessions" from the sessions page the jar's browser was just shown. */
+async function signOutOthers(app: Express, jar: Jar, page: { text: string }): Promise<void> {
+  const ended = await request(app)
+    .post("/account/sessions/revoke-others")
+    .set("User-Agent", CHROME_WINDOWS)
+    .set("Cookie", jar.header)
+    .type("form")
+    .send({ _csrf: csrfFrom(page.text), password: rows[0].password });
+  expect(ended.status).toBe(303);
+  jar.apply(ended.headers["set-cookie"]);
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe(`a site moving from connect-redis, as browsers come back (${redisName()})`, () => {
@@ -125,12 +138,18 @@ describe(`a site moving from connect-redis, as browsers come back (${redisName()
    * the slow one's first request is held just before it makes the record it read the
    * package's, while the test works on the other.
    */
-  const twoInstances = async () => {
+  const twoInstances = async (more: { legacy?: Partial<NonNullable<Parameters<typeof createSessions>[0]["legacy"]>> } = {}) => {
     const prefix = uniquePrefix();
     const before = site(new RedisStore({ client, prefix: `${prefix}sess:` }));
     const slowClient = await connectTestRedis();
-    const held = pauseBefore(slowClient, writesSession("create"));
-    const [fast, slow] = [switched(prefix), switched(prefix, { redis: held.client })];
+    // Held right after it read connect-redis's key: before it takes the hold on making it the
+    // package's, or before any write of a session.
+    const held = pauseBefore(
+      slowClient,
+      (command, args) => (command === "set" && String(args[0]).startsWith(`${prefix}new:sess:a:`)) || command === "evalSha" || command === "eval",
+    );
+    const legacy = { prefix: `${prefix}sess:`, ...more.legacy };
+    const [fast, slow] = [switched(prefix, { legacy }), switched(prefix, { legacy, redis: held.client })];
     const close = async () => {
       await Promise.all([fast.close(), slow.close()]);
       await slowClient.close();
@@ -209,6 +228,34 @@ describe(`a site moving from connect-redis, as browsers come back (${redisName()
     }
   });
 
+  test("when a request read connect-redis's record before the migration made it the package's and the owner then signed it out from another device, then neither that request nor a copy of its cookie is served signed in, ever", async () => {
+    const { prefix, before, held, fast, slow, close } = await twoInstances({
+      legacy: { userIdOf: (s) => (s.passport as { user?: number } | undefined)?.user, migrate: false },
+    });
+    try {
+      const laptop = await signedInBefore(before);
+      const phone = await signedInBefore(before, IPHONE);
+      const lost = phone.value("connect.sid")!;
+      const fastSite = site(fast.store, fast);
+      const late = new Jar({ "connect.sid": lost }).get(site(slow.store, slow), "/page", IPHONE);
+      await held.reached;
+      expect(await fast.migrateLegacySessions()).toMatchObject({ moved: 2, indexed: 2 });
+      await signOutOthers(fastSite, laptop, await laptop.get(fastSite, "/account/sessions"));
+      held.release();
+      // A copy of the phone's cookie, while the late request goes on and after it.
+      const copy = new Jar({ "connect.sid": lost });
+      const during = copy.get(fastSite, "/page", FIREFOX_LINUX);
+      expect((await late).body.user).toBeNull();
+      expect((await during).body.user).toBeNull();
+      expect((await new Jar({ "connect.sid": lost }).get(fastSite, "/page", FIREFOX_LINUX)).body.user).toBeNull();
+      expect(await client.exists(`${prefix}new:sess:${handleOf(sidOf(lost))}`)).toBe(0);
+      expect((await fast.getUserSessions("41")).map((s) => s.userAgent)).toEqual([CHROME_WINDOWS]);
+      expect((await laptop.get(fastSite, "/page")).body.user).toBe("Ada Lovelace");
+    } finally {
+      await close();
+    }
+  });
+
   test("when the old cookie comes back within the grace, then its browser takes the new id; another browser with a copy is signed out, and after the grace the old id leads nowhere", async () => {
     const prefix = uniquePrefix();
     const before = site(new RedisStore({ client, prefix: `${prefix}sess:` }));
@@ -273,14 +320,7 @@ describe(`a site moving from connect-redis, as browsers come back (${redisName()
       expect(page.text).toContain("before the switch on");
       expect(page.text).toContain("A browser not seen since the switch");
       expect(page.text).toMatch(/Signed in<\/dt><dd><time[^>]*>before /);
-      const ended = await request(after)
-        .post("/account/sessions/revoke-others")
-        .set("User-Agent", CHROME_WINDOWS)
-        .set("Cookie", laptop.header)
-        .type("form")
-        .send({ _csrf: csrfFrom(page.text), password: rows[0].password });
-      expect(ended.status).toBe(303);
-      laptop.apply(ended.headers["set-cookie"]);
+      await signOutOthers(after, laptop, page);
       expect((await phone.get(after, "/page", IPHONE)).body.user).toBeNull();
       expect((await laptop.get(after, "/page")).body.user).toBe("Ada Lovelace");
       expect(await sessions.getUserSessions("41")).toHaveLength(1);

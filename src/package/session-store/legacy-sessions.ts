@@ -34,6 +34,9 @@ export interface LegacyStorePort {
   remove(handle: string): Promise<void>;
   /** Why the session under this handle ended ("rotated": it lives on under a new id). */
   endingOf(handle: string): Promise<string | null>;
+  /** Takes the hold on making this session the package's (true for one caller at a time), and gives it back. */
+  holdAdoption(handle: string, ms: number): Promise<boolean>;
+  releaseAdoption(handle: string): Promise<void>;
 }
 
 /** A session served on an old id, read from the id it moved to: the request moves to that id (legacy-move.ts). */
@@ -82,6 +85,11 @@ export function legacySession(raw: string, options: LegacyOptions, now: number):
   return sess as SessionData;
 }
 
+/** How long a hold on an adoption lasts at most (a process that dies holding it), and how a request waits on another's. */
+const ADOPTION_HOLD_MS = 10_000;
+const WAIT_STEP_MS = 10;
+const WAIT_STEPS = 300;
+
 /**
  * The session under this id, as the store reads it when it holds none: one connect-redis
  * wrote, made the package's (and its old key removed); or, for an id that moved within its
@@ -89,40 +97,58 @@ export function legacySession(raw: string, options: LegacyOptions, now: number):
  */
 export async function readLegacy(port: LegacyStorePort, options: LegacyOptions, sid: string): Promise<SessionData | null> {
   const key = `${options.prefix}${sid}`;
-  const raw = await port.redis.get(key).catch(notAString);
-  if (raw !== null) {
-    const sess = legacySession(raw, options, port.now());
-    if (!sess) return null;
-    await adopt(port, sid, key, sess);
-  }
-  // The package's by now (this request, another or the migration made it: each creates the
+  if ((await port.redis.get(key).catch(notAString)) !== null && (await adoptOrAwait(port, options, sid, key)) === "no session") return null;
+  // The package's by now (made by this request, another or the migration: each creates the
   // record before it removes the old key), or already moved on by its browser's first request
   // while this one was on its way: then the old id leads to the new one.
   return (await port.read(sid)) ?? followMove(port, options, sid);
 }
 
 /**
- * Makes connect-redis's session the package's record under the same id, then removes the
- * old key. False when another request or the migration made it first; and when that record
- * was gone again before ours was made (its browser moved it to a new id, or it was ended),
- * ours is removed: a retired or ended id never comes back.
+ * Makes connect-redis's session the package's, or waits while another request (or the
+ * migration) does: the hold lets one of them at a time create the record, and only from the
+ * key as it is under the hold. A request that read the key before another made it the
+ * package's, moved it on or ended it then finds the key gone and creates nothing: a retired
+ * or ended id never comes back, not even for a moment.
  */
-async function adopt(port: LegacyStorePort, sid: string, key: string, sess: SessionData): Promise<boolean> {
+async function adoptOrAwait(port: LegacyStorePort, options: LegacyOptions, sid: string, key: string): Promise<Adoption | undefined> {
+  const handle = handleOf(sid);
+  for (let step = 0; step < WAIT_STEPS; step++) {
+    if (await port.holdAdoption(handle, ADOPTION_HOLD_MS)) {
+      try {
+        return await adoptHeld(port, options, sid, key);
+      } finally {
+        await port.releaseAdoption(handle);
+      }
+    }
+    if (await port.read(sid)) return undefined;
+    await new Promise((resolve) => setTimeout(resolve, WAIT_STEP_MS));
+  }
+  return undefined;
+}
+
+/** Made the package's (and indexed under its account), gone before it could be, or no session at all. */
+type Adoption = "made" | "indexed" | "gone" | "no session";
+
+/** Under the hold: the record made from the key as it is now, then the key removed. */
+async function adoptHeld(port: LegacyStorePort, options: LegacyOptions, sid: string, key: string): Promise<Adoption> {
+  const raw = await port.redis.get(key).catch(notAString);
+  if (raw === null) return "gone";
+  const sess = legacySession(raw, options, port.now());
+  if (!sess) return "no session";
   try {
     await port.create(sid, sess);
   } catch (err) {
-    // Made already, by another request (two first requests at once) or the migration; it may
-    // have been moved on or ended since, leaving its tombstone. Any other failure is one.
-    if ((await port.read(sid)) || (await port.endingOf(handleOf(sid))) !== null) return false;
+    // Made already (by a holder whose hold ran out): the key is left to it. Any other failure is one.
+    if (await port.read(sid)) return "gone";
     throw err;
   }
   if ((await port.redis.del(key)) === 0) {
-    // Another made it the package's first (it removes the key after its record is made), so
-    // ours could be made only once that record was gone: moved on, ended, or expired.
+    // connect-redis itself removed it meanwhile (a site instance not yet switched signed it out).
     await port.remove(handleOf(sid));
-    return false;
+    return "gone";
   }
-  return true;
+  return peekState(sess)?.userId === undefined ? "made" : "indexed";
 }
 
 /** A key of another kind under the prefix is no session connect-redis wrote (null); any other error is one. */
@@ -203,14 +229,20 @@ export async function migrateLegacy(port: LegacyStorePort, options: LegacyOption
 async function migrateOne(port: LegacyStorePort, options: LegacyOptions, key: string, progress: MigrationProgress): Promise<void> {
   const sid = key.slice(options.prefix.length);
   // The package's own keys may share the prefix (no keyPrefix): a handle, an index, a tombstone.
-  const raw = sid.includes(":") ? null : await port.redis.get(key).catch(notAString);
-  const sess = raw === null ? null : legacySession(raw, options, port.now());
-  if (!sess || !(await adopt(port, sid, key, sess))) {
+  // A session its browser is making the package's right now is left to that request.
+  if (sid.includes(":") || !(await port.holdAdoption(handleOf(sid), ADOPTION_HOLD_MS))) {
     progress.skipped++;
     return;
   }
-  progress.moved++;
-  if (peekState(sess)?.userId !== undefined) progress.indexed++;
+  let adopted: Adoption;
+  try {
+    adopted = await adoptHeld(port, options, sid, key);
+  } finally {
+    await port.releaseAdoption(handleOf(sid));
+  }
+  if (adopted === "made" || adopted === "indexed") progress.moved++;
+  else progress.skipped++;
+  if (adopted === "indexed") progress.indexed++;
 }
 
 /** Every server to SCAN, by a name for its cursor: the masters of a Cluster, or the one server. */

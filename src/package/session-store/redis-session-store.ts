@@ -39,6 +39,8 @@ export interface RedisSessionStoreOptions extends StoreRules {
  * Sessions in Redis. Key layout (prefix "sess:" by default):
  *   sess:<handle>            string "uv\nuid\nu\nd" (session-record.ts), expires with the session
  *   sess:user:{<userId>}     sorted set of the user's handles, scored by last activity
+ *   sess:x:<handle>          why a session ended (a tombstone), for a while
+ *   sess:a:<handle>          held for seconds while a session connect-redis kept is made the package's
  * The braces are a Cluster hash tag: later per-user keys can share the index's slot.
  *
  * Not built on connect-redis: every method it implements had to be replaced here (a plain SET
@@ -129,6 +131,8 @@ export class RedisSessionStore extends SessionStoreCore {
       read: (sid) => SessionStoreCore.prototype.get.call(this, sid) as Promise<SessionData | null>,
       remove: (handle) => this.removeRecord(handle),
       endingOf: async (handle) => decodeEnding(await this.readTombstone(handle))?.reason ?? null,
+      holdAdoption: async (handle, ms) => (await this.redis.set(this.adoptionKey(handle), "1", { NX: true, PX: ms })) !== null,
+      releaseAdoption: async (handle) => void (await this.redis.del(this.adoptionKey(handle))),
     };
   }
 
@@ -163,6 +167,11 @@ export class RedisSessionStore extends SessionStoreCore {
   protected async readTombstone(handle: string): Promise<string | null> {
     if (this.unsaved.has(handle)) return null;
     return this.redis.get(this.tombstoneKey(handle));
+  }
+
+  /** Held while a session connect-redis kept is made the package's (legacy-sessions.ts): "sess:a:<handle>", a few seconds. */
+  private adoptionKey(handle: string): string {
+    return `${this.prefix}a:${handle}`;
   }
 
   /** The names a user gave their sessions: a hash in the index's slot, expiring with it. */
