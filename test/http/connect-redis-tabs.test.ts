@@ -256,7 +256,7 @@ describe(`a site moving from connect-redis, as browsers come back (${redisName()
     }
   });
 
-  test("when the old cookie comes back within the grace, then its browser takes the new id; another browser with a copy is signed out, and after the grace the old id leads nowhere", async () => {
+  test("when the old cookie comes back within the grace, then its browser takes the new id; another browser with a copy is signed out (and served nothing by an app on the store without track()), and after the grace the old id leads nowhere", async () => {
     const prefix = uniquePrefix();
     const before = site(new RedisStore({ client, prefix: `${prefix}sess:` }));
     const sessions = switched(prefix);
@@ -267,6 +267,13 @@ describe(`a site moving from connect-redis, as browsers come back (${redisName()
       expect((await jar.get(after, "/page")).body.user).toBe("Ada Lovelace");
       const moved = jar.value("connect.sid")!;
       expect(sidOf(moved)).not.toBe(sidOf(old));
+
+      // A copy of the old cookie at an app on the same store that does not run track() (an
+      // API, a websocket handshake): nothing of the session, and nothing kept under the old id.
+      const api = site(sessions.store);
+      expect((await new Jar({ "connect.sid": old }).get(api, "/page", FIREFOX_LINUX)).body.user).toBeNull();
+      expect(await client.exists(`${prefix}new:sess:${handleOf(sidOf(old))}`)).toBe(0);
+      expect((await new Jar({ "connect.sid": old }).get(api, "/page")).body.user).toBe("Ada Lovelace");
 
       // A late request of the same browser, with the old cookie: served, and given the new id.
       const late = new Jar({ "connect.sid": old });

@@ -46,6 +46,22 @@ export function movedIdOfServed(state: SessionState | undefined): string | undef
   return state ? movedTo.get(state) : undefined;
 }
 
+/**
+ * Empties a session read on an old id for a request that is not its browser's (a copy of the
+ * old cookie): nothing of the session is left in it, and it stays marked as served on a moved
+ * id, so that track() refuses it. It reads as a live session, not a dead cookie: the old id's
+ * tombstone stays for the late requests of the browser it moved for.
+ */
+export function emptyForCopy(sess: SessionData): void {
+  const state = peekState(sess);
+  const id = movedIdOfServed(state);
+  if (!state || id === undefined) return;
+  for (const key of Object.keys(sess)) if (key !== "cookie") delete (sess as unknown as Record<string, unknown>)[key];
+  const stub: SessionState = { createdAt: state.createdAt };
+  movedTo.set(stub, id);
+  attachState(sess, stub);
+}
+
 /** The longest user id kept: ids are keys in the store. */
 const MAX_USER_ID_LENGTH = 200;
 

@@ -1,14 +1,25 @@
+import type { Request } from "express";
 import type { SessionData } from "express-session";
 import type { RedisClientType } from "redis";
+import { sameBrowser } from "../middleware/rotation";
 import { markOwn } from "../own-errors";
 import { isCluster, sendRaw } from "../redis/client";
 import { durableClient, type ReplicaWait, waitForReplicas } from "../redis/replica-wait";
 import { type StallWatch, watchForStalls } from "../redis/stall-watch";
 import { retryRead } from "../redis/unavailable";
-import { type LegacyOptions, type LegacyStorePort, type MigrationOptions, type MigrationProgress, migrateLegacy, readLegacy } from "./legacy-sessions";
+import {
+  emptyForCopy,
+  type LegacyOptions,
+  type LegacyStorePort,
+  type MigrationOptions,
+  type MigrationProgress,
+  migrateLegacy,
+  movedIdOfServed,
+  readLegacy,
+} from "./legacy-sessions";
 import { indexSession, writeSession, writeSnapshot } from "./redis-scripts";
 import { decodeEnding, encodeEnding, handleOf, isHandle, parseRecord, type SessionRecord } from "./session-record";
-import type { Ending } from "./session-store";
+import { type Ending, peekState } from "./session-store";
 import { type IndexEntry, SessionStoreCore, type StoreRules } from "./store-core";
 
 export interface RedisSessionStoreOptions extends StoreRules {
@@ -87,6 +98,16 @@ export class RedisSessionStore extends SessionStoreCore {
         intervalMs,
         timeoutMs,
       );
+  }
+
+  /**
+   * A session read on an old id that moved (legacy-sessions.ts) is handed only to the browser
+   * it moved for: a copy of the old cookie elsewhere gets an empty session, whatever reads it
+   * (a route before track(), another app on this store, a websocket handshake).
+   */
+  override createSession(req: Parameters<SessionStoreCore["createSession"]>[0], data: SessionData): ReturnType<SessionStoreCore["createSession"]> {
+    if (movedIdOfServed(peekState(data)) !== undefined && !sameBrowser(req as Request, data)) emptyForCopy(data);
+    return super.createSession(req, data);
   }
 
   override get(sid: string, cb?: (err: unknown, value?: SessionData | null) => void): any {
