@@ -337,6 +337,25 @@ describe(`a site moving from connect-redis, as browsers come back (${redisName()
     }
   });
 
+  test("when an account is at SESSION_MAX_PER_USER with sessions connect-redis kept, then its browsers coming back move without signing each other out", async () => {
+    const prefix = uniquePrefix();
+    const before = site(new RedisStore({ client, prefix: `${prefix}sess:` }));
+    const [laptop, phone] = [await signedInBefore(before), await signedInBefore(before, IPHONE)];
+    const sessions = switched(prefix, {
+      env: { SESSION_MAX_PER_USER: "2" },
+      legacy: { prefix: `${prefix}sess:`, userIdOf: (s) => (s.passport as { user?: number } | undefined)?.user, migrate: false },
+    });
+    try {
+      const after = site(sessions.store, sessions);
+      expect((await laptop.get(after, "/page")).body.user).toBe("Ada Lovelace");
+      expect((await phone.get(after, "/page", IPHONE)).body.user).toBe("Ada Lovelace");
+      expect((await laptop.get(after, "/page")).body.user).toBe("Ada Lovelace");
+      expect(await sessions.getUserSessions("41")).toHaveLength(2);
+    } finally {
+      await sessions.close();
+    }
+  });
+
   test("when `legacy.userIdOf` is given, then the migration runs by itself at start", async () => {
     const prefix = uniquePrefix();
     const before = site(new RedisStore({ client, prefix: `${prefix}sess:` }));

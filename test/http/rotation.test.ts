@@ -1,5 +1,5 @@
 import request from "supertest";
-import { browser, CHROME_WINDOWS, cookieOf, sentSessionCookie, signUp, withTestApp } from "../helpers/app";
+import { browser, CHROME_WINDOWS, cookieOf, SAFARI_IPHONE, sentSessionCookie, signIn, signUp, withTestApp } from "../helpers/app";
 import { testClock } from "../helpers/stores";
 import { redisName } from "../helpers/topology";
 
@@ -125,6 +125,27 @@ describe.each(kinds)("stolen-cookie detection by rotation (%s)", (kind) => {
             .split(".")[0];
         expect(idOf(cookieOf(again))).toBe(idOf(current));
       });
+    });
+  });
+
+  test("when an account is at SESSION_MAX_PER_USER and one of its sessions gets a new id, then no other device is signed out for it", async () => {
+    const clock = testClock();
+    await withTestApp(kind, { clock, env: { SESSION_MAX_PER_USER: "2" } }, async (t) => {
+      const laptop = browser(t.app);
+      const account = await signUp(laptop);
+      clock.advance(1000);
+      const phone = browser(t.app, SAFARI_IPHONE);
+      await signIn(phone, account);
+      const user = (await t.deps.users.findByEmail(account.email))!;
+      const handles = (await t.deps.kit.getUserSessions(user.id)).map((s) => s.handle);
+      expect(handles).toHaveLength(2);
+      clock.advance(16 * MINUTE);
+      // The phone was active last: it rotates first, while the laptop is the least recently active.
+      expect((await phone.get("/dashboard")).status).toBe(200);
+      expect((await laptop.get("/dashboard")).status).toBe(200);
+      const after = await t.deps.kit.getUserSessions(user.id);
+      expect(after).toHaveLength(2);
+      expect(after.map((s) => s.handle).filter((h) => !handles.includes(h))).toHaveLength(2);
     });
   });
 

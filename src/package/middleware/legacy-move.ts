@@ -2,7 +2,8 @@ import { createHmac } from "node:crypto";
 import type { Request } from "express";
 import type { SessionData } from "express-session";
 import { movedIdOfServed } from "../session-store/legacy-sessions";
-import { attachState, peekState, type SessionStore } from "../session-store/session-store";
+import { handleOf } from "../session-store/session-record";
+import { attachState, markReplacing, peekState, type SessionStore, stateOf } from "../session-store/session-store";
 import { clientIp, userAgentOf } from "./client-info";
 import { sameBrowser } from "./rotation";
 
@@ -91,6 +92,7 @@ export async function moveLegacySession(req: Request, m: LegacyMove, describe: (
   attachState(data, { signedInAt: old.signedInAt, movedAt: old.movedAt, userAgent: userAgentOf(req), ip: clientIp(req) });
   switchTo(req, movedIdOf(oldId, m.secrets[0]), data);
   describe();
+  markReplacing(stateOf(req.session), handleOf(oldId));
   await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
   await m.retire(oldId);
 }

@@ -3,7 +3,7 @@ import type { Request, RequestHandler } from "express";
 import type { SessionData } from "express-session";
 import { networkOf } from "../addresses";
 import { handleOf } from "../session-store/session-record";
-import { attachState, peekState, type SessionStore } from "../session-store/session-store";
+import { attachState, markReplacing, peekState, type SessionStore } from "../session-store/session-store";
 import { clientIp, userAgentOf } from "./client-info";
 import { regenerate, servedForCurrentId } from "./current-user";
 import { setFlash } from "./flash";
@@ -97,7 +97,9 @@ async function rotate(req: Request, r: Rotation): Promise<void> {
     // The cookie as it was (a remembered one keeps its expiry): its options, not the object.
     cookie: JSON.parse(JSON.stringify(cookie)),
   } as unknown as SessionData;
-  attachState(data, { ...state, signedInAt: state.signedInAt ?? createdAt, rotatedAt: now, fresh: true });
+  const next = { ...state, signedInAt: state.signedInAt ?? createdAt, rotatedAt: now, fresh: true };
+  attachState(data, next);
+  markReplacing(next, handleOf(oldId));
   req.sessionID = nextId;
   req.sessionStore.createSession(req, data);
   await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));

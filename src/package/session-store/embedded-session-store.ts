@@ -38,7 +38,7 @@ export class EmbeddedSessionStore extends SessionStoreCore {
     return this.records.get(handle) ?? null;
   }
 
-  protected async createRecord(handle: string, record: SessionRecord, expiresAt: number, lastActiveAt: number, now: number): Promise<void> {
+  protected async createRecord(handle: string, record: SessionRecord, expiresAt: number, lastActiveAt: number, now: number, replaces?: string): Promise<void> {
     const existing = this.records.get(handle);
     if (existing && existing.expiresAt > now) throw new Error("session id collision");
     if (record.uid) {
@@ -46,9 +46,13 @@ export class EmbeddedSessionStore extends SessionStoreCore {
       this.index.set(record.uid, sessions);
       for (const [h, lastActive] of sessions) if (lastActive < now - this.lifetime.idle) sessions.delete(h);
       sessions.set(handle, lastActiveAt);
-      const over = sessions.size - this.maxSessionsPerUser;
+      const replaced = replaces !== undefined && sessions.has(replaces);
+      const over = sessions.size - (replaced ? 1 : 0) - this.maxSessionsPerUser;
       if (over > 0) {
-        for (const [h] of [...sessions].sort((a, b) => a[1] - b[1]).slice(0, over)) {
+        for (const [h] of [...sessions]
+          .filter(([h]) => h !== replaces)
+          .sort((a, b) => a[1] - b[1])
+          .slice(0, over)) {
           this.drop(h);
           this.bury(h, { reason: "cap", at: now });
           this.onEnded?.("cap", 1);

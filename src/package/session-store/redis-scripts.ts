@@ -37,15 +37,22 @@ return 1
 
 /**
  * Add a session to its user's index, a sorted set of handles scored by last activity.
- * ARGV: handle, lastActiveAt, idleCutoff, cap, indexTtlMs.
+ * ARGV: handle, lastActiveAt, idleCutoff, cap, indexTtlMs, replaces (the handle of the
+ * session's previous id, or "").
  * Drops entries idle past the timeout, adds the new one, and returns the handles beyond the
  * cap, least recently active first: the caller ends those sessions, then removes them here.
+ * The previous id of the same session is neither counted nor returned.
  */
 export const indexSession = new Script(`
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
-local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[4])
-if over > 0 then return redis.call('ZRANGE', KEYS[1], 0, over - 1) end
-return {}
+local replaced = ARGV[6] ~= '' and redis.call('ZSCORE', KEYS[1], ARGV[6])
+local over = redis.call('ZCARD', KEYS[1]) - (replaced and 1 or 0) - tonumber(ARGV[4])
+if over <= 0 then return {} end
+local beyond = {}
+for _, h in ipairs(redis.call('ZRANGE', KEYS[1], 0, over)) do
+  if h ~= ARGV[6] and #beyond < over then table.insert(beyond, h) end
+end
+return beyond
 `);

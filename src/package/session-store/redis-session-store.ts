@@ -273,7 +273,7 @@ export class RedisSessionStore extends SessionStoreCore {
     }, lost);
   }
 
-  protected async createRecord(handle: string, record: SessionRecord, expiresAt: number, lastActiveAt: number, now: number): Promise<void> {
+  protected async createRecord(handle: string, record: SessionRecord, expiresAt: number, lastActiveAt: number, now: number, replaces?: string): Promise<void> {
     const key = this.sessionKey(handle);
     if (record.uid) {
       // Index first: a session never exists outside its user's index, so it can always be
@@ -284,6 +284,7 @@ export class RedisSessionStore extends SessionStoreCore {
         now - this.lifetime.idle,
         this.maxSessionsPerUser,
         this.lifetime.absolute,
+        replaces ?? "",
       ])) as string[];
       if (over.length > 0) {
         const ended = await this.removeUserRecords(record.uid, over, { reason: "cap", at: now });

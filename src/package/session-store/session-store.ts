@@ -176,3 +176,18 @@ export function peekState(sess: SessionData | undefined | null): SessionState | 
 export function attachState(sess: object, state: SessionState): void {
   states.set(sess, state);
 }
+
+/**
+ * The session this one's record replaces (the same session under a new id: rotation, a move
+ * from connect-redis), while the old id is still indexed: the per-user cap counts them as one
+ * and never ends the old one for the new. Beside the state, never stored.
+ */
+const replacing = new WeakMap<SessionState, string>();
+
+export function markReplacing(state: SessionState, handle: string): void {
+  replacing.set(state, handle);
+}
+
+export function replacedBy(state: SessionState): string | undefined {
+  return replacing.get(state);
+}

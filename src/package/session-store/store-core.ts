@@ -18,7 +18,7 @@ import {
   stampNew,
   stateChanged,
 } from "./session-record";
-import { attachState, type Ending, peekState, type SessionInfo, type SessionStore, stateOf } from "./session-store";
+import { attachState, type Ending, peekState, replacedBy, type SessionInfo, type SessionStore, stateOf } from "./session-store";
 
 export interface StoreRules {
   lifetime: Lifetime;
@@ -95,9 +95,17 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
   protected abstract readRecord(handle: string): Promise<SessionRecord | null>;
   /**
    * Creates the record, and for a signed-in session its index entry; ends the user's least
-   * recently active sessions beyond maxSessionsPerUser. Throws when the record exists.
+   * recently active sessions beyond maxSessionsPerUser, counting the session it `replaces`
+   * (its previous id, still indexed) as this one and never ending it. Throws when the record exists.
    */
-  protected abstract createRecord(handle: string, record: SessionRecord, expiresAt: number, lastActiveAt: number, now: number): Promise<void>;
+  protected abstract createRecord(
+    handle: string,
+    record: SessionRecord,
+    expiresAt: number,
+    lastActiveAt: number,
+    now: number,
+    replaces?: string,
+  ): Promise<void>;
   /** A visitor's session (no account): written as any other, unless the backend holds no response for it (redis-session-store.ts). */
   protected writeVisitorRecord(handle: string, record: SessionRecord, expiresAt: number, lastActiveAt: number, now: number, creating: boolean): Promise<void> {
     return creating ? this.createRecord(handle, record, expiresAt, lastActiveAt, now) : this.updateRecord(handle, record, expiresAt, lastActiveAt);
@@ -288,7 +296,7 @@ export abstract class SessionStoreCore extends Store implements SessionStore {
     const lastActiveAt = state.lastActiveAt ?? now;
     // A visitor's session; one moved from connect-redis is not (its old key goes once it is written).
     if (!state.userId && !state.fromLegacy) await this.writeVisitorRecord(handle, record, expiresAt, lastActiveAt, now, creating);
-    else if (creating) await this.createRecord(handle, record, expiresAt, lastActiveAt, now);
+    else if (creating) await this.createRecord(handle, record, expiresAt, lastActiveAt, now, replacedBy(state));
     else await this.updateRecord(handle, record, expiresAt, lastActiveAt);
     markWritten(state);
   }
