@@ -138,15 +138,16 @@ describe(`a site moving from connect-redis, as browsers come back (${redisName()
    * the slow one's first request is held just before it makes the record it read the
    * package's, while the test works on the other.
    */
-  const twoInstances = async (more: { legacy?: Partial<NonNullable<Parameters<typeof createSessions>[0]["legacy"]>> } = {}) => {
+  const twoInstances = async (more: { legacy?: Partial<NonNullable<Parameters<typeof createSessions>[0]["legacy"]>>; afterHold?: boolean } = {}) => {
     const prefix = uniquePrefix();
     const before = site(new RedisStore({ client, prefix: `${prefix}sess:` }));
     const slowClient = await connectTestRedis();
     // Held right after it read connect-redis's key: before it takes the hold on making it the
-    // package's, or before any write of a session.
+    // package's (or, `afterHold`, once it has it), or before any write of a session.
     const held = pauseBefore(
       slowClient,
-      (command, args) => (command === "set" && String(args[0]).startsWith(`${prefix}new:sess:a:`)) || command === "evalSha" || command === "eval",
+      (command, args) =>
+        (!more.afterHold && command === "set" && String(args[0]).startsWith(`${prefix}new:sess:a:`)) || command === "evalSha" || command === "eval",
     );
     const legacy = { prefix: `${prefix}sess:`, ...more.legacy };
     const [fast, slow] = [switched(prefix, { legacy }), switched(prefix, { legacy, redis: held.client })];
@@ -228,6 +229,68 @@ describe(`a site moving from connect-redis, as browsers come back (${redisName()
     }
   });
 
+  test("when an instance stops while it makes a session the package's, then the browser's next request waits at most the hold and is served signed in", async () => {
+    const { before, held, fast, slow, close } = await twoInstances({ afterHold: true });
+    try {
+      const jar = await signedInBefore(before);
+      // The slow instance takes the hold and never gets further (a deploy stopped it).
+      void new Jar({ "connect.sid": jar.value("connect.sid")! }).get(site(slow.store, slow), "/page");
+      await held.reached;
+      const old = jar.value("connect.sid");
+      const answer = await jar.get(site(fast.store, fast), "/page");
+      expect(answer.body.user).toBe("Ada Lovelace");
+      expect(sidOf(jar.value("connect.sid")!)).not.toBe(sidOf(old!));
+    } finally {
+      held.release();
+      await close();
+    }
+  });
+
+  test("when a site instance not yet switched saves a session after it moved on or was ended, then the switched site never makes that id the package's again", async () => {
+    const prefix = uniquePrefix();
+    const before = site(new RedisStore({ client, prefix: `${prefix}sess:` }));
+    const [laptop, phone, tab] = [await signedInBefore(before), await signedInBefore(before, IPHONE), await signedInBefore(before)];
+    const connectRedisClient = await connectTestRedis();
+    // The instance still on connect-redis: each request read the key, and saves it (views + 1) once released.
+    const saving = (cookie: string) =>
+      pauseBefore(connectRedisClient, (command, args) => command === "set" && String(args[0]) === `${prefix}sess:${sidOf(cookie)}`);
+    const sessions = switched(prefix, {
+      legacy: { prefix: `${prefix}sess:`, userIdOf: (s) => (s.passport as { user?: number } | undefined)?.user, migrate: false },
+    });
+    try {
+      const after = site(sessions.store, sessions);
+      const phoneSave = saving(phone.value("connect.sid")!);
+      const phoneInFlight = new Jar({ "connect.sid": phone.value("connect.sid")! }).get(
+        site(new RedisStore({ client: phoneSave.client, prefix: `${prefix}sess:` })),
+        "/page",
+        IPHONE,
+      );
+      const tabSave = saving(tab.value("connect.sid")!);
+      const old = tab.value("connect.sid")!;
+      const tabInFlight = new Jar({ "connect.sid": old }).get(site(new RedisStore({ client: tabSave.client, prefix: `${prefix}sess:` })), "/page");
+      await Promise.all([phoneSave.reached, tabSave.reached]);
+      expect(await sessions.migrateLegacySessions()).toMatchObject({ moved: 3, indexed: 3 });
+      // The tab's session moves to its new id; the phone's is signed out from the laptop.
+      expect((await tab.get(after, "/page")).body.user).toBe("Ada Lovelace");
+      await signOutOthers(after, laptop, await laptop.get(after, "/account/sessions"));
+      phoneSave.release();
+      tabSave.release();
+      await Promise.all([phoneInFlight, tabInFlight]);
+      // Both keys written back by the old instance: neither id comes back, for anyone.
+      const api = site(sessions.store);
+      for (const cookie of [phone.value("connect.sid")!, old]) {
+        expect((await new Jar({ "connect.sid": cookie }).get(after, "/page", FIREFOX_LINUX)).body.user).toBeNull();
+        expect((await new Jar({ "connect.sid": cookie }).get(api, "/page", FIREFOX_LINUX)).body.user).toBeNull();
+        expect(await client.exists(`${prefix}new:sess:${handleOf(sidOf(cookie))}`)).toBe(0);
+      }
+      expect((await new Jar({ "connect.sid": phone.value("connect.sid")! }).get(after, "/page", IPHONE)).body.user).toBeNull();
+      expect((await sessions.getUserSessions("41")).map((s) => s.userAgent)).toEqual([CHROME_WINDOWS]);
+    } finally {
+      await sessions.close();
+      await connectRedisClient.close();
+    }
+  });
+
   test("when a request read connect-redis's record before the migration made it the package's and the owner then signed it out from another device, then neither that request nor a copy of its cookie is served signed in, ever", async () => {
     const { prefix, before, held, fast, slow, close } = await twoInstances({
       legacy: { userIdOf: (s) => (s.passport as { user?: number } | undefined)?.user, migrate: false },
@@ -296,6 +359,37 @@ describe(`a site moving from connect-redis, as browsers come back (${redisName()
       expect(await sessions.getUserSessions("41")).toHaveLength(1);
     } finally {
       await sessions.close();
+    }
+  });
+
+  test("when a copy of the old cookie is served an empty session, then nothing is written under the old id, even for a route that only reads", async () => {
+    const prefix = uniquePrefix();
+    const before = site(new RedisStore({ client, prefix: `${prefix}sess:` }));
+    const jar = await signedInBefore(before);
+    const old = jar.value("connect.sid")!;
+    const own = await connectTestRedis();
+    let watching = false;
+    const write = pauseBefore(own, (command, args) => watching && String(args[0]) === `${prefix}new:sess:${handleOf(sidOf(old))}` && command !== "get");
+    let wrote = false;
+    void write.reached.then(() => {
+      wrote = true;
+    });
+    const sessions = switched(prefix, { redis: write.client });
+    try {
+      expect((await jar.get(site(sessions.store, sessions), "/page")).body.user).toBe("Ada Lovelace");
+      watching = true;
+      const api = site(sessions.store);
+      api.get("/read-only", (req, res) => res.json({ user: req.user ?? null }));
+      expect((await new Jar({ "connect.sid": old }).get(api, "/page", FIREFOX_LINUX)).body.user).toBeNull();
+      expect((await new Jar({ "connect.sid": old }).get(api, "/read-only", FIREFOX_LINUX)).body.user).toBeNull();
+      await sleep(50);
+      expect(wrote).toBe(false);
+      // The browser the session moved for still finds its way on that instance.
+      expect((await new Jar({ "connect.sid": old }).get(api, "/page")).body.user).toBe("Ada Lovelace");
+    } finally {
+      write.release();
+      await sessions.close();
+      await own.close();
     }
   });
 

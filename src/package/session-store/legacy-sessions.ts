@@ -101,8 +101,12 @@ export function legacySession(raw: string, options: LegacyOptions, now: number):
   return sess as SessionData;
 }
 
-/** How long a hold on an adoption lasts at most (a process that dies holding it), and how a request waits on another's. */
-const ADOPTION_HOLD_MS = 10_000;
+/**
+ * How long a hold on an adoption lasts at most, and how a request waits on another's: longer
+ * than the hold, so that the hold of a process that died holding it runs out and the waiting
+ * request makes the session the package's itself.
+ */
+const ADOPTION_HOLD_MS = 2_000;
 const WAIT_STEP_MS = 10;
 const WAIT_STEPS = 300;
 
@@ -140,7 +144,11 @@ async function adoptOrAwait(port: LegacyStorePort, options: LegacyOptions, sid: 
     if (await port.read(sid)) return undefined;
     await new Promise((resolve) => setTimeout(resolve, WAIT_STEP_MS));
   }
-  return undefined;
+  // Neither made nor given up on (Redis too slow to tell): 503, and the browser keeps its cookie.
+  throw Object.assign(new Error("This session is being moved to the site's new session store; please try again in a moment."), {
+    status: 503,
+    expose: true,
+  });
 }
 
 /** Made the package's (and indexed under its account), gone before it could be, or no session at all. */
@@ -152,6 +160,12 @@ async function adoptHeld(port: LegacyStorePort, options: LegacyOptions, sid: str
   if (raw === null) return "gone";
   const sess = legacySession(raw, options, port.now());
   if (!sess) return "no session";
+  // Written again after the package had it (a site instance not yet switched saved it): the id
+  // was ended or moved on since, and is never made the package's again.
+  if ((await port.endingOf(handleOf(sid))) !== null || (await Promise.all(options.movedIdsOf(sid).map((id) => port.read(id)))).some(Boolean)) {
+    await port.redis.del(key);
+    return "gone";
+  }
   try {
     await port.create(sid, sess);
   } catch (err) {

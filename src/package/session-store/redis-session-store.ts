@@ -110,6 +110,23 @@ export class RedisSessionStore extends SessionStoreCore {
     return super.createSession(req, data);
   }
 
+  /**
+   * Nothing is written under an id a session was served on but no longer lives under (an old
+   * connect-redis id, emptied for a copy of its cookie): the old id stays retired, and its
+   * browser's late requests keep finding the way to the new one.
+   */
+  override set(sid: string, sess: SessionData, cb?: (err: unknown) => void): any {
+    if (!servedAwayFrom(sid, sess)) return super.set(sid, sess, cb);
+    if (!cb) return Promise.resolve();
+    cb(null);
+  }
+
+  override touch(sid: string, sess: SessionData, cb?: (err: unknown) => void): any {
+    if (!servedAwayFrom(sid, sess)) return super.touch(sid, sess, cb);
+    if (!cb) return Promise.resolve();
+    cb(null);
+  }
+
   override get(sid: string, cb?: (err: unknown, value?: SessionData | null) => void): any {
     const legacy = this.legacy;
     if (!legacy) return super.get(sid, cb);
@@ -416,4 +433,10 @@ function afterPendingIo(): Promise<void> {
     }),
   );
   return pendingIo;
+}
+
+/** Whether this session was read on `sid` but lives under another id (legacy-sessions.ts). */
+function servedAwayFrom(sid: string, sess: SessionData): boolean {
+  const to = movedIdOfServed(peekState(sess));
+  return to !== undefined && to !== sid;
 }
