@@ -162,7 +162,8 @@ async function adoptHeld(port: LegacyStorePort, options: LegacyOptions, sid: str
   if (!sess) return "no session";
   // Written again after the package had it (a site instance not yet switched saved it): the id
   // was ended or moved on since, and is never made the package's again.
-  if ((await port.endingOf(handleOf(sid))) !== null || (await Promise.all(options.movedIdsOf(sid).map((id) => port.read(id)))).some(Boolean)) {
+  const [ending, ...livesOn] = await Promise.all([port.endingOf(handleOf(sid)), ...options.movedIdsOf(sid).map((id) => port.read(id))]);
+  if (ending !== null || livesOn.some(Boolean)) {
     await port.redis.del(key);
     return "gone";
   }
