@@ -1,7 +1,7 @@
 import { createHmac } from "node:crypto";
 import type { Request } from "express";
 import type { SessionData } from "express-session";
-import { movedIdOfServed } from "../session-store/legacy-sessions";
+import { movedIdOfServed, poll } from "../session-store/legacy-sessions";
 import { handleOf } from "../session-store/session-record";
 import { attachState, markReplacing, peekState, type SessionStore, stateOf } from "../session-store/session-store";
 import { clientIp, userAgentOf } from "./client-info";
@@ -30,10 +30,6 @@ export interface LegacyMove {
   /** Ends the old id, leaving it leading to the new one for `graceMs`. */
   retire(oldId: string): Promise<void>;
 }
-
-/** How often, and how many times, a request looks for the new id another request of its browser is storing. */
-const WAIT_STEP_MS = 10;
-const WAIT_STEPS = 300;
 
 /** The id a session connect-redis kept moves to, under one secret: as long as express-session's own ids. */
 export function movedIdOf(sid: string, secret: string): string {
@@ -66,16 +62,10 @@ export function takeServedMove(req: Request): boolean | undefined {
  */
 export async function awaitMove(req: Request, m: LegacyMove): Promise<boolean> {
   const id = movedIdOf(req.sessionID, m.secrets[0]);
-  for (let step = 0; step < WAIT_STEPS; step++) {
-    const sess = await read(m.store, id);
-    if (sess) {
-      if (!sameBrowser(req, sess)) return false;
-      switchTo(req, id, sess);
-      return true;
-    }
-    await new Promise((resolve) => setTimeout(resolve, WAIT_STEP_MS));
-  }
-  return false;
+  const sess = await poll(async () => (await read(m.store, id)) ?? undefined);
+  if (!sess || !sameBrowser(req, sess)) return false;
+  switchTo(req, id, sess);
+  return true;
 }
 
 /**

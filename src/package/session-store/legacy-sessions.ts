@@ -102,13 +102,26 @@ export function legacySession(raw: string, options: LegacyOptions, now: number):
 }
 
 /**
- * How long a hold on an adoption lasts at most, and how a request waits on another's: longer
- * than the hold, so that the hold of a process that died holding it runs out and the waiting
- * request makes the session the package's itself.
+ * How long a hold on an adoption lasts at most: shorter than a request waits (`poll`), so that
+ * the hold of a process that died holding it runs out and the waiting request makes the
+ * session the package's itself.
  */
 const ADOPTION_HOLD_MS = 2_000;
 const WAIT_STEP_MS = 10;
 const WAIT_STEPS = 300;
+
+/**
+ * Asks `step` every 10 ms until it answers, for 3 s at most: while another request of the same
+ * browser (or the migration) makes a session the package's or moves it to its new id.
+ */
+export async function poll<T>(step: () => Promise<T | undefined>): Promise<T | undefined> {
+  for (let i = 0; i < WAIT_STEPS; i++) {
+    const answer = await step();
+    if (answer !== undefined) return answer;
+    await new Promise((resolve) => setTimeout(resolve, WAIT_STEP_MS));
+  }
+  return undefined;
+}
 
 /**
  * The session under this id, as the store reads it when it holds none: one connect-redis
@@ -131,24 +144,25 @@ export async function readLegacy(port: LegacyStorePort, options: LegacyOptions, 
  * package's, moved it on or ended it then finds the key gone and creates nothing: a retired
  * or ended id never comes back, not even for a moment.
  */
-async function adoptOrAwait(port: LegacyStorePort, options: LegacyOptions, sid: string, key: string): Promise<Adoption | undefined> {
-  const handle = handleOf(sid);
-  for (let step = 0; step < WAIT_STEPS; step++) {
-    if (await port.holdAdoption(handle, ADOPTION_HOLD_MS)) {
-      try {
-        return await adoptHeld(port, options, sid, key);
-      } finally {
-        await port.releaseAdoption(handle);
-      }
-    }
-    if (await port.read(sid)) return undefined;
-    await new Promise((resolve) => setTimeout(resolve, WAIT_STEP_MS));
-  }
+async function adoptOrAwait(port: LegacyStorePort, options: LegacyOptions, sid: string, key: string): Promise<Adoption> {
+  const adopted = await poll(async () => (await adoptIfFree(port, options, sid, key)) ?? ((await port.read(sid)) ? "made" : undefined));
+  if (adopted) return adopted;
   // Neither made nor given up on (Redis too slow to tell): 503, and the browser keeps its cookie.
   throw Object.assign(new Error("This session is being moved to the site's new session store; please try again in a moment."), {
     status: 503,
     expose: true,
   });
+}
+
+/** Makes it the package's when no other request or run holds it (undefined when one does). */
+async function adoptIfFree(port: LegacyStorePort, options: LegacyOptions, sid: string, key: string): Promise<Adoption | undefined> {
+  const handle = handleOf(sid);
+  if (!(await port.holdAdoption(handle, ADOPTION_HOLD_MS))) return undefined;
+  try {
+    return await adoptHeld(port, options, sid, key);
+  } finally {
+    await port.releaseAdoption(handle);
+  }
 }
 
 /** Made the package's (and indexed under its account), gone before it could be, or no session at all. */
@@ -261,16 +275,7 @@ async function migrateOne(port: LegacyStorePort, options: LegacyOptions, key: st
   const sid = key.slice(options.prefix.length);
   // The package's own keys may share the prefix (no keyPrefix): a handle, an index, a tombstone.
   // A session its browser is making the package's right now is left to that request.
-  if (sid.includes(":") || !(await port.holdAdoption(handleOf(sid), ADOPTION_HOLD_MS))) {
-    progress.skipped++;
-    return;
-  }
-  let adopted: Adoption;
-  try {
-    adopted = await adoptHeld(port, options, sid, key);
-  } finally {
-    await port.releaseAdoption(handleOf(sid));
-  }
+  const adopted = sid.includes(":") ? undefined : await adoptIfFree(port, options, sid, key);
   if (adopted === "made" || adopted === "indexed") progress.moved++;
   else progress.skipped++;
   if (adopted === "indexed") progress.indexed++;

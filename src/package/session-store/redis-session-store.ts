@@ -106,7 +106,7 @@ export class RedisSessionStore extends SessionStoreCore {
    * (a route before track(), another app on this store, a websocket handshake).
    */
   override createSession(req: Parameters<SessionStoreCore["createSession"]>[0], data: SessionData): ReturnType<SessionStoreCore["createSession"]> {
-    if (movedIdOfServed(peekState(data)) !== undefined && !sameBrowser(req as Request, data)) emptyForCopy(data);
+    if (this.legacy && movedIdOfServed(peekState(data)) !== undefined && !sameBrowser(req as Request, data)) emptyForCopy(data);
     return super.createSession(req, data);
   }
 
@@ -116,13 +116,13 @@ export class RedisSessionStore extends SessionStoreCore {
    * browser's late requests keep finding the way to the new one.
    */
   override set(sid: string, sess: SessionData, cb?: (err: unknown) => void): any {
-    if (!servedAwayFrom(sid, sess)) return super.set(sid, sess, cb);
+    if (!this.legacy || !servedAwayFrom(sid, sess)) return super.set(sid, sess, cb);
     if (!cb) return Promise.resolve();
     cb(null);
   }
 
   override touch(sid: string, sess: SessionData, cb?: (err: unknown) => void): any {
-    if (!servedAwayFrom(sid, sess)) return super.touch(sid, sess, cb);
+    if (!this.legacy || !servedAwayFrom(sid, sess)) return super.touch(sid, sess, cb);
     if (!cb) return Promise.resolve();
     cb(null);
   }
