@@ -73,7 +73,7 @@ describe("configuration", () => {
     expect(weak.tokenSecrets).toHaveLength(1);
     expect(weak.tokenSecrets[0]).not.toBe("keyboard cat");
     expect(weak.tokenSecrets[0].length).toBeGreaterThanOrEqual(32);
-    expect(weak.warnings).toEqual([expect.stringMatching(/SESSION_SECRET has no secret of 32 characters or more/)]);
+    expect(weak.warnings).toEqual([expect.stringMatching(/SESSION_SECRET, or createSessions' `secret`\) has no secret of 32 characters or more/)]);
     expect(loadConfig({ SESSION_SECRET: `${"a".repeat(32)},keyboard cat` })).toMatchObject({ tokenSecrets: ["a".repeat(32)], warnings: [] });
   });
 

@@ -257,7 +257,7 @@ export function loadConfig(
   // that sets a password. Those get a key of this process's own, so they end at a restart.
   if (strong.length === 0) {
     warnings.push(
-      `SESSION_SECRET has no secret of ${MIN_SECRET_LENGTH} characters or more: mail links, CSRF tokens and the device and message cookies are signed with a key of this process only, ` +
+      `The session secret (SESSION_SECRET, or createSessions' \`secret\`) has no secret of ${MIN_SECRET_LENGTH} characters or more: mail links, CSRF tokens and the device and message cookies are signed with a key of this process only, ` +
         "so they stop working when it restarts (production refuses to start like this). Set a random secret, e.g. the output of: openssl rand -base64 48",
     );
   }
