@@ -285,6 +285,24 @@ describe(`a site moving from connect-redis, as browsers come back (${redisName()
       }
       expect((await new Jar({ "connect.sid": phone.value("connect.sid")! }).get(after, "/page", IPHONE)).body.user).toBeNull();
       expect((await sessions.getUserSessions("41")).map((s) => s.userAgent)).toEqual([CHROME_WINDOWS]);
+      // Nor when it saves them again once the moved id's grace and its move's claim are over
+      // (their keys gone), nor when the migration walks the keys again, for as long as
+      // connect-redis would have kept them.
+      const saved = JSON.stringify({
+        cookie: { originalMaxAge: 14 * 86_400_000, expires: new Date(Date.now() + 86_400_000), path: "/" },
+        passport: { user: 41 },
+      });
+      for (const cookie of [phone.value("connect.sid")!, old]) {
+        await client.del(`${prefix}new:sess:x:${handleOf(sidOf(cookie))}`);
+        for (const claim of (await client.keys(`${prefix}new:*claim*`)).filter((k) => k.includes(handleOf(sidOf(cookie))))) await client.del(claim);
+        await client.set(`${prefix}sess:${sidOf(cookie)}`, saved, { EX: 86_400 });
+      }
+      await client.del((await client.keys(`${prefix}new:*legacy:cursor*`)) as string[]);
+      expect(await sessions.migrateLegacySessions()).toMatchObject({ moved: 0 });
+      for (const cookie of [phone.value("connect.sid")!, old]) {
+        expect((await new Jar({ "connect.sid": cookie }).get(after, "/page", FIREFOX_LINUX)).body.user).toBeNull();
+      }
+      expect((await sessions.getUserSessions("41")).map((s) => s.userAgent)).toEqual([CHROME_WINDOWS]);
     } finally {
       await sessions.close();
       await connectRedisClient.close();

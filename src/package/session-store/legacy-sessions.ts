@@ -37,6 +37,9 @@ export interface LegacyStorePort {
   /** Takes the hold on making this session the package's (true for one caller at a time), and gives it back. */
   holdAdoption(handle: string, ms: number): Promise<boolean>;
   releaseAdoption(handle: string): Promise<void>;
+  /** Remembers, for `ms`, that this session was made the package's; and whether it was. */
+  markAdopted(handle: string, ms: number): Promise<void>;
+  wasAdopted(handle: string): Promise<boolean>;
 }
 
 /** A session served on an old id, read from the id it moved to: the request moves to that id (legacy-move.ts). */
@@ -107,6 +110,8 @@ export function legacySession(raw: string, options: LegacyOptions, now: number):
  * session the package's itself.
  */
 const ADOPTION_HOLD_MS = 2_000;
+/** How much longer than connect-redis's key the mark of an adoption is kept: a rolling deploy's instances may save it again meanwhile. */
+const ADOPTED_MARGIN_MS = 86_400_000;
 const WAIT_STEP_MS = 10;
 const WAIT_STEPS = 300;
 
@@ -170,17 +175,17 @@ type Adoption = "made" | "indexed" | "gone" | "no session";
 
 /** Under the hold: the record made from the key as it is now, then the key removed. */
 async function adoptHeld(port: LegacyStorePort, options: LegacyOptions, sid: string, key: string): Promise<Adoption> {
-  const raw = await port.redis.get(key).catch(notAString);
+  const [raw, adoptedBefore, ttl] = await Promise.all([port.redis.get(key).catch(notAString), port.wasAdopted(handleOf(sid)), port.redis.pTTL(key)]);
   if (raw === null) return "gone";
-  const sess = legacySession(raw, options, port.now());
-  if (!sess) return "no session";
-  // Written again after the package had it (a site instance not yet switched saved it): the id
-  // was ended or moved on since, and is never made the package's again.
-  const [ending, ...livesOn] = await Promise.all([port.endingOf(handleOf(sid)), ...options.movedIdsOf(sid).map((id) => port.read(id))]);
-  if (ending !== null || livesOn.some(Boolean)) {
+  if (adoptedBefore) {
+    // Written again after the package had it (a site instance not yet switched saved it): the
+    // id has been the package's since, may have moved on or been ended, and is never made the
+    // package's a second time.
     await port.redis.del(key);
     return "gone";
   }
+  const sess = legacySession(raw, options, port.now());
+  if (!sess) return "no session";
   try {
     await port.create(sid, sess);
   } catch (err) {
@@ -188,6 +193,9 @@ async function adoptHeld(port: LegacyStorePort, options: LegacyOptions, sid: str
     if (await port.read(sid)) return "gone";
     throw err;
   }
+  // Remembered as long as connect-redis would have kept the key (a day when it had no expiry):
+  // a copy of it saved again later by an instance not yet switched is refused all that time.
+  await port.markAdopted(handleOf(sid), ttl > 0 ? ttl + ADOPTED_MARGIN_MS : ADOPTED_MARGIN_MS);
   if ((await port.redis.del(key)) === 0) {
     // connect-redis itself removed it meanwhile (a site instance not yet switched signed it out).
     await port.remove(handleOf(sid));

@@ -52,6 +52,7 @@ export interface RedisSessionStoreOptions extends StoreRules {
  *   sess:user:{<userId>}     sorted set of the user's handles, scored by last activity
  *   sess:x:<handle>          why a session ended (a tombstone), for a while
  *   sess:a:<handle>          held for seconds while a session connect-redis kept is made the package's
+ *   sess:m:<handle>          "1": it was, kept as long as connect-redis would have kept the session
  * The braces are a Cluster hash tag: later per-user keys can share the index's slot.
  *
  * Not built on connect-redis: every method it implements had to be replaced here (a plain SET
@@ -116,15 +117,11 @@ export class RedisSessionStore extends SessionStoreCore {
    * browser's late requests keep finding the way to the new one.
    */
   override set(sid: string, sess: SessionData, cb?: (err: unknown) => void): any {
-    if (!this.legacy || !servedAwayFrom(sid, sess)) return super.set(sid, sess, cb);
-    if (!cb) return Promise.resolve();
-    cb(null);
+    return this.legacy && servedAwayFrom(sid, sess) ? done(cb) : super.set(sid, sess, cb);
   }
 
   override touch(sid: string, sess: SessionData, cb?: (err: unknown) => void): any {
-    if (!this.legacy || !servedAwayFrom(sid, sess)) return super.touch(sid, sess, cb);
-    if (!cb) return Promise.resolve();
-    cb(null);
+    return this.legacy && servedAwayFrom(sid, sess) ? done(cb) : super.touch(sid, sess, cb);
   }
 
   override get(sid: string, cb?: (err: unknown, value?: SessionData | null) => void): any {
@@ -171,6 +168,8 @@ export class RedisSessionStore extends SessionStoreCore {
       endingOf: async (handle) => decodeEnding(await this.readTombstone(handle))?.reason ?? null,
       holdAdoption: async (handle, ms) => (await this.redis.set(this.adoptionKey(handle), "1", { NX: true, PX: ms })) !== null,
       releaseAdoption: async (handle) => void (await this.redis.del(this.adoptionKey(handle))),
+      markAdopted: async (handle, ms) => void (await this.redis.set(this.adoptedKey(handle), "1", { PX: ms })),
+      wasAdopted: async (handle) => (await this.redis.exists(this.adoptedKey(handle))) === 1,
     };
   }
 
@@ -210,6 +209,11 @@ export class RedisSessionStore extends SessionStoreCore {
   /** Held while a session connect-redis kept is made the package's (legacy-sessions.ts): "sess:a:<handle>", a few seconds. */
   private adoptionKey(handle: string): string {
     return `${this.prefix}a:${handle}`;
+  }
+
+  /** That a session connect-redis kept was made the package's (legacy-sessions.ts): "sess:m:<handle>", as long as connect-redis would have kept it. */
+  private adoptedKey(handle: string): string {
+    return `${this.prefix}m:${handle}`;
   }
 
   /** The names a user gave their sessions: a hash in the index's slot, expiring with it. */
@@ -433,6 +437,13 @@ function afterPendingIo(): Promise<void> {
     }),
   );
   return pendingIo;
+}
+
+/** A write done at once, with nothing written: to the callback when there is one, else as a promise. */
+function done(cb?: (err: unknown) => void): Promise<void> | undefined {
+  if (!cb) return Promise.resolve();
+  cb(null);
+  return undefined;
 }
 
 /** Whether this session was read on `sid` but lives under another id (legacy-sessions.ts). */
